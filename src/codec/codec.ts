@@ -1,0 +1,214 @@
+// The codec: envelope <-> frame bytes, with the body transforms of docs/protocol.md applied in
+// order on the way out (serialize, compress, encrypt, checksum, sign) and undone in reverse on
+// the way in. Pure functions of their inputs and keys: no I/O.
+import {
+  ConfigError,
+  envelopeHeaderCheck,
+  InvalidMessageError,
+  PayloadTooLargeError,
+  PROTOCOL_VERSION,
+  SignatureError,
+  UnsupportedVersionError,
+  DecryptionError,
+  type Envelope,
+} from '../protocol/index.js';
+import { parseBody, serializeBody } from './body.js';
+import { compress, decompress, type CompressionOptions, DEFAULT_COMPRESSION } from './compression.js';
+import { checksum, verifyChecksum } from './integrity.js';
+import { decodeJsonFrame, encodeJsonFrame, encodeJsonFrameWithBodyText } from './json.js';
+import { decodeMsgpackFrame, encodeMsgpackFrame, looksLikeMsgpackMap } from './msgpack.js';
+import { decryptPayload, encryptPayload, type Keyring } from './security/encryption.js';
+import { ReplayGuard, signingInput, type Signer, type Verifier } from './security/signing.js';
+
+export type Encoding = 'json' | 'msgpack';
+
+export interface Codec {
+  readonly encoding: Encoding;
+  readonly maxFrameBytes: number;
+  /** Envelope -> frame bytes. Throws PayloadTooLargeError past `maxFrameBytes`. */
+  encode(env: Envelope): Uint8Array;
+  /** Frame bytes -> opened envelope (body parsed, every check done). Throws WireError subclasses. */
+  decode(frame: Uint8Array): Envelope;
+}
+
+export interface CodecOptions {
+  /** Encoding of frames this codec writes; it reads both. Default 'json'. */
+  encoding?: Encoding;
+  /** Largest frame accepted or produced, in bytes. Default 8 MiB. */
+  maxFrameBytes?: number;
+  /** Largest body after decompression, in bytes. Default 64 MiB. */
+  maxBodyBytes?: number;
+  /** Compress bodies above a threshold; `false` turns it off. Default gzip above 16 KiB. */
+  compression?: CompressionOptions | false;
+  /** Add a SHA-256 checksum of the payload to every frame. Default false. */
+  integrity?: boolean;
+  /** Encrypt every body with the keyring's current key; decrypt with any of its keys. */
+  encryption?: Keyring;
+  /** Refuse frames whose body is not encrypted. Default: true when `encryption` is set. */
+  requireEncryption?: boolean;
+  /** Sign every frame, and check the signatures of frames received. */
+  signing?: { signer?: Signer; verifier: Verifier; replay?: ReplayGuard | false };
+  /** Refuse unsigned frames. Default: true when `signing` is set. */
+  requireSignature?: boolean;
+}
+
+export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
+export function createCodec(options: CodecOptions = {}): Codec {
+  const encoding = options.encoding ?? 'json';
+  if (encoding !== 'json' && encoding !== 'msgpack') {
+    throw new ConfigError(`codec encoding must be 'json' or 'msgpack', got '${String(encoding)}'`);
+  }
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
+  if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 256) {
+    throw new ConfigError('maxFrameBytes must be an integer of at least 256');
+  }
+  const compression = options.compression === undefined ? DEFAULT_COMPRESSION : options.compression;
+  const integrity = options.integrity ?? false;
+  const keyring = options.encryption;
+  const requireEncryption = options.requireEncryption ?? keyring !== undefined;
+  const signer = options.signing?.signer;
+  const verifier = options.signing?.verifier;
+  const replay =
+    options.signing === undefined
+      ? undefined
+      : options.signing.replay === false
+        ? undefined
+        : (options.signing.replay ?? new ReplayGuard());
+  const requireSignature = options.requireSignature ?? options.signing !== undefined;
+  const alwaysSeal = integrity || keyring !== undefined || signer !== undefined;
+  const writeFrame = encoding === 'json' ? encodeJsonFrame : encodeMsgpackFrame;
+
+  function checkSize(frame: Uint8Array): Uint8Array {
+    if (frame.byteLength > maxFrameBytes) {
+      throw new PayloadTooLargeError(
+        `frame of ${frame.byteLength} bytes exceeds the ${maxFrameBytes}-byte limit; send it chunked`,
+        { details: { size: frame.byteLength, limit: maxFrameBytes } },
+      );
+    }
+    return frame;
+  }
+
+  function seal(env: Envelope, bytes: Uint8Array, ct: Envelope['ct']): Envelope {
+    const { body: _b, payload: _p, ...header } = env;
+    const out: Envelope = { ...header, ct };
+    let payload = bytes;
+    if (compression !== false && payload.byteLength >= compression.thresholdBytes) {
+      const packed = compress(payload, compression.algorithm);
+      if (packed.byteLength < payload.byteLength) {
+        payload = packed;
+        out.zip = compression.algorithm;
+      }
+    }
+    if (keyring !== undefined) {
+      const { ciphertext, enc } = encryptPayload(keyring, payload, env.id, env.kind);
+      payload = ciphertext;
+      out.enc = enc;
+    }
+    if (integrity) out.sum = checksum(payload);
+    if (signer !== undefined) out.sig = signer.sign(signingInput(out, payload));
+    out.payload = payload;
+    return out;
+  }
+
+  function encode(env: Envelope): Uint8Array {
+    if (env.payload !== undefined) return checkSize(writeFrame(env)); // already sealed: forward as is
+    const body = env.body;
+    if (alwaysSeal || body instanceof Uint8Array) {
+      const [bytes, ct] = serializeBody(body, encoding);
+      return checkSize(writeFrame(seal(env, bytes, ct)));
+    }
+    if (compression === false) return checkSize(writeFrame(env));
+    if (encoding === 'json') {
+      const frame = encodeJsonFrame(env);
+      if (frame.byteLength < compression.thresholdBytes) return checkSize(frame);
+      const text = JSON.stringify(body ?? null);
+      if (Buffer.byteLength(text) < compression.thresholdBytes) {
+        return checkSize(encodeJsonFrameWithBodyText(env, text));
+      }
+      return checkSize(writeFrame(seal(env, Buffer.from(text), 'json')));
+    }
+    const frame = encodeMsgpackFrame(env);
+    if (frame.byteLength < compression.thresholdBytes) return checkSize(frame);
+    const [bytes, ct] = serializeBody(body, 'msgpack');
+    if (bytes.byteLength < compression.thresholdBytes) return checkSize(frame);
+    return checkSize(writeFrame(seal(env, bytes, ct)));
+  }
+
+  function decode(frame: Uint8Array): Envelope {
+    if (!(frame instanceof Uint8Array)) throw new InvalidMessageError('frame must be bytes');
+    if (frame.byteLength === 0) throw new InvalidMessageError('empty frame');
+    if (frame.byteLength > maxFrameBytes) {
+      throw new PayloadTooLargeError(
+        `frame of ${frame.byteLength} bytes exceeds the ${maxFrameBytes}-byte limit`,
+        { details: { size: frame.byteLength, limit: maxFrameBytes } },
+      );
+    }
+    const first = frame[0]!;
+    let record: Record<string, unknown>;
+    if (first === 0x7b) record = decodeJsonFrame(frame);
+    else if (looksLikeMsgpackMap(first)) record = decodeMsgpackFrame(frame);
+    else throw new InvalidMessageError(`unknown frame format (first byte 0x${first.toString(16)})`);
+
+    if (record.v !== PROTOCOL_VERSION) {
+      if (typeof record.v === 'number' && Number.isInteger(record.v) && record.v > 0) {
+        throw new UnsupportedVersionError(
+          `protocol version ${record.v} is not supported; this peer speaks ${PROTOCOL_VERSION}`,
+          { details: { version: record.v, supported: [PROTOCOL_VERSION] } },
+        );
+      }
+      throw new InvalidMessageError('frame has no valid protocol version field "v"');
+    }
+    if (!envelopeHeaderCheck.Check(record)) {
+      const first = envelopeHeaderCheck.Errors(record).First();
+      throw new InvalidMessageError(
+        `invalid envelope field ${first?.path ?? ''}: ${first?.message ?? 'bad header'}`,
+        { details: { path: first?.path } },
+      );
+    }
+    const env = record as unknown as Envelope;
+    const payload = env.payload;
+    if (payload === undefined) {
+      if (env.ct !== undefined || env.zip !== undefined || env.enc !== undefined || env.sum !== undefined || env.sig !== undefined) {
+        throw new InvalidMessageError('body transforms are set but the frame has no payload');
+      }
+      if (requireSignature) throw new SignatureError('frame is not signed and this peer requires signatures');
+      if (requireEncryption) throw new DecryptionError('frame is not encrypted and this peer requires encryption');
+      return env;
+    }
+    if (env.body !== undefined) throw new InvalidMessageError('frame has both body and payload');
+    if (env.ct === undefined) throw new InvalidMessageError('frame payload has no content type "ct"');
+    return open(env, payload);
+  }
+
+  function open(env: Envelope, payload: Uint8Array): Envelope {
+    if (env.sig !== undefined) {
+      if (verifier === undefined) {
+        throw new SignatureError('frame is signed but this peer has no verification keys');
+      }
+      verifier.verify(signingInput(env, payload), env.sig);
+      replay?.check(env.id, env.ts);
+    } else if (requireSignature) {
+      throw new SignatureError('frame is not signed and this peer requires signatures');
+    }
+    if (env.sum !== undefined) verifyChecksum(payload, env.sum);
+    let bytes = payload;
+    if (env.enc !== undefined) {
+      if (keyring === undefined) {
+        throw new DecryptionError('frame is encrypted but this peer has no keyring');
+      }
+      bytes = decryptPayload(keyring, bytes, env.enc, env.id, env.kind);
+    } else if (requireEncryption) {
+      throw new DecryptionError('frame is not encrypted and this peer requires encryption');
+    }
+    if (env.zip !== undefined) bytes = decompress(bytes, env.zip, maxBodyBytes);
+    const body = parseBody(bytes, env.ct!);
+    const { payload: _p, ct: _ct, zip: _z, sum: _s, enc: _e, sig: _g, ...header } = env;
+    const opened: Envelope = header;
+    opened.body = body;
+    return opened;
+  }
+
+  return { encoding, maxFrameBytes, encode, decode };
+}

@@ -1,0 +1,322 @@
+// The bus: publish/subscribe, request/reply with deadlines, streamed replies with credit-based
+// flow control, and durable queues, over any Transport. Applications talk to this; nothing here
+// knows which transport carries the messages.
+import { randomBytes } from 'node:crypto';
+import {
+  CancelledError,
+  ClosedError,
+  ConfigError,
+  createEnvelope,
+  DeadlineExceededError,
+  errorFromWire,
+  toWireError,
+  UnknownKindError,
+  validateBody,
+  type Envelope,
+  type EnvelopeInit,
+} from '../protocol/index.js';
+import { checkSubject } from '../transport/subject.js';
+import type { QueueOptions, Transport } from '../transport/transport.js';
+import { DeadlineTimer, type DeadlineHandle } from './deadlines.js';
+import { replyKindFor, type Message, type ReplyOptions } from './message.js';
+import { BusQueue } from './queue.js';
+import { StreamClient, StreamServer, type ResponseStream, type StreamHandler } from './stream.js';
+import { Subscription, type SubscriptionOptions } from './subscription.js';
+
+export interface BusOptions {
+  transport: Transport;
+  /** Identity stamped as `source` on every envelope this bus sends. */
+  source?: string;
+  /** Request timeout when neither `timeoutMs` nor `deadline` is given. Default 30 s. */
+  defaultTimeoutMs?: number;
+  /** Chunks a stream reader lets the responder send ahead (the credit window). Default 64. */
+  streamCredit?: number;
+  /** Errors with nowhere else to go (a handler threw, a bad message was dropped). */
+  onError?: (error: unknown, context: { subject?: string; id?: string }) => void;
+}
+
+export type PublishOptions = Omit<EnvelopeInit, 'kind' | 'subject' | 'body'> & { kind?: string };
+
+export interface RequestOptions extends PublishOptions {
+  /** Milliseconds to wait for the reply; ignored when `deadline` is set. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ServeOptions {
+  /** Queue group: each request goes to one of the group's members. */
+  queue?: string;
+  /** Accept only these kinds; bodies are checked against their schemas before the handler runs. */
+  kinds?: string[];
+  /** Kind of streamed items. Default: x.request -> x.chunk, otherwise 'event'. */
+  chunkKind?: string;
+  /** Kind of the reply / final stream message. Default: x.request -> x.result. */
+  replyKind?: string;
+}
+
+export interface HandlerContext {
+  /** Fires on cancellation by the requester, on the request's deadline, and on bus close. */
+  readonly signal: AbortSignal;
+}
+
+export type ServeHandler = (
+  request: Message,
+  ctx: HandlerContext,
+) => unknown | Promise<unknown> | AsyncIterable<unknown>;
+
+interface Pending {
+  resolve: (msg: Message) => void;
+  reject: (err: Error) => void;
+  timer: DeadlineHandle | undefined;
+}
+
+export class Bus {
+  readonly transport: Transport;
+  readonly source: string | undefined;
+  /** The subject replies and stream control messages to this bus are sent to. */
+  readonly inbox: string;
+  readonly defaultTimeoutMs: number;
+  readonly streamCredit: number;
+  readonly deadlines = new DeadlineTimer();
+  private readonly pending = new Map<string, Pending>();
+  private readonly streams: StreamClient;
+  private readonly server: StreamServer;
+  private readonly onError: NonNullable<BusOptions['onError']>;
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly closeController = new AbortController();
+  private inboxSub;
+  private closed = false;
+
+  constructor(options: BusOptions) {
+    if (options.transport === undefined) throw new ConfigError('a bus needs a transport');
+    this.transport = options.transport;
+    this.source = options.source;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
+    this.streamCredit = options.streamCredit ?? 64;
+    if (!(this.defaultTimeoutMs > 0)) throw new ConfigError('defaultTimeoutMs must be positive');
+    if (!Number.isInteger(this.streamCredit) || this.streamCredit < 1) {
+      throw new ConfigError('streamCredit must be a positive integer');
+    }
+    this.onError =
+      options.onError ?? ((err, ctx) => console.error(`llmwire bus: ${ctx.subject ?? ''}`, err));
+    this.inbox = `_INBOX.${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
+    this.streams = new StreamClient(this);
+    this.server = new StreamServer(this);
+    this.inboxSub = this.transport.subscribe(this.inbox, (env) => this.onInbox(env));
+  }
+
+  /** Resolves when the bus's inbox is registered and replies can reach it. */
+  get ready(): Promise<void> {
+    return this.inboxSub.ready;
+  }
+
+  /** The signal that fires when the bus closes. */
+  get closing(): AbortSignal {
+    return this.closeController.signal;
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new ClosedError('bus');
+  }
+
+  /** Builds an envelope stamped with this bus's source. */
+  envelope<B>(subject: string, body: B, options: PublishOptions = {}): Envelope<B> {
+    const init: EnvelopeInit<B> = { ...options, kind: options.kind ?? 'event', subject, body };
+    if (this.source !== undefined && init.source === undefined) init.source = this.source;
+    return createEnvelope(init);
+  }
+
+  /** Publishes a message; returns the envelope sent. */
+  publish<B>(subject: string, body: B, options?: PublishOptions): Envelope<B> {
+    const env = this.envelope(subject, body, options);
+    this.send(env);
+    return env;
+  }
+
+  /** Publishes a ready-made envelope. */
+  send(env: Envelope): void {
+    this.assertOpen();
+    checkSubject(env.subject);
+    this.transport.publish(env);
+  }
+
+  /**
+   * Subscribes to a subject pattern. With a handler, it is called per message; without, the
+   * returned subscription is an async iterable of messages.
+   */
+  subscribe<B = unknown>(
+    pattern: string,
+    handler?: (msg: Message<B>) => unknown,
+    options: SubscriptionOptions = {},
+  ): Subscription<B> {
+    this.assertOpen();
+    const sub = new Subscription<B>(this, pattern, handler, options, () =>
+      this.subscriptions.delete(sub as Subscription),
+    );
+    this.subscriptions.add(sub as Subscription);
+    return sub;
+  }
+
+  /** Sends a request and resolves with the reply; rejects with the reply's typed error. */
+  request<R = unknown>(subject: string, body: unknown, options: RequestOptions = {}): Promise<Message<R>> {
+    const { timeoutMs, signal, ...publishOptions } = options;
+    const deadline = options.deadline ?? Date.now() + (timeoutMs ?? this.defaultTimeoutMs);
+    const env = this.envelope(subject, body, { ...publishOptions, deadline, replyTo: this.inbox });
+    return new Promise<Message<R>>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new CancelledError('request was cancelled before it was sent'));
+        return;
+      }
+      const done = () => {
+        this.pending.delete(env.id);
+        if (entry.timer) this.deadlines.cancel(entry.timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        done();
+        reject(new CancelledError('request was cancelled'));
+      };
+      const entry: Pending = {
+        resolve: (msg) => {
+          done();
+          resolve(msg as Message<R>);
+        },
+        reject: (err) => {
+          done();
+          reject(err);
+        },
+        timer: undefined,
+      };
+      entry.timer = this.deadlines.add(deadline, () =>
+        entry.reject(new DeadlineExceededError(`no reply on '${subject}' before the deadline`)),
+      );
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(env.id, entry);
+      try {
+        this.send(env);
+      } catch (err) {
+        entry.reject(err as Error);
+      }
+    });
+  }
+
+  /** Sends a request whose reply is a stream of items, read with `for await`. */
+  stream<C = unknown, R = unknown>(
+    subject: string,
+    body: unknown,
+    options: RequestOptions & { credit?: number } = {},
+  ): ResponseStream<C, R> {
+    return this.streams.open<C, R>(subject, body, options);
+  }
+
+  /**
+   * Answers requests on `subject`. The handler returns the reply body, or an async iterable
+   * (e.g. an async generator) whose items are streamed and whose return value ends the stream.
+   */
+  serve(subject: string, handler: ServeHandler, options: ServeOptions = {}): Subscription {
+    return this.subscribe(subject, (msg) => this.server.handle(msg, handler, options), {
+      queue: options.queue,
+      kinds: options.kinds,
+    });
+  }
+
+  /** A durable queue on this bus's transport. */
+  queue<B = unknown>(name: string, options?: QueueOptions): BusQueue<B> {
+    this.assertOpen();
+    return new BusQueue<B>(this, this.transport.queue(name, options));
+  }
+
+  /** Wraps an envelope for handlers. */
+  message<B>(env: Envelope<B>): Message<B> {
+    const send = (reply: Envelope) => {
+      try {
+        this.send(reply);
+      } catch (err) {
+        this.onError(err, { subject: reply.subject, id: env.id });
+      }
+    };
+    return {
+      envelope: env,
+      subject: env.subject,
+      kind: env.kind,
+      id: env.id,
+      body: env.body as B,
+      respond: (body: unknown, options: ReplyOptions = {}) => {
+        if (env.replyTo === undefined) return;
+        send(
+          this.replyEnvelope(
+            env,
+            options.kind ?? replyKindFor(env.kind),
+            body,
+            options.headers === undefined ? {} : { headers: options.headers },
+          ),
+        );
+      },
+      respondError: (error: unknown) => {
+        if (env.replyTo === undefined) return;
+        send(this.replyEnvelope(env, 'error', toWireError(error).toWire()));
+      },
+    };
+  }
+
+  /** An answer to `request`: sent to its `replyTo`, correlated by its id. */
+  replyEnvelope(
+    request: Envelope,
+    kind: string,
+    body: unknown,
+    extra: Omit<Partial<EnvelopeInit>, 'kind' | 'subject' | 'body'> = {},
+  ): Envelope {
+    const init: EnvelopeInit = { ...extra, kind, subject: request.replyTo!, corr: request.id, body };
+    if (this.source !== undefined) init.source = this.source;
+    if (request.traceparent !== undefined) init.traceparent = request.traceparent;
+    if (request.tenant !== undefined) init.tenant = request.tenant;
+    return createEnvelope(init);
+  }
+
+  /** Checks kind and body when a subscription restricts kinds; throws typed errors. */
+  validate(env: Envelope, kinds: readonly string[] | undefined): void {
+    if (kinds === undefined) return;
+    if (!kinds.includes(env.kind)) {
+      throw new UnknownKindError(`this subscriber does not accept kind '${env.kind}'`, {
+        details: { kind: env.kind, accepted: kinds },
+      });
+    }
+    validateBody(env);
+  }
+
+  reportError(error: unknown, env?: Envelope): void {
+    this.onError(error, { subject: env?.subject, id: env?.id });
+  }
+
+  private onInbox(env: Envelope): void {
+    const corr = env.corr;
+    if (corr === undefined) return;
+    if (env.kind === 'control.cancel' || env.kind === 'control.credit') {
+      this.server.onControl(env);
+      return;
+    }
+    const pending = this.pending.get(corr);
+    if (pending !== undefined) {
+      if (env.kind === 'error') pending.reject(errorFromWire(env.body));
+      else pending.resolve(this.message(env));
+      return;
+    }
+    this.streams.onMessage(env);
+  }
+
+  /** Closes the bus: pending requests fail with ClosedError, handlers' signals fire. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeController.abort(new ClosedError('bus'));
+    this.inboxSub.unsubscribe();
+    for (const sub of [...this.subscriptions]) sub.unsubscribe();
+    for (const p of [...this.pending.values()]) p.reject(new ClosedError('bus'));
+    this.streams.closeAll();
+    this.deadlines.stop();
+  }
+}
+
+export function createBus(options: BusOptions): Bus {
+  return new Bus(options);
+}

@@ -1,0 +1,68 @@
+// The memory transport: everything in one process, no I/O. The reference implementation of the
+// Transport semantics and the backbone of unit tests. With `codec` set, every published message
+// is encoded and decoded on the way, to exercise the wire format in-process.
+import type { Codec } from '../../codec/codec.js';
+import type { Envelope } from '../../protocol/index.js';
+import { ClosedError } from '../../protocol/index.js';
+import { resolveQueueOptions } from '../queue-policy.js';
+import { StatusFeed } from '../status.js';
+import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
+import { SubjectRouter } from './pubsub.js';
+import { MemoryQueueStore } from './queue.js';
+
+export interface MemoryTransportOptions {
+  /** Round-trip each published message through this codec (tests, debugging). */
+  codec?: Codec;
+  /** Called when a subscriber's handler throws. Default: printed to stderr. */
+  onHandlerError?: (err: unknown, env: Envelope) => void;
+}
+
+export function createMemoryTransport(options: MemoryTransportOptions = {}): Transport {
+  const onHandlerError =
+    options.onHandlerError ??
+    ((err: unknown, env: Envelope) => {
+      console.error(`llmwire: subscriber on '${env.subject}' threw`, err);
+    });
+  const router = new SubjectRouter(onHandlerError);
+  const queues = new Map<string, MemoryQueueStore>();
+  const status = new StatusFeed();
+  status.push({ type: 'connected' });
+  const codec = options.codec;
+  let closed = false;
+
+  const assertOpen = () => {
+    if (closed) throw new ClosedError('memory transport');
+  };
+
+  return {
+    name: 'memory',
+    maxMessageBytes: codec?.maxFrameBytes ?? Number.POSITIVE_INFINITY,
+    publish(env) {
+      assertOpen();
+      router.publish(codec === undefined ? env : codec.decode(codec.encode(env)));
+    },
+    subscribe(pattern, handler, subOptions) {
+      assertOpen();
+      return router.subscribe(pattern, handler, subOptions);
+    },
+    flush: () => Promise.resolve(),
+    queue(name: string, queueOptions?: QueueOptions): DurableQueue {
+      assertOpen();
+      let store = queues.get(name);
+      if (store === undefined) {
+        store = new MemoryQueueStore(name, resolveQueueOptions(name, queueOptions));
+        queues.set(name, store);
+      }
+      return store.handle();
+    },
+    status: (): AsyncIterable<TransportStatus> => status.iterate(),
+    close() {
+      if (closed) return Promise.resolve();
+      closed = true;
+      for (const q of queues.values()) q.close();
+      status.push({ type: 'closed' });
+      status.end();
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+// The conformance harness: one set of behaviour tests, parameterised by a transport factory,
+// run unchanged against every transport.
+import { randomBytes } from 'node:crypto';
+import { createBus, type Bus } from '../../src/bus/index.js';
+import type { Transport } from '../../src/transport/transport.js';
+
+export interface TransportFactory {
+  /** Label used in test names. */
+  name: string;
+  /** A fresh transport for one test (or a shared one; tests use unique subjects and queues). */
+  create(): Promise<Transport>;
+  /** Timing slack for broker round trips, in ms. Default 0. */
+  slackMs?: number;
+}
+
+/** Unique subject/queue-safe name for one test. */
+export function unique(prefix: string): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
+
+/** Two buses on one transport (a requester and a responder), disposed together. */
+export async function buses(factory: TransportFactory): Promise<{
+  a: Bus;
+  b: Bus;
+  transport: Transport;
+  [Symbol.asyncDispose](): Promise<void>;
+}> {
+  const transport = await factory.create();
+  const a = createBus({ transport, source: 'a', onError: () => undefined });
+  const b = createBus({ transport, source: 'b', onError: () => undefined });
+  await Promise.all([a.ready, b.ready]);
+  return {
+    a,
+    b,
+    transport,
+    async [Symbol.asyncDispose]() {
+      await a.close();
+      await b.close();
+      await transport.close();
+    },
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}

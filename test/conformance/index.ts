@@ -1,0 +1,15 @@
+// Every conformance suite, for one transport factory.
+import type { TransportFactory } from './harness.js';
+import { pubsubSuite } from './pubsub.js';
+import { queueSuite } from './queue.js';
+import { requestSuite } from './request.js';
+import { streamSuite } from './stream.js';
+
+export type { TransportFactory } from './harness.js';
+
+export function runConformance(factory: TransportFactory): void {
+  pubsubSuite(factory);
+  requestSuite(factory);
+  streamSuite(factory);
+  queueSuite(factory);
+}

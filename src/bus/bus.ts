@@ -20,7 +20,7 @@ import type { QueueOptions, Transport } from '../transport/transport.js';
 import { DeadlineTimer, type DeadlineHandle } from './deadlines.js';
 import { replyKindFor, type Message, type ReplyOptions } from './message.js';
 import { BusQueue } from './queue.js';
-import { StreamClient, StreamServer, type ResponseStream, type StreamHandler } from './stream.js';
+import { StreamClient, StreamServer, type ResponseStream } from './stream.js';
 import { Subscription, type SubscriptionOptions } from './subscription.js';
 
 export interface BusOptions {
@@ -59,10 +59,8 @@ export interface HandlerContext {
   readonly signal: AbortSignal;
 }
 
-export type ServeHandler = (
-  request: Message,
-  ctx: HandlerContext,
-) => unknown | Promise<unknown> | AsyncIterable<unknown>;
+/** Returns the reply body (or a promise of it), or an async iterable of items to stream. */
+export type ServeHandler = (request: Message, ctx: HandlerContext) => unknown;
 
 interface Pending {
   resolve: (msg: Message) => void;
@@ -151,14 +149,18 @@ export class Bus {
   ): Subscription<B> {
     this.assertOpen();
     const sub = new Subscription<B>(this, pattern, handler, options, () =>
-      this.subscriptions.delete(sub as Subscription),
+      this.subscriptions.delete(sub),
     );
-    this.subscriptions.add(sub as Subscription);
+    this.subscriptions.add(sub);
     return sub;
   }
 
   /** Sends a request and resolves with the reply; rejects with the reply's typed error. */
-  request<R = unknown>(subject: string, body: unknown, options: RequestOptions = {}): Promise<Message<R>> {
+  request<R = unknown>(
+    subject: string,
+    body: unknown,
+    options: RequestOptions = {},
+  ): Promise<Message<R>> {
     const { timeoutMs, signal, ...publishOptions } = options;
     const deadline = options.deadline ?? Date.now() + (timeoutMs ?? this.defaultTimeoutMs);
     const env = this.envelope(subject, body, { ...publishOptions, deadline, replyTo: this.inbox });
@@ -266,7 +268,13 @@ export class Bus {
     body: unknown,
     extra: Omit<Partial<EnvelopeInit>, 'kind' | 'subject' | 'body'> = {},
   ): Envelope {
-    const init: EnvelopeInit = { ...extra, kind, subject: request.replyTo!, corr: request.id, body };
+    const init: EnvelopeInit = {
+      ...extra,
+      kind,
+      subject: request.replyTo!,
+      corr: request.id,
+      body,
+    };
     if (this.source !== undefined) init.source = this.source;
     if (request.traceparent !== undefined) init.traceparent = request.traceparent;
     if (request.tenant !== undefined) init.tenant = request.tenant;

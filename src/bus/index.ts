@@ -12,4 +12,10 @@ export {
 export { type Message, type ReplyOptions, replyKindFor } from './message.js';
 export { Subscription, type SubscriptionOptions } from './subscription.js';
 export { type ResponseStream } from './stream.js';
-export { BusQueue, type Job, type ConsumeOptions, type Consumer, type QueueEnqueueOptions } from './queue.js';
+export {
+  BusQueue,
+  type Job,
+  type ConsumeOptions,
+  type Consumer,
+  type QueueEnqueueOptions,
+} from './queue.js';

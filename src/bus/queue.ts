@@ -1,11 +1,6 @@
 // Durable queues on the bus: enqueue bodies, consume them with a handler (ack on success,
 // retry with backoff on failure, dead letter for poison messages), or read deliveries by hand.
-import {
-  InvalidMessageError,
-  toWireError,
-  WireError,
-  type Envelope,
-} from '../protocol/index.js';
+import { InvalidMessageError, toWireError, WireError, type Envelope } from '../protocol/index.js';
 import type {
   DeadLetter,
   Delivery,
@@ -67,7 +62,9 @@ export class BusQueue<B = unknown> {
   }
 
   /** Reads deliveries by hand; ack, nack, extend or reject each one. */
-  async *deliveries(options: { signal?: AbortSignal; waitMs?: number; batch?: number } = {}): AsyncGenerator<Delivery> {
+  async *deliveries(
+    options: { signal?: AbortSignal; waitMs?: number; batch?: number } = {},
+  ): AsyncGenerator<Delivery> {
     const waitMs = options.waitMs ?? 1000;
     while (!options.signal?.aborted && !this.bus.closing.aborted) {
       const batch = await this.durable.receive({
@@ -102,7 +99,11 @@ export class BusQueue<B = unknown> {
         }
         let batch: Delivery[];
         try {
-          batch = await this.durable.receive({ max: free, waitMs: options.waitMs ?? 1000, signal: stopSignal });
+          batch = await this.durable.receive({
+            max: free,
+            waitMs: options.waitMs ?? 1000,
+            signal: stopSignal,
+          });
         } catch (err) {
           if (stopSignal.aborted) break;
           this.bus.reportError(err);
@@ -110,7 +111,9 @@ export class BusQueue<B = unknown> {
           continue;
         }
         for (const delivery of batch) {
-          const task = this.run(delivery, handler, options, stopSignal).finally(() => running.delete(task));
+          const task = this.run(delivery, handler, options, stopSignal).finally(() =>
+            running.delete(task),
+          );
           running.add(task);
         }
       }
@@ -136,7 +139,9 @@ export class BusQueue<B = unknown> {
     try {
       this.bus.validate(env, options.kinds);
     } catch (err) {
-      await delivery.reject(toWireError(err).toWire()).catch((e: unknown) => this.bus.reportError(e, env));
+      await delivery
+        .reject(toWireError(err).toWire())
+        .catch((e: unknown) => this.bus.reportError(e, env));
       return;
     }
     const jobAbort = new AbortController();
@@ -144,7 +149,9 @@ export class BusQueue<B = unknown> {
     const leaseMs = delivery.leaseUntil - Date.now();
     const every = options.extendEveryMs ?? Math.max(10, Math.floor(leaseMs / 2));
     const renew = setInterval(() => {
-      delivery.extend(Math.max(leaseMs, 1)).catch(() => jobAbort.abort(new InvalidMessageError('lease lost')));
+      delivery
+        .extend(Math.max(leaseMs, 1))
+        .catch(() => jobAbort.abort(new InvalidMessageError('lease lost')));
     }, every);
     renew.unref();
     const deadlineTimer =
@@ -152,7 +159,13 @@ export class BusQueue<B = unknown> {
         ? undefined
         : this.bus.deadlines.add(env.deadline, () => jobAbort.abort());
     try {
-      await handler({ id: env.id, body: env.body as B, envelope: env, attempt: delivery.attempt, signal });
+      await handler({
+        id: env.id,
+        body: env.body as B,
+        envelope: env,
+        attempt: delivery.attempt,
+        signal,
+      });
       await delivery.ack();
     } catch (err) {
       const wire = toWireError(err);

@@ -26,8 +26,6 @@ export interface ResponseStream<C, R = unknown> extends AsyncIterable<C> {
   cancel(reason?: string): void;
 }
 
-export type StreamHandler = ServeHandler;
-
 const STREAM_OPEN = 'stream.open';
 const STREAM_END = 'stream.end';
 
@@ -97,7 +95,9 @@ class ClientStream<C, R> implements ResponseStream<C, R> {
     }
     if (env.seq !== this.expectSeq) {
       this.fail(
-        new WorkerLostError(`stream lost messages: expected seq ${this.expectSeq}, got ${String(env.seq)}`),
+        new WorkerLostError(
+          `stream lost messages: expected seq ${this.expectSeq}, got ${String(env.seq)}`,
+        ),
         true,
       );
       return;
@@ -126,9 +126,7 @@ class ClientStream<C, R> implements ResponseStream<C, R> {
   private control(kind: string, body: unknown): void {
     if (this.responder === undefined) return;
     try {
-      this.bus.send(
-        this.bus.envelope(this.responder, body, { kind, corr: this.id }),
-      );
+      this.bus.send(this.bus.envelope(this.responder, body, { kind, corr: this.id }));
     } catch (err) {
       this.bus.reportError(err);
     }
@@ -169,7 +167,8 @@ class ClientStream<C, R> implements ResponseStream<C, R> {
 
   get result(): Promise<R | undefined> {
     return new Promise<R | undefined>((resolve, reject) => {
-      const settle = () => (this.error && this.error.code !== 'cancelled' ? reject(this.error) : resolve(this.final));
+      const settle = () =>
+        this.error && this.error.code !== 'cancelled' ? reject(this.error) : resolve(this.final);
       if (this.ended) settle();
       else this.endWaiters.push(settle);
     });
@@ -204,7 +203,11 @@ export class StreamClient {
   private readonly open_ = new Map<string, ClientStream<unknown, unknown>>();
   constructor(private readonly bus: Bus) {}
 
-  open<C, R>(subject: string, body: unknown, options: RequestOptions & { credit?: number }): ResponseStream<C, R> {
+  open<C, R>(
+    subject: string,
+    body: unknown,
+    options: RequestOptions & { credit?: number },
+  ): ResponseStream<C, R> {
     const { timeoutMs, signal, credit, ...publishOptions } = options;
     const window = credit ?? this.bus.streamCredit;
     const deadline = options.deadline ?? Date.now() + (timeoutMs ?? this.bus.defaultTimeoutMs);
@@ -215,7 +218,7 @@ export class StreamClient {
       credit: window,
     });
     const stream = new ClientStream<C, R>(this.bus, this, env, window, signal);
-    this.open_.set(env.id, stream as ClientStream<unknown, unknown>);
+    this.open_.set(env.id, stream);
     stream.start();
     return stream;
   }
@@ -248,7 +251,8 @@ export class StreamServer {
     const state = this.served.get(env.corr!);
     if (state === undefined) return;
     if (env.kind === 'control.cancel') {
-      const reason = (env.body as { reason?: string } | undefined)?.reason ?? 'cancelled by requester';
+      const reason =
+        (env.body as { reason?: string } | undefined)?.reason ?? 'cancelled by requester';
       state.abort.abort(new CancelledError(reason));
       state.wake?.();
     } else {
@@ -302,7 +306,9 @@ export class StreamServer {
       return;
     }
     if (isAsyncIterable(result)) {
-      msg.respondError(new InvalidMessageError('handler streams, but the request did not ask for a stream'));
+      msg.respondError(
+        new InvalidMessageError('handler streams, but the request did not ask for a stream'),
+      );
       finish();
       return;
     }
@@ -318,7 +324,12 @@ export class StreamServer {
 
   private sendOpen(env: Envelope): void {
     this.bus.send(
-      this.bus.replyEnvelope(env, 'event', { type: STREAM_OPEN }, { seq: 0, replyTo: this.bus.inbox }),
+      this.bus.replyEnvelope(
+        env,
+        'event',
+        { type: STREAM_OPEN },
+        { seq: 0, replyTo: this.bus.inbox },
+      ),
     );
   }
 
@@ -342,10 +353,17 @@ export class StreamServer {
     }
   }
 
-  private async pump(msg: Message, items: AsyncIterable<unknown>, state: Served, options: ServeOptions): Promise<void> {
+  private async pump(
+    msg: Message,
+    items: AsyncIterable<unknown>,
+    state: Served,
+    options: ServeOptions,
+  ): Promise<void> {
     const env = msg.envelope;
     const signal = state.abort.signal;
-    const chunkKind = options.chunkKind ?? (env.kind.endsWith('.request') ? `${env.kind.slice(0, -8)}.chunk` : 'event');
+    const chunkKind =
+      options.chunkKind ??
+      (env.kind.endsWith('.request') ? `${env.kind.slice(0, -8)}.chunk` : 'event');
     const iterator = items[Symbol.asyncIterator]();
     let seq = 1;
     try {
@@ -364,7 +382,8 @@ export class StreamServer {
         this.bus.send(this.bus.replyEnvelope(env, chunkKind, step.value, { seq: seq++ }));
         state.credit--;
       }
-      if (signal.reason instanceof DeadlineExceededError) this.sendError(msg, signal.reason, true, signal);
+      if (signal.reason instanceof DeadlineExceededError)
+        this.sendError(msg, signal.reason, true, signal);
     } catch (err) {
       this.sendError(msg, err, true, signal);
     } finally {

@@ -5,7 +5,10 @@ import { InvalidMessageError, type ContentType } from '../protocol/index.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function serializeBody(body: unknown, preferred: 'json' | 'msgpack'): [Uint8Array, ContentType] {
+export function serializeBody(
+  body: unknown,
+  preferred: 'json' | 'msgpack',
+): [Uint8Array, ContentType] {
   if (body instanceof Uint8Array) return [body, 'raw'];
   if (preferred === 'msgpack') return [pack(body), 'msgpack'];
   return [Buffer.from(JSON.stringify(body ?? null)), 'json'];

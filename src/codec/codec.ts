@@ -13,7 +13,12 @@ import {
   type Envelope,
 } from '../protocol/index.js';
 import { parseBody, serializeBody } from './body.js';
-import { compress, decompress, type CompressionOptions, DEFAULT_COMPRESSION } from './compression.js';
+import {
+  compress,
+  decompress,
+  type CompressionOptions,
+  DEFAULT_COMPRESSION,
+} from './compression.js';
 import { checksum, verifyChecksum } from './integrity.js';
 import { decodeJsonFrame, encodeJsonFrame, encodeJsonFrameWithBodyText } from './json.js';
 import { decodeMsgpackFrame, encodeMsgpackFrame, looksLikeMsgpackMap } from './msgpack.js';
@@ -170,15 +175,24 @@ export function createCodec(options: CodecOptions = {}): Codec {
     const env = record as unknown as Envelope;
     const payload = env.payload;
     if (payload === undefined) {
-      if (env.ct !== undefined || env.zip !== undefined || env.enc !== undefined || env.sum !== undefined || env.sig !== undefined) {
+      if (
+        env.ct !== undefined ||
+        env.zip !== undefined ||
+        env.enc !== undefined ||
+        env.sum !== undefined ||
+        env.sig !== undefined
+      ) {
         throw new InvalidMessageError('body transforms are set but the frame has no payload');
       }
-      if (requireSignature) throw new SignatureError('frame is not signed and this peer requires signatures');
-      if (requireEncryption) throw new DecryptionError('frame is not encrypted and this peer requires encryption');
+      if (requireSignature)
+        throw new SignatureError('frame is not signed and this peer requires signatures');
+      if (requireEncryption)
+        throw new DecryptionError('frame is not encrypted and this peer requires encryption');
       return env;
     }
     if (env.body !== undefined) throw new InvalidMessageError('frame has both body and payload');
-    if (env.ct === undefined) throw new InvalidMessageError('frame payload has no content type "ct"');
+    if (env.ct === undefined)
+      throw new InvalidMessageError('frame payload has no content type "ct"');
     return open(env, payload);
   }
 

@@ -1,6 +1,12 @@
 // Body compression with node:zlib. gzip (RFC 1952) and brotli (RFC 7932); zstd is left out
 // because Node 20's zlib has no zstd and a native addon for it is not worth its weight here.
-import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
+import {
+  brotliCompressSync,
+  brotliDecompressSync,
+  constants,
+  gunzipSync,
+  gzipSync,
+} from 'node:zlib';
 import { InvalidMessageError, PayloadTooLargeError, type Compression } from '../protocol/index.js';
 
 export interface CompressionOptions {
@@ -9,7 +15,10 @@ export interface CompressionOptions {
   thresholdBytes: number;
 }
 
-export const DEFAULT_COMPRESSION: CompressionOptions = { algorithm: 'gzip', thresholdBytes: 16 * 1024 };
+export const DEFAULT_COMPRESSION: CompressionOptions = {
+  algorithm: 'gzip',
+  thresholdBytes: 16 * 1024,
+};
 
 export function compress(bytes: Uint8Array, algorithm: Compression): Uint8Array {
   switch (algorithm) {
@@ -26,7 +35,11 @@ export function compress(bytes: Uint8Array, algorithm: Compression): Uint8Array 
 }
 
 /** Decompresses, refusing output larger than `maxBytes` (a decompression bomb is bad input). */
-export function decompress(bytes: Uint8Array, algorithm: Compression, maxBytes: number): Uint8Array {
+export function decompress(
+  bytes: Uint8Array,
+  algorithm: Compression,
+  maxBytes: number,
+): Uint8Array {
   try {
     switch (algorithm) {
       case 'gzip':

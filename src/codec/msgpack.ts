@@ -17,7 +17,12 @@ export function decodeMsgpackFrame(frame: Uint8Array): Record<string, unknown> {
   } catch (cause) {
     throw new InvalidMessageError('frame is not valid MessagePack', { cause });
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    value instanceof Uint8Array
+  ) {
     throw new InvalidMessageError('MessagePack frame must be a map');
   }
   const record = value as Record<string, unknown>;

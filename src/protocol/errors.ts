@@ -87,7 +87,11 @@ export class WireError extends Error {
 
   /** The wire form: code, message, retryable and details; never the stack or the cause. */
   toWire(): WireErrorBody {
-    const body: WireErrorBody = { code: this.code, message: this.message, retryable: this.retryable };
+    const body: WireErrorBody = {
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+    };
     if (this.details !== undefined) body.details = this.details;
     return body;
   }
@@ -135,33 +139,34 @@ export const WorkerLostError = defineWireError('worker_lost', 'WorkerLostError')
 export const UnavailableError = defineWireError('unavailable', 'UnavailableError');
 export const DeadlineExceededError = defineWireError('deadline_exceeded', 'DeadlineExceededError');
 
-const CLASSES: { [C in ErrorCode]: new (message: string, options?: WireErrorOptions) => WireError } =
-  {
-    invalid_message: InvalidMessageError,
-    unsupported_version: UnsupportedVersionError,
-    unknown_kind: UnknownKindError,
-    integrity_failed: IntegrityError,
-    decrypt_failed: DecryptionError,
-    unknown_key: UnknownKeyError,
-    bad_signature: SignatureError,
-    replayed: ReplayError,
-    chunk_corrupt: ChunkCorruptError,
-    chunk_missing: ChunkMissingError,
-    unauthorized: UnauthorizedError,
-    forbidden: ForbiddenError,
-    not_found: NotFoundError,
-    no_route: NoRouteError,
-    payload_too_large: PayloadTooLargeError,
-    rate_limited: RateLimitedError,
-    overloaded: OverloadedError,
-    cancelled: CancelledError,
-    internal: InternalError,
-    upstream_error: UpstreamError,
-    no_responders: NoRespondersError,
-    worker_lost: WorkerLostError,
-    unavailable: UnavailableError,
-    deadline_exceeded: DeadlineExceededError,
-  };
+const CLASSES: {
+  [C in ErrorCode]: new (message: string, options?: WireErrorOptions) => WireError;
+} = {
+  invalid_message: InvalidMessageError,
+  unsupported_version: UnsupportedVersionError,
+  unknown_kind: UnknownKindError,
+  integrity_failed: IntegrityError,
+  decrypt_failed: DecryptionError,
+  unknown_key: UnknownKeyError,
+  bad_signature: SignatureError,
+  replayed: ReplayError,
+  chunk_corrupt: ChunkCorruptError,
+  chunk_missing: ChunkMissingError,
+  unauthorized: UnauthorizedError,
+  forbidden: ForbiddenError,
+  not_found: NotFoundError,
+  no_route: NoRouteError,
+  payload_too_large: PayloadTooLargeError,
+  rate_limited: RateLimitedError,
+  overloaded: OverloadedError,
+  cancelled: CancelledError,
+  internal: InternalError,
+  upstream_error: UpstreamError,
+  no_responders: NoRespondersError,
+  worker_lost: WorkerLostError,
+  unavailable: UnavailableError,
+  deadline_exceeded: DeadlineExceededError,
+};
 
 /** Makes the typed error for a code. */
 export function createWireError(code: ErrorCode, message: string, options?: WireErrorOptions) {

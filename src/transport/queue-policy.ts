@@ -12,7 +12,10 @@ export const DEFAULT_BACKOFF: BackoffOptions = {
 
 export const QUEUE_NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
 
-export function resolveQueueOptions(name: string, options: QueueOptions = {}): ResolvedQueueOptions {
+export function resolveQueueOptions(
+  name: string,
+  options: QueueOptions = {},
+): ResolvedQueueOptions {
   if (!QUEUE_NAME_RE.test(name)) {
     throw new ConfigError(
       `queue name '${name}' must be 1-128 characters of letters, digits, '_' or '-'`,
@@ -46,14 +49,25 @@ function nonNegative(field: string, value: number): void {
 }
 
 /** Delay before delivery number `attempt + 1`, after `attempt` failed deliveries. */
-export function backoffDelay(attempt: number, backoff: BackoffOptions, random = Math.random): number {
-  const base = Math.min(backoff.maxMs, backoff.initialMs * backoff.multiplier ** Math.max(0, attempt - 1));
+export function backoffDelay(
+  attempt: number,
+  backoff: BackoffOptions,
+  random = Math.random,
+): number {
+  const base = Math.min(
+    backoff.maxMs,
+    backoff.initialMs * backoff.multiplier ** Math.max(0, attempt - 1),
+  );
   const spread = base * backoff.jitter;
   return Math.max(0, Math.round(base - spread + random() * 2 * spread));
 }
 
 /** When a message expires: the sooner of its deadline and enqueue time + ttl (or never). */
-export function expiryOf(deadline: number | undefined, now: number, ttlMs: number | undefined): number {
+export function expiryOf(
+  deadline: number | undefined,
+  now: number,
+  ttlMs: number | undefined,
+): number {
   const byTtl = ttlMs === undefined ? Number.POSITIVE_INFINITY : now + ttlMs;
   return Math.min(deadline ?? Number.POSITIVE_INFINITY, byTtl);
 }

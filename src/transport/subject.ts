@@ -26,9 +26,7 @@ export function checkPattern(pattern: string): string[] {
   const ok =
     pattern.length > 0 &&
     pattern.length <= 512 &&
-    tokens.every(
-      (t, i) => t === '*' || (t === '>' && i === tokens.length - 1) || TOKEN_RE.test(t),
-    );
+    tokens.every((t, i) => t === '*' || (t === '>' && i === tokens.length - 1) || TOKEN_RE.test(t));
   if (!ok) {
     throw new InvalidMessageError(
       `invalid subject pattern '${pattern}': tokens are names, '*', or a final '>'`,

@@ -38,7 +38,11 @@ export interface Transport {
   publish(env: Envelope): void;
 
   /** Subscribes to a subject pattern: tokens split on '.', '*' matches one, '>' the rest. */
-  subscribe(pattern: string, handler: MessageHandler, options?: SubscribeOptions): TransportSubscription;
+  subscribe(
+    pattern: string,
+    handler: MessageHandler,
+    options?: SubscribeOptions,
+  ): TransportSubscription;
 
   /** Resolves when everything published so far has left this process (or been delivered). */
   flush(): Promise<void>;

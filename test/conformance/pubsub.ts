@@ -32,7 +32,10 @@ export function pubsubSuite(factory: TransportFactory): void {
       await eventually(() => tail.length === 3);
       await env.a.transport.flush();
       assert.deepEqual(star, [`${root}.m1.tokens`]);
-      assert.deepEqual(tail.sort(), [`${root}.m1.tokens`, `${root}.m1.x.tokens`, `${root}.m2`].sort());
+      assert.deepEqual(
+        tail.sort(),
+        [`${root}.m1.tokens`, `${root}.m1.x.tokens`, `${root}.m2`].sort(),
+      );
     });
 
     test('a queue group gives each message to exactly one member', async () => {
@@ -60,7 +63,10 @@ export function pubsubSuite(factory: TransportFactory): void {
       await sub.ready;
       for (let i = 0; i < 500; i++) env.a.publish(subject, i);
       await eventually(() => got.length === 500);
-      assert.deepEqual(got, Array.from({ length: 500 }, (_, i) => i));
+      assert.deepEqual(
+        got,
+        Array.from({ length: 500 }, (_, i) => i),
+      );
     });
 
     test('an unsubscribed handler gets nothing more', async () => {

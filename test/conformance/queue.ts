@@ -2,13 +2,21 @@
 // ordering, priorities, TTL, replay and purge, and the consume() helper.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createEnvelope, ForbiddenError, NotFoundError, OverloadedError } from '../../src/protocol/index.js';
+import {
+  createEnvelope,
+  ForbiddenError,
+  NotFoundError,
+  OverloadedError,
+} from '../../src/protocol/index.js';
 import type { Delivery } from '../../src/transport/transport.js';
 import { buses, eventually, sleep, unique, type TransportFactory } from './harness.js';
 
 const fast = { backoff: { initialMs: 10, maxMs: 50, jitter: 0 } };
 
-async function receiveOne(q: { receive: (o: { max: number; waitMs: number }) => Promise<Delivery[]> }, waitMs = 2000): Promise<Delivery> {
+async function receiveOne(
+  q: { receive: (o: { max: number; waitMs: number }) => Promise<Delivery[]> },
+  waitMs = 2000,
+): Promise<Delivery> {
   const [d] = await q.receive({ max: 1, waitMs });
   assert.ok(d, 'expected a delivery');
   return d;
@@ -72,7 +80,10 @@ export function queueSuite(factory: TransportFactory): void {
 
     test('retries back off exponentially', async () => {
       await using env = await buses(factory);
-      const q = env.a.queue(unique('backoff'), { maxAttempts: 4, backoff: { initialMs: 60, multiplier: 2, maxMs: 1000, jitter: 0 } });
+      const q = env.a.queue(unique('backoff'), {
+        maxAttempts: 4,
+        backoff: { initialMs: 60, multiplier: 2, maxMs: 1000, jitter: 0 },
+      });
       await q.enqueue('job');
       const times: number[] = [];
       for (let i = 0; i < 3; i++) {
@@ -150,7 +161,11 @@ export function queueSuite(factory: TransportFactory): void {
       const q = env.a.queue<number>(unique('keys'), fast);
       for (let i = 0; i < 6; i++) await q.enqueue(i, { key: i % 2 === 0 ? 'even' : 'odd' });
       const batch = await q.durable.receive({ max: 10, waitMs: 500 });
-      assert.deepEqual(batch.map((d) => d.envelope.body), [0, 1], 'only the head of each key');
+      assert.deepEqual(
+        batch.map((d) => d.envelope.body),
+        [0, 1],
+        'only the head of each key',
+      );
       const second = batch[0]!;
       await second.nack({ delayMs: 30 }); // the head of 'even' fails: 2 must still wait behind 0
       await batch[1]!.ack();
@@ -161,8 +176,14 @@ export function queueSuite(factory: TransportFactory): void {
           await d.ack();
         }
       }
-      assert.deepEqual(order.filter((n) => n % 2 === 0), [0, 2, 4]);
-      assert.deepEqual(order.filter((n) => n % 2 === 1), [3, 5]);
+      assert.deepEqual(
+        order.filter((n) => n % 2 === 0),
+        [0, 2, 4],
+      );
+      assert.deepEqual(
+        order.filter((n) => n % 2 === 1),
+        [3, 5],
+      );
     });
 
     test('delivers higher priorities first, FIFO within a priority', async () => {
@@ -192,7 +213,10 @@ export function queueSuite(factory: TransportFactory): void {
       assert.deepEqual(await q.durable.receive({ max: 5, waitMs: 0 }), []);
       await eventually(async () => (await q.stats()).dead === 2, 3000 + slack);
       const letters = await q.deadLetters();
-      assert.deepEqual(letters.map((l) => l.reason), ['expired', 'expired']);
+      assert.deepEqual(
+        letters.map((l) => l.reason),
+        ['expired', 'expired'],
+      );
     });
 
     test('refuses enqueues past maxDepth with OverloadedError', async () => {
@@ -233,7 +257,10 @@ export function queueSuite(factory: TransportFactory): void {
         },
         { concurrency: 2, waitMs: 50 },
       );
-      await eventually(async () => doneIds.length === 2 && (await q.stats()).dead === 1, 5000 + slack);
+      await eventually(
+        async () => doneIds.length === 2 && (await q.stats()).dead === 1,
+        5000 + slack,
+      );
       await consumer.stop();
       assert.deepEqual(doneIds.sort(), ['flaky', 'ok']);
       assert.equal(attempts.get('flaky'), 2);
@@ -248,7 +275,10 @@ export function queueSuite(factory: TransportFactory): void {
       const q = env.b.queue(unique('schema'), fast);
       await q.enqueue({ model: '' }, { kind: 'inference.request' });
       let ran = false;
-      const consumer = q.consume(() => void (ran = true), { kinds: ['inference.request'], waitMs: 50 });
+      const consumer = q.consume(() => void (ran = true), {
+        kinds: ['inference.request'],
+        waitMs: 50,
+      });
       await eventually(async () => (await q.stats()).dead === 1, 5000 + slack);
       await consumer.stop();
       assert.equal(ran, false);

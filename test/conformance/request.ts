@@ -50,21 +50,31 @@ export function requestSuite(factory: TransportFactory): void {
         return 'late';
       });
       await sub.ready;
-      await assert.rejects(env.a.request(subject, 1, { timeoutMs: 50 + slack }), DeadlineExceededError);
+      await assert.rejects(
+        env.a.request(subject, 1, { timeoutMs: 50 + slack }),
+        DeadlineExceededError,
+      );
     });
 
     test("aborts the responder's signal at the request deadline", async () => {
       await using env = await buses(factory);
       const subject = unique('abortdl');
       let aborted: unknown;
-      const sub = env.b.serve(subject, (_req, ctx) => new Promise((_resolve, reject) => {
-        ctx.signal.addEventListener('abort', () => {
-          aborted = ctx.signal.reason;
-          reject(ctx.signal.reason as Error);
-        });
-      }));
+      const sub = env.b.serve(
+        subject,
+        (_req, ctx) =>
+          new Promise((_resolve, reject) => {
+            ctx.signal.addEventListener('abort', () => {
+              aborted = ctx.signal.reason;
+              reject(ctx.signal.reason as Error);
+            });
+          }),
+      );
       await sub.ready;
-      await assert.rejects(env.a.request(subject, 1, { timeoutMs: 80 + slack }), DeadlineExceededError);
+      await assert.rejects(
+        env.a.request(subject, 1, { timeoutMs: 80 + slack }),
+        DeadlineExceededError,
+      );
       await sleep(50);
       assert.ok(aborted instanceof DeadlineExceededError);
     });
@@ -136,7 +146,10 @@ export function requestSuite(factory: TransportFactory): void {
         env.a.request(subject, { ...chat, temperature: 7 }, { kind: 'inference.request' }),
         (err) => err instanceof InvalidMessageError && /temperature/.test(err.message),
       );
-      await assert.rejects(env.a.request(subject, chat, { kind: 'mystery.kind' }), UnknownKindError);
+      await assert.rejects(
+        env.a.request(subject, chat, { kind: 'mystery.kind' }),
+        UnknownKindError,
+      );
     });
 
     test('every rejection is a WireError with a stable code', async () => {

@@ -17,13 +17,25 @@ export function streamSuite(factory: TransportFactory): void {
       const subject = unique('st');
       const sub = env.b.serve(subject, async function* () {
         for (let i = 0; i < 100; i++) yield { text: `t${i}` };
-        return { model: 'sim', text: 'done', finish_reason: 'stop', usage: { prompt_tokens: 1, completion_tokens: 100, total_tokens: 101 } };
+        return {
+          model: 'sim',
+          text: 'done',
+          finish_reason: 'stop',
+          usage: { prompt_tokens: 1, completion_tokens: 100, total_tokens: 101 },
+        };
       });
       await sub.ready;
-      const stream = env.a.stream<{ text: string }>(subject, {}, { kind: 'inference.request', credit: 8 });
+      const stream = env.a.stream<{ text: string }>(
+        subject,
+        {},
+        { kind: 'inference.request', credit: 8 },
+      );
       const got: string[] = [];
       for await (const chunk of stream) got.push(chunk.text);
-      assert.deepEqual(got, Array.from({ length: 100 }, (_, i) => `t${i}`));
+      assert.deepEqual(
+        got,
+        Array.from({ length: 100 }, (_, i) => `t${i}`),
+      );
       const result = (await stream.result) as { text: string };
       assert.equal(result.text, 'done');
     });

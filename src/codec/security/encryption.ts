@@ -76,7 +76,9 @@ export function decryptPayload(
 ): Uint8Array {
   const key = keyring.key(enc.kid);
   if (key === undefined) {
-    throw new UnknownKeyError(`no encryption key with id '${enc.kid}'`, { details: { kid: enc.kid } });
+    throw new UnknownKeyError(`no encryption key with id '${enc.kid}'`, {
+      details: { kid: enc.kid },
+    });
   }
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, fromBase64Url(enc.iv));

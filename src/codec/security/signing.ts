@@ -83,7 +83,12 @@ export interface Verifier {
 
 export type SigningKey =
   | { alg: 'HS256'; kid: string; secret: Uint8Array | string }
-  | { alg: 'Ed25519'; kid: string; privateKey?: KeyObject | string; publicKey?: KeyObject | string };
+  | {
+      alg: 'Ed25519';
+      kid: string;
+      privateKey?: KeyObject | string;
+      publicKey?: KeyObject | string;
+    };
 
 function secretBytes(secret: Uint8Array | string): Uint8Array {
   const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
@@ -107,11 +112,19 @@ export function createSigning(keys: SigningKey[]): { signer: Signer; verifier: V
         const expected = mac(input);
         return sig.byteLength === expected.byteLength && timingSafeEqual(sig, expected);
       });
-      signer ??= { sign: (input) => ({ alg: 'HS256', kid: key.kid, value: toBase64Url(mac(input)) }) };
+      signer ??= {
+        sign: (input) => ({ alg: 'HS256', kid: key.kid, value: toBase64Url(mac(input)) }),
+      };
     } else {
       const priv = key.privateKey === undefined ? undefined : asPrivate(key.privateKey);
-      const pub = key.publicKey !== undefined ? asPublic(key.publicKey) : priv ? createPublicKey(priv) : undefined;
-      if (pub === undefined) throw new ConfigError(`Ed25519 key '${key.kid}' needs a public or private key`);
+      const pub =
+        key.publicKey !== undefined
+          ? asPublic(key.publicKey)
+          : priv
+            ? createPublicKey(priv)
+            : undefined;
+      if (pub === undefined)
+        throw new ConfigError(`Ed25519 key '${key.kid}' needs a public or private key`);
       verifiers.set(key.kid, (input, sig) => {
         try {
           return edVerify(null, input, pub, sig);
@@ -121,7 +134,11 @@ export function createSigning(keys: SigningKey[]): { signer: Signer; verifier: V
       });
       if (priv !== undefined) {
         signer ??= {
-          sign: (input) => ({ alg: 'Ed25519', kid: key.kid, value: toBase64Url(edSign(null, input, priv)) }),
+          sign: (input) => ({
+            alg: 'Ed25519',
+            kid: key.kid,
+            value: toBase64Url(edSign(null, input, priv)),
+          }),
         };
       }
     }
@@ -130,7 +147,9 @@ export function createSigning(keys: SigningKey[]): { signer: Signer; verifier: V
     verify(input, sig) {
       const check = verifiers.get(sig.kid);
       if (check === undefined) {
-        throw new UnknownKeyError(`no signing key with id '${sig.kid}'`, { details: { kid: sig.kid } });
+        throw new UnknownKeyError(`no signing key with id '${sig.kid}'`, {
+          details: { kid: sig.kid },
+        });
       }
       if (!check(input, fromBase64Url(sig.value))) {
         throw new SignatureError('signature does not match header and body');

@@ -17,7 +17,10 @@ const AudioPart = Type.Object({
   type: Type.Literal('input_audio'),
   input_audio: Type.Object({ data: Type.String(), format: Type.String() }),
 });
-const FilePart = Type.Object({ type: Type.Literal('file'), file: Type.Record(Type.String(), Type.Unknown()) });
+const FilePart = Type.Object({
+  type: Type.Literal('file'),
+  file: Type.Record(Type.String(), Type.Unknown()),
+});
 export const ContentPartSchema = Type.Union([TextPart, ImagePart, AudioPart, FilePart]);
 
 export const ToolCallSchema = Type.Object({
@@ -95,10 +98,7 @@ export const InferenceRequestSchema = Type.Object({
   user: Type.Optional(Type.String()),
   stream: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
   stream_options: Type.Optional(
-    Type.Union([
-      Type.Object({ include_usage: Type.Optional(Type.Boolean()) }),
-      Type.Null(),
-    ]),
+    Type.Union([Type.Object({ include_usage: Type.Optional(Type.Boolean()) }), Type.Null()]),
   ),
   /** Text already produced by an earlier attempt; the answer continues from it (failover). */
   continue_from: Type.Optional(Type.String()),

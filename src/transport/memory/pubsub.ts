@@ -28,7 +28,11 @@ export class SubjectRouter {
 
   constructor(private readonly onHandlerError: (err: unknown, env: Envelope) => void) {}
 
-  subscribe(pattern: string, handler: MessageHandler, options: SubscribeOptions = {}): TransportSubscription {
+  subscribe(
+    pattern: string,
+    handler: MessageHandler,
+    options: SubscribeOptions = {},
+  ): TransportSubscription {
     const tokens = checkPattern(pattern);
     const sub: Sub = { tokens, handler, queue: options.queue, active: true };
     this.subs = [...this.subs, sub];
@@ -107,7 +111,11 @@ export class SubjectRouter {
           kind: 'error',
           subject: env.replyTo,
           corr: env.id,
-          body: { code: 'no_responders', message: `no responders on '${env.subject}'`, retryable: true },
+          body: {
+            code: 'no_responders',
+            message: `no responders on '${env.subject}'`,
+            retryable: true,
+          },
         }),
       );
     }

@@ -98,7 +98,9 @@ export class MemoryQueueStore {
         return Promise.resolve({ id: env.id, duplicate: true });
       }
       if (this.items.size >= this.options.maxDepth) {
-        throw new OverloadedError(`queue '${this.name}' is full (${this.options.maxDepth} messages)`);
+        throw new OverloadedError(
+          `queue '${this.name}' is full (${this.options.maxDepth} messages)`,
+        );
       }
       this.dedup.set(env.id, now);
       const item: Item = {
@@ -128,7 +130,7 @@ export class MemoryQueueStore {
       this.release(item, now);
       return Promise.resolve({ id: env.id, duplicate: false });
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
@@ -207,7 +209,8 @@ export class MemoryQueueStore {
     this.arm(item.leaseUntil);
     const lease = item.lease;
     const envelope: Envelope = { ...item.env, attempt: item.attempt };
-    const owns = () => item.state === 'leased' && item.lease === lease && this.items.get(item.env.id) === item;
+    const owns = () =>
+      item.state === 'leased' && item.lease === lease && this.items.get(item.env.id) === item;
     return {
       envelope,
       attempt: item.attempt,
@@ -285,7 +288,11 @@ export class MemoryQueueStore {
 
   /** Moves due delayed items to ready, expires leases and TTLs. */
   private tick(now: number): void {
-    for (let top = this.delayed.peek(); top !== undefined && top.at <= now; top = this.delayed.peek()) {
+    for (
+      let top = this.delayed.peek();
+      top !== undefined && top.at <= now;
+      top = this.delayed.peek()
+    ) {
       this.delayed.pop();
       const { item, lease } = top;
       if (this.items.get(item.env.id) !== item) continue;
@@ -298,7 +305,11 @@ export class MemoryQueueStore {
         this.fail(item, now, { code: 'worker_lost', message: 'lease expired', retryable: true });
       }
     }
-    for (let top = this.expiring.peek(); top !== undefined && top.expiresAt <= now; top = this.expiring.peek()) {
+    for (
+      let top = this.expiring.peek();
+      top !== undefined && top.expiresAt <= now;
+      top = this.expiring.peek()
+    ) {
       this.expiring.pop();
       if (this.items.get(top.env.id) !== top || top.state === 'leased') continue;
       this.kill(top, 'expired', now);
@@ -317,7 +328,10 @@ export class MemoryQueueStore {
     this.timerAt = Infinity;
     const now = Date.now();
     this.tick(now);
-    const next = Math.min(this.delayed.peek()?.at ?? Infinity, this.expiring.peek()?.expiresAt ?? Infinity);
+    const next = Math.min(
+      this.delayed.peek()?.at ?? Infinity,
+      this.expiring.peek()?.expiresAt ?? Infinity,
+    );
     if (next !== Infinity) this.arm(next);
   }
 
@@ -336,7 +350,12 @@ export class MemoryQueueStore {
   stats(): QueueStats {
     this.tick(Date.now());
     const blocked = this.items.size - this.readyCount - this.leasedCount;
-    return { ready: this.readyCount, delayed: blocked, leased: this.leasedCount, dead: this.dead.size };
+    return {
+      ready: this.readyCount,
+      delayed: blocked,
+      leased: this.leasedCount,
+      dead: this.dead.size,
+    };
   }
 
   deadLetters(limit = 100): DeadLetter[] {
@@ -354,7 +373,7 @@ export class MemoryQueueStore {
       const { deadline: _d, attempt: _a, ...env } = letter.envelope;
       // A replayed message starts over: attempts reset, and its deadline (which may be what
       // killed it) is dropped; the operator who replays it decides it is still wanted.
-      void this.enqueue(env as Envelope);
+      void this.enqueue(env);
       n++;
     }
     return n;

@@ -1,0 +1,30 @@
+// Command-line parsing shared by the commands: node:util parseArgs with errors that say what
+// to fix, and environment fallbacks (LLMWIRE_<FLAG>).
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError } from '../protocol/index.js';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse(
+  command: string,
+  args: string[],
+  options: Options,
+): Record<string, string | boolean | undefined> {
+  try {
+    const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
+    const out = values as Record<string, string | boolean | undefined>;
+    for (const name of Object.keys(options)) {
+      if (out[name] !== undefined) continue;
+      const env = process.env[`LLMWIRE_${name.toUpperCase().replace(/-/g, '_')}`];
+      if (env !== undefined && env !== '') {
+        out[name] = options[name]!.type === 'boolean' ? env === '1' || env === 'true' : env;
+      }
+    }
+    return out;
+  } catch (cause) {
+    throw new ConfigError(
+      `${(cause as Error).message}; run 'llmwire ${command} --help' for the options`,
+      { cause },
+    );
+  }
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// The llmwire command line: one entry, one module per command.
+import { readFileSync } from 'node:fs';
+import { LocalError, WireError } from '../protocol/index.js';
+import { up } from './up.js';
+
+const HELP = `Usage: llmwire <command> [options]
+
+Commands:
+  up         start llmwire embedded in this process (the default of npm start)
+  version    print the version
+  help       show this help
+
+Run 'llmwire <command> --help' for a command's options.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(
+    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+  ) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(HELP);
+      return command === undefined ? 2 : 0;
+    case 'version':
+    case '--version':
+      out(version());
+      return 0;
+    case 'up':
+      return up(rest, out);
+    default:
+      process.stderr.write(`llmwire: unknown command '${command}'\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof LocalError || err instanceof WireError) {
+      process.stderr.write(`llmwire: ${err.message} [${err.code}]\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(
+        `llmwire: unexpected failure: ${String((err as Error)?.stack ?? err)}\n`,
+      );
+      process.exitCode = 1;
+    }
+  },
+);

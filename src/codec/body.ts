@@ -1,7 +1,7 @@
 // Body bytes: the serialized body that compression, encryption, checksums and signatures act
 // on. `ct` says how to read them back (docs/protocol.md, "Body bytes").
-import { pack, unpack } from 'msgpackr';
 import { InvalidMessageError, type ContentType } from '../protocol/index.js';
+import { assertPackable, packr } from './msgpack.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -10,7 +10,10 @@ export function serializeBody(
   preferred: 'json' | 'msgpack',
 ): [Uint8Array, ContentType] {
   if (body instanceof Uint8Array) return [body, 'raw'];
-  if (preferred === 'msgpack') return [pack(body), 'msgpack'];
+  if (preferred === 'msgpack') {
+    assertPackable(body);
+    return [packr.pack(body), 'msgpack'];
+  }
   return [Buffer.from(JSON.stringify(body ?? null)), 'json'];
 }
 
@@ -26,7 +29,7 @@ export function parseBody(bytes: Uint8Array, ct: ContentType): unknown {
       }
     case 'msgpack':
       try {
-        return unpack(bytes);
+        return packr.unpack(bytes);
       } catch (cause) {
         throw new InvalidMessageError('body bytes are not valid MessagePack', { cause });
       }

@@ -10,6 +10,9 @@ import {
   SignatureError,
   UnsupportedVersionError,
   DecryptionError,
+  EnvelopeHeaderSchema,
+  WireError,
+  LocalError,
   type Envelope,
 } from '../protocol/index.js';
 import { parseBody, serializeBody } from './body.js';
@@ -58,6 +61,16 @@ export interface CodecOptions {
 }
 
 export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
+const KNOWN_FIELDS = new Set(Object.keys(EnvelopeHeaderSchema.properties));
+
+/** Drops fields the signature does not cover, so nothing unsigned rides on a signed frame. */
+function knownFieldsOnly(header: Envelope): Envelope {
+  for (const key of Object.keys(header)) {
+    if (!KNOWN_FIELDS.has(key)) delete (header as unknown as Record<string, unknown>)[key];
+  }
+  return header;
+}
 
 export function createCodec(options: CodecOptions = {}): Codec {
   const encoding = options.encoding ?? 'json';
@@ -118,6 +131,18 @@ export function createCodec(options: CodecOptions = {}): Codec {
   }
 
   function encode(env: Envelope): Uint8Array {
+    try {
+      return encodeUnchecked(env);
+    } catch (err) {
+      if (err instanceof WireError || err instanceof LocalError) throw err;
+      // BigInt in a body, nesting past the stack, a cycle: the message cannot be written.
+      throw new InvalidMessageError(`message cannot be encoded: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  function encodeUnchecked(env: Envelope): Uint8Array {
     if (env.payload !== undefined) return checkSize(writeFrame(env)); // already sealed: forward as is
     const body = env.body;
     if (alwaysSeal || body instanceof Uint8Array) {
@@ -197,16 +222,16 @@ export function createCodec(options: CodecOptions = {}): Codec {
   }
 
   function open(env: Envelope, payload: Uint8Array): Envelope {
+    // The checksum first: damage in transit is `integrity_failed` (retryable), not a bad signature.
+    if (env.sum !== undefined) verifyChecksum(payload, env.sum);
     if (env.sig !== undefined) {
       if (verifier === undefined) {
         throw new SignatureError('frame is signed but this peer has no verification keys');
       }
       verifier.verify(signingInput(env, payload), env.sig);
-      replay?.check(env.id, env.ts);
     } else if (requireSignature) {
       throw new SignatureError('frame is not signed and this peer requires signatures');
     }
-    if (env.sum !== undefined) verifyChecksum(payload, env.sum);
     let bytes = payload;
     if (env.enc !== undefined) {
       if (keyring === undefined) {
@@ -218,8 +243,10 @@ export function createCodec(options: CodecOptions = {}): Codec {
     }
     if (env.zip !== undefined) bytes = decompress(bytes, env.zip, maxBodyBytes);
     const body = parseBody(bytes, env.ct!);
+    // Recorded only once the whole frame opened, so a failed attempt does not burn the id.
+    if (env.sig !== undefined) replay?.check(env.id, env.ts);
     const { payload: _p, ct: _ct, zip: _z, sum: _s, enc: _e, sig: _g, ...header } = env;
-    const opened: Envelope = header;
+    const opened: Envelope = env.sig === undefined ? header : knownFieldsOnly(header);
     opened.body = body;
     return opened;
   }

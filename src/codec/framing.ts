@@ -26,7 +26,8 @@ export class FrameReader {
   /** Feeds bytes; returns the frames completed by them. */
   push(bytes: Uint8Array): Uint8Array[] {
     if (this.failed) throw new PayloadTooLargeError('frame stream already failed; reconnect');
-    this.buffered.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    // Copied: a caller may reuse its read buffer while a frame is still incomplete.
+    this.buffered.push(Buffer.from(bytes));
     this.size += bytes.byteLength;
     const frames: Uint8Array[] = [];
     while (this.size >= LENGTH_PREFIX_BYTES) {

@@ -87,7 +87,14 @@ export const EnvelopeHeaderSchema = Type.Object({
   eos: Type.Optional(Type.Boolean()),
   credit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   headers: Type.Optional(
-    Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 4096 })),
+    Type.Record(
+      Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$' }),
+      Type.String({ maxLength: 4096 }),
+      {
+        maxProperties: 64,
+        additionalProperties: false,
+      },
+    ),
   ),
   chunk: Type.Optional(ChunkInfoSchema),
   ct: Type.Optional(ContentTypeSchema),

@@ -10,7 +10,7 @@ let lastMs = -1;
 let msHex = '';
 
 function redrawTail(): void {
-  // 42 random bits as 11 hex digits (44 bits, top two masked off).
+  // Random bits as 11 hex digits; the id uses the last 10 (40 bits).
   const b = randomBytes(6);
   const n = (b.readUIntBE(0, 6) % 2 ** 42).toString(16).padStart(11, '0');
   tail = n;

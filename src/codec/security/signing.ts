@@ -101,16 +101,22 @@ function secretBytes(secret: Uint8Array | string): Uint8Array {
 /** A signer for the first key and a verifier for all of them (rotation: sign new, accept old). */
 export function createSigning(keys: SigningKey[]): { signer: Signer; verifier: Verifier } {
   if (keys.length === 0) throw new ConfigError('signing needs at least one key');
-  const verifiers = new Map<string, (input: Uint8Array, sig: Uint8Array) => boolean>();
+  const verifiers = new Map<
+    string,
+    { alg: SignatureInfo['alg']; check: (input: Uint8Array, sig: Uint8Array) => boolean }
+  >();
   let signer: Signer | undefined;
   for (const key of keys) {
     if (verifiers.has(key.kid)) throw new ConfigError(`duplicate signing key id '${key.kid}'`);
     if (key.alg === 'HS256') {
       const secret = secretBytes(key.secret);
       const mac = (input: Uint8Array) => createHmac('sha256', secret).update(input).digest();
-      verifiers.set(key.kid, (input, sig) => {
-        const expected = mac(input);
-        return sig.byteLength === expected.byteLength && timingSafeEqual(sig, expected);
+      verifiers.set(key.kid, {
+        alg: 'HS256',
+        check: (input, sig) => {
+          const expected = mac(input);
+          return sig.byteLength === expected.byteLength && timingSafeEqual(sig, expected);
+        },
       });
       signer ??= {
         sign: (input) => ({ alg: 'HS256', kid: key.kid, value: toBase64Url(mac(input)) }),
@@ -125,12 +131,15 @@ export function createSigning(keys: SigningKey[]): { signer: Signer; verifier: V
             : undefined;
       if (pub === undefined)
         throw new ConfigError(`Ed25519 key '${key.kid}' needs a public or private key`);
-      verifiers.set(key.kid, (input, sig) => {
-        try {
-          return edVerify(null, input, pub, sig);
-        } catch {
-          return false;
-        }
+      verifiers.set(key.kid, {
+        alg: 'Ed25519',
+        check: (input, sig) => {
+          try {
+            return edVerify(null, input, pub, sig);
+          } catch {
+            return false;
+          }
+        },
       });
       if (priv !== undefined) {
         signer ??= {
@@ -145,13 +154,16 @@ export function createSigning(keys: SigningKey[]): { signer: Signer; verifier: V
   }
   const verifier: Verifier = {
     verify(input, sig) {
-      const check = verifiers.get(sig.kid);
-      if (check === undefined) {
+      const entry = verifiers.get(sig.kid);
+      if (entry === undefined) {
         throw new UnknownKeyError(`no signing key with id '${sig.kid}'`, {
           details: { kid: sig.kid },
         });
       }
-      if (!check(input, fromBase64Url(sig.value))) {
+      if (entry.alg !== sig.alg) {
+        throw new SignatureError(`key '${sig.kid}' is an ${entry.alg} key, not ${sig.alg}`);
+      }
+      if (!entry.check(input, fromBase64Url(sig.value))) {
         throw new SignatureError('signature does not match header and body');
       }
     },

@@ -1,6 +1,5 @@
 // heartbeat, metric, event, error: what components say about themselves and about failures.
 import { Type, type Static } from '@sinclair/typebox';
-import { ERROR_CODES } from '../errors.js';
 
 export const HeartbeatSchema = Type.Object({
   worker: Type.String({ minLength: 1, maxLength: 256 }),
@@ -33,7 +32,8 @@ export const EventSchema = Type.Object({
 export type Event = Static<typeof EventSchema>;
 
 export const ErrorBodySchema = Type.Object({
-  code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))),
+  /** Any code: a newer peer may send codes this version does not know (read as `internal`). */
+  code: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z][a-z0-9_]*$' }),
   message: Type.String({ maxLength: 4096 }),
   retryable: Type.Boolean(),
   details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),

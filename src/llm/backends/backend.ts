@@ -1,0 +1,49 @@
+// The Backend seam: what a worker needs from a model server. One folder per backend beside
+// this file (sim, openai, llama-cpp); the worker runtime knows only this interface.
+import type {
+  EmbeddingRequest,
+  EmbeddingResult,
+  FinishReason,
+  InferenceRequest,
+  Usage,
+} from '../../protocol/index.js';
+
+/** One streamed piece of a completion. */
+export interface TokenDelta {
+  text: string;
+  /** Tool calls in OpenAI delta form, when the model calls tools. */
+  tool_calls?: unknown[];
+}
+
+/** How a completion ended. */
+export interface GenerateEnd {
+  finish_reason: FinishReason;
+  usage: Usage;
+}
+
+export interface GenerateOptions {
+  /** Fires when the client cancels or the deadline passes: the backend must stop its model call. */
+  signal: AbortSignal;
+}
+
+export interface Backend {
+  /** Backend kind, e.g. 'sim', 'openai', 'llama-cpp'. */
+  readonly kind: string;
+  /** Model names this backend answers for. */
+  models(): string[];
+  /**
+   * Streams a completion. Yields text deltas in order and returns how it ended. When
+   * `request.continue_from` is set, the answer continues after that text (it was already sent
+   * to the client by another worker) and yields only what comes after it.
+   * Errors are WireErrors (`upstream_error`, `deadline_exceeded`, `cancelled`, ...).
+   */
+  generate(
+    request: InferenceRequest,
+    options: GenerateOptions,
+  ): AsyncGenerator<TokenDelta, GenerateEnd>;
+  /** Embeddings, when the backend has them; otherwise absent. */
+  embed?(request: EmbeddingRequest, options: GenerateOptions): Promise<EmbeddingResult>;
+  /** Hashes of the prompt-prefix blocks this backend holds in its cache (for routing). */
+  cachedPrefixes?(): string[];
+  close?(): Promise<void>;
+}

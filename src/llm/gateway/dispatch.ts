@@ -1,0 +1,204 @@
+// Dispatch with failover: picks a worker with the model's routing policy and streams its answer.
+// A worker lost before its first token is replaced without the client knowing; one lost after
+// tokens were sent is replaced by a worker that continues from the text already sent (the
+// request's `continue_from`), so the client sees no duplicated and no missing text; when no
+// worker can continue, the stream ends with `worker_lost` (retryable).
+import type { Bus } from '../../bus/index.js';
+import {
+  CancelledError,
+  NotFoundError,
+  UnavailableError,
+  WireError,
+  WorkerLostError,
+  type EmbeddingRequest,
+  type EmbeddingResult,
+  type InferenceRequest,
+  type InferenceResult,
+} from '../../protocol/index.js';
+import type { TokenDelta } from '../backends/backend.js';
+import type { RoutingPolicy, RouteContext } from '../routing/policy.js';
+import { prefixBlockHashes, promptText } from '../routing/prefix.js';
+import { chatSubject, embedSubject } from '../subjects.js';
+import type { WorkerEntry, WorkerRegistry } from './registry.js';
+
+export interface DispatchOptions {
+  bus: Bus;
+  registry: WorkerRegistry;
+  /** The policy for a model (one per model, or one for all). */
+  policyFor: (model: string) => RoutingPolicy;
+  /** Most workers tried for one request. Default 3. */
+  maxAttempts?: number;
+  /** A stream with no message from its worker for this long counts the worker as lost. Default 30 s. */
+  idleTimeoutMs?: number;
+}
+
+export interface CallOptions {
+  requestId: string;
+  tenant: string;
+  prio: number;
+  deadline: number;
+  signal: AbortSignal;
+  sessionKey?: string | undefined;
+  traceparent?: string | undefined;
+}
+
+/** Errors after which another worker may take the request. */
+function isFailover(err: unknown): boolean {
+  return (
+    err instanceof WireError &&
+    (err.code === 'worker_lost' ||
+      err.code === 'no_responders' ||
+      err.code === 'unavailable' ||
+      err.code === 'overloaded')
+  );
+}
+
+export class Dispatcher {
+  private readonly maxAttempts: number;
+  constructor(private readonly options: DispatchOptions) {
+    this.maxAttempts = options.maxAttempts ?? 3;
+  }
+
+  /** Throws NotFoundError for a model no live worker serves (404 at the gateway). */
+  checkModel(model: string): void {
+    if (!this.options.registry.models().includes(model)) {
+      throw new NotFoundError(`model '${model}' is not served by any worker`, {
+        details: { param: 'model' },
+      });
+    }
+  }
+
+  private pick(model: string, ctx: RouteContext, excluded: Set<string>): WorkerEntry {
+    const all = this.options.registry.forModel(model).filter((w) => !excluded.has(w.id));
+    if (all.length === 0) {
+      throw new UnavailableError(`no worker available for model '${model}'`);
+    }
+    const withRoom = all.filter((w) => w.inflight < w.capacity);
+    const chosen = this.options.policyFor(model).pick(withRoom.length > 0 ? withRoom : all, ctx);
+    if (chosen === undefined)
+      throw new UnavailableError(`no worker available for model '${model}'`);
+    return chosen as WorkerEntry;
+  }
+
+  /** Streams a chat/completion answer; returns the final result. */
+  async *chat(
+    request: InferenceRequest,
+    call: CallOptions,
+  ): AsyncGenerator<TokenDelta, InferenceResult> {
+    const { bus, registry } = this.options;
+    const ctx: RouteContext = {
+      request,
+      prefixHashes: prefixBlockHashes(promptText(request)),
+      sessionKey: call.sessionKey ?? request.user,
+    };
+    const excluded = new Set<string>();
+    let sent = '';
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      if (call.signal.aborted) throw new CancelledError('client went away');
+      let worker: WorkerEntry;
+      try {
+        worker = this.pick(request.model, ctx, excluded);
+      } catch (err) {
+        if (attempt === 0) throw err;
+        break;
+      }
+      const attemptAbort = new AbortController();
+      let lost = false;
+      const stopWatching = registry.on((e) => {
+        if (e.type === 'lost' && e.worker.id === worker.id) {
+          lost = true;
+          attemptAbort.abort();
+        }
+      });
+      const onClientAbort = () => attemptAbort.abort();
+      call.signal.addEventListener('abort', onClientAbort, { once: true });
+      registry.track(worker.id, +1);
+      const body: InferenceRequest = sent === '' ? request : { ...request, continue_from: sent };
+      const stream = bus.stream<TokenDelta, InferenceResult>(chatSubject(worker.id), body, {
+        kind: 'inference.request',
+        deadline: call.deadline,
+        signal: attemptAbort.signal,
+        tenant: call.tenant,
+        prio: call.prio,
+        corr: call.requestId,
+        ...(call.traceparent === undefined ? {} : { traceparent: call.traceparent }),
+      });
+      let idle: NodeJS.Timeout | undefined;
+      const idleMs = this.options.idleTimeoutMs ?? 30_000;
+      const armIdle = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          lost = true;
+          registry.markLost(worker.id);
+          attemptAbort.abort();
+        }, idleMs);
+        idle.unref();
+      };
+      try {
+        armIdle();
+        for await (const delta of stream) {
+          armIdle();
+          sent += delta.text;
+          yield delta;
+        }
+        const result = await stream.result;
+        if (result === undefined)
+          throw new WorkerLostError('worker ended the stream without a result');
+        return { ...result, text: sent };
+      } catch (err) {
+        if (call.signal.aborted) throw new CancelledError('client went away');
+        const failed = lost ? new WorkerLostError(`worker ${worker.id} was lost`) : err;
+        if (!isFailover(failed)) throw failed;
+        lastError = failed;
+        excluded.add(worker.id);
+      } finally {
+        clearTimeout(idle);
+        stopWatching();
+        call.signal.removeEventListener('abort', onClientAbort);
+        registry.track(worker.id, -1);
+      }
+    }
+    throw new WorkerLostError('no worker could finish the request', {
+      details: {
+        sentChars: sent.length,
+        cause: lastError instanceof WireError ? lastError.code : 'unknown',
+      },
+    });
+  }
+
+  async embed(request: EmbeddingRequest, call: CallOptions): Promise<EmbeddingResult> {
+    const excluded = new Set<string>();
+    const ctx: RouteContext = {
+      request: { model: request.model, prompt: '' },
+      prefixHashes: [],
+      sessionKey: undefined,
+    };
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const worker = this.pick(request.model, ctx, excluded);
+      this.options.registry.track(worker.id, +1);
+      try {
+        const reply = await this.options.bus.request<EmbeddingResult>(
+          embedSubject(worker.id),
+          request,
+          {
+            kind: 'embedding.request',
+            deadline: call.deadline,
+            signal: call.signal,
+            tenant: call.tenant,
+            prio: call.prio,
+          },
+        );
+        return reply.body;
+      } catch (err) {
+        if (!isFailover(err)) throw err;
+        lastError = err;
+        excluded.add(worker.id);
+      } finally {
+        this.options.registry.track(worker.id, -1);
+      }
+    }
+    throw lastError instanceof Error ? lastError : new WorkerLostError('no worker could answer');
+  }
+}

@@ -1,0 +1,118 @@
+// Small HTTP plumbing for the gateway on node:http: a context per request, composable
+// middleware, JSON bodies with a size limit, and errors in OpenAI's error JSON with the status
+// from the protocol's error table. Written straight on node:http so the token path is a plain
+// socket write (see BENCHMARKS.md, gateway group).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  ERROR_TABLE,
+  InvalidMessageError,
+  PayloadTooLargeError,
+  toWireError,
+  WireError,
+} from '../../protocol/index.js';
+
+export interface Tenant {
+  name: string;
+  /** Models this tenant may use; undefined = all. */
+  models?: string[];
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+  /** Share of capacity under contention, relative to other tenants. Default 1. */
+  weight?: number;
+}
+
+export interface Ctx {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly url: URL;
+  requestId: string;
+  tenant: Tenant;
+  /** Fires when the client goes away before the answer is complete. */
+  readonly signal: AbortSignal;
+  /** ms epoch when the request arrived. */
+  readonly arrived: number;
+}
+
+export type Handler = (ctx: Ctx) => Promise<void>;
+export type Middleware = (ctx: Ctx, next: () => Promise<void>) => Promise<void>;
+
+export function compose(middleware: Middleware[], handler: Handler): Handler {
+  return (ctx) => {
+    const run = (i: number): Promise<void> =>
+      i < middleware.length ? middleware[i]!(ctx, () => run(i + 1)) : handler(ctx);
+    return run(0);
+  };
+}
+
+/** Reads a JSON body, refusing more than `limit` bytes (413) and malformed JSON (400). */
+export async function readJson(ctx: Ctx, limit: number): Promise<unknown> {
+  const declared = Number(ctx.req.headers['content-length'] ?? NaN);
+  if (declared > limit) {
+    throw new PayloadTooLargeError(
+      `request body of ${declared} bytes exceeds the ${limit}-byte limit`,
+    );
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      throw new PayloadTooLargeError(`request body exceeds the ${limit}-byte limit`);
+    }
+    chunks.push(chunk);
+  }
+  if (size === 0) throw new InvalidMessageError('request body is empty; send a JSON object');
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new InvalidMessageError('request body is not valid JSON');
+  }
+}
+
+export interface OpenAIErrorJson {
+  error: { message: string; type: string; param: string | null; code: string };
+}
+
+/** The OpenAI error JSON for a WireError; the `param` names the bad field when known. */
+export function errorJson(err: WireError): OpenAIErrorJson {
+  const param = typeof err.details?.param === 'string' ? err.details.param : null;
+  return {
+    error: { message: err.message, type: ERROR_TABLE[err.code].type, param, code: err.code },
+  };
+}
+
+export function sendJson(
+  ctx: Ctx,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  ctx.res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-request-id': ctx.requestId,
+    ...headers,
+  });
+  ctx.res.end(text);
+}
+
+/** Sends an error as OpenAI JSON; unknown throws become a generic 500 (nothing internal leaks). */
+export function sendError(ctx: Ctx, error: unknown): void {
+  const err = toWireError(error);
+  const headers: Record<string, string> = {};
+  const retryAfterMs = err.details?.retryAfterMs;
+  if (typeof retryAfterMs === 'number') {
+    headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+  } else if (err.code === 'rate_limited' || err.code === 'overloaded') {
+    headers['retry-after'] = '1';
+  }
+  const status = err.code === 'cancelled' ? 499 : ERROR_TABLE[err.code].status;
+  if (ctx.res.headersSent) {
+    ctx.res.destroy();
+    return;
+  }
+  sendJson(ctx, status, errorJson(err), headers);
+}
+
+export { WireError };

@@ -1,0 +1,145 @@
+// The worker registry: live workers from their heartbeats. A worker that misses three
+// heartbeats (or says it stopped) is dropped, and whoever waits on it is told it was lost.
+import type { Bus } from '../../bus/index.js';
+import type { Subscription } from '../../bus/subscription.js';
+import { validateBody, type Envelope, type Heartbeat } from '../../protocol/index.js';
+import type { WorkerView } from '../routing/policy.js';
+import { HEARTBEAT_SUBJECT, isValidWorkerId } from '../subjects.js';
+
+export interface WorkerEntry extends WorkerView {
+  status: Heartbeat['status'];
+  /** Requests this gateway has sent the worker and not yet seen end. */
+  outstanding: number;
+  reported: number;
+  lastSeen: number;
+  intervalMs: number;
+  firstSeen: number;
+}
+
+const SWEEP_MS = 100;
+
+export type RegistryEvent = { type: 'joined' | 'lost' | 'draining'; worker: WorkerEntry };
+
+export class WorkerRegistry {
+  private readonly workers = new Map<string, WorkerEntry>();
+  private readonly listeners = new Set<(e: RegistryEvent) => void>();
+  private sub: Subscription | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastSweep = 0;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly missedBeats = 3,
+  ) {}
+
+  async start(): Promise<void> {
+    this.sub = this.bus.subscribe(HEARTBEAT_SUBJECT, (msg) => this.onHeartbeat(msg.envelope));
+    await this.sub.ready;
+    this.lastSweep = Date.now();
+    this.timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    clearInterval(this.timer);
+  }
+
+  on(listener: (e: RegistryEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get(id: string): WorkerEntry | undefined {
+    return this.workers.get(id);
+  }
+
+  all(): WorkerEntry[] {
+    return [...this.workers.values()];
+  }
+
+  /** Ready workers serving `model`. */
+  forModel(model: string): WorkerEntry[] {
+    const out: WorkerEntry[] = [];
+    for (const w of this.workers.values())
+      if (w.status === 'ready' && w.models.includes(model)) out.push(w);
+    return out;
+  }
+
+  /** Models of every live worker, draining ones included (their model is known, just busy). */
+  models(): string[] {
+    const set = new Set<string>();
+    for (const w of this.workers.values()) for (const m of w.models) set.add(m);
+    return [...set].sort();
+  }
+
+  /** Bookkeeping of requests this gateway has in flight on a worker. */
+  track(id: string, delta: number): void {
+    const w = this.workers.get(id);
+    if (w === undefined) return;
+    w.outstanding = Math.max(0, w.outstanding + delta);
+    (w as { inflight: number }).inflight = Math.max(w.outstanding, w.reported);
+  }
+
+  /** Marks a worker lost now (e.g. its stream went silent), as if its heartbeats had stopped. */
+  markLost(id: string): void {
+    const w = this.workers.get(id);
+    if (w === undefined) return;
+    this.workers.delete(id);
+    this.emit({ type: 'lost', worker: w });
+  }
+
+  private onHeartbeat(env: Envelope): void {
+    try {
+      validateBody(env);
+    } catch (err) {
+      this.bus.reportError(err, env);
+      return;
+    }
+    if (env.kind !== 'heartbeat') return;
+    const hb = env.body as Heartbeat;
+    if (!isValidWorkerId(hb.worker)) return;
+    const now = Date.now();
+    const known = this.workers.get(hb.worker);
+    if (hb.status === 'stopped') {
+      if (known) this.markLost(hb.worker);
+      return;
+    }
+    const entry: WorkerEntry = {
+      id: hb.worker,
+      address: hb.address ?? `llm.worker.${hb.worker}.chat`,
+      models: hb.models,
+      capacity: hb.capacity,
+      reported: hb.inflight,
+      outstanding: known?.outstanding ?? 0,
+      inflight: Math.max(hb.inflight, known?.outstanding ?? 0),
+      prefixHashes: new Set(hb.prefixHashes ?? []),
+      status: hb.status,
+      lastSeen: now,
+      intervalMs: hb.intervalMs ?? 1000,
+      firstSeen: known?.firstSeen ?? now,
+    };
+    this.workers.set(hb.worker, entry);
+    if (known === undefined) this.emit({ type: 'joined', worker: entry });
+    else if (hb.status === 'draining' && known.status !== 'draining')
+      this.emit({ type: 'draining', worker: entry });
+  }
+
+  private sweep(now: number): void {
+    const lag = now - this.lastSweep - SWEEP_MS;
+    this.lastSweep = now;
+    // When this process was too busy to run its timers, the heartbeats it missed may be sitting
+    // in its own queue: judge nobody until the loop has caught up.
+    if (lag > SWEEP_MS) {
+      for (const w of this.workers.values()) w.lastSeen = Math.max(w.lastSeen, now - lag);
+      return;
+    }
+    for (const w of [...this.workers.values()]) {
+      if (now - w.lastSeen > this.missedBeats * w.intervalMs) this.markLost(w.id);
+    }
+  }
+
+  private emit(e: RegistryEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+}

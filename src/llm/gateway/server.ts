@@ -1,0 +1,325 @@
+// The gateway: the OpenAI HTTP API in front of the bus. Each call becomes bus messages to a
+// worker picked by the routing policy; answers come back as OpenAI JSON or SSE.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Bus } from '../../bus/index.js';
+import {
+  ConfigError,
+  InvalidMessageError,
+  NotFoundError,
+  Priority,
+  toWireError,
+  type InferenceRequest,
+} from '../../protocol/index.js';
+import { createPolicy } from '../routing/index.js';
+import type { PolicyName, RoutingPolicy } from '../routing/policy.js';
+import { authMiddleware, checkModelAllowed } from './auth.js';
+import { Dispatcher, type CallOptions } from './dispatch.js';
+import {
+  compose,
+  errorJson,
+  readJson,
+  sendError,
+  sendJson,
+  type Ctx,
+  type Handler,
+  type Tenant,
+} from './http.js';
+import {
+  chatCompletion,
+  ChunkFormatter,
+  parseChat,
+  parseCompletion,
+  parseEmbedding,
+  textCompletion,
+} from './openai.js';
+import { WorkerRegistry } from './registry.js';
+import { SseWriter } from './sse.js';
+
+export interface GatewayOptions {
+  bus: Bus;
+  /** Default 127.0.0.1. Any other address requires `apiKeys`. */
+  host?: string;
+  /** Default 8787; 0 picks a free port. */
+  port?: number;
+  /** API key -> tenant. Without keys the gateway accepts anyone, so it only listens on loopback. */
+  apiKeys?: Record<string, Tenant>;
+  routing?: { policy?: PolicyName; models?: Record<string, PolicyName> };
+  /** Largest request body. Default 4 MiB. */
+  bodyLimitBytes?: number;
+  /** Deadline of a request that sends no x-llmwire-timeout-ms. Default 120 s. */
+  defaultTimeoutMs?: number;
+  /** Workers tried per request before giving up. Default 3. */
+  maxAttempts?: number;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export class Gateway {
+  readonly server: Server;
+  readonly registry: WorkerRegistry;
+  readonly dispatcher: Dispatcher;
+  private readonly options: Required<
+    Pick<GatewayOptions, 'host' | 'port' | 'bodyLimitBytes' | 'defaultTimeoutMs'>
+  > &
+    GatewayOptions;
+  private readonly policies = new Map<string, RoutingPolicy>();
+  private readonly handle: Handler;
+
+  constructor(options: GatewayOptions) {
+    this.options = {
+      host: '127.0.0.1',
+      port: 8787,
+      bodyLimitBytes: 4 * 1024 * 1024,
+      defaultTimeoutMs: 120_000,
+      ...options,
+    };
+    const { host } = this.options;
+    const hasKeys = options.apiKeys !== undefined && Object.keys(options.apiKeys).length > 0;
+    if (!LOOPBACK.has(host) && !hasKeys) {
+      throw new ConfigError(
+        `refusing to listen on ${host} without API keys: configure apiKeys or listen on 127.0.0.1`,
+      );
+    }
+    this.registry = new WorkerRegistry(options.bus);
+    const defaultPolicy = options.routing?.policy ?? 'least-outstanding';
+    const modelPolicies = options.routing?.models ?? {};
+    this.dispatcher = new Dispatcher({
+      bus: options.bus,
+      registry: this.registry,
+      maxAttempts: options.maxAttempts ?? 3,
+      policyFor: (model) => {
+        let policy = this.policies.get(model);
+        if (policy === undefined) {
+          policy = createPolicy(modelPolicies[model] ?? defaultPolicy);
+          this.policies.set(model, policy);
+        }
+        return policy;
+      },
+    });
+    const auth = authMiddleware(options.apiKeys);
+    const routes: Record<string, Handler> = {
+      'POST /v1/chat/completions': compose([auth], (ctx) => this.chat(ctx, 'chat')),
+      'POST /v1/completions': compose([auth], (ctx) => this.chat(ctx, 'completion')),
+      'POST /v1/embeddings': compose([auth], (ctx) => this.embeddings(ctx)),
+      'GET /v1/models': compose([auth], async (ctx) => this.models(ctx)),
+      'GET /v1/llmwire/workers': compose([auth], async (ctx) => this.workers(ctx)),
+      'GET /healthz': async (ctx) => sendJson(ctx, 200, { status: 'ok' }),
+      'GET /readyz': async (ctx) => this.ready(ctx),
+    };
+    this.handle = async (ctx) => {
+      const route = routes[`${ctx.req.method ?? 'GET'} ${ctx.url.pathname}`];
+      if (route === undefined)
+        throw new NotFoundError(`no route ${ctx.req.method} ${ctx.url.pathname}`);
+      await route(ctx);
+    };
+    this.server = createServer((req, res) => void this.onRequest(req, res));
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  async listen(): Promise<string> {
+    await this.registry.start();
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.url;
+  }
+
+  get url(): string {
+    const addr = this.server.address() as AddressInfo | null;
+    if (addr === null) return '';
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `http://${host}:${addr.port}`;
+  }
+
+  async close(): Promise<void> {
+    this.registry.stop();
+    this.server.closeIdleConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+    });
+    const incomingId = req.headers['x-request-id'];
+    const ctx: Ctx = {
+      req,
+      res,
+      url: new URL(req.url ?? '/', 'http://gateway'),
+      requestId:
+        typeof incomingId === 'string' && REQUEST_ID_RE.test(incomingId)
+          ? incomingId
+          : randomUUID(),
+      tenant: { name: 'anonymous' },
+      signal: abort.signal,
+      arrived: Date.now(),
+    };
+    try {
+      await this.handle(ctx);
+    } catch (err) {
+      sendError(ctx, err);
+    }
+  }
+
+  private call(ctx: Ctx, request: { model: string; user?: string | undefined }): CallOptions {
+    const h = ctx.req.headers;
+    const call: CallOptions = {
+      requestId: ctx.requestId,
+      tenant: ctx.tenant.name,
+      prio: parsePriority(h['x-llmwire-priority']),
+      deadline:
+        ctx.arrived + parseTimeout(h['x-llmwire-timeout-ms'], this.options.defaultTimeoutMs),
+      signal: ctx.signal,
+      sessionKey: typeof h['x-session-id'] === 'string' ? h['x-session-id'] : request.user,
+    };
+    const tp = h.traceparent;
+    if (typeof tp === 'string') call.traceparent = tp;
+    return call;
+  }
+
+  private async chat(ctx: Ctx, shape: 'chat' | 'completion'): Promise<void> {
+    const body = await readJson(ctx, this.options.bodyLimitBytes);
+    const request: InferenceRequest = shape === 'chat' ? parseChat(body) : parseCompletion(body);
+    checkModelAllowed(ctx.tenant, request.model);
+    this.dispatcher.checkModel(request.model);
+    const call = this.call(ctx, request);
+    const created = Math.floor(Date.now() / 1000);
+    const id = `${shape === 'chat' ? 'chatcmpl' : 'cmpl'}-${ctx.requestId}`;
+    const gen = this.dispatcher.chat(request, call);
+    try {
+      if (request.stream !== true) {
+        let step = await gen.next();
+        while (step.done !== true) step = await gen.next();
+        const result = step.value;
+        sendJson(
+          ctx,
+          200,
+          shape === 'chat'
+            ? chatCompletion(id, created, result)
+            : textCompletion(id, created, result),
+          {
+            'x-llmwire-worker': result.worker ?? '',
+          },
+        );
+        return;
+      }
+      // Hold the headers until the first token so a failure before it gets a real status code.
+      const first = await gen.next();
+      const includeUsage = request.stream_options?.include_usage === true;
+      const format = new ChunkFormatter(
+        id,
+        created,
+        request.model,
+        shape === 'chat' ? 'chat.completion.chunk' : 'text_completion',
+        includeUsage,
+      );
+      const sse = new SseWriter(ctx.res, ctx.requestId);
+      try {
+        if (shape === 'chat') await sse.data(format.role());
+        let step = first;
+        while (step.done !== true) {
+          await sse.data(format.delta(step.value.text, step.value.tool_calls));
+          if (sse.isClosed) return;
+          step = await gen.next();
+        }
+        await sse.data(format.finish(step.value.finish_reason));
+        if (includeUsage) await sse.data(format.usage(step.value.usage));
+        sse.done();
+      } catch (err) {
+        await sse.error(JSON.stringify(errorJson(toWireError(err))));
+      }
+    } finally {
+      await gen.return(undefined as never).catch(() => undefined);
+    }
+  }
+
+  private async embeddings(ctx: Ctx): Promise<void> {
+    const request = parseEmbedding(await readJson(ctx, this.options.bodyLimitBytes));
+    checkModelAllowed(ctx.tenant, request.model);
+    this.dispatcher.checkModel(request.model);
+    const result = await this.dispatcher.embed(request, this.call(ctx, request));
+    sendJson(ctx, 200, {
+      object: 'list',
+      model: result.model,
+      data: result.data.map((d) => ({
+        object: 'embedding',
+        index: d.index,
+        embedding: d.embedding,
+      })),
+      usage: result.usage,
+    });
+  }
+
+  private models(ctx: Ctx): void {
+    const allowed = ctx.tenant.models;
+    const ready = new Set(
+      this.registry
+        .all()
+        .filter((w) => w.status === 'ready')
+        .flatMap((w) => w.models),
+    );
+    const data = [...ready]
+      .sort()
+      .filter((m) => allowed === undefined || allowed.includes(m))
+      .map((id) => ({ id, object: 'model', created: 0, owned_by: 'llmwire' }));
+    sendJson(ctx, 200, { object: 'list', data });
+  }
+
+  private workers(ctx: Ctx): void {
+    const now = Date.now();
+    const workers = this.registry.all().map((w) => ({
+      id: w.id,
+      status: w.status,
+      models: w.models,
+      capacity: w.capacity,
+      inflight: w.inflight,
+      cachedBlocks: w.prefixHashes.size,
+      lastSeenMs: now - w.lastSeen,
+    }));
+    sendJson(ctx, 200, { workers });
+  }
+
+  private ready(ctx: Ctx): void {
+    const workers = this.registry.all().filter((w) => w.status === 'ready').length;
+    sendJson(ctx, workers > 0 ? 200 : 503, {
+      status: workers > 0 ? 'ready' : 'no_workers',
+      workers,
+    });
+  }
+}
+
+/** x-llmwire-priority: high | normal | low, or 0-9. */
+export function parsePriority(value: string | string[] | undefined): number {
+  if (value === undefined) return Priority.normal;
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === 'high' || v === 'normal' || v === 'low') return Priority[v];
+  if (v !== undefined && /^[0-9]$/.test(v)) return Number(v);
+  throw new InvalidMessageError("x-llmwire-priority must be 'high', 'normal', 'low' or 0-9", {
+    details: { param: 'x-llmwire-priority' },
+  });
+}
+
+/** x-llmwire-timeout-ms: 1 to 3,600,000. */
+export function parseTimeout(value: string | string[] | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const v = Array.isArray(value) ? value[0] : value;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 3_600_000) {
+    throw new InvalidMessageError('x-llmwire-timeout-ms must be an integer from 1 to 3600000', {
+      details: { param: 'x-llmwire-timeout-ms' },
+    });
+  }
+  return n;
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+  return new Gateway(options);
+}

@@ -1,0 +1,359 @@
+// Admission control, consulted by the gateway before dispatch: per-tenant rate limits (requests
+// and tokens per minute), then a per-model queue served by priority class and weighted fair
+// share, bounded in length and in wait, that hands out a lease whenever a slot frees up.
+import { MinHeap } from '../../transport/heap.js';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  OverloadedError,
+  Priority,
+  UnavailableError,
+  type WireError,
+} from '../../protocol/index.js';
+import { integerOption, numberOption } from './config.js';
+import { priorityClass, type FairItem, type QueueEntry } from './fair-queue.js';
+import { ModelSlots } from './model-slots.js';
+import { TenantLimiter, type TenantLimits } from './tenant-limits.js';
+
+export type { TenantLimits } from './tenant-limits.js';
+
+export interface ModelQueueLimits {
+  /** Requests waiting for this model at most; more are refused. Default 1000. */
+  maxQueueLength?: number;
+  /** Longest a request may wait for a slot. Default 30000. */
+  maxQueueWaitMs?: number;
+}
+
+/** Time source and the one timer admission keeps (for the earliest queue expiry). */
+export interface AdmissionClock {
+  now(): number;
+  /** Calls `fire` after `delayMs`; returns a function that cancels it. */
+  setTimer(delayMs: number, fire: () => void): () => void;
+}
+
+export interface AdmissionOptions extends ModelQueueLimits {
+  /** Limits by tenant id; tenants not listed get `defaultTenantLimits`. */
+  tenants?: Readonly<Record<string, TenantLimits>>;
+  defaultTenantLimits?: TenantLimits;
+  /** Per-model overrides of the queue limits. */
+  models?: Readonly<Record<string, ModelQueueLimits>>;
+  /** Aging step for the priority classes (see PriorityFairQueue); unset, priority is strict. */
+  agingMs?: number;
+  /** What fair shares measure: estimated tokens (default) or requests. */
+  fairShareBy?: 'tokens' | 'requests';
+  /** Service time assumed for retry hints before any request has finished. Default 1000. */
+  initialServiceMs?: number;
+  clock?: AdmissionClock;
+}
+
+export interface AdmissionTicket {
+  readonly tenant: string;
+  readonly model: string;
+  /** Envelope priority 0..9; default 5 (normal). */
+  readonly priority?: number;
+  /** Prompt plus completion tokens, e.g. from estimateTokens(); settled on release. */
+  readonly estimatedTokens: number;
+  /** Absolute deadline in ms since the epoch, as the envelope's `deadline`. */
+  readonly deadline?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface Lease {
+  readonly tenant: string;
+  readonly model: string;
+  /** Time spent waiting for the slot. */
+  readonly queuedMs: number;
+  /** Frees the slot and settles the tenant's tokens with the real usage. Idempotent. */
+  release(usage?: { tokensUsed?: number }): void;
+}
+
+export interface ModelSnapshot {
+  capacity: number;
+  inflight: number;
+  queued: number;
+  /** Smoothed time from grant to release; undefined until a request has finished. */
+  serviceMs: number | undefined;
+}
+
+interface Waiter extends FairItem {
+  readonly model: ModelSlots<Waiter>;
+  readonly tokens: number;
+  readonly deadline: number | undefined;
+  readonly expiresAt: number;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (lease: Lease) => void;
+  readonly reject: (err: WireError) => void;
+  entry: QueueEntry<Waiter> | undefined;
+  onAbort: (() => void) | undefined;
+  done: boolean;
+}
+
+const realClock: AdmissionClock = {
+  now: () => Date.now(),
+  setTimer(delayMs, fire) {
+    const timer = setTimeout(fire, delayMs);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
+export class AdmissionController {
+  private readonly clock: AdmissionClock;
+  private readonly limiter: TenantLimiter;
+  private readonly models = new Map<string, ModelSlots<Waiter>>();
+  /** Queued requests by expiry (deadline or longest wait); entries already done are skipped. */
+  private readonly expiries = new MinHeap<Waiter>((w) => w.expiresAt);
+  private readonly defaults: Required<ModelQueueLimits> & { initialServiceMs: number };
+  private cancelTimer: (() => void) | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private closed = false;
+
+  constructor(private readonly options: AdmissionOptions = {}) {
+    const o = 'admission';
+    this.clock = options.clock ?? realClock;
+    this.defaults = {
+      maxQueueLength: integerOption(o, 'maxQueueLength', options.maxQueueLength, 1000, 0),
+      maxQueueWaitMs: numberOption(o, 'maxQueueWaitMs', options.maxQueueWaitMs, 30_000, 0, 2 ** 31),
+      initialServiceMs: numberOption(o, 'initialServiceMs', options.initialServiceMs, 1000, 0),
+    };
+    numberOption(o, 'agingMs', options.agingMs, 1, Number.MIN_VALUE);
+    for (const [model, limits] of Object.entries(options.models ?? {})) {
+      integerOption(`${o}: models.${model}`, 'maxQueueLength', limits.maxQueueLength, 0, 0);
+      numberOption(`${o}: models.${model}`, 'maxQueueWaitMs', limits.maxQueueWaitMs, 0, 0, 2 ** 31);
+    }
+    this.limiter = new TenantLimiter(options.defaultTenantLimits, options.tenants);
+  }
+
+  /**
+   * Resolves with a lease when the request may be dispatched. Rejects with RateLimitedError
+   * (tenant over a limit), OverloadedError (queue full, or the expected wait is over the queue's
+   * limit or past the deadline), DeadlineExceededError (the deadline passed), CancelledError
+   * (the signal fired) or UnavailableError (closed). Overload and rate errors carry
+   * `details.retryAfterMs`.
+   */
+  async admit(ticket: AdmissionTicket): Promise<Lease> {
+    if (this.closed) throw new UnavailableError('not accepting requests: shutting down');
+    const now = this.clock.now();
+    this.expire(now);
+    if (ticket.signal?.aborted === true) throw new CancelledError('request cancelled');
+    if (ticket.deadline !== undefined && ticket.deadline <= now) {
+      throw new DeadlineExceededError('deadline passed before admission');
+    }
+    const estimated = Number.isFinite(ticket.estimatedTokens) ? ticket.estimatedTokens : 0;
+    const tokens = Math.max(0, Math.ceil(estimated));
+    this.limiter.check(ticket.tenant, tokens, now);
+    const model = this.model(ticket.model);
+    const priority = priorityClass(ticket.priority ?? Priority.normal);
+    this.checkQueue(model, model.queue.sizeAtOrAbove(priority), ticket.deadline, now);
+    this.limiter.charge(ticket.tenant, tokens, now);
+    return new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter = {
+        tenant: ticket.tenant,
+        priority,
+        cost: this.options.fairShareBy === 'requests' ? 1 : Math.max(1, tokens),
+        weight: this.limiter.weight(ticket.tenant, now),
+        enqueuedAt: now,
+        model,
+        tokens,
+        deadline: ticket.deadline,
+        expiresAt: Math.min(ticket.deadline ?? Infinity, now + model.maxQueueWaitMs),
+        signal: ticket.signal,
+        resolve,
+        reject,
+        entry: undefined,
+        onAbort: undefined,
+        done: false,
+      };
+      waiter.entry = model.queue.push(waiter);
+      this.drain(model);
+      if (waiter.done) return;
+      if (waiter.signal !== undefined) {
+        waiter.onAbort = () => this.fail(waiter, new CancelledError('request cancelled'));
+        waiter.signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.expiries.push(waiter);
+      this.arm();
+    });
+  }
+
+  /** Slots for a model across its workers (from heartbeats); queued requests fill new slots. */
+  setCapacity(model: string, slots: number): void {
+    if (!Number.isInteger(slots) || slots < 0) {
+      throw new RangeError(`capacity for '${model}' must be a whole number >= 0, got ${slots}`);
+    }
+    const state = this.model(model);
+    state.capacity = slots;
+    this.drain(state);
+  }
+
+  /** Replaces a tenant's limits; its buckets keep their level, trimmed to the new size. */
+  setTenantLimits(tenant: string, limits: TenantLimits): void {
+    this.limiter.setLimits(tenant, limits, this.clock.now());
+  }
+
+  snapshot(model: string): ModelSnapshot {
+    const m = this.models.get(model);
+    if (m === undefined) return { capacity: 0, inflight: 0, queued: 0, serviceMs: undefined };
+    const { capacity, inflight, measuredServiceMs: serviceMs } = m;
+    return { capacity, inflight, queued: m.queue.size, serviceMs };
+  }
+
+  /** Refuses new requests and fails every queued one with UnavailableError. */
+  close(): void {
+    this.closed = true;
+    this.arm();
+    const now = this.clock.now();
+    for (const m of this.models.values()) {
+      for (let w = m.queue.pop(now); w !== undefined; w = m.queue.pop(now)) {
+        this.fail(w, new UnavailableError('not accepting requests: shutting down'));
+      }
+    }
+  }
+
+  private checkQueue(
+    m: ModelSlots<Waiter>,
+    ahead: number,
+    deadline: number | undefined,
+    now: number,
+  ): void {
+    // The queue is only non-empty while every slot is taken, so a free slot means no wait.
+    if (m.hasFreeSlot) return;
+    if (m.queue.size >= m.maxQueueLength) {
+      throw new OverloadedError(`too many requests waiting for model '${m.name}'`, {
+        details: { reason: 'queue_full', retryAfterMs: m.departureMs() },
+      });
+    }
+    // Until a service time is measured, only the actual wait is bounded (by the expiry).
+    if (!m.canPredict) return;
+    const waitMs = m.estimateWaitMs(ahead);
+    if (waitMs > m.maxQueueWaitMs) {
+      throw new OverloadedError(`model '${m.name}' is overloaded`, {
+        details: {
+          reason: 'queue_wait',
+          estimatedWaitMs: Math.ceil(waitMs),
+          retryAfterMs: m.retryAfterMs(waitMs - m.maxQueueWaitMs),
+        },
+      });
+    }
+    // A deadline the queue cannot meet is shed now as overload rather than as
+    // deadline_exceeded: the deadline has not passed, the cause is load, and a retry once the
+    // queue drains (or with more time) can succeed, which is what 429 with a retry hint says.
+    if (deadline !== undefined && now + waitMs > deadline) {
+      throw new OverloadedError(`model '${m.name}' cannot answer before the deadline`, {
+        details: {
+          reason: 'deadline_unmeetable',
+          estimatedWaitMs: Math.ceil(waitMs),
+          retryAfterMs: m.retryAfterMs(now + waitMs - deadline),
+        },
+      });
+    }
+  }
+
+  private drain(m: ModelSlots<Waiter>): void {
+    const now = this.clock.now();
+    while (m.hasFreeSlot) {
+      const w = m.queue.pop(now);
+      if (w === undefined) break;
+      this.grant(w, now);
+    }
+  }
+
+  private grant(w: Waiter, grantedAt: number): void {
+    w.done = true;
+    this.detach(w);
+    const m = w.model;
+    m.inflight++;
+    let released = false;
+    w.resolve({
+      tenant: w.tenant,
+      model: m.name,
+      queuedMs: grantedAt - w.enqueuedAt,
+      release: (usage) => {
+        if (released) return;
+        released = true;
+        const now = this.clock.now();
+        m.inflight = Math.max(0, m.inflight - 1);
+        m.observe(Math.max(0, now - grantedAt));
+        const used = usage?.tokensUsed;
+        if (used !== undefined && Number.isFinite(used)) {
+          this.limiter.settle(w.tenant, w.tokens, Math.max(0, used), now);
+        }
+        this.drain(m);
+      },
+    });
+  }
+
+  /** Takes a waiter out with an error and gives back what it was charged. */
+  private fail(w: Waiter, err: WireError): void {
+    if (w.done) return;
+    w.done = true;
+    if (w.entry !== undefined) w.model.queue.remove(w.entry);
+    this.detach(w);
+    this.limiter.refund(w.tenant, w.tokens, this.clock.now());
+    w.reject(err);
+  }
+
+  private detach(w: Waiter): void {
+    if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort);
+    w.onAbort = undefined;
+  }
+
+  private expire(now: number): void {
+    for (let w = this.expiries.peek(); w !== undefined; w = this.expiries.peek()) {
+      if (w.expiresAt > now) break;
+      this.expiries.pop();
+      if (w.done) continue;
+      if (w.deadline !== undefined && w.deadline <= now) {
+        this.fail(w, new DeadlineExceededError('deadline passed while waiting for a slot'));
+        continue;
+      }
+      const m = w.model;
+      const waitMs = m.canPredict ? m.estimateWaitMs(m.queue.size) : 0;
+      const details = {
+        reason: 'queue_wait',
+        retryAfterMs: m.retryAfterMs(waitMs - m.maxQueueWaitMs),
+      };
+      this.fail(w, new OverloadedError(`model '${m.name}' is overloaded`, { details }));
+    }
+  }
+
+  /** Keeps one timer, for the earliest expiry among queued requests. */
+  private arm(): void {
+    let head = this.expiries.peek();
+    while (head !== undefined && head.done) {
+      this.expiries.pop();
+      head = this.expiries.peek();
+    }
+    if (head === undefined || this.closed) {
+      this.cancelTimer?.();
+      this.cancelTimer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    if (this.timerAt <= head.expiresAt) return;
+    this.cancelTimer?.();
+    this.timerAt = head.expiresAt;
+    this.cancelTimer = this.clock.setTimer(Math.max(0, head.expiresAt - this.clock.now()), () => {
+      this.cancelTimer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      this.expire(this.clock.now());
+      this.arm();
+    });
+  }
+
+  private model(name: string): ModelSlots<Waiter> {
+    let state = this.models.get(name);
+    if (state === undefined) {
+      const limits = this.options.models?.[name] ?? {};
+      state = new ModelSlots<Waiter>(
+        name,
+        limits.maxQueueLength ?? this.defaults.maxQueueLength,
+        limits.maxQueueWaitMs ?? this.defaults.maxQueueWaitMs,
+        this.defaults.initialServiceMs,
+        this.options.agingMs,
+      );
+      this.models.set(name, state);
+    }
+    return state;
+  }
+}

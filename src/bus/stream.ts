@@ -28,6 +28,7 @@ export interface ResponseStream<C, R = unknown> extends AsyncIterable<C> {
 
 const STREAM_OPEN = 'stream.open';
 const STREAM_END = 'stream.end';
+const YIELD_EVERY = 32;
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
@@ -381,6 +382,9 @@ export class StreamServer {
         }
         this.bus.send(this.bus.replyEnvelope(env, chunkKind, step.value, { seq: seq++ }));
         state.credit--;
+        // A producer that never waits (a cached answer, a simulator) would otherwise keep the
+        // whole chain in microtasks and starve timers: heartbeats, deadlines, other streams.
+        if (seq % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (signal.reason instanceof DeadlineExceededError)
         this.sendError(msg, signal.reason, true, signal);

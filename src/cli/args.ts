@@ -10,8 +10,17 @@ export function parse(
   args: string[],
   options: Options,
 ): Record<string, string | boolean | undefined> {
+  return parseWithPositionals(command, args, options, false).values;
+}
+
+export function parseWithPositionals(
+  command: string,
+  args: string[],
+  options: Options,
+  allowPositionals = true,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
-    const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals });
     const out = values as Record<string, string | boolean | undefined>;
     for (const name of Object.keys(options)) {
       if (out[name] !== undefined) continue;
@@ -20,7 +29,7 @@ export function parse(
         out[name] = options[name]!.type === 'boolean' ? env === '1' || env === 'true' : env;
       }
     }
-    return out;
+    return { values: out, positionals };
   } catch (cause) {
     throw new ConfigError(
       `${(cause as Error).message}; run 'llmwire ${command} --help' for the options`,

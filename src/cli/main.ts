@@ -2,12 +2,18 @@
 // The llmwire command line: one entry, one module per command.
 import { readFileSync } from 'node:fs';
 import { LocalError, WireError } from '../protocol/index.js';
+import { send } from './send.js';
+import { status } from './status.js';
 import { up } from './up.js';
+import { worker } from './worker.js';
 
 const HELP = `Usage: llmwire <command> [options]
 
 Commands:
-  up         start llmwire embedded in this process (the default of npm start)
+  up         run the bus, the gateway and simulated workers in this process (npm start)
+  worker     run one worker process joined to a bus
+  send       send a chat request to the gateway and stream the answer
+  status     show the gateway's workers
   version    print the version
   help       show this help
 
@@ -39,6 +45,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'up':
       return up(rest, out);
+    case 'worker':
+      return worker(rest, out);
+    case 'send':
+      return send(rest, out);
+    case 'status':
+      return status(rest, out);
     default:
       process.stderr.write(`llmwire: unknown command '${command}'\n\n${HELP}`);
       return 2;

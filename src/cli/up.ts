@@ -1,27 +1,69 @@
-// `llmwire up`: starts the embedded bus (in-process pub/sub plus the SQLite journal for durable
-// queues), checks every path once, and keeps running until interrupted.
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// `llmwire up`: the whole path in one process — the bus (SQLite journal by default), the
+// OpenAI-compatible gateway with its WebSocket bus endpoint, and simulated workers.
 import { createBus } from '../bus/index.js';
-import { createSqliteTransport } from '../transport/sqlite/index.js';
+import { createBackend } from '../llm/backends/index.js';
+import { createGateway } from '../llm/gateway/server.js';
+import { createWorker, type Worker } from '../llm/worker/worker.js';
+import { createBusHub } from '../transport/ws/index.js';
 import { parse, type Options } from './args.js';
+import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig, type Config } from './config.js';
+import { openTransport, untilSignal } from './runtime.js';
 
 export const UP_HELP = `Usage: llmwire up [options]
 
-Starts llmwire embedded in this process: in-process publish/subscribe, request/reply and
-streams, with durable queues journaled in SQLite (WAL) under the data directory.
+Runs llmwire in this process: the bus, the OpenAI-compatible gateway (with the WebSocket bus
+endpoint at /v1/bus for workers in other processes) and simulated workers.
 
-Options:
-  --data-dir DIR   where the journal lives (default .llmwire, env LLMWIRE_DATA_DIR)
-  --once           check every path, print the report and exit
-  -h, --help       show this help
+Options (each also as an environment variable, e.g. LLMWIRE_PORT):
+  --port N          gateway port (default 8787)
+  --host ADDR       gateway address (default 127.0.0.1; others need API keys in the config)
+  --workers N       in-process workers (default 2)
+  --backend KIND    backend of the in-process workers: sim (default), openai, llama-cpp
+  --transport T     sqlite (default: durable journal in the data dir), memory
+  --data-dir DIR    where the journal lives (default .llmwire)
+  --config FILE     YAML or JSON configuration (flags win over it)
+  --once            start, print what runs, and exit
+  -h, --help        show this help
 `;
 
 const OPTIONS: Options = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  workers: { type: 'string' },
+  backend: { type: 'string' },
+  transport: { type: 'string' },
   'data-dir': { type: 'string' },
+  config: { type: 'string' },
   once: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
+
+function int(name: string, value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    return NaN; // caught by the schema check with the field named
+  }
+  return n;
+}
+
+export function upConfig(flags: Record<string, string | boolean | undefined>): Config {
+  let config: Config = DEFAULT_CONFIG;
+  if (typeof flags.config === 'string') config = merge(config, readConfigFile(flags.config));
+  const overrides = {
+    transport: flags.transport,
+    dataDir: flags['data-dir'],
+    gateway: { host: flags.host, port: int('port', flags.port) },
+    workers: { count: int('workers', flags.workers) },
+  };
+  const merged = merge(config, overrides);
+  // A backend named on the command line replaces the configured one rather than merging into
+  // it: the options of one backend mean nothing to another.
+  if (typeof flags.backend === 'string' && flags.backend !== merged.workers.backend.kind) {
+    merged.workers = { ...merged.workers, backend: { kind: flags.backend } };
+  }
+  return validateConfig(merged, typeof flags.config === 'string' ? flags.config : 'flags');
+}
 
 export async function up(args: string[], out: (line: string) => void): Promise<number> {
   const flags = parse('up', args, OPTIONS);
@@ -29,73 +71,58 @@ export async function up(args: string[], out: (line: string) => void): Promise<n
     out(UP_HELP);
     return 0;
   }
-  const dataDir = resolve(String(flags['data-dir'] ?? '.llmwire'));
-  mkdirSync(dataDir, { recursive: true });
-  const journal = join(dataDir, 'journal.db');
-  const transport = createSqliteTransport({ path: journal });
+  const config = upConfig(flags);
+  const transport = openTransport(config.transport, { dataDir: config.dataDir });
   const bus = createBus({ transport, source: 'llmwire-up' });
   await bus.ready;
-
-  const report = await selfCheck(bus);
-  out(`llmwire up: embedded bus running (pid ${process.pid})`);
-  out(`  transport   ${transport.name}: in-process pub/sub, durable queues in ${journal} (WAL)`);
-  out(`  inbox       ${bus.inbox}`);
-  for (const line of report) out(`  ${line}`);
-
-  if (flags.once === true) {
-    await bus.close();
-    await transport.close();
-    return 0;
-  }
-  out('ready; Ctrl-C to stop');
-  await new Promise<void>((resolveStop) => {
-    const stop = () => resolveStop();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+  const gateway = createGateway({ bus, ...config.gateway });
+  const hub = createBusHub(transport, {
+    server: gateway.server,
+    ...(config.gateway.apiKeys === undefined
+      ? {}
+      : {
+          authenticate: (token: string | undefined) =>
+            token !== undefined && token in config.gateway.apiKeys!,
+        }),
   });
-  out('stopping: closing the bus and the journal');
+  const workers: Worker[] = [];
+  for (let i = 0; i < config.workers.count; i++) {
+    const backend = await createBackend(config.workers.backend);
+    const worker = createWorker({
+      bus,
+      backend,
+      id: `local-${i + 1}`,
+      concurrency: config.workers.concurrency,
+      ...(config.workers.heartbeatMs === undefined
+        ? {}
+        : { heartbeatMs: config.workers.heartbeatMs }),
+    });
+    await worker.start();
+    workers.push(worker);
+  }
+  const url = await gateway.listen();
+  out(`llmwire up (pid ${process.pid})`);
+  out(`  gateway     ${url}/v1  (OpenAI API; health ${url}/healthz)`);
+  out(
+    `  bus         ${transport.name}${config.transport === 'sqlite' ? ` journal in ${config.dataDir}/journal.db` : ''}; remote workers: ${url.replace('http', 'ws')}/v1/bus`,
+  );
+  out(
+    `  workers     ${workers.map((w) => w.id).join(', ') || 'none (start some with llmwire worker)'} [${String(config.workers.backend.kind)}]`,
+  );
+  out(`  routing     ${config.gateway.routing?.policy ?? 'least-outstanding'}`);
+  out(
+    `  try         curl ${url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"sim","messages":[{"role":"user","content":"hello"}],"stream":true}'`,
+  );
+
+  if (flags.once !== true) {
+    out('ready; Ctrl-C to stop');
+    await untilSignal();
+    out('draining workers and closing');
+  }
+  await Promise.all(workers.map((w) => w.drain(10_000)));
+  await hub.close();
+  await gateway.close();
   await bus.close();
   await transport.close();
   return 0;
-}
-
-/** Sends one message down every path and reports how each went. */
-async function selfCheck(bus: ReturnType<typeof createBus>): Promise<string[]> {
-  const lines: string[] = [];
-  const echo = bus.serve('llmwire.selfcheck.echo', (req) => req.body);
-  const tokens = bus.serve('llmwire.selfcheck.stream', async function* () {
-    for (const t of ['llm', 'wire', ' is', ' up']) yield { text: t };
-  });
-  await Promise.all([echo.ready, tokens.ready]);
-
-  let t0 = performance.now();
-  const reply = await bus.request('llmwire.selfcheck.echo', { ping: 1 }, { timeoutMs: 2000 });
-  lines.push(
-    `request     ok in ${(performance.now() - t0).toFixed(2)} ms (${JSON.stringify(reply.body)})`,
-  );
-
-  t0 = performance.now();
-  let text = '';
-  for await (const c of bus.stream<{ text: string }>(
-    'llmwire.selfcheck.stream',
-    {},
-    { timeoutMs: 2000 },
-  )) {
-    text += c.text;
-  }
-  lines.push(`stream      ok in ${(performance.now() - t0).toFixed(2)} ms ("${text}")`);
-
-  t0 = performance.now();
-  const queue = bus.queue<{ check: number }>('llmwire-selfcheck', { leaseMs: 5000 });
-  const { id } = await queue.enqueue({ check: 1 });
-  const [delivery] = await queue.durable.receive({ max: 1, waitMs: 2000 });
-  if (delivery?.envelope.id !== id) throw new Error('self-check: queued message did not come back');
-  await delivery.ack();
-  const stats = await queue.stats();
-  lines.push(
-    `queue       ok in ${(performance.now() - t0).toFixed(2)} ms (enqueue, receive, ack; ready ${stats.ready}, dead ${stats.dead})`,
-  );
-  echo.unsubscribe();
-  tokens.unsubscribe();
-  return lines;
 }

@@ -196,12 +196,10 @@ describe('gateway - errors', () => {
   test('413 for a body over the limit', async () => {
     await using stack = await startStack({ gateway: { bodyLimitBytes: 2048 } });
     const err = await status(
-      stack
-        .client()
-        .chat.completions.create({
-          model: 'sim',
-          messages: [{ role: 'user', content: 'x'.repeat(4096) }],
-        }),
+      stack.client().chat.completions.create({
+        model: 'sim',
+        messages: [{ role: 'user', content: 'x'.repeat(4096) }],
+      }),
     );
     assert.equal(err.status, 413);
   });
@@ -223,6 +221,52 @@ describe('gateway - errors', () => {
     const finished = await running;
     assert.equal(finished.usage?.completion_tokens, 40, 'the draining worker finished what it had');
     await drained;
+  });
+
+  test('429 with Retry-After when a tenant is over its requests per minute', async () => {
+    await using stack = await startStack({
+      gateway: { apiKeys: { 'key-limited-1': { name: 'limited', requestsPerMinute: 2 } } },
+    });
+    const client = stack.client('key-limited-1');
+    for (let i = 0; i < 2; i++)
+      await client.chat.completions.create({ model: 'sim', messages: hello, max_tokens: 2 });
+    const err = await status(
+      client.chat.completions.create({ model: 'sim', messages: hello, max_tokens: 2 }),
+    );
+    assert.equal(err.status, 429);
+    assert.equal(err.code, 'rate_limited');
+    const retryAfter = Number(err.headers?.get('retry-after'));
+    assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+  });
+
+  test('429 overloaded when the model queue is full, high priority served first', async () => {
+    await using stack = await startStack({
+      workers: 1,
+      concurrency: 1,
+      sim: { itlMs: 20 },
+      gateway: { queue: { maxLength: 2 } },
+    });
+    const client = stack.client();
+    const order: string[] = [];
+    const ask = (name: string, prio: string) =>
+      client.chat.completions
+        .create(
+          { model: 'sim', messages: hello, max_tokens: 5 },
+          { headers: { 'x-llmwire-priority': prio } },
+        )
+        .then(() => void order.push(name));
+    const first = ask('first', 'normal');
+    await new Promise((r) => setTimeout(r, 30));
+    const low = ask('low', 'low');
+    await new Promise((r) => setTimeout(r, 10));
+    const high = ask('high', 'high');
+    await new Promise((r) => setTimeout(r, 10));
+    const err = await status(client.chat.completions.create({ model: 'sim', messages: hello }));
+    assert.equal(err.status, 429);
+    assert.equal(err.code, 'overloaded');
+    assert.ok(Number(err.headers?.get('retry-after')) >= 1);
+    await Promise.all([first, low, high]);
+    assert.deepEqual(order, ['first', 'high', 'low']);
   });
 
   test('504 when the deadline passes before the answer', async () => {

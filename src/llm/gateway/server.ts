@@ -10,9 +10,10 @@ import {
   NotFoundError,
   Priority,
   toWireError,
+  UnavailableError,
   type InferenceRequest,
 } from '../../protocol/index.js';
-import { createPolicy } from '../routing/index.js';
+import { AdmissionController, createPolicy, estimateTokens, type Lease } from '../routing/index.js';
 import type { PolicyName, RoutingPolicy } from '../routing/policy.js';
 import { authMiddleware, checkModelAllowed } from './auth.js';
 import { Dispatcher, type CallOptions } from './dispatch.js';
@@ -52,6 +53,8 @@ export interface GatewayOptions {
   defaultTimeoutMs?: number;
   /** Workers tried per request before giving up. Default 3. */
   maxAttempts?: number;
+  /** Queue limits of admission control: requests waiting per model, and how long. */
+  queue?: { maxLength?: number; maxWaitMs?: number };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -61,6 +64,7 @@ export class Gateway {
   readonly server: Server;
   readonly registry: WorkerRegistry;
   readonly dispatcher: Dispatcher;
+  readonly admission: AdmissionController;
   private readonly options: Required<
     Pick<GatewayOptions, 'host' | 'port' | 'bodyLimitBytes' | 'defaultTimeoutMs'>
   > &
@@ -99,6 +103,27 @@ export class Gateway {
         return policy;
       },
     });
+    const tenants: Record<
+      string,
+      { weight?: number; requestsPerMinute?: number; tokensPerMinute?: number }
+    > = {};
+    for (const t of Object.values(options.apiKeys ?? {})) {
+      tenants[t.name] = {
+        ...(t.weight === undefined ? {} : { weight: t.weight }),
+        ...(t.requestsPerMinute === undefined ? {} : { requestsPerMinute: t.requestsPerMinute }),
+        ...(t.tokensPerMinute === undefined ? {} : { tokensPerMinute: t.tokensPerMinute }),
+      };
+    }
+    this.admission = new AdmissionController({
+      tenants,
+      ...(options.queue?.maxLength === undefined
+        ? {}
+        : { maxQueueLength: options.queue.maxLength }),
+      ...(options.queue?.maxWaitMs === undefined
+        ? {}
+        : { maxQueueWaitMs: options.queue.maxWaitMs }),
+    });
+    this.registry.on(() => this.refreshCapacity());
     const auth = authMiddleware(options.apiKeys);
     const routes: Record<string, Handler> = {
       'POST /v1/chat/completions': compose([auth], (ctx) => this.chat(ctx, 'chat')),
@@ -138,7 +163,35 @@ export class Gateway {
     return `http://${host}:${addr.port}`;
   }
 
+  /** Admission slots per model: the capacity of the ready workers serving it. */
+  refreshCapacity(): void {
+    const slots = new Map<string, number>();
+    for (const w of this.registry.all()) {
+      if (w.status !== 'ready') continue;
+      for (const m of w.models) slots.set(m, (slots.get(m) ?? 0) + w.capacity);
+    }
+    for (const m of this.registry.models()) if (!slots.has(m)) slots.set(m, 0);
+    for (const [m, n] of slots) this.admission.setCapacity(m, n);
+  }
+
+  private async admit(ctx: Ctx, request: InferenceRequest, call: CallOptions): Promise<Lease> {
+    if (this.registry.forModel(request.model).length === 0) {
+      // Known model, nobody ready (all draining): waiting in the queue would only time out.
+      throw new UnavailableError(`no ready worker for model '${request.model}'`);
+    }
+    this.refreshCapacity();
+    return this.admission.admit({
+      tenant: ctx.tenant.name,
+      model: request.model,
+      priority: call.prio,
+      estimatedTokens: estimateTokens(request),
+      deadline: call.deadline,
+      signal: ctx.signal,
+    });
+  }
+
   async close(): Promise<void> {
+    this.admission.close();
     this.registry.stop();
     this.server.closeIdleConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -193,12 +246,15 @@ export class Gateway {
     const call = this.call(ctx, request);
     const created = Math.floor(Date.now() / 1000);
     const id = `${shape === 'chat' ? 'chatcmpl' : 'cmpl'}-${ctx.requestId}`;
+    const lease = await this.admit(ctx, request, call);
+    let tokensUsed: number | undefined;
     const gen = this.dispatcher.chat(request, call);
     try {
       if (request.stream !== true) {
         let step = await gen.next();
         while (step.done !== true) step = await gen.next();
         const result = step.value;
+        tokensUsed = result.usage.total_tokens;
         sendJson(
           ctx,
           200,
@@ -230,6 +286,7 @@ export class Gateway {
           if (sse.isClosed) return;
           step = await gen.next();
         }
+        tokensUsed = step.value.usage.total_tokens;
         await sse.data(format.finish(step.value.finish_reason));
         if (includeUsage) await sse.data(format.usage(step.value.usage));
         sse.done();
@@ -237,6 +294,7 @@ export class Gateway {
         await sse.error(JSON.stringify(errorJson(toWireError(err))));
       }
     } finally {
+      lease.release(tokensUsed === undefined ? {} : { tokensUsed });
       await gen.return(undefined as never).catch(() => undefined);
     }
   }
@@ -245,7 +303,19 @@ export class Gateway {
     const request = parseEmbedding(await readJson(ctx, this.options.bodyLimitBytes));
     checkModelAllowed(ctx.tenant, request.model);
     this.dispatcher.checkModel(request.model);
-    const result = await this.dispatcher.embed(request, this.call(ctx, request));
+    const call = this.call(ctx, request);
+    const inputs = Array.isArray(request.input) ? request.input : [request.input];
+    const lease = await this.admit(
+      ctx,
+      { model: request.model, prompt: inputs.map(String), max_tokens: 1 },
+      call,
+    );
+    let result;
+    try {
+      result = await this.dispatcher.embed(request, call);
+    } finally {
+      lease.release();
+    }
     sendJson(ctx, 200, {
       object: 'list',
       model: result.model,

@@ -1,0 +1,8 @@
+// Every bench group, in the order they run and appear in BENCHMARKS.md. A new group (gateway,
+// nats, ...) is a module in this folder added to this list.
+import type { BenchGroup } from '../group.js';
+import { busGroup } from './bus.js';
+import { codecGroup } from './codec.js';
+import { sqliteQueueGroup } from './sqlite-queue.js';
+
+export const GROUPS: readonly BenchGroup[] = [codecGroup, busGroup, sqliteQueueGroup];

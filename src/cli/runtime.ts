@@ -1,0 +1,48 @@
+// Building blocks the commands share: opening the configured transport and stopping cleanly on
+// SIGINT/SIGTERM.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError } from '../protocol/index.js';
+import { createMemoryTransport } from '../transport/memory/index.js';
+import { createSqliteTransport } from '../transport/sqlite/index.js';
+import type { Transport } from '../transport/transport.js';
+import { createWebSocketTransport } from '../transport/ws/index.js';
+
+export function openTransport(
+  spec: string,
+  options: { dataDir: string; token?: string | undefined },
+): Transport {
+  if (spec === 'memory') return createMemoryTransport();
+  if (spec === 'sqlite') {
+    const dir = resolve(options.dataDir);
+    mkdirSync(dir, { recursive: true });
+    return createSqliteTransport({ path: join(dir, 'journal.db') });
+  }
+  if (spec.startsWith('ws://') || spec.startsWith('wss://')) {
+    return createWebSocketTransport({
+      url: spec,
+      ...(options.token === undefined ? {} : { token: options.token }),
+    });
+  }
+  if (/^(nats|amqp|redis):\/\//.test(spec)) {
+    throw new ConfigError(
+      `transport '${spec.split(':')[0]}' is not part of this build yet; use sqlite, memory or ws://`,
+    );
+  }
+  throw new ConfigError(
+    `unknown transport '${spec}': use sqlite, memory, or ws://host:port/v1/bus`,
+  );
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}

@@ -1,0 +1,294 @@
+// The OpenAI-compatible backend: relays requests to any server that speaks the OpenAI HTTP API
+// (vLLM, llama.cpp server, Ollama, OpenAI) with the official SDK, streaming the answer back.
+// The caller's AbortSignal reaches the HTTP request, so a cancelled client frees the upstream.
+import OpenAI from 'openai';
+import type {
+  EmbeddingRequest,
+  EmbeddingResult,
+  FinishReason,
+  InferenceRequest,
+  Usage,
+} from '../../../protocol/index.js';
+import { ConfigError, UpstreamError } from '../../../protocol/index.js';
+import { promptText } from '../../routing/prefix.js';
+import type { Backend, GenerateEnd, GenerateOptions, TokenDelta } from '../backend.js';
+import {
+  optionalBoolean,
+  optionalEnum,
+  optionalNames,
+  optionalNumber,
+  optionalString,
+  optionalStringRecord,
+  readFields,
+  requiredString,
+} from '../config.js';
+import { abortError, throwIfAborted } from '../signal.js';
+import { toUpstreamError } from './errors.js';
+import { type ContinuationMode, chatBody, completionBody } from './request.js';
+
+export { CONTINUE_INSTRUCTION, type ContinuationMode } from './request.js';
+
+export interface OpenAIBackendOptions {
+  /** The upstream's API root, e.g. http://127.0.0.1:8000/v1. */
+  baseURL: string;
+  /** Sent as a bearer token. Local servers usually ignore it. */
+  apiKey?: string;
+  /** Models served; when absent, `init()` asks the upstream (GET /models). */
+  models?: string[];
+  /**
+   * Longest wait for the upstream: for its response, then between two streamed chunks.
+   * The request's own deadline arrives through the signal. Default 60000.
+   */
+  timeoutMs?: number;
+  /** Extra headers on every upstream request. */
+  headers?: Record<string, string>;
+  /** How a chat answer continues after failover (see ContinuationMode). Default 'instruct'. */
+  continuation?: ContinuationMode;
+  /** Ask for usage in the stream (stream_options.include_usage); off for servers that reject it. */
+  streamUsage?: boolean;
+}
+
+const WHAT = 'openai backend';
+export const OPENAI_OPTION_KEYS = [
+  'baseURL',
+  'apiKey',
+  'models',
+  'timeoutMs',
+  'headers',
+  'continuation',
+  'streamUsage',
+] as const;
+
+/** One normalised streamed chunk of either API. */
+interface Piece {
+  text: string;
+  toolCalls: unknown[] | undefined;
+  finish: string | null | undefined;
+  usage: OpenAI.CompletionUsage | null | undefined;
+}
+
+export class OpenAIBackend implements Backend {
+  readonly kind = 'openai';
+  private readonly client: OpenAI;
+  private readonly timeoutMs: number;
+  private readonly continuation: ContinuationMode;
+  private readonly streamUsage: boolean;
+  private served: string[];
+  private readonly discover: boolean;
+
+  constructor(options: OpenAIBackendOptions) {
+    const f = readFields(WHAT, options, OPENAI_OPTION_KEYS);
+    const baseURL = requiredString(WHAT, f, 'baseURL');
+    if (!/^https?:\/\//.test(baseURL) || !URL.canParse(baseURL)) {
+      throw new ConfigError(
+        `${WHAT}: 'baseURL' must be an http(s) URL, got ${JSON.stringify(baseURL)}`,
+      );
+    }
+    const models = optionalNames(WHAT, f, 'models');
+    this.served = models ?? [];
+    this.discover = models === undefined;
+    this.timeoutMs = optionalNumber(WHAT, f, 'timeoutMs', { integer: true, min: 1 }) ?? 60_000;
+    this.continuation =
+      optionalEnum(WHAT, f, 'continuation', ['instruct', 'final-message'] as const) ?? 'instruct';
+    this.streamUsage = optionalBoolean(WHAT, f, 'streamUsage') ?? true;
+    this.client = new OpenAI({
+      baseURL,
+      // The SDK insists on a key; servers without auth ignore it.
+      apiKey: optionalString(WHAT, f, 'apiKey') ?? 'none',
+      // Retries and failover belong to the bus and router, which know the deadline; retrying
+      // here as well would multiply attempts and hide a failing upstream.
+      maxRetries: 0,
+      timeout: this.timeoutMs,
+      defaultHeaders: optionalStringRecord(WHAT, f, 'headers') ?? {},
+      // Not from the environment: an upstream's identity comes from this config alone.
+      organization: null,
+      project: null,
+    });
+  }
+
+  /** Learns the served models from the upstream when none were configured. */
+  async init(): Promise<void> {
+    if (!this.discover) return;
+    const signal = new AbortController().signal;
+    try {
+      const ids: string[] = [];
+      for await (const model of this.client.models.list()) ids.push(model.id);
+      this.served = ids;
+    } catch (err) {
+      throw toUpstreamError(err, { signal, timedOut: false, timeoutMs: this.timeoutMs });
+    }
+  }
+
+  models(): string[] {
+    return [...this.served];
+  }
+
+  async *generate(
+    request: InferenceRequest,
+    { signal }: GenerateOptions,
+  ): AsyncGenerator<TokenDelta, GenerateEnd> {
+    throwIfAborted(signal);
+    const idle = new IdleTimer(this.timeoutMs);
+    const upstreamSignal = AbortSignal.any([signal, idle.signal]);
+    let text = '';
+    let finish: FinishReason | undefined;
+    let usage: OpenAI.CompletionUsage | undefined;
+    try {
+      for await (const piece of this.stream(request, upstreamSignal)) {
+        idle.pause();
+        if (piece.usage) usage = piece.usage;
+        if (typeof piece.finish === 'string') finish = finishReason(piece.finish);
+        const toolCalls = piece.toolCalls !== undefined && piece.toolCalls.length > 0;
+        if (piece.text !== '' || toolCalls) {
+          text += piece.text;
+          yield toolCalls
+            ? { text: piece.text, tool_calls: piece.toolCalls }
+            : { text: piece.text };
+        }
+        idle.restart();
+      }
+      // The SDK ends a stream quietly when its signal fires; say why it ended.
+      if (signal.aborted) throw abortError(signal);
+      if (idle.timedOut) throw toUpstreamError(undefined, this.failure(signal, idle));
+      if (finish === undefined) throw new UpstreamError('upstream stream ended without finishing');
+    } catch (err) {
+      throw toUpstreamError(err, this.failure(signal, idle));
+    } finally {
+      idle.pause();
+    }
+    return { finish_reason: finish, usage: this.usage(request, text, usage) };
+  }
+
+  async embed(request: EmbeddingRequest, { signal }: GenerateOptions): Promise<EmbeddingResult> {
+    throwIfAborted(signal);
+    const idle = new IdleTimer(this.timeoutMs);
+    try {
+      const body = { ...request, encoding_format: request.encoding_format ?? 'float' };
+      const res = await this.client.embeddings.create(body, {
+        signal: AbortSignal.any([signal, idle.signal]),
+      });
+      return {
+        model: res.model || request.model,
+        data: res.data.map((d) => ({ index: d.index, embedding: d.embedding })),
+        usage: {
+          prompt_tokens: res.usage?.prompt_tokens ?? 0,
+          total_tokens: res.usage?.total_tokens ?? 0,
+        },
+      };
+    } catch (err) {
+      throw toUpstreamError(err, this.failure(signal, idle));
+    } finally {
+      idle.pause();
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private failure(signal: AbortSignal, idle: IdleTimer) {
+    return { signal, timedOut: idle.timedOut, timeoutMs: this.timeoutMs };
+  }
+
+  private async *stream(request: InferenceRequest, signal: AbortSignal): AsyncGenerator<Piece> {
+    if (request.messages !== undefined) {
+      const body = chatBody(request, request.messages, this.continuation, this.streamUsage);
+      const stream = await this.client.chat.completions.create(
+        body as unknown as OpenAI.ChatCompletionCreateParamsStreaming,
+        { signal },
+      );
+      for await (const chunk of stream) {
+        const choice = (chunk.choices ?? []).find((c) => c.index === 0);
+        yield {
+          text: choice?.delta?.content ?? '',
+          toolCalls: choice?.delta?.tool_calls,
+          finish: choice?.finish_reason,
+          usage: chunk.usage,
+        };
+      }
+      return;
+    }
+    const body = completionBody(request, this.streamUsage);
+    const stream = await this.client.completions.create(
+      body as unknown as OpenAI.CompletionCreateParamsStreaming,
+      { signal },
+    );
+    for await (const chunk of stream) {
+      const choice = (chunk.choices ?? []).find((c) => c.index === 0);
+      yield {
+        text: choice?.text ?? '',
+        toolCalls: undefined,
+        finish: choice?.finish_reason,
+        usage: chunk.usage,
+      };
+    }
+  }
+
+  /**
+   * The upstream's counts when it sent them, else estimates at four characters per token.
+   * completion_tokens covers the whole answer, so text continued from another worker is
+   * added (estimated: that worker's count is not known here).
+   */
+  private usage(
+    request: InferenceRequest,
+    text: string,
+    upstream: OpenAI.CompletionUsage | undefined,
+  ): Usage {
+    const earlier = Math.ceil((request.continue_from ?? '').length / 4);
+    const prompt = upstream?.prompt_tokens ?? Math.ceil(promptText(request).length / 4);
+    const completion = (upstream?.completion_tokens ?? Math.ceil(text.length / 4)) + earlier;
+    const usage: Usage = {
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      total_tokens: prompt + completion,
+    };
+    const cached = upstream?.prompt_tokens_details?.cached_tokens;
+    if (typeof cached === 'number') usage.cached_tokens = cached;
+    return usage;
+  }
+}
+
+/** Aborts when nothing arrives for `ms`; paused while the consumer holds a chunk. */
+class IdleTimer {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  timedOut = false;
+
+  constructor(private readonly ms: number) {
+    this.restart();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  restart(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.controller.abort();
+    }, this.ms);
+  }
+
+  pause(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+function finishReason(value: string): FinishReason {
+  switch (value) {
+    case 'length':
+    case 'tool_calls':
+    case 'content_filter':
+    case 'stop':
+      return value;
+    case 'function_call':
+      return 'tool_calls';
+    default:
+      // Servers have their own words for a natural end ('eos', 'end_turn', ...).
+      return 'stop';
+  }
+}
+
+/** Makes the backend; call `init()` before use when `models` is not configured. */
+export function createOpenAIBackend(options: OpenAIBackendOptions): OpenAIBackend {
+  return new OpenAIBackend(options);
+}

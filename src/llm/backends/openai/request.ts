@@ -1,0 +1,69 @@
+// Upstream request bodies: the client's fields pass through unchanged (vLLM and others accept
+// extensions), except llmwire's own `continue_from`, which becomes part of the prompt.
+import type { ChatMessage, InferenceRequest } from '../../../protocol/index.js';
+import { InvalidMessageError } from '../../../protocol/index.js';
+
+/**
+ * How a chat answer is continued after failover:
+ * - 'instruct' (any OpenAI-compatible server): the text so far becomes an assistant message
+ *   followed by a user message asking the model to go on. Best-effort: a real model may repeat
+ *   or rephrase a little at the seam.
+ * - 'final-message' (vLLM): the assistant message is left open and the server is told to
+ *   continue it (`continue_final_message`), which is exact up to tokenisation at the seam.
+ */
+export type ContinuationMode = 'instruct' | 'final-message';
+
+export const CONTINUE_INSTRUCTION =
+  'Continue your previous answer exactly where it stopped. Do not repeat any of it and do not add anything before it.';
+
+type Body = Record<string, unknown>;
+
+function passThrough(request: InferenceRequest, includeUsage: boolean): Body {
+  if ((request.n ?? 1) > 1) {
+    throw new InvalidMessageError('n > 1 is not supported: a backend streams one choice');
+  }
+  // Fields llmwire sets itself; everything else is the client's and goes upstream as is.
+  const {
+    continue_from: _continueFrom,
+    stream: _stream,
+    stream_options: _streamOptions,
+    ...rest
+  } = request;
+  const body: Body = { ...rest, stream: true };
+  if (includeUsage) body['stream_options'] = { include_usage: true };
+  return body;
+}
+
+export function chatBody(
+  request: InferenceRequest,
+  messages: readonly ChatMessage[],
+  mode: ContinuationMode,
+  includeUsage: boolean,
+): Body {
+  const body = passThrough(request, includeUsage);
+  const sent = request.continue_from;
+  if (sent === undefined || sent === '') return body;
+  const continued: ChatMessage[] = [...messages, { role: 'assistant', content: sent }];
+  if (mode === 'final-message') {
+    body['continue_final_message'] = true;
+    body['add_generation_prompt'] = false;
+  } else {
+    continued.push({ role: 'user', content: CONTINUE_INSTRUCTION });
+  }
+  body['messages'] = continued;
+  return body;
+}
+
+export function completionBody(request: InferenceRequest, includeUsage: boolean): Body {
+  const body = passThrough(request, includeUsage);
+  const prompt = request.prompt ?? '';
+  if (Array.isArray(prompt) && prompt.length > 1) {
+    throw new InvalidMessageError(
+      'several prompts in one request are not supported: a backend streams one choice',
+    );
+  }
+  const text = Array.isArray(prompt) ? (prompt[0] ?? '') : prompt;
+  // A plain completion continues exactly: the text so far is just more prompt.
+  body['prompt'] = text + (request.continue_from ?? '');
+  return body;
+}

@@ -1,0 +1,38 @@
+// Cancellation helpers shared by the backends: every model call stops when its AbortSignal
+// fires, and the error it ends with says why (the client cancelled, or the deadline passed).
+import { CancelledError, DeadlineExceededError, type WireError } from '../../protocol/index.js';
+
+/** The typed error for an aborted signal: its reason when that is already one, else `cancelled`. */
+export function abortError(signal: AbortSignal): WireError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof DeadlineExceededError || reason instanceof CancelledError) return reason;
+  return new CancelledError('request cancelled', { cause: reason });
+}
+
+export function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw abortError(signal);
+}
+
+/** Resolves after `ms`; rejects with abortError(signal) the moment the signal fires. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Never resolves; rejects with abortError(signal) when the signal fires. */
+export function untilAborted(signal: AbortSignal): Promise<never> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise((_resolve, reject) => {
+    signal.addEventListener('abort', () => reject(abortError(signal)), { once: true });
+  });
+}

@@ -1,0 +1,200 @@
+// The simulated backend: a GPU-free model for demos, tests and load tests. Its text is a pure
+// function of the request; its timing models time to first token, prefill with a prefix cache,
+// and inter-token latency; and it can fail on purpose (crash, error, stall).
+import {
+  type EmbeddingRequest,
+  type EmbeddingResult,
+  type InferenceRequest,
+  InvalidMessageError,
+  NotFoundError,
+  UpstreamError,
+  WorkerLostError,
+} from '../../../protocol/index.js';
+import { PREFIX_BLOCK_CHARS, prefixBlockHashes, promptText } from '../../routing/prefix.js';
+import type { Backend, GenerateEnd, GenerateOptions, TokenDelta } from '../backend.js';
+import { sleep, throwIfAborted, untilAborted } from '../signal.js';
+import { simEmbeddings } from './embed.js';
+import {
+  type ResolvedSimOptions,
+  type SimBackendOptions,
+  type SimPrefill,
+  resolveSimOptions,
+} from './options.js';
+import { PrefixCache } from './prefix-cache.js';
+import { SeededRandom } from './random.js';
+import { type TextPlan, textSteps } from './text.js';
+
+export type { SimBackendOptions, SimFailureOptions, SimPrefill } from './options.js';
+
+/** Tokens per prompt block, at the simulator's four characters per token. */
+const TOKENS_PER_BLOCK = PREFIX_BLOCK_CHARS / 4;
+
+export class SimBackend implements Backend {
+  readonly kind = 'sim';
+  private readonly options: ResolvedSimOptions;
+  private readonly cache: PrefixCache;
+  /** One draw per request, in arrival order, for errorRate. */
+  private readonly failures: SeededRandom;
+
+  constructor(options: SimBackendOptions = {}) {
+    this.options = resolveSimOptions(options);
+    this.cache = new PrefixCache(this.options.cacheBlocks);
+    this.failures = new SeededRandom('failure', this.options.failure.seed ?? this.options.seed);
+  }
+
+  models(): string[] {
+    return [...this.options.models];
+  }
+
+  cachedPrefixes(): string[] {
+    return this.cache.hashes();
+  }
+
+  /** The prefill a request would cost now, without serving it or touching the cache. */
+  prefillFor(request: InferenceRequest): SimPrefill {
+    return this.costPrefill(promptText(request), request.continue_from ?? '').prefill;
+  }
+
+  async *generate(
+    request: InferenceRequest,
+    { signal }: GenerateOptions,
+  ): AsyncGenerator<TokenDelta, GenerateEnd> {
+    throwIfAborted(signal);
+    const prompt = promptText(request);
+    const continueFrom = request.continue_from ?? '';
+    const steps = textSteps(this.plan(request, prompt, continueFrom));
+    // Runs up to the first new token: a continue_from that is not a prefix of the answer
+    // fails here, before any waiting.
+    let step = steps.next();
+
+    const { failure } = this.options;
+    if (failure.errorRate > 0 && this.failures.next() < failure.errorRate) {
+      throw new UpstreamError('simulated model server failure', { details: { simulated: true } });
+    }
+
+    const { prefill, hashes } = this.costPrefill(prompt, continueFrom);
+    this.options.onPrefill?.(prefill);
+    const delays = this.delays(request, prompt);
+    const ttft = delays.next(this.options.ttftMs) + prefill.prefillMs;
+    if (ttft > 0) await sleep(ttft, signal);
+    // The prompt's KV blocks exist once prefill is done, so concurrent requests with the same
+    // prefix can already share them.
+    this.cache.add(hashes);
+
+    let sent = 0;
+    let first = true;
+    while (step.done !== true) {
+      if (!first) {
+        const itl = delays.next(this.options.itlMs);
+        if (itl > 0) await sleep(itl, signal);
+      }
+      first = false;
+      throwIfAborted(signal);
+      if (step.value !== '') {
+        if (sent === failure.crashAfterTokens) this.crash();
+        if (sent === failure.stallAfterTokens) await untilAborted(signal);
+        yield { text: step.value };
+        sent++;
+      }
+      step = steps.next();
+    }
+
+    const promptTokens = Math.ceil(prompt.length / 4);
+    return {
+      finish_reason: step.value.finish,
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: step.value.tokens,
+        total_tokens: promptTokens + step.value.tokens,
+        cached_tokens: Math.min(promptTokens, prefill.cachedBlocks * TOKENS_PER_BLOCK),
+      },
+    };
+  }
+
+  async embed(request: EmbeddingRequest, { signal }: GenerateOptions): Promise<EmbeddingResult> {
+    throwIfAborted(signal);
+    this.checkModel(request.model);
+    return simEmbeddings(request, this.options.embeddingDimensions);
+  }
+
+  async close(): Promise<void> {}
+
+  private plan(request: InferenceRequest, prompt: string, continueFrom: string): TextPlan {
+    this.checkModel(request.model);
+    if ((request.n ?? 1) > 1) {
+      throw new InvalidMessageError('n > 1 is not supported: a backend streams one choice');
+    }
+    if (Array.isArray(request.prompt) && request.prompt.length > 1) {
+      throw new InvalidMessageError(
+        'several prompts in one request are not supported: a backend streams one choice',
+      );
+    }
+    const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+    if (maxTokens !== undefined && maxTokens > this.options.maxTokensLimit) {
+      throw new InvalidMessageError(
+        `max tokens ${maxTokens} exceeds this model's limit of ${this.options.maxTokensLimit}`,
+      );
+    }
+    const stop = request.stop ?? [];
+    return {
+      model: request.model,
+      prompt,
+      seed: request.seed ?? this.options.seed,
+      naturalTokens: { min: this.options.minOutputTokens, max: this.options.maxOutputTokens },
+      maxTokens,
+      stop: typeof stop === 'string' ? [stop] : stop,
+      continueFrom,
+    };
+  }
+
+  private checkModel(model: string): void {
+    if (!this.options.models.includes(model)) {
+      throw new NotFoundError(`model '${model}' is not served by this backend`);
+    }
+  }
+
+  private costPrefill(prompt: string, continueFrom: string) {
+    const hashes = prefixBlockHashes(prompt);
+    const cachedBlocks = this.cache.cachedBlocks(hashes);
+    const promptBlocks = Math.ceil(prompt.length / PREFIX_BLOCK_CHARS);
+    const continuationBlocks = Math.ceil(continueFrom.length / PREFIX_BLOCK_CHARS);
+    const uncached = promptBlocks - cachedBlocks + continuationBlocks;
+    const prefill: SimPrefill = {
+      promptBlocks,
+      cachedBlocks,
+      continuationBlocks,
+      prefillMs: uncached * this.options.prefillMsPerBlock,
+    };
+    return { prefill, hashes };
+  }
+
+  /** Delays scaled by 1 ± jitter; seeded ones repeat for the same request. */
+  private delays(request: InferenceRequest, prompt: string) {
+    const { jitter, jitterMode, seed } = this.options;
+    const random =
+      jitterMode === 'seeded'
+        ? new SeededRandom('timing', request.model, prompt, request.seed ?? seed)
+        : undefined;
+    return {
+      next(base: number): number {
+        if (base === 0 || jitter === 0) return base;
+        const u = random === undefined ? Math.random() : random.next();
+        return base * (1 + jitter * (2 * u - 1));
+      },
+    };
+  }
+
+  private crash(): never {
+    if (this.options.failure.mode === 'exit') {
+      // The whole worker process dies at once, as on an OOM kill: no cleanup, no goodbye.
+      process.kill(process.pid, 'SIGKILL');
+    }
+    throw new WorkerLostError('simulated worker crash mid-stream', {
+      details: { simulated: true },
+    });
+  }
+}
+
+export function createSimBackend(options: SimBackendOptions = {}): SimBackend {
+  return new SimBackend(options);
+}

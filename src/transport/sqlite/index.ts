@@ -1,0 +1,101 @@
+// The sqlite transport: durable queues in one SQLite file (embedded, survives a crash of the
+// process, shareable by several processes), with publish/subscribe kept in-process.
+import { createCodec, type Codec } from '../../codec/codec.js';
+import { ClosedError, ConfigError } from '../../protocol/index.js';
+import { createMemoryTransport, type MemoryTransportOptions } from '../memory/index.js';
+import { resolveQueueOptions } from '../queue-policy.js';
+import type { DurableQueue, QueueOptions, Transport } from '../transport.js';
+import { TxEffects } from './effects.js';
+import { GroupCommit } from './group-commit.js';
+import { createSqliteQueue, type QueueContext } from './queue.js';
+import { openDatabase } from './schema.js';
+import { prepareStatements } from './statements.js';
+
+export interface SqliteTransportOptions {
+  /** The database file (created if missing). Several processes may open the same file. */
+  path: string;
+  /** Options of the in-process memory transport that carries publish/subscribe. */
+  memory?: MemoryTransportOptions;
+  /**
+   * How often a waiting receive looks for messages written by other processes, in ms. Writes
+   * made through this transport wake receivers at once. Default 50.
+   */
+  pollMs?: number;
+  /** How queued envelopes are stored. Default: `createCodec({ encoding: 'msgpack' })`. */
+  codec?: Codec;
+  /** How long a write waits for another process holding the file's write lock. Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+export function createSqliteTransport(options: SqliteTransportOptions): Transport {
+  if (typeof options.path !== 'string' || options.path.length === 0) {
+    throw new ConfigError('sqlite transport needs a database file path');
+  }
+  const pollMs = options.pollMs ?? 50;
+  if (!(Number.isFinite(pollMs) && pollMs > 0)) {
+    throw new ConfigError('sqlite transport pollMs must be a positive number');
+  }
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
+  if (!(Number.isFinite(busyTimeoutMs) && busyTimeoutMs >= 0)) {
+    throw new ConfigError('sqlite transport busyTimeoutMs must be zero or more');
+  }
+  const codec = options.codec ?? createCodec({ encoding: 'msgpack' });
+  const db = openDatabase({ path: options.path, busyTimeoutMs });
+  const pubsub = createMemoryTransport(options.memory);
+  const waiters = new Map<string, Set<() => void>>();
+  const statements = prepareStatements(db);
+  const effects = new TxEffects(statements, (queues) => {
+    for (const q of queues) {
+      const set = waiters.get(q);
+      if (set !== undefined) for (const wake of [...set]) wake();
+    }
+  });
+  const commit = new GroupCommit(db, effects);
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  const ctx: QueueContext = {
+    commit,
+    effects,
+    statements,
+    codec,
+    pollMs,
+    isClosed: () => closed,
+    onChange(queue, wake) {
+      let set = waiters.get(queue);
+      if (set === undefined) waiters.set(queue, (set = new Set()));
+      set.add(wake);
+      return () => {
+        set.delete(wake);
+        if (set.size === 0) waiters.delete(queue);
+      };
+    },
+  };
+
+  async function close(): Promise<void> {
+    closed = true;
+    // Writes already accepted are committed before the file is closed; receivers waiting for
+    // messages return empty.
+    commit.close();
+    for (const set of [...waiters.values()]) for (const wake of [...set]) wake();
+    db.close();
+    await pubsub.close();
+  }
+
+  return {
+    name: 'sqlite',
+    maxMessageBytes: codec.maxFrameBytes,
+    publish: (env) => pubsub.publish(env),
+    subscribe: (pattern, handler, subOptions) => pubsub.subscribe(pattern, handler, subOptions),
+    flush: () => pubsub.flush(),
+    status: () => pubsub.status(),
+    queue(name: string, queueOptions?: QueueOptions): DurableQueue {
+      if (closed) throw new ClosedError('sqlite transport');
+      return createSqliteQueue(name, resolveQueueOptions(name, queueOptions), ctx);
+    },
+    close() {
+      closing ??= close();
+      return closing;
+    },
+  };
+}

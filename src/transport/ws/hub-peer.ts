@@ -1,0 +1,292 @@
+// One remote peer on the hub: checks each record it sends, runs it against the hub's local
+// transport and answers; its subscriptions and leases live and die with its connection. A bad
+// record is answered with a typed `err` and affects nobody else.
+import type { WebSocket } from 'ws';
+import type { Codec } from '../../codec/codec.js';
+import {
+  errorFromWire,
+  OverloadedError,
+  toWireError,
+  UnsupportedVersionError,
+  InvalidMessageError,
+  ClosedError,
+  UnavailableError,
+  type Envelope,
+} from '../../protocol/index.js';
+import { checkSubject } from '../subject.js';
+import type { Transport, TransportSubscription } from '../transport.js';
+import { PeerQueues } from './hub-queue.js';
+import {
+  CloseCode,
+  decodePeerRecord,
+  encodeRecord,
+  messageBytes,
+  WIRE_VERSION,
+  type HubRecord,
+  type PeerRecord,
+} from './wire.js';
+
+/** What `BusHub.peers()` reports about one connected peer. */
+export interface PeerInfo {
+  readonly id: string;
+  /** The name the peer gave in its `hello`, if any. */
+  readonly name: string | undefined;
+  readonly remoteAddress: string | undefined;
+  /** ms epoch */
+  readonly connectedAt: number;
+  readonly subscriptions: number;
+  /** Queue deliveries leased to the peer and not yet settled. */
+  readonly leases: number;
+  /** Bytes queued on its socket, not yet written. */
+  readonly bufferedBytes: number;
+}
+
+export interface HubContext {
+  readonly local: Transport;
+  /** The hub's codec, its `decode` also holding frames to the hub's `maxFrameBytes`. */
+  readonly codec: Pick<Codec, 'encode' | 'decode'>;
+  readonly maxFrameBytes: number;
+  readonly maxSubscriptionsPerPeer: number;
+  readonly maxBufferedBytes: number;
+  readonly maxLeasesPerPeer: number;
+  readonly helloTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly onError: (err: unknown, peer: string) => void;
+  readonly nextHandle: () => number;
+  /** Frames already known for an envelope (the one a peer published), so none is re-encoded. */
+  readonly frames: WeakMap<Envelope, Uint8Array>;
+}
+
+/** Requests in flight per peer (mostly long-polls); past it new ones fail `overloaded`. */
+const MAX_PENDING_REQUESTS = 1024;
+
+export class PeerSession {
+  readonly connectedAt = Date.now();
+  name: string | undefined;
+  private greeted = false;
+  private closed = false;
+  private alive = true;
+  private pending = 0;
+  private readonly subs = new Map<number, TransportSubscription>();
+  private readonly queues: PeerQueues;
+  private readonly helloTimer: NodeJS.Timeout;
+
+  constructor(
+    readonly id: string,
+    private readonly socket: WebSocket,
+    private readonly remoteAddress: string | undefined,
+    private readonly ctx: HubContext,
+    private readonly onGone: (peer: PeerSession) => void,
+  ) {
+    this.queues = new PeerQueues(ctx.local, ctx.codec, ctx.maxLeasesPerPeer, ctx.nextHandle);
+    socket.on('message', (data, isBinary) => this.onMessage(messageBytes(data), isBinary));
+    socket.on('pong', () => (this.alive = true));
+    socket.on('error', (err) => ctx.onError(err, id));
+    socket.on('close', () => this.dispose());
+    this.helloTimer = setTimeout(() => {
+      if (!this.greeted) this.kick(CloseCode.helloTimeout, 'no hello');
+    }, ctx.helloTimeoutMs);
+    this.helloTimer.unref();
+  }
+
+  info(): PeerInfo {
+    return {
+      id: this.id,
+      name: this.name,
+      remoteAddress: this.remoteAddress,
+      connectedAt: this.connectedAt,
+      subscriptions: this.subs.size,
+      leases: this.queues.leaseCount,
+      bufferedBytes: this.socket.bufferedAmount,
+    };
+  }
+
+  /** Called every ping interval: a peer that did not answer the last ping is cut off. */
+  heartbeat(): void {
+    if (this.closed) return;
+    if (!this.alive) {
+      this.socket.terminate();
+      return;
+    }
+    this.alive = false;
+    this.socket.ping();
+  }
+
+  /** Drops the peer's state now and closes its connection with `code`. */
+  kick(code: number, reason: string): void {
+    if (this.socket.readyState === this.socket.CLOSED) return;
+    this.dispose();
+    this.socket.close(code, reason);
+    // A peer that does not read will not answer the close handshake either.
+    setTimeout(() => this.socket.terminate(), 1000).unref();
+  }
+
+  private onMessage(bytes: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    if (!isBinary) {
+      this.fail(new InvalidMessageError('records are binary WebSocket messages'));
+      return;
+    }
+    const decoded = decodePeerRecord(bytes);
+    if (!decoded.ok) {
+      this.fail(decoded.error, decoded.id);
+      return;
+    }
+    try {
+      this.handle(decoded.record);
+    } catch (err) {
+      this.fail(err, 'id' in decoded.record ? decoded.record.id : undefined);
+    }
+  }
+
+  /** Sends a typed `err`; before `hello` any error also ends the connection. */
+  private fail(err: unknown, id?: number): void {
+    const error =
+      err instanceof ClosedError
+        ? new UnavailableError('the bus behind this hub is closed')
+        : toWireError(err);
+    if (error.code === 'internal') this.ctx.onError(err, this.id);
+    this.send({ op: 'err', ...(id === undefined ? {} : { id }), error: error.toWire() });
+    if (!this.greeted) this.kick(CloseCode.protocolError, 'expected hello');
+  }
+
+  private handle(rec: PeerRecord): void {
+    if (!this.greeted) {
+      if (rec.op !== 'hello') throw new InvalidMessageError(`expected 'hello', got '${rec.op}'`);
+      if (rec.v !== WIRE_VERSION) {
+        throw new UnsupportedVersionError(`wire version ${rec.v} is not supported`, {
+          details: { version: rec.v, supported: [WIRE_VERSION] },
+        });
+      }
+      this.greeted = true;
+      clearTimeout(this.helloTimer);
+      this.name = rec.name;
+      this.send({
+        op: 'hello',
+        v: WIRE_VERSION,
+        peer: this.id,
+        maxFrameBytes: this.ctx.maxFrameBytes,
+        pingMs: this.ctx.pingIntervalMs,
+      });
+      return;
+    }
+    switch (rec.op) {
+      case 'hello':
+        throw new InvalidMessageError('hello was already received');
+      case 'pub': {
+        const env = this.ctx.codec.decode(rec.frame);
+        checkSubject(env.subject);
+        this.ctx.frames.set(env, rec.frame);
+        this.ctx.local.publish(env);
+        return;
+      }
+      case 'sub':
+        this.subscribe(rec.id, rec.sid, rec.pattern, rec.queue);
+        return;
+      case 'unsub':
+        this.subs.get(rec.sid)?.unsubscribe();
+        this.subs.delete(rec.sid);
+        return;
+      case 'flush':
+        this.answer(rec.id, () => this.ctx.local.flush().then(() => ({})));
+        return;
+      case 'cancel':
+        this.queues.cancel(rec.id);
+        return;
+      case 'err':
+        // The peer could not read something the hub sent; worth a log line, nothing to undo.
+        this.ctx.onError(errorFromWire(rec.error), this.id);
+        return;
+      default:
+        this.answer(rec.id, () => this.queues.call(rec));
+    }
+  }
+
+  private subscribe(id: number, sid: number, pattern: string, queue: string | undefined): void {
+    if (this.subs.has(sid)) throw new InvalidMessageError(`subscription ${sid} already exists`);
+    if (this.subs.size >= this.ctx.maxSubscriptionsPerPeer) {
+      throw new OverloadedError(
+        `a peer may hold ${this.ctx.maxSubscriptionsPerPeer} subscriptions at most`,
+        { retryable: false },
+      );
+    }
+    const sub = this.ctx.local.subscribe(
+      pattern,
+      (env) => this.forward(sid, env),
+      queue === undefined ? {} : { queue },
+    );
+    this.subs.set(sid, sub);
+    this.answer(id, () =>
+      sub.ready.then(
+        () => ({}),
+        (err: unknown) => {
+          sub.unsubscribe();
+          this.subs.delete(sid);
+          throw err;
+        },
+      ),
+    );
+  }
+
+  /** Sends one matching envelope to the peer. */
+  private forward(sid: number, env: Envelope): void {
+    if (this.closed) return;
+    let frame = this.ctx.frames.get(env);
+    if (frame === undefined) {
+      try {
+        frame = this.ctx.codec.encode(env);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      this.ctx.frames.set(env, frame);
+    }
+    this.send({ op: 'msg', sid, frame });
+  }
+
+  /** Runs a request and sends its items and `ok`, or its `err`. */
+  private answer(
+    id: number,
+    start: () => Promise<{ result?: unknown; items?: HubRecord[] }>,
+  ): void {
+    if (this.pending >= MAX_PENDING_REQUESTS) {
+      throw new OverloadedError('too many requests in flight on this connection');
+    }
+    this.pending++;
+    start().then(
+      ({ result, items }) => {
+        this.pending--;
+        for (const item of items ?? []) this.send(item);
+        this.send(result === undefined ? { op: 'ok', id } : { op: 'ok', id, result });
+      },
+      (err: unknown) => {
+        this.pending--;
+        this.fail(err, id);
+      },
+    );
+  }
+
+  private send(record: HubRecord): void {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(encodeRecord(record));
+    if (this.socket.bufferedAmount > this.ctx.maxBufferedBytes) {
+      // A peer that reads slower than its subscriptions fill is cut off (the NATS "slow
+      // consumer" rule) rather than letting its backlog grow without bound in this process.
+      this.ctx.onError(
+        new OverloadedError(`peer ${this.id} is a slow consumer; disconnecting it`),
+        this.id,
+      );
+      this.kick(CloseCode.slowConsumer, 'slow consumer');
+    }
+  }
+
+  private dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.helloTimer);
+    for (const sub of this.subs.values()) sub.unsubscribe();
+    this.subs.clear();
+    this.queues.dispose((err) => this.ctx.onError(err, this.id));
+    this.onGone(this);
+  }
+}

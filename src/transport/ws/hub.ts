@@ -1,0 +1,256 @@
+// The bus hub: a WebSocket endpoint through which other processes (remote workers, CLI tools,
+// other gateways) join the embedded bus of the process that hosts it (docs/ws-bus.md).
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createCodec, type Codec } from '../../codec/codec.js';
+import {
+  ConfigError,
+  LocalError,
+  PayloadTooLargeError,
+  type Envelope,
+} from '../../protocol/index.js';
+import type { Transport } from '../transport.js';
+import { PeerSession, type HubContext, type PeerInfo } from './hub-peer.js';
+import { CloseCode, DEFAULT_PATH, RECORD_OVERHEAD_BYTES } from './wire.js';
+
+export type { PeerInfo } from './hub-peer.js';
+
+export interface BusHubOptions {
+  /** Attach to this server (e.g. the gateway's) instead of listening on a port of its own. */
+  server?: Server;
+  /** URL path of the endpoint. Other upgrade paths on `server` are left alone. Default '/v1/bus'. */
+  path?: string;
+  /** Port to listen on when no `server` is given. Default 0 (any free port). */
+  port?: number;
+  /** Interface to listen on when no `server` is given. Default '127.0.0.1'. */
+  host?: string;
+  /**
+   * Decides whether a connection may join, from its bearer token (the `Authorization: Bearer`
+   * header, else the `token` query parameter). Refused connections get HTTP 401 and no upgrade.
+   * Default: everyone may join.
+   */
+  authenticate?: (token: string | undefined, req: IncomingMessage) => boolean | Promise<boolean>;
+  /** Codec for frames sent to peers; it must be able to open what peers send. Default JSON. */
+  codec?: Codec;
+  /** Largest frame accepted from or sent to a peer. Default: the codec's (8 MiB). */
+  maxFrameBytes?: number;
+  /** Default 10,000. */
+  maxSubscriptionsPerPeer?: number;
+  /** Bytes queued unsent to one peer before it is disconnected as a slow consumer. Default 32 MiB. */
+  maxBufferedBytes?: number;
+  /** Queue deliveries one peer may hold unsettled. Default 10,000. */
+  maxLeasesPerPeer?: number;
+  /** A peer that does not answer a ping within this interval is dropped. Default 30 s. */
+  pingIntervalMs?: number;
+  /** A connection that sends no `hello` within this time is closed. Default 10 s. */
+  helloTimeoutMs?: number;
+  /** Errors with nowhere else to go (socket errors, a peer's reports). Default: stderr. */
+  onError?: (error: unknown, context: { peer?: string }) => void;
+}
+
+export interface BusHub {
+  /**
+   * Resolves once the hub accepts connections: at once when attached to a `server` (which its
+   * owner starts), after `listen` otherwise. Rejects if it cannot listen.
+   */
+  readonly listening: Promise<void>;
+  /** ws:// URL peers connect to; throws until the server listens on a TCP port. */
+  readonly url: string;
+  readonly address: AddressInfo;
+  peers(): PeerInfo[];
+  /** Closes one peer's connection (it may reconnect). Returns false if no such peer. */
+  disconnect(peerId: string): boolean;
+  /** Disconnects every peer and stops accepting; closes the server only if the hub made it. */
+  close(): Promise<void>;
+}
+
+export function createBusHub(local: Transport, options: BusHubOptions = {}): BusHub {
+  const path = options.path ?? DEFAULT_PATH;
+  if (!path.startsWith('/')) throw new ConfigError(`hub path must start with '/', got '${path}'`);
+  const codec =
+    options.codec ??
+    createCodec(
+      options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes },
+    );
+  const maxFrameBytes = Math.min(options.maxFrameBytes ?? codec.maxFrameBytes, codec.maxFrameBytes);
+  const onError =
+    options.onError ?? ((err, c) => console.error(`llmwire hub: peer ${c.peer ?? '-'}`, err));
+  const pingIntervalMs = positive('pingIntervalMs', options.pingIntervalMs, 30_000);
+  let handles = 0;
+  const ctx: HubContext = {
+    local,
+    codec: {
+      encode: (env) => codec.encode(env),
+      decode: (frame) => {
+        if (frame.byteLength > maxFrameBytes) {
+          throw new PayloadTooLargeError(
+            `frame of ${frame.byteLength} bytes exceeds the hub's ${maxFrameBytes}-byte limit`,
+            { details: { size: frame.byteLength, limit: maxFrameBytes } },
+          );
+        }
+        return codec.decode(frame);
+      },
+    },
+    maxFrameBytes,
+    maxSubscriptionsPerPeer: positive(
+      'maxSubscriptionsPerPeer',
+      options.maxSubscriptionsPerPeer,
+      10_000,
+    ),
+    maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes, 32 * 1024 * 1024),
+    maxLeasesPerPeer: positive('maxLeasesPerPeer', options.maxLeasesPerPeer, 10_000),
+    helloTimeoutMs: positive('helloTimeoutMs', options.helloTimeoutMs, 10_000),
+    pingIntervalMs,
+    onError: (err, peer) => onError(err, { peer }),
+    nextHandle: () => ++handles,
+    frames: new WeakMap<Envelope, Uint8Array>(),
+  };
+
+  // Records a little past the frame limit still reach the codec and get a typed
+  // `payload_too_large`; far past it, ws closes the connection with 1009 before buffering it.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: maxFrameBytes + RECORD_OVERHEAD_BYTES,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  wss.on('error', (err) => onError(err, {}));
+  const peers = new Map<string, PeerSession>();
+  let closed = false;
+
+  const ownServer = options.server === undefined;
+  const server =
+    options.server ??
+    createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+      res.end('llmwire bus hub: connect with WebSocket\n');
+    });
+
+  const join = (ws: WebSocket, req: IncomingMessage) => {
+    const id = randomBytes(6).toString('hex');
+    const peer = new PeerSession(id, ws, req.socket.remoteAddress, ctx, (p) => peers.delete(p.id));
+    peers.set(id, peer);
+  };
+
+  const admit = async (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => {
+    let allowed = true;
+    if (options.authenticate !== undefined) {
+      try {
+        allowed = await options.authenticate(bearerToken(req, url), req);
+      } catch (err) {
+        onError(err, {});
+        refuse(socket, 500, 'Internal Server Error');
+        return;
+      }
+    }
+    if (!allowed) {
+      refuse(socket, 401, 'Unauthorized', 'WWW-Authenticate: Bearer\r\n');
+      return;
+    }
+    if (closed || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    socket.off('error', ignore);
+    wss.handleUpgrade(req, socket, head, join);
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://hub.invalid');
+    // Someone else's endpoint on a shared server: theirs to answer.
+    if (url.pathname !== path && !ownServer) return;
+    // Until the upgrade, a socket error is the caller's problem (it hung up): nothing to log.
+    socket.on('error', ignore);
+    if (url.pathname !== path) refuse(socket, 404, 'Not Found');
+    else if (closed) refuse(socket, 503, 'Service Unavailable');
+    else void admit(req, socket, head, url);
+  };
+  server.on('upgrade', onUpgrade);
+
+  const listening = ownServer
+    ? new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      })
+    : Promise.resolve();
+  // Reported here too, for a caller who never awaits `listening`.
+  listening.catch((err: unknown) => onError(err, {}));
+
+  const timer = setInterval(() => {
+    for (const peer of peers.values()) peer.heartbeat();
+  }, pingIntervalMs);
+  timer.unref();
+
+  const addressOf = (): AddressInfo => {
+    const a = server.address();
+    if (a === null || typeof a === 'string') {
+      throw new LocalError('not_listening', 'the hub server is not listening on a TCP port');
+    }
+    return a;
+  };
+
+  return {
+    listening,
+    get url() {
+      const a = addressOf();
+      const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      return `ws://${host}:${a.port}${path}`;
+    },
+    get address() {
+      return addressOf();
+    },
+    peers: () => [...peers.values()].map((p) => p.info()),
+    disconnect(peerId) {
+      const peer = peers.get(peerId);
+      if (peer === undefined) return false;
+      peer.kick(CloseCode.kicked, 'disconnected by the hub');
+      return true;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      server.off('upgrade', onUpgrade);
+      for (const peer of [...peers.values()]) peer.kick(CloseCode.goingAway, 'hub closing');
+      wss.close();
+      if (ownServer && server.listening) {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      }
+    },
+  };
+}
+
+/** The bearer token: the `Authorization: Bearer` header, else the `token` query parameter. */
+function bearerToken(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers.authorization;
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match !== null) return match[1];
+  return url.searchParams.get('token') ?? undefined;
+}
+
+/** Answers an upgrade request with a plain HTTP error and closes the socket, without upgrading. */
+function refuse(socket: Duplex, status: number, text: string, extra = ''): void {
+  if (socket.destroyed) return;
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${extra}Content-Type: text/plain\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  );
+}
+
+function ignore(): void {}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!(v > 0)) throw new ConfigError(`hub option ${name} must be a positive number`);
+  return v;
+}

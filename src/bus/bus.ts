@@ -7,6 +7,8 @@ import {
   ClosedError,
   ConfigError,
   createEnvelope,
+  createId,
+  PROTOCOL_VERSION,
   DeadlineExceededError,
   errorFromWire,
   toWireError,
@@ -18,7 +20,7 @@ import {
 import { checkSubject } from '../transport/subject.js';
 import type { QueueOptions, Transport } from '../transport/transport.js';
 import { DeadlineTimer, type DeadlineHandle } from './deadlines.js';
-import { replyKindFor, type Message, type ReplyOptions } from './message.js';
+import { BusMessage, type Message } from './message.js';
 import { BusQueue } from './queue.js';
 import { StreamClient, StreamServer, type ResponseStream } from './stream.js';
 import { Subscription, type SubscriptionOptions } from './subscription.js';
@@ -62,10 +64,48 @@ export interface HandlerContext {
 /** Returns the reply body (or a promise of it), or an async iterable of items to stream. */
 export type ServeHandler = (request: Message, ctx: HandlerContext) => unknown;
 
-interface Pending {
-  resolve: (msg: Message) => void;
-  reject: (err: Error) => void;
-  timer: DeadlineHandle | undefined;
+/** One request waiting for its reply; also its own deadline handle (no closure per request). */
+class PendingRequest implements DeadlineHandle {
+  bucket: Set<DeadlineHandle> | undefined;
+  private done = false;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly id: string,
+    private readonly subject: string,
+    private readonly onReply: (msg: Message) => void,
+    private readonly onError: (err: Error) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    signal?.addEventListener('abort', this, { once: true });
+  }
+
+  /** The deadline passed. */
+  fire(): void {
+    this.reject(new DeadlineExceededError(`no reply on '${this.subject}' before the deadline`));
+  }
+
+  /** The caller's signal fired. */
+  handleEvent(): void {
+    this.reject(new CancelledError('request was cancelled'));
+  }
+
+  resolve(msg: Message): void {
+    if (this.finish()) this.onReply(msg);
+  }
+
+  reject(err: Error): void {
+    if (this.finish()) this.onError(err);
+  }
+
+  private finish(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    this.bus.settled(this.id);
+    this.bus.deadlines.cancel(this);
+    this.signal?.removeEventListener('abort', this);
+    return true;
+  }
 }
 
 export class Bus {
@@ -76,11 +116,13 @@ export class Bus {
   readonly defaultTimeoutMs: number;
   readonly streamCredit: number;
   readonly deadlines = new DeadlineTimer();
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new Map<string, PendingRequest>();
   private readonly streams: StreamClient;
   private readonly server: StreamServer;
   private readonly onError: NonNullable<BusOptions['onError']>;
   private readonly subscriptions = new Set<Subscription>();
+  /** Subjects already found valid: checking is a split and a regex per token. */
+  private readonly checkedSubjects = new Set<string>();
   private readonly closeController = new AbortController();
   private inboxSub;
   private closed = false;
@@ -118,7 +160,20 @@ export class Bus {
   }
 
   /** Builds an envelope stamped with this bus's source. */
-  envelope<B>(subject: string, body: B, options: PublishOptions = {}): Envelope<B> {
+  envelope<B>(subject: string, body: B, options?: PublishOptions): Envelope<B> {
+    if (options === undefined) {
+      // The common case, built in one fixed shape: no spread, no key walk.
+      const env: Envelope<B> = {
+        v: PROTOCOL_VERSION,
+        id: createId(),
+        kind: 'event',
+        subject,
+        ts: Date.now(),
+        body,
+      };
+      if (this.source !== undefined) env.source = this.source;
+      return env;
+    }
     const init: EnvelopeInit<B> = { ...options, kind: options.kind ?? 'event', subject, body };
     if (this.source !== undefined && init.source === undefined) init.source = this.source;
     return createEnvelope(init);
@@ -133,8 +188,13 @@ export class Bus {
 
   /** Publishes a ready-made envelope. */
   send(env: Envelope): void {
-    this.assertOpen();
-    checkSubject(env.subject);
+    if (this.closed) throw new ClosedError('bus');
+    const subject = env.subject;
+    if (!this.checkedSubjects.has(subject)) {
+      checkSubject(subject);
+      if (this.checkedSubjects.size >= 10_000) this.checkedSubjects.clear();
+      this.checkedSubjects.add(subject);
+    }
     this.transport.publish(env);
   }
 
@@ -159,47 +219,46 @@ export class Bus {
   request<R = unknown>(
     subject: string,
     body: unknown,
-    options: RequestOptions = {},
+    options?: RequestOptions,
   ): Promise<Message<R>> {
-    const { timeoutMs, signal, ...publishOptions } = options;
-    const deadline = options.deadline ?? Date.now() + (timeoutMs ?? this.defaultTimeoutMs);
-    const env = this.envelope(subject, body, { ...publishOptions, deadline, replyTo: this.inbox });
+    let env: Envelope;
+    let signal: AbortSignal | undefined;
+    if (options === undefined) {
+      env = this.envelope(subject, body);
+      env.deadline = env.ts + this.defaultTimeoutMs;
+    } else {
+      const { timeoutMs, signal: s, ...publishOptions } = options;
+      signal = s;
+      env = this.envelope(subject, body, publishOptions);
+      env.deadline = options.deadline ?? env.ts + (timeoutMs ?? this.defaultTimeoutMs);
+    }
+    env.replyTo = this.inbox;
     return new Promise<Message<R>>((resolve, reject) => {
-      if (signal?.aborted) {
+      if (signal?.aborted === true) {
         reject(new CancelledError('request was cancelled before it was sent'));
         return;
       }
-      const done = () => {
-        this.pending.delete(env.id);
-        if (entry.timer) this.deadlines.cancel(entry.timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = () => {
-        done();
-        reject(new CancelledError('request was cancelled'));
-      };
-      const entry: Pending = {
-        resolve: (msg) => {
-          done();
-          resolve(msg as Message<R>);
-        },
-        reject: (err) => {
-          done();
-          reject(err);
-        },
-        timer: undefined,
-      };
-      entry.timer = this.deadlines.add(deadline, () =>
-        entry.reject(new DeadlineExceededError(`no reply on '${subject}' before the deadline`)),
+      const entry = new PendingRequest(
+        this,
+        env.id,
+        subject,
+        resolve as (m: Message) => void,
+        reject,
+        signal,
       );
-      signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(env.id, entry);
+      this.deadlines.addHandle(env.deadline!, entry);
       try {
         this.send(env);
       } catch (err) {
         entry.reject(err as Error);
       }
     });
+  }
+
+  /** @internal Forgets a settled request. */
+  settled(id: string): void {
+    this.pending.delete(id);
   }
 
   /** Sends a request whose reply is a stream of items, read with `for await`. */
@@ -230,35 +289,16 @@ export class Bus {
 
   /** Wraps an envelope for handlers. */
   message<B>(env: Envelope<B>): Message<B> {
-    const send = (reply: Envelope) => {
-      try {
-        this.send(reply);
-      } catch (err) {
-        this.onError(err, { subject: reply.subject, id: env.id });
-      }
-    };
-    return {
-      envelope: env,
-      subject: env.subject,
-      kind: env.kind,
-      id: env.id,
-      body: env.body as B,
-      respond: (body: unknown, options: ReplyOptions = {}) => {
-        if (env.replyTo === undefined) return;
-        send(
-          this.replyEnvelope(
-            env,
-            options.kind ?? replyKindFor(env.kind),
-            body,
-            options.headers === undefined ? {} : { headers: options.headers },
-          ),
-        );
-      },
-      respondError: (error: unknown) => {
-        if (env.replyTo === undefined) return;
-        send(this.replyEnvelope(env, 'error', toWireError(error).toWire()));
-      },
-    };
+    return new BusMessage(this, env);
+  }
+
+  /** Sends a reply, reporting (not throwing) a failure: the requester's deadline covers it. */
+  sendReply(reply: Envelope, requestId: string): void {
+    try {
+      this.send(reply);
+    } catch (err) {
+      this.onError(err, { subject: reply.subject, id: requestId });
+    }
   }
 
   /** An answer to `request`: sent to its `replyTo`, correlated by its id. */
@@ -266,19 +306,27 @@ export class Bus {
     request: Envelope,
     kind: string,
     body: unknown,
-    extra: Omit<Partial<EnvelopeInit>, 'kind' | 'subject' | 'body'> = {},
+    extra?: Omit<Partial<EnvelopeInit>, 'kind' | 'subject' | 'body'>,
   ): Envelope {
-    const init: EnvelopeInit = {
-      ...extra,
+    const env: Envelope = {
+      v: PROTOCOL_VERSION,
+      id: createId(),
       kind,
       subject: request.replyTo!,
+      ts: Date.now(),
       corr: request.id,
       body,
     };
-    if (this.source !== undefined) init.source = this.source;
-    if (request.traceparent !== undefined) init.traceparent = request.traceparent;
-    if (request.tenant !== undefined) init.tenant = request.tenant;
-    return createEnvelope(init);
+    if (this.source !== undefined) env.source = this.source;
+    if (request.traceparent !== undefined) env.traceparent = request.traceparent;
+    if (request.tenant !== undefined) env.tenant = request.tenant;
+    if (extra !== undefined) {
+      for (const key in extra) {
+        const value = (extra as Record<string, unknown>)[key];
+        if (value !== undefined) (env as unknown as Record<string, unknown>)[key] = value;
+      }
+    }
+    return env;
   }
 
   /** Checks kind and body when a subscription restricts kinds; throws typed errors. */
@@ -317,6 +365,7 @@ export class Bus {
     if (this.closed) return;
     this.closed = true;
     this.closeController.abort(new ClosedError('bus'));
+    this.server.abortAll(new ClosedError('bus'));
     this.inboxSub.unsubscribe();
     for (const sub of [...this.subscriptions]) sub.unsubscribe();
     for (const p of [...this.pending.values()]) p.reject(new ClosedError('bus'));

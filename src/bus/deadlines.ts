@@ -7,7 +7,7 @@ const BUCKET_MS = 5;
 
 export interface DeadlineHandle {
   bucket: Set<DeadlineHandle> | undefined;
-  fire: () => void;
+  fire(): void;
 }
 
 export class DeadlineTimer {
@@ -18,6 +18,13 @@ export class DeadlineTimer {
 
   /** Calls `fire` at or just after `at` (ms epoch) unless cancelled first. */
   add(at: number, fire: () => void): DeadlineHandle {
+    const handle: DeadlineHandle = { bucket: undefined, fire };
+    this.addHandle(at, handle);
+    return handle;
+  }
+
+  /** Schedules a ready-made handle (an object that is its own callback). */
+  addHandle(at: number, handle: DeadlineHandle): void {
     const slot = Math.ceil(at / BUCKET_MS) * BUCKET_MS;
     let bucket = this.buckets.get(slot);
     if (bucket === undefined) {
@@ -26,9 +33,8 @@ export class DeadlineTimer {
       this.times.push(slot);
       if (slot < this.timerAt) this.arm(slot);
     }
-    const handle: DeadlineHandle = { bucket, fire };
+    handle.bucket = bucket;
     bucket.add(handle);
-    return handle;
   }
 
   cancel(handle: DeadlineHandle): void {

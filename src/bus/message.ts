@@ -1,5 +1,6 @@
 // What handlers receive: the envelope plus the means to answer it.
-import type { Envelope } from '../protocol/index.js';
+import { toWireError, type Envelope } from '../protocol/index.js';
+import type { Bus } from './bus.js';
 
 export interface ReplyOptions {
   kind?: string;
@@ -21,4 +22,39 @@ export interface Message<B = unknown> {
 /** The reply kind for a request kind: 'inference.request' -> 'inference.result'. */
 export function replyKindFor(kind: string): string {
   return kind.endsWith('.request') ? `${kind.slice(0, -'.request'.length)}.result` : kind;
+}
+
+/** The Message handed to handlers: one small object per message, methods on the prototype. */
+export class BusMessage<B = unknown> implements Message<B> {
+  constructor(
+    private readonly bus: Bus,
+    readonly envelope: Envelope<B>,
+  ) {}
+
+  get subject(): string {
+    return this.envelope.subject;
+  }
+  get kind(): string {
+    return this.envelope.kind;
+  }
+  get id(): string {
+    return this.envelope.id;
+  }
+  get body(): B {
+    return this.envelope.body as B;
+  }
+
+  respond(body: unknown, options?: ReplyOptions): void {
+    const env = this.envelope;
+    if (env.replyTo === undefined) return;
+    const kind = options?.kind ?? replyKindFor(env.kind);
+    const extra = options?.headers === undefined ? undefined : { headers: options.headers };
+    this.bus.sendReply(this.bus.replyEnvelope(env, kind, body, extra), env.id);
+  }
+
+  respondError(error: unknown): void {
+    const env = this.envelope;
+    if (env.replyTo === undefined) return;
+    this.bus.sendReply(this.bus.replyEnvelope(env, 'error', toWireError(error).toWire()), env.id);
+  }
 }

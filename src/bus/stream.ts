@@ -246,7 +246,7 @@ interface Served {
 /** The responder side: runs handlers and pumps their output within the credit granted. */
 export class StreamServer {
   private readonly served = new Map<string, Served>();
-  constructor(private readonly bus: Bus) {}
+  constructor(readonly bus: Bus) {}
 
   onControl(env: Envelope): void {
     const state = this.served.get(env.corr!);
@@ -266,61 +266,87 @@ export class StreamServer {
 
   handle(msg: Message, handler: ServeHandler, options: ServeOptions): void {
     const env = msg.envelope;
-    const bus = this.bus;
     if (env.deadline !== undefined && env.deadline <= Date.now()) {
       msg.respondError(new DeadlineExceededError('request arrived after its deadline'));
       return;
     }
-    const abort = new AbortController();
-    const onClose = () => abort.abort(bus.closing.reason);
-    bus.closing.addEventListener('abort', onClose, { once: true });
-    const timer =
-      env.deadline === undefined
-        ? undefined
-        : bus.deadlines.add(env.deadline, () =>
-            abort.abort(new DeadlineExceededError('request deadline passed while handling')),
-          );
-    const cleanup = () => {
-      if (timer !== undefined) bus.deadlines.cancel(timer);
-      bus.closing.removeEventListener('abort', onClose);
-    };
-    const state: Served = { credit: env.credit ?? 0, wake: undefined, abort };
     const streaming = env.credit !== undefined && env.replyTo !== undefined;
+    const call = new HandlerCall(this, env);
     if (streaming) {
+      const state: Served = { credit: env.credit!, wake: undefined, abort: call.controller() };
       this.served.set(env.id, state);
       this.sendOpen(env);
+      const finish = () => {
+        call.done();
+        this.served.delete(env.id);
+      };
+      let result: unknown;
+      try {
+        result = handler(msg, call);
+      } catch (err) {
+        this.sendError(msg, err, true, state.abort.signal);
+        finish();
+        return;
+      }
+      if (isAsyncIterable(result)) {
+        void this.pump(msg, result, state, options).finally(finish);
+        return;
+      }
+      Promise.resolve(result)
+        .then((value) => {
+          if (!call.cancelled) this.sendFinal(env, value, options, 1);
+        })
+        .catch((err: unknown) => this.sendError(msg, err, true, state.abort.signal))
+        .finally(finish);
+      return;
     }
-    const finish = () => {
-      cleanup();
-      this.served.delete(env.id);
-    };
     let result: unknown;
     try {
-      result = handler(msg, { signal: abort.signal });
+      result = handler(msg, call);
     } catch (err) {
-      this.sendError(msg, err, streaming, abort.signal);
-      finish();
+      call.done();
+      msg.respondError(err);
       return;
     }
-    if (streaming && isAsyncIterable(result)) {
-      void this.pump(msg, result, state, options).finally(finish);
+    if (result instanceof Promise) {
+      result.then(
+        (value: unknown) => {
+          call.done();
+          if (!call.cancelled) msg.respond(value, this.replyOptions(env.kind, options));
+        },
+        (err: unknown) => {
+          call.done();
+          if (!call.cancelled) msg.respondError(err);
+        },
+      );
       return;
     }
+    call.done();
     if (isAsyncIterable(result)) {
       msg.respondError(
         new InvalidMessageError('handler streams, but the request did not ask for a stream'),
       );
-      finish();
       return;
     }
-    Promise.resolve(result)
-      .then((value) => {
-        if (abort.signal.aborted && !(abort.signal.reason instanceof DeadlineExceededError)) return;
-        if (streaming) this.sendFinal(env, value, options, 1);
-        else msg.respond(value, { kind: options.replyKind ?? replyKindFor(env.kind) });
-      })
-      .catch((err: unknown) => this.sendError(msg, err, streaming, abort.signal))
-      .finally(finish);
+    msg.respond(result, this.replyOptions(env.kind, options));
+  }
+
+  private readonly replyKinds = new Map<string, { kind: string }>();
+
+  private replyOptions(kind: string, options: ServeOptions): { kind: string } {
+    let cached = this.replyKinds.get(options.replyKind ?? kind);
+    if (cached === undefined) {
+      cached = { kind: options.replyKind ?? replyKindFor(kind) };
+      if (this.replyKinds.size < 1000) this.replyKinds.set(options.replyKind ?? kind, cached);
+    }
+    return cached;
+  }
+
+  /** Calls whose handler holds an AbortSignal: aborted when the bus closes. */
+  readonly active = new Set<HandlerCall>();
+
+  abortAll(reason: unknown): void {
+    for (const call of [...this.active]) call.abort(reason);
   }
 
   private sendOpen(env: Envelope): void {
@@ -393,5 +419,59 @@ export class StreamServer {
     } finally {
       if (signal.aborted) await iterator.return?.().catch(() => undefined);
     }
+  }
+}
+
+/**
+ * The context of one handler run. Its AbortSignal is made only when the handler asks for it
+ * (an AbortController and a deadline timer cost more than a whole in-process round trip), and
+ * then fires on cancellation, on the request's deadline and on bus close.
+ */
+class HandlerCall {
+  private abort_: AbortController | undefined;
+  private timer: DeadlineHandle | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly server: StreamServer,
+    private readonly env: Envelope,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller().signal;
+  }
+
+  /** True once cancelled by the requester or the bus (a deadline still lets the error out). */
+  get cancelled(): boolean {
+    const signal = this.abort_?.signal;
+    return (
+      signal !== undefined && signal.aborted && !(signal.reason instanceof DeadlineExceededError)
+    );
+  }
+
+  controller(): AbortController {
+    if (this.abort_ === undefined) {
+      this.abort_ = new AbortController();
+      if (this.finished) return this.abort_;
+      this.server.active.add(this);
+      const deadline = this.env.deadline;
+      if (deadline !== undefined) {
+        this.timer = this.server.bus.deadlines.add(deadline, () =>
+          this.abort(new DeadlineExceededError('request deadline passed while handling')),
+        );
+      }
+    }
+    return this.abort_;
+  }
+
+  abort(reason: unknown): void {
+    this.controller().abort(reason);
+  }
+
+  done(): void {
+    this.finished = true;
+    if (this.abort_ === undefined) return;
+    this.server.active.delete(this);
+    if (this.timer !== undefined) this.server.bus.deadlines.cancel(this.timer);
   }
 }

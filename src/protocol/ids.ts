@@ -1,51 +1,40 @@
 // Message ids: UUIDv7 text (RFC 9562 section 5.7), time-ordered and unique across processes.
-// Layout: 48-bit ms timestamp | version 7 | 32-bit per-process sequence (12 + 20 bits around the
-// variant) | 40 random bits drawn per process and redrawn whenever the sequence wraps. Ids made
-// by one process sort in creation order as strings.
+// Layout: 48-bit ms timestamp | version 7 | a 32-bit per-process sequence split 12 + 20 bits
+// around the variant nibble (whose two free bits are drawn once per process) | 40 random bits
+// drawn per process and redrawn whenever the sequence wraps. Ids made by one process sort in
+// creation order as strings (within a millisecond the sequence orders them).
 import { randomBytes, randomInt } from 'node:crypto';
+
+const HEX2: string[] = [];
+const HEX3: string[] = [];
+for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).padStart(2, '0'));
+for (let i = 0; i < 4096; i++) HEX3.push(i.toString(16).padStart(3, '0'));
 
 let seq = randomInt(0, 2 ** 24);
 let tail = '';
+let variant = '';
 let lastMs = -1;
-let msHex = '';
+let prefix = '';
 
-function redrawTail(): void {
-  // Random bits as 11 hex digits; the id uses the last 10 (40 bits).
+function redraw(): void {
   const b = randomBytes(6);
-  const n = (b.readUIntBE(0, 6) % 2 ** 42).toString(16).padStart(11, '0');
-  tail = n;
+  tail = b.subarray(0, 5).toString('hex'); // 40 bits
+  variant = '89ab'[b[5]! & 3]!;
 }
-redrawTail();
-
-const HEX = '0123456789abcdef';
+redraw();
 
 /** Returns a new UUIDv7 string. Monotonic within this process. */
 export function createId(): string {
   const now = Date.now();
   if (now !== lastMs) {
     lastMs = now;
-    msHex = now.toString(16).padStart(12, '0');
+    const hex = now.toString(16).padStart(12, '0');
+    prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7`;
   }
   seq = (seq + 1) >>> 0;
-  if (seq === 0) redrawTail();
-  const hi = seq >>> 20; // 12 bits
-  const lo = seq & 0xfffff; // 20 bits
-  // variant 0b10 plus the top 2 bits of lo form the first nibble of group 4.
-  const v = 8 | (lo >>> 18);
-  const lo18 = (lo & 0x3ffff).toString(16).padStart(5, '0');
-  return (
-    msHex.slice(0, 8) +
-    '-' +
-    msHex.slice(8, 12) +
-    '-7' +
-    hi.toString(16).padStart(3, '0') +
-    '-' +
-    HEX[v]! +
-    lo18.slice(0, 3) +
-    '-' +
-    lo18.slice(3) +
-    tail.slice(1)
-  );
+  if (seq === 0) redraw();
+  const lo = seq & 0xfffff;
+  return `${prefix}${HEX3[seq >>> 20]!}-${variant}${HEX3[lo >>> 8]!}-${HEX2[lo & 0xff]!}${tail}`;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

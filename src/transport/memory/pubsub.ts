@@ -48,15 +48,23 @@ export class SubjectRouter {
     };
   }
 
-  /** Routes one envelope; returns the number of subscriptions it was given to. */
+  /** Routes one envelope to its subscribers (a bad subject throws to the publisher). */
   publish(env: Envelope): void {
-    this.pending.push(env);
-    if (this.dispatching) return;
+    if (this.dispatching) {
+      this.route(env.subject); // refuse a bad subject to its publisher, not to a later one
+      this.pending.push(env);
+      return;
+    }
     this.dispatching = true;
     try {
-      let next: Envelope | undefined;
-      while ((next = this.pending.shift()) !== undefined) this.deliver(next);
+      this.deliver(env);
+      const pending = this.pending;
+      if (pending.length > 0) {
+        for (let i = 0; i < pending.length; i++) this.deliver(pending[i]!);
+        pending.length = 0;
+      }
     } finally {
+      if (this.pending.length > 0) this.pending.length = 0;
       this.dispatching = false;
     }
   }

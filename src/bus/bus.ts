@@ -11,7 +11,6 @@ import {
   PROTOCOL_VERSION,
   DeadlineExceededError,
   errorFromWire,
-  toWireError,
   UnknownKindError,
   validateBody,
   type Envelope,

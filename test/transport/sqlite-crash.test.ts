@@ -84,7 +84,10 @@ test(
     assert.ok(enqueued.length > acked.size, 'run 1 was killed with messages still queued');
     assert.ok(redelivered.size > 0, 'run 2 had messages to take over');
 
-    const lost = enqueued.filter((id) => !acked.has(id) && !redelivered.has(id));
+    // An ack that committed just before the kill may not have been printed: such an id was at
+    // least announced with `acking`. Nothing else may be missing.
+    const acking = new Set(idsOf(first.lines, 'acking'));
+    const lost = enqueued.filter((id) => !acking.has(id) && !redelivered.has(id));
     assert.deepEqual(
       lost,
       [],

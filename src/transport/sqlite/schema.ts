@@ -42,21 +42,24 @@ CREATE INDEX IF NOT EXISTS llmwire_queue_keys
   ON llmwire_queue_messages (queue, key, seq) WHERE key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS llmwire_queue_expiry
   ON llmwire_queue_messages (queue, expires_at) WHERE expires_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS llmwire_queue_ids
-  ON llmwire_queue_messages (queue, id);
 
 -- Messages held per queue, maintained by the writers (one update per transaction).
 CREATE TABLE IF NOT EXISTS llmwire_queue_depth (
   queue TEXT PRIMARY KEY,
   depth INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- One row per message id: its last enqueue (seq) and the end of its dedup window (until). A row
+-- outlives its window while that message is still live, so it doubles as the index of live ids
+-- and the messages table needs none; recheck is when pruning next looks at the row.
 CREATE TABLE IF NOT EXISTS llmwire_queue_dedup (
-  queue TEXT    NOT NULL,
-  id    TEXT    NOT NULL,
-  until INTEGER NOT NULL,
+  queue   TEXT    NOT NULL,
+  id      TEXT    NOT NULL,
+  until   INTEGER NOT NULL,
+  seq     INTEGER NOT NULL,
+  recheck INTEGER NOT NULL,
   PRIMARY KEY (queue, id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS llmwire_queue_dedup_until ON llmwire_queue_dedup (until);
+CREATE INDEX IF NOT EXISTS llmwire_queue_dedup_recheck ON llmwire_queue_dedup (recheck);
 
 CREATE TABLE IF NOT EXISTS llmwire_queue_dead (
   seq      INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -16,14 +16,19 @@ const HELD = 'seq = ? AND state = 2 AND attempts = ? AND lease_until > ?';
 const SQL = {
   insert: `INSERT INTO ${M} (queue, id, prio, key, state, available_at, expires_at, frame)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  idInQueue: `SELECT 1 FROM ${M} WHERE queue = ? AND id = ? LIMIT 1`,
   keyInQueue: `SELECT 1 FROM ${M} WHERE queue = ? AND key = ? LIMIT 1`,
   depth: `SELECT depth FROM llmwire_queue_depth WHERE queue = ?`,
   depthAdd: `INSERT INTO llmwire_queue_depth (queue, depth) VALUES (?, ?)
              ON CONFLICT (queue) DO UPDATE SET depth = depth + excluded.depth`,
-  dedupUntil: `SELECT until FROM llmwire_queue_dedup WHERE queue = ? AND id = ?`,
-  dedupPut: `INSERT OR REPLACE INTO llmwire_queue_dedup (queue, id, until) VALUES (?, ?, ?)`,
-  dedupPrune: `DELETE FROM llmwire_queue_dedup WHERE until < ?`,
+  dedupGet: `SELECT until, seq FROM llmwire_queue_dedup WHERE queue = ? AND id = ?`,
+  dedupPut: `INSERT OR REPLACE INTO llmwire_queue_dedup (queue, id, until, seq, recheck)
+             VALUES (?, ?, ?, ?, ?)`,
+  isLive: `SELECT 1 FROM ${M} WHERE seq = ?`,
+  // Rows past their window go unless their message is still live; the others are looked at
+  // again later, so a long-lived backlog is not rescanned on every prune.
+  dedupPrune: `DELETE FROM llmwire_queue_dedup WHERE recheck < @now AND until < @now
+               AND NOT EXISTS (SELECT 1 FROM ${M} WHERE seq = llmwire_queue_dedup.seq)`,
+  dedupDefer: `UPDATE llmwire_queue_dedup SET recheck = max(until, @later) WHERE recheck < @now`,
 
   // Picks and marks in one statement; RETURNING order is unspecified, so the caller sorts.
   lease: `UPDATE ${M} SET state = 2, lease_until = ?, attempts = attempts + 1
@@ -61,10 +66,9 @@ const SQL = {
 type Name = keyof typeof SQL;
 
 const ONE_COLUMN: ReadonlySet<Name> = new Set<Name>([
-  'idInQueue',
   'keyInQueue',
   'depth',
-  'dedupUntil',
+  'isLive',
   'nextDelayed',
   'nextLeaseEnd',
   'countReady',

@@ -40,6 +40,8 @@ const LEASE_EXPIRED: WireErrorBody = {
 };
 
 const DEDUP_PRUNE_EVERY_MS = 1_000;
+/** How long pruning leaves the dedup row of a message that outlived its window. */
+const DEDUP_RECHECK_LIVE_MS = 60_000;
 
 export class QueueStore {
   private lastPrune = 0;
@@ -55,12 +57,11 @@ export class QueueStore {
   enqueue(env: Envelope, frame: Uint8Array, opts: EnqueueOptions): EnqueueResult {
     const { st, name } = this;
     const now = Date.now();
-    const window = this.options.dedupWindowMs;
-    if (window > 0) {
-      const until = st.dedupUntil.get(name, env.id) as number | undefined;
-      if (until !== undefined && until >= now) return { id: env.id, duplicate: true };
+    const seen = st.dedupGet.get(name, env.id) as { until: number; seq: number } | undefined;
+    // A duplicate inside the window, or of a message still in the queue whatever its age.
+    if (seen !== undefined && (seen.until >= now || st.isLive.get(seen.seq) !== undefined)) {
+      return { id: env.id, duplicate: true };
     }
-    if (st.idInQueue.get(name, env.id) !== undefined) return { id: env.id, duplicate: true };
     if (Number.isFinite(this.options.maxDepth)) {
       if (this.fx.depth(name) >= this.options.maxDepth) {
         throw new OverloadedError(`queue '${name}' is full (${this.options.maxDepth} messages)`, {
@@ -68,10 +69,7 @@ export class QueueStore {
         });
       }
     }
-    if (window > 0) {
-      this.pruneDedup(now);
-      st.dedupPut.run(name, env.id, now + window);
-    }
+    this.pruneDedup(now);
     const expires = expiryOf(env.deadline, now, opts.ttlMs);
     this.insert(env, frame, now + (opts.delayMs ?? 0), expires, now);
     return { id: env.id, duplicate: false };
@@ -88,7 +86,18 @@ export class QueueStore {
     const blocked = key !== null && this.st.keyInQueue.get(this.name, key) !== undefined;
     const state = blocked ? State.blocked : availableAt > now ? State.delayed : State.ready;
     const expiresAt = Number.isFinite(expires) ? expires : null;
-    this.st.insert.run(this.name, env.id, env.prio ?? 5, key, state, availableAt, expiresAt, frame);
+    const { lastInsertRowid } = this.st.insert.run(
+      this.name,
+      env.id,
+      env.prio ?? 5,
+      key,
+      state,
+      availableAt,
+      expiresAt,
+      frame,
+    );
+    const until = now + this.options.dedupWindowMs;
+    this.st.dedupPut.run(this.name, env.id, until, lastInsertRowid, until);
     this.fx.addDepth(this.name, 1);
     // Waiting receivers look again: at once if it is ready, else to shorten their sleep.
     this.fx.touch(this.name);
@@ -97,7 +106,8 @@ export class QueueStore {
   private pruneDedup(now: number): void {
     if (now - this.lastPrune < DEDUP_PRUNE_EVERY_MS) return;
     this.lastPrune = now;
-    this.st.dedupPrune.run(now);
+    this.st.dedupPrune.run({ now });
+    this.st.dedupDefer.run({ now, later: now + DEDUP_RECHECK_LIVE_MS });
   }
 
   /** Leases up to `max` ready messages, highest priority first, FIFO within a priority. */
@@ -243,7 +253,8 @@ export class QueueStore {
   /** Moves one dead letter back to the queue as a new message; false if its id is live. */
   replay(id: string, frame: Uint8Array, now: number): boolean {
     const { st, name } = this;
-    if (st.idInQueue.get(name, id) !== undefined) return false;
+    const seen = st.dedupGet.get(name, id) as { seq: number } | undefined;
+    if (seen !== undefined && st.isLive.get(seen.seq) !== undefined) return false;
     let env: Envelope;
     try {
       env = this.codec.decode(frame);
@@ -262,7 +273,6 @@ export class QueueStore {
       }
     }
     st.deadDelete.run(name, id);
-    if (this.options.dedupWindowMs > 0) st.dedupPut.run(name, id, now + this.options.dedupWindowMs);
     this.insert(env, frame, now, Infinity, now);
     return true;
   }

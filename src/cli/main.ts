@@ -4,13 +4,14 @@ import { readFileSync } from 'node:fs';
 import { LocalError, WireError } from '../protocol/index.js';
 import { send } from './send.js';
 import { status } from './status.js';
-import { up } from './up.js';
+import { gateway, up } from './up.js';
 import { worker } from './worker.js';
 
 const HELP = `Usage: llmwire <command> [options]
 
 Commands:
   up         run the bus, the gateway and simulated workers in this process (npm start)
+  gateway    run the bus and the gateway only; workers join over /v1/bus
   worker     run one worker process joined to a bus
   send       send a chat request to the gateway and stream the answer
   status     show the gateway's workers
@@ -45,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'up':
       return up(rest, out);
+    case 'gateway':
+      return gateway(rest, out);
     case 'worker':
       return worker(rest, out);
     case 'send':

@@ -65,12 +65,48 @@ export function upConfig(flags: Record<string, string | boolean | undefined>): C
   return validateConfig(merged, typeof flags.config === 'string' ? flags.config : 'flags');
 }
 
+export const GATEWAY_HELP = `Usage: llmwire gateway [options]
+
+Runs the bus and the OpenAI-compatible gateway with no workers of its own: workers join from
+other processes through the WebSocket bus endpoint (llmwire worker --connect ws://HOST:PORT/v1/bus).
+
+Options (each also as an environment variable, e.g. LLMWIRE_PORT):
+  --port N          gateway port (default 8787)
+  --host ADDR       gateway address (default 127.0.0.1; others need API keys in the config)
+  --transport T     sqlite (default: durable journal in the data dir), memory
+  --data-dir DIR    where the journal lives (default .llmwire)
+  --config FILE     YAML or JSON configuration (flags win over it; workers.count is ignored)
+  --once            start, print what runs, and exit
+  -h, --help        show this help
+`;
+
+const GATEWAY_OPTIONS: Options = Object.fromEntries(
+  Object.entries(OPTIONS).filter(([name]) => name !== 'workers' && name !== 'backend'),
+);
+
+export async function gateway(args: string[], out: (line: string) => void): Promise<number> {
+  const flags = parse('gateway', args, GATEWAY_OPTIONS);
+  if (flags.help === true) {
+    out(GATEWAY_HELP);
+    return 0;
+  }
+  return run('gateway', { ...flags, workers: '0' }, out);
+}
+
 export async function up(args: string[], out: (line: string) => void): Promise<number> {
   const flags = parse('up', args, OPTIONS);
   if (flags.help === true) {
     out(UP_HELP);
     return 0;
   }
+  return run('up', flags, out);
+}
+
+async function run(
+  command: 'up' | 'gateway',
+  flags: Record<string, string | boolean | undefined>,
+  out: (line: string) => void,
+): Promise<number> {
   const config = upConfig(flags);
   const transport = openTransport(config.transport, { dataDir: config.dataDir });
   const bus = createBus({ transport, source: 'llmwire-up' });
@@ -101,13 +137,15 @@ export async function up(args: string[], out: (line: string) => void): Promise<n
     workers.push(worker);
   }
   const url = await gateway.listen();
-  out(`llmwire up (pid ${process.pid})`);
+  out(`llmwire ${command} (pid ${process.pid})`);
   out(`  gateway     ${url}/v1  (OpenAI API; health ${url}/healthz)`);
   out(
     `  bus         ${transport.name}${config.transport === 'sqlite' ? ` journal in ${config.dataDir}/journal.db` : ''}; remote workers: ${url.replace('http', 'ws')}/v1/bus`,
   );
   out(
-    `  workers     ${workers.map((w) => w.id).join(', ') || 'none (start some with llmwire worker)'} [${String(config.workers.backend.kind)}]`,
+    workers.length > 0
+      ? `  workers     ${workers.map((w) => w.id).join(', ')} [${String(config.workers.backend.kind)}]`
+      : '  workers     none here; start some with: llmwire worker --connect <the bus URL above>',
   );
   out(`  routing     ${config.gateway.routing?.policy ?? 'least-outstanding'}`);
   out(

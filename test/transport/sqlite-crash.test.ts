@@ -80,10 +80,6 @@ test(
     t.diagnostic(
       `run 1: ${enqueued.length} enqueued, ${acked.size} acked; run 2: ${redelivered.size} delivered`,
     );
-    assert.ok(acked.size >= 400, `run 1 acked ${acked.size}`);
-    assert.ok(enqueued.length > acked.size, 'run 1 was killed with messages still queued');
-    assert.ok(redelivered.size > 0, 'run 2 had messages to take over');
-
     // An ack that committed just before the kill may not have been printed: such an id was at
     // least announced with `acking`. Nothing else may be missing.
     const acking = new Set(idsOf(first.lines, 'acking'));
@@ -95,6 +91,9 @@ test(
     );
     const acknowledgedTwice = [...acked].filter((id) => redelivered.has(id));
     assert.deepEqual(acknowledgedTwice, [], 'no message acked in run 1 is delivered again');
+    // And the run exercised what it claims to: a kill with work both done and pending.
+    assert.ok(acked.size >= 400, `run 1 acked ${acked.size}`);
+    assert.ok(redelivered.size > 0, 'run 2 had messages to take over');
   },
 );
 

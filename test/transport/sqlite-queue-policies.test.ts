@@ -107,6 +107,17 @@ test('sqlite queue - an id still in the queue is a duplicate even after the wind
   assert.equal((await queue.stats()).ready, 1);
 });
 
+test('sqlite queue - pruning the dedup ids keeps those of live messages, and only those', async (t) => {
+  const queue = tempQueue(t, { dedupWindowMs: 20 });
+  const live = message('live');
+  await queue.enqueue(live);
+  await sleep(1_100); // pruning runs at most once a second, on enqueue
+  await queue.enqueue(message('triggers a prune'));
+  assert.equal((await queue.enqueue(live)).duplicate, true, 'still in the queue');
+  for (const d of await queue.receive({ max: 10, waitMs: 0 })) await d.ack();
+  assert.equal((await queue.enqueue(live)).duplicate, false, 'gone and past its window');
+});
+
 test('sqlite queue - delivers higher priority first and FIFO within a priority', async (t) => {
   const queue = tempQueue(t);
   const plan: [string, number | undefined][] = [

@@ -2,6 +2,7 @@
 // conformance suite. "Durable" here means durable for the life of the process.
 import {
   ClosedError,
+  InvalidMessageError,
   NotFoundError,
   OverloadedError,
   type Envelope,
@@ -97,6 +98,12 @@ export class MemoryQueueStore {
       if (this.dedup.has(env.id) || this.items.has(env.id)) {
         return Promise.resolve({ id: env.id, duplicate: true });
       }
+      const prio = env.prio ?? 5;
+      if (!Number.isInteger(prio) || prio < 0 || prio > 9) {
+        throw new InvalidMessageError(
+          `priority must be an integer from 0 to 9, got ${String(env.prio)}`,
+        );
+      }
       if (this.items.size >= this.options.maxDepth) {
         throw new OverloadedError(
           `queue '${this.name}' is full (${this.options.maxDepth} messages)`,
@@ -106,7 +113,7 @@ export class MemoryQueueStore {
       const item: Item = {
         env,
         seq: this.seq++,
-        prio: env.prio ?? 5,
+        prio,
         state: 'blocked',
         availableAt: now + (opts.delayMs ?? 0),
         leaseUntil: 0,
@@ -368,12 +375,14 @@ export class MemoryQueueStore {
     for (const id of ids ?? [...this.dead.keys()]) {
       const letter = this.dead.get(id);
       if (letter === undefined || this.items.has(id)) continue;
+      // A full queue keeps the rest as dead letters rather than dropping them.
+      if (this.items.size >= this.options.maxDepth) break;
       this.dead.delete(id);
       this.dedup.delete(id);
-      const { deadline: _d, attempt: _a, ...env } = letter.envelope;
       // A replayed message starts over: attempts reset, and its deadline (which may be what
       // killed it) is dropped; the operator who replays it decides it is still wanted.
-      void this.enqueue(env);
+      const { deadline: _d, attempt: _a, ...env } = letter.envelope;
+      void this.enqueue(env as Envelope);
       n++;
     }
     return n;

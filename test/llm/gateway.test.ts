@@ -130,6 +130,38 @@ describe('gateway - OpenAI API', () => {
   });
 });
 
+describe('gateway - security defaults', () => {
+  test('refuses to listen beyond loopback without API keys', async () => {
+    const { createGateway } = await import('../../src/llm/gateway/server.js');
+    const { createBus } = await import('../../src/bus/index.js');
+    const { createMemoryTransport } = await import('../../src/transport/memory/index.js');
+    const bus = createBus({ transport: createMemoryTransport() });
+    assert.throws(() => createGateway({ bus, host: '0.0.0.0', port: 0 }), /without API keys/);
+    const withKeys = createGateway({
+      bus,
+      host: '0.0.0.0',
+      port: 0,
+      apiKeys: { 'a-long-key-1': { name: 't' } },
+    });
+    assert.ok(withKeys);
+    await bus.close();
+  });
+
+  test('answers every request with an x-request-id, keeping a valid incoming one', async () => {
+    await using stack = await startStack();
+    const mine = await fetch(`${stack.url}/v1/models`, {
+      headers: { 'x-request-id': 'req-abc.123' },
+    });
+    assert.equal(mine.headers.get('x-request-id'), 'req-abc.123');
+    const error = await fetch(`${stack.url}/v1/nothing`);
+    assert.match(error.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    const bogus = await fetch(`${stack.url}/v1/models`, {
+      headers: { 'x-request-id': 'has spaces' },
+    });
+    assert.notEqual(bogus.headers.get('x-request-id'), 'has spaces');
+  });
+});
+
 describe('gateway - errors', () => {
   async function status(p: Promise<unknown>): Promise<APIError> {
     const err = await p.then(

@@ -21,7 +21,8 @@ import type { QueueOptions, Transport } from '../transport/transport.js';
 import { DeadlineTimer, type DeadlineHandle } from './deadlines.js';
 import { BusMessage, type Message } from './message.js';
 import { BusQueue } from './queue.js';
-import { StreamClient, StreamServer, type ResponseStream } from './stream.js';
+import { StreamServer } from './serve.js';
+import { StreamClient, type ResponseStream } from './stream.js';
 import { Subscription, type SubscriptionOptions } from './subscription.js';
 
 export interface BusOptions {

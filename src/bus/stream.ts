@@ -1,4 +1,5 @@
-// Streamed replies with credit-based flow control (docs/protocol.md, "Streams"). The requester
+// Streamed replies with credit-based flow control (docs/protocol.md, "Streams"), requester side
+// (the responder side is serve.ts). The requester
 // grants credit in the request (`credit`) and then in `control.credit` messages as its reader
 // consumes; the responder sends a chunk only while it holds credit, so a slow reader slows the
 // writer and neither side buffers more than the window. Cancelling the reader sends
@@ -13,9 +14,8 @@ import {
   type Envelope,
   type WireError,
 } from '../protocol/index.js';
-import type { Bus, RequestOptions, ServeHandler, ServeOptions } from './bus.js';
+import type { Bus, RequestOptions } from './bus.js';
 import type { DeadlineHandle } from './deadlines.js';
-import { replyKindFor, type Message } from './message.js';
 
 export interface ResponseStream<C, R = unknown> extends AsyncIterable<C> {
   /** The request's message id. */
@@ -26,11 +26,10 @@ export interface ResponseStream<C, R = unknown> extends AsyncIterable<C> {
   cancel(reason?: string): void;
 }
 
-const STREAM_OPEN = 'stream.open';
-const STREAM_END = 'stream.end';
-const YIELD_EVERY = 32;
+export const STREAM_OPEN = 'stream.open';
+export const STREAM_END = 'stream.end';
 
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
@@ -234,244 +233,5 @@ export class StreamClient {
 
   closeAll(): void {
     for (const s of [...this.open_.values()]) s.fail(new CancelledError('bus closed'), true);
-  }
-}
-
-interface Served {
-  credit: number;
-  wake: (() => void) | undefined;
-  abort: AbortController;
-}
-
-/** The responder side: runs handlers and pumps their output within the credit granted. */
-export class StreamServer {
-  private readonly served = new Map<string, Served>();
-  constructor(readonly bus: Bus) {}
-
-  onControl(env: Envelope): void {
-    const state = this.served.get(env.corr!);
-    if (state === undefined) return;
-    if (env.kind === 'control.cancel') {
-      const reason =
-        (env.body as { reason?: string } | undefined)?.reason ?? 'cancelled by requester';
-      state.abort.abort(new CancelledError(reason));
-      state.wake?.();
-    } else {
-      const credits = (env.body as { credits?: unknown } | undefined)?.credits;
-      if (typeof credits !== 'number' || !Number.isInteger(credits) || credits < 1) return;
-      state.credit += credits;
-      state.wake?.();
-    }
-  }
-
-  handle(msg: Message, handler: ServeHandler, options: ServeOptions): void {
-    const env = msg.envelope;
-    if (env.deadline !== undefined && env.deadline <= Date.now()) {
-      msg.respondError(new DeadlineExceededError('request arrived after its deadline'));
-      return;
-    }
-    const streaming = env.credit !== undefined && env.replyTo !== undefined;
-    const call = new HandlerCall(this, env);
-    if (streaming) {
-      const state: Served = { credit: env.credit!, wake: undefined, abort: call.controller() };
-      this.served.set(env.id, state);
-      this.sendOpen(env);
-      const finish = () => {
-        call.done();
-        this.served.delete(env.id);
-      };
-      let result: unknown;
-      try {
-        result = handler(msg, call);
-      } catch (err) {
-        this.sendError(msg, err, true, state.abort.signal);
-        finish();
-        return;
-      }
-      if (isAsyncIterable(result)) {
-        void this.pump(msg, result, state, options).finally(finish);
-        return;
-      }
-      Promise.resolve(result)
-        .then((value) => {
-          if (!call.cancelled) this.sendFinal(env, value, options, 1);
-        })
-        .catch((err: unknown) => this.sendError(msg, err, true, state.abort.signal))
-        .finally(finish);
-      return;
-    }
-    let result: unknown;
-    try {
-      result = handler(msg, call);
-    } catch (err) {
-      call.done();
-      msg.respondError(err);
-      return;
-    }
-    if (result instanceof Promise) {
-      result.then(
-        (value: unknown) => {
-          call.done();
-          if (!call.cancelled) msg.respond(value, this.replyOptions(env.kind, options));
-        },
-        (err: unknown) => {
-          call.done();
-          if (!call.cancelled) msg.respondError(err);
-        },
-      );
-      return;
-    }
-    call.done();
-    if (isAsyncIterable(result)) {
-      msg.respondError(
-        new InvalidMessageError('handler streams, but the request did not ask for a stream'),
-      );
-      return;
-    }
-    msg.respond(result, this.replyOptions(env.kind, options));
-  }
-
-  private readonly replyKinds = new Map<string, { kind: string }>();
-
-  private replyOptions(kind: string, options: ServeOptions): { kind: string } {
-    let cached = this.replyKinds.get(options.replyKind ?? kind);
-    if (cached === undefined) {
-      cached = { kind: options.replyKind ?? replyKindFor(kind) };
-      if (this.replyKinds.size < 1000) this.replyKinds.set(options.replyKind ?? kind, cached);
-    }
-    return cached;
-  }
-
-  /** Calls whose handler holds an AbortSignal: aborted when the bus closes. */
-  readonly active = new Set<HandlerCall>();
-
-  abortAll(reason: unknown): void {
-    for (const call of [...this.active]) call.abort(reason);
-  }
-
-  private sendOpen(env: Envelope): void {
-    this.bus.send(
-      this.bus.replyEnvelope(
-        env,
-        'event',
-        { type: STREAM_OPEN },
-        { seq: 0, replyTo: this.bus.inbox },
-      ),
-    );
-  }
-
-  private sendFinal(env: Envelope, value: unknown, options: ServeOptions, seq: number): void {
-    const body = value === undefined ? { type: STREAM_END } : value;
-    const kind = value === undefined ? 'event' : (options.replyKind ?? replyKindFor(env.kind));
-    this.bus.send(this.bus.replyEnvelope(env, kind, body, { seq, eos: true }));
-  }
-
-  private sendError(msg: Message, err: unknown, streaming: boolean, signal: AbortSignal): void {
-    if (signal.aborted && signal.reason instanceof CancelledError) return; // requester is gone
-    const env = msg.envelope;
-    if (!streaming) {
-      msg.respondError(err);
-      return;
-    }
-    try {
-      this.bus.send(this.bus.replyEnvelope(env, 'error', toWireError(err).toWire(), { eos: true }));
-    } catch (sendErr) {
-      this.bus.reportError(sendErr, env);
-    }
-  }
-
-  private async pump(
-    msg: Message,
-    items: AsyncIterable<unknown>,
-    state: Served,
-    options: ServeOptions,
-  ): Promise<void> {
-    const env = msg.envelope;
-    const signal = state.abort.signal;
-    const chunkKind =
-      options.chunkKind ??
-      (env.kind.endsWith('.request') ? `${env.kind.slice(0, -8)}.chunk` : 'event');
-    const iterator = items[Symbol.asyncIterator]();
-    let seq = 1;
-    try {
-      for (;;) {
-        while (state.credit <= 0 && !signal.aborted) {
-          await new Promise<void>((resolve) => (state.wake = resolve));
-          state.wake = undefined;
-        }
-        if (signal.aborted) break;
-        const step = await iterator.next();
-        if (signal.aborted) break;
-        if (step.done === true) {
-          this.sendFinal(env, step.value, options, seq);
-          return;
-        }
-        this.bus.send(this.bus.replyEnvelope(env, chunkKind, step.value, { seq: seq++ }));
-        state.credit--;
-        // A producer that never waits (a cached answer, a simulator) would otherwise keep the
-        // whole chain in microtasks and starve timers: heartbeats, deadlines, other streams.
-        if (seq % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      if (signal.reason instanceof DeadlineExceededError)
-        this.sendError(msg, signal.reason, true, signal);
-    } catch (err) {
-      this.sendError(msg, err, true, signal);
-    } finally {
-      if (signal.aborted) await iterator.return?.().catch(() => undefined);
-    }
-  }
-}
-
-/**
- * The context of one handler run. Its AbortSignal is made only when the handler asks for it
- * (an AbortController and a deadline timer cost more than a whole in-process round trip), and
- * then fires on cancellation, on the request's deadline and on bus close.
- */
-class HandlerCall {
-  private abort_: AbortController | undefined;
-  private timer: DeadlineHandle | undefined;
-  private finished = false;
-
-  constructor(
-    private readonly server: StreamServer,
-    private readonly env: Envelope,
-  ) {}
-
-  get signal(): AbortSignal {
-    return this.controller().signal;
-  }
-
-  /** True once cancelled by the requester or the bus (a deadline still lets the error out). */
-  get cancelled(): boolean {
-    const signal = this.abort_?.signal;
-    return (
-      signal !== undefined && signal.aborted && !(signal.reason instanceof DeadlineExceededError)
-    );
-  }
-
-  controller(): AbortController {
-    if (this.abort_ === undefined) {
-      this.abort_ = new AbortController();
-      if (this.finished) return this.abort_;
-      this.server.active.add(this);
-      const deadline = this.env.deadline;
-      if (deadline !== undefined) {
-        this.timer = this.server.bus.deadlines.add(deadline, () =>
-          this.abort(new DeadlineExceededError('request deadline passed while handling')),
-        );
-      }
-    }
-    return this.abort_;
-  }
-
-  abort(reason: unknown): void {
-    this.controller().abort(reason);
-  }
-
-  done(): void {
-    this.finished = true;
-    if (this.abort_ === undefined) return;
-    this.server.active.delete(this);
-    if (this.timer !== undefined) this.server.bus.deadlines.cancel(this.timer);
   }
 }

@@ -382,7 +382,7 @@ export class MemoryQueueStore {
       // A replayed message starts over: attempts reset, and its deadline (which may be what
       // killed it) is dropped; the operator who replays it decides it is still wanted.
       const { deadline: _d, attempt: _a, ...env } = letter.envelope;
-      void this.enqueue(env as Envelope);
+      void this.enqueue(env);
       n++;
     }
     return n;

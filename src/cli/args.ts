@@ -23,7 +23,7 @@ export function parseWithPositionals(
     const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals });
     const out = values as Record<string, string | boolean | undefined>;
     for (const name of Object.keys(options)) {
-      if (out[name] !== undefined) continue;
+      if (out[name] !== undefined || name === 'help') continue;
       const env = process.env[`LLMWIRE_${name.toUpperCase().replace(/-/g, '_')}`];
       if (env !== undefined && env !== '') {
         out[name] = options[name]!.type === 'boolean' ? env === '1' || env === 'true' : env;

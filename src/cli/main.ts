@@ -60,6 +60,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A closed pipe (llmwire up | head) ends the output quietly instead of crashing the process.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

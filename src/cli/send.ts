@@ -1,6 +1,6 @@
 // `llmwire send`: a chat request from the terminal through the gateway, printed as it streams.
-import OpenAI from 'openai';
-import { ConfigError } from '../protocol/index.js';
+import OpenAI, { APIConnectionError, APIError } from 'openai';
+import { ConfigError, LocalError } from '../protocol/index.js';
 import { parseWithPositionals, type Options } from './args.js';
 
 export const SEND_HELP = `Usage: llmwire send [options] PROMPT...
@@ -28,6 +28,34 @@ const OPTIONS: Options = {
 };
 
 export async function send(args: string[], out: (line: string) => void): Promise<number> {
+  try {
+    return await sendOnce(args, out);
+  } catch (err) {
+    // The gateway's answer is an outcome, not a crash: one line with its code.
+    if (err instanceof APIConnectionError) {
+      throw new LocalError(
+        'unreachable',
+        `cannot reach the gateway: ${err.message}; is 'llmwire up' running?`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (err instanceof APIError) {
+      const code =
+        typeof err.code === 'string' ? err.code : `http_${String(err.status ?? 'error')}`;
+      const message = (err.error as { message?: string } | undefined)?.message ?? err.message;
+      throw new LocalError(
+        code,
+        `gateway answered ${String(err.status ?? 'an error')}: ${message}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+async function sendOnce(args: string[], out: (line: string) => void): Promise<number> {
   const { values: flags, positionals } = parseWithPositionals('send', args, OPTIONS);
   const prompt = positionals.join(' ');
   if (flags.help === true) {

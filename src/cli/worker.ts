@@ -22,6 +22,9 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --id ID             worker id (default random)
   --sim-ttft-ms N     sim: time to first token (default 20)
   --sim-itl-ms N      sim: time between tokens (default 10)
+  --sim-crash-after-tokens N  sim: fail after N tokens (failure injection for failover drills)
+  --sim-crash-mode M  how it fails: exit (SIGKILL this process) or throw (default throw)
+  --heartbeat-ms N    heartbeat period (default 1000; the gateway drops a worker after 3 missed)
   --drain-timeout-ms N  how long SIGTERM waits for running requests (default 30000)
   -h, --help          show this help
 `;
@@ -37,6 +40,9 @@ const OPTIONS: Options = {
   id: { type: 'string' },
   'sim-ttft-ms': { type: 'string' },
   'sim-itl-ms': { type: 'string' },
+  'sim-crash-after-tokens': { type: 'string' },
+  'sim-crash-mode': { type: 'string' },
+  'heartbeat-ms': { type: 'string' },
   'drain-timeout-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -74,6 +80,21 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     spec.models ??= ['sim'];
     spec.ttftMs = positiveInt('sim-ttft-ms', flags['sim-ttft-ms'], 20, 0);
     spec.itlMs = positiveInt('sim-itl-ms', flags['sim-itl-ms'], 10, 0);
+    if (flags['sim-crash-after-tokens'] !== undefined) {
+      const mode = flags['sim-crash-mode'] ?? 'throw';
+      if (mode !== 'exit' && mode !== 'throw') {
+        throw new ConfigError(`--sim-crash-mode must be 'exit' or 'throw', got '${String(mode)}'`);
+      }
+      spec.failure = {
+        crashAfterTokens: positiveInt(
+          'sim-crash-after-tokens',
+          flags['sim-crash-after-tokens'],
+          0,
+          0,
+        ),
+        mode,
+      };
+    }
   }
   const backend = await createBackend(spec);
   const url = typeof flags.connect === 'string' ? flags.connect : 'ws://127.0.0.1:8787/v1/bus';
@@ -87,6 +108,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     bus,
     backend,
     concurrency: positiveInt('concurrency', flags.concurrency, 16),
+    heartbeatMs: positiveInt('heartbeat-ms', flags['heartbeat-ms'], 1000, 10),
     ...(typeof flags.id === 'string' ? { id: flags.id } : {}),
   });
   await w.start();

@@ -138,9 +138,12 @@ export class Dispatcher {
       try {
         armIdle();
         for await (const delta of stream) {
-          armIdle();
+          // The idle clock measures the worker, not the reader: it stops while the client
+          // takes its time with a delta and starts again when the next one is awaited.
+          clearTimeout(idle);
           sent += delta.text;
           yield delta;
+          armIdle();
         }
         const result = await stream.result;
         if (result === undefined)

@@ -6,12 +6,13 @@ import { ConfigError } from '../protocol/index.js';
 import { createMemoryTransport } from '../transport/memory/index.js';
 import { createSqliteTransport } from '../transport/sqlite/index.js';
 import type { Transport } from '../transport/transport.js';
+import { createNatsTransport } from '../transport/nats/index.js';
 import { createWebSocketTransport } from '../transport/ws/index.js';
 
-export function openTransport(
+export async function openTransport(
   spec: string,
   options: { dataDir: string; token?: string | undefined },
-): Transport {
+): Promise<Transport> {
   if (spec === 'memory') return createMemoryTransport();
   if (spec === 'sqlite') {
     const dir = resolve(options.dataDir);
@@ -24,13 +25,16 @@ export function openTransport(
       ...(options.token === undefined ? {} : { token: options.token }),
     });
   }
-  if (/^(nats|amqp|redis):\/\//.test(spec)) {
+  if (spec.startsWith('nats://') || spec.startsWith('tls://')) {
+    return createNatsTransport({ servers: spec.split(',') });
+  }
+  if (/^(amqp|redis):\/\//.test(spec)) {
     throw new ConfigError(
       `transport '${spec.split(':')[0]}' is not part of this build yet; use sqlite, memory or ws://`,
     );
   }
   throw new ConfigError(
-    `unknown transport '${spec}': use sqlite, memory, or ws://host:port/v1/bus`,
+    `unknown transport '${spec}': use sqlite, memory, nats://host:port, or ws://host:port/v1/bus`,
   );
 }
 

@@ -108,7 +108,7 @@ async function run(
   out: (line: string) => void,
 ): Promise<number> {
   const config = upConfig(flags);
-  const transport = openTransport(config.transport, { dataDir: config.dataDir });
+  const transport = await openTransport(config.transport, { dataDir: config.dataDir });
   const bus = createBus({ transport, source: 'llmwire-up' });
   await bus.ready;
   const gateway = createGateway({ bus, ...config.gateway });

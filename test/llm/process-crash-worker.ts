@@ -23,7 +23,7 @@ const backend = await createBackend({
   itlMs: args.itlMs ?? 10,
   failure: { crashAfterTokens: args.crashAfterTokens, mode: 'exit' },
 });
-const transport = openTransport(args.connect, { dataDir: '.llmwire' });
+const transport = await openTransport(args.connect, { dataDir: '.llmwire' });
 const bus = createBus({ transport, source: 'llmwire-worker' });
 await bus.ready;
 const worker = createWorker({ bus, backend, id: args.id, concurrency: 16 });

@@ -1,0 +1,205 @@
+// The NATS transport: publish/subscribe, queue groups and request/reply on core NATS, durable
+// queues on JetStream (docs: transport.ts for the semantics, queue.ts for the mapping). The only
+// module of llmwire that imports the NATS client.
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { createCodec, type Codec } from '../../codec/codec.js';
+import { ClosedError, ConfigError, UnavailableError, type Envelope } from '../../protocol/index.js';
+import { resolveQueueOptions } from '../queue-policy.js';
+import { StatusFeed } from '../status.js';
+import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
+import { payloadLimit, type NatsContext } from './context.js';
+import { NatsPubSub } from './pubsub.js';
+import { NatsQueue } from './queue.js';
+
+export interface NatsTransportOptions {
+  /** One server or several (a cluster): `nats://127.0.0.1:4222`. */
+  servers: string | string[];
+  /** Connection name shown by the server (`connz`). */
+  name?: string;
+  /** Codec of envelopes on the wire. Default `createCodec({ encoding: 'msgpack' })`. */
+  codec?: Codec;
+  /** Prefix of stream names (`<prefix>_Q_<queue>`, `<prefix>_DLQ_<queue>`) and queue subjects. Default 'LLMWIRE'. */
+  streamPrefix?: string;
+  /** Replicas of each queue's streams (a clustered JetStream). Default 1. */
+  replicas?: number;
+  /** Where queue streams keep messages. Default 'file' (survives a server restart). */
+  storage?: 'file' | 'memory';
+  /** Reconnect attempts per server before giving up; -1 never gives up. Default -1. */
+  maxReconnectAttempts?: number;
+  /** Pause between reconnect attempts to one server, ms. Default 250. */
+  reconnectTimeWaitMs?: number;
+  /** Time allowed for a JetStream call, PubAck or ack confirmation, ms. Default 5000. */
+  requestTimeoutMs?: number;
+  /** Longest a waiting receive goes without looking for retries made elsewhere, ms. Default 200. */
+  queuePollMs?: number;
+  /**
+   * Repeat each published envelope's id in a `Llmwire-Id` header, for tools that read headers
+   * only. Default true; false saves a header encode per message (about 2 µs).
+   */
+  idHeader?: boolean;
+  /** Anything else nats.js accepts (credentials, TLS, noRandomize...); the fields above win. */
+  connection?: Partial<NodeConnectionOptions>;
+  /** Errors with nowhere else to go (an undecodable message, a failed keepalive). Default stderr. */
+  onError?: (err: unknown) => void;
+  /** Called when a subscriber's handler throws. Default stderr. */
+  onHandlerError?: (err: unknown, env: Envelope) => void;
+}
+
+const PREFIX_RE = /^[A-Za-z0-9_-]{1,32}$/;
+
+function checkOptions(options: NatsTransportOptions): void {
+  const servers = Array.isArray(options.servers) ? options.servers : [options.servers];
+  if (servers.length === 0 || servers.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new ConfigError('nats transport needs at least one server url');
+  }
+  if (options.streamPrefix !== undefined && !PREFIX_RE.test(options.streamPrefix)) {
+    throw new ConfigError('streamPrefix must be 1-32 letters, digits, _ or -');
+  }
+  const replicas = options.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
+    throw new ConfigError('replicas must be an integer from 1 to 5');
+  }
+  for (const [field, value] of [
+    ['requestTimeoutMs', options.requestTimeoutMs],
+    ['queuePollMs', options.queuePollMs],
+    ['reconnectTimeWaitMs', options.reconnectTimeWaitMs],
+  ] as const) {
+    if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+      throw new ConfigError(`nats transport ${field} must be a positive number`);
+    }
+  }
+}
+
+/** Connects to NATS and resolves with the transport; rejects with UnavailableError if it cannot. */
+export async function createNatsTransport(options: NatsTransportOptions): Promise<Transport> {
+  checkOptions(options);
+  const status = new StatusFeed();
+  const onError =
+    options.onError ?? ((err: unknown) => console.error('llmwire nats transport:', err));
+  const onHandlerError =
+    options.onHandlerError ??
+    ((err: unknown, env: Envelope) =>
+      console.error(`llmwire: subscriber on '${env.subject}' threw`, err));
+  status.push({ type: 'connecting' });
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      ...options.connection,
+      servers: options.servers,
+      ...(options.name === undefined ? {} : { name: options.name }),
+      maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
+      reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
+    });
+  } catch (cause) {
+    status.push({ type: 'closed' });
+    status.end();
+    throw new UnavailableError(`cannot connect to NATS at ${String(options.servers)}`, { cause });
+  }
+  status.push({ type: 'connected' });
+
+  let closed = false;
+  const ctx: NatsContext = {
+    nc,
+    js: jetstream(nc, { timeout: options.requestTimeoutMs ?? 5_000 }),
+    jsm: await jetstreamManager(nc, {
+      timeout: options.requestTimeoutMs ?? 5_000,
+      checkAPI: false,
+    }),
+    codec: options.codec ?? createCodec({ encoding: 'msgpack' }),
+    prefix: options.streamPrefix ?? 'LLMWIRE',
+    setup: { storage: options.storage ?? 'file', replicas: options.replicas ?? 1 },
+    requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
+    pollMs: options.queuePollMs ?? 200,
+    headroomBytes: 1024,
+    onError,
+    isClosed: () => closed,
+  };
+  const pubsub = new NatsPubSub({
+    nc,
+    codec: ctx.codec,
+    payloadLimit: () => payloadLimit(ctx),
+    onError,
+    onHandlerError,
+    idHeader: options.idHeader ?? true,
+    isClosed: () => closed || nc.isClosed(),
+  });
+  const queues = new Map<string, NatsQueue>();
+  void followStatus(nc, status);
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    closed = true;
+    await Promise.all([...queues.values()].map((q) => q.close()));
+    pubsub.close();
+    // drain() flushes what was published and lets handlers finish what arrived; while the
+    // server is away it would wait for it, so it gets the request timeout and then a close.
+    let timer: NodeJS.Timeout | undefined;
+    const drained = nc.drain().then(
+      () => true,
+      () => false,
+    );
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ctx.requestTimeoutMs);
+    });
+    if (!(await Promise.race([drained, late]))) await nc.close();
+    clearTimeout(timer);
+    await nc.closed();
+  }
+
+  return {
+    name: 'nats',
+    maxMessageBytes: ctx.codec.maxFrameBytes,
+    publish: (env) => pubsub.publish(env),
+    subscribe: (pattern, handler, subOptions) => pubsub.subscribe(pattern, handler, subOptions),
+    async flush() {
+      if (closed) throw new ClosedError('nats transport');
+      await nc.flush();
+    },
+    queue(name: string, queueOptions?: QueueOptions): DurableQueue {
+      if (closed) throw new ClosedError('nats transport');
+      let q = queues.get(name);
+      if (q === undefined) {
+        q = new NatsQueue(ctx, name, resolveQueueOptions(name, queueOptions));
+        queues.set(name, q);
+      }
+      return q;
+    },
+    status: (): AsyncIterable<TransportStatus> => status.iterate(),
+    close() {
+      closing ??= close();
+      return closing;
+    },
+  };
+}
+
+/** Maps nats.js status events onto TransportStatus; ends the feed when the connection closes. */
+async function followStatus(nc: NatsConnection, status: StatusFeed): Promise<void> {
+  let attempt = 0;
+  const closed = nc.closed().then((err) => {
+    if (err) status.push({ type: 'error', error: err });
+    status.push({ type: 'closed' });
+    status.end();
+  });
+  for await (const s of nc.status()) {
+    switch (s.type) {
+      case 'disconnect':
+        status.push({ type: 'disconnected' });
+        break;
+      case 'reconnecting':
+        status.push({ type: 'reconnecting', attempt: ++attempt });
+        break;
+      case 'reconnect':
+        attempt = 0;
+        status.push({ type: 'connected' });
+        break;
+      case 'error':
+        status.push({ type: 'error', error: s.error });
+        break;
+      default:
+        // update, ldm, ping, staleConnection, slowConsumer, forceReconnect: not connection states
+        break;
+    }
+  }
+  await closed;
+}

@@ -1,0 +1,128 @@
+// Messages larger than the server's max_payload, on core NATS. The frame is cut with the codec's
+// chunking (encodeChunked); only the first part goes to the subject, as an offer whose reply
+// subject is this connection's. Each subscription that gets it (every plain subscriber, one member
+// of a queue group) claims the rest by answering with its own part subject, and the publisher
+// sends the remaining parts there. So a queue group gets every part at one member, and nobody
+// receives parts it cannot use. No subscriber at all: the server answers the offer with 503, which
+// becomes the no-responders rule of transport.ts.
+import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import { nuid } from '@nats-io/transport-node';
+import { ChunkAssembler } from '../../codec/chunking/assembler.js';
+import { encodeChunked } from '../../codec/chunking/frames.js';
+import type { Codec } from '../../codec/codec.js';
+import type { Envelope } from '../../protocol/index.js';
+import { CONTROL_ROOT } from './names.js';
+
+/** How long a publisher keeps the parts of an offer for subscribers to claim. */
+const OFFER_WINDOW_MS = 30_000;
+
+/** A local subscription as a destination of parts. */
+export interface PartSink {
+  readonly id: number;
+  assembler: ChunkAssembler | undefined;
+  deliver(env: Envelope): void;
+}
+
+interface Offer {
+  readonly frames: Uint8Array[];
+  readonly id: string;
+  readonly subject: string;
+  readonly replyTo: string | undefined;
+  readonly timer: NodeJS.Timeout;
+}
+
+export interface LargeDeps {
+  readonly nc: NatsConnection;
+  readonly codec: Codec;
+  /** `_LLMW.<nuid>`: this connection's private subjects. */
+  readonly control: string;
+  readonly onError: (err: unknown) => void;
+  /** Delivers the no-responders error for a request that nobody took. */
+  noResponders(id: string, replyTo: string, subject: string): void;
+}
+
+export class LargeMessages {
+  private readonly offers = new Map<string, Offer>();
+
+  constructor(private readonly deps: LargeDeps) {}
+
+  /** Publishes `env` (whose frame is over `limit`) as an offer and keeps the rest for claims. */
+  send(env: Envelope, limit: number, hdrs: MsgHdrs | undefined): void {
+    const transfer = nuid.next();
+    const frames = encodeChunked(this.deps.codec, env, limit, { transfer });
+    const replyTo = env.kind === 'error' ? undefined : env.replyTo;
+    const timer = setTimeout(() => this.offers.delete(transfer), OFFER_WINDOW_MS);
+    timer.unref();
+    this.offers.set(transfer, { frames, id: env.id, subject: env.subject, replyTo, timer });
+    const reply = `${this.deps.control}.x.${transfer}`;
+    this.deps.nc.publish(
+      env.subject,
+      frames[0],
+      hdrs === undefined ? { reply } : { headers: hdrs, reply },
+    );
+  }
+
+  /** An answer to one of our offers: a claim (a part subject), or the server's 503. */
+  onOfferReply(transfer: string, msg: Msg): void {
+    const offer = this.offers.get(transfer);
+    if (offer === undefined) return;
+    if (msg.data.length === 0 && msg.headers?.code === 503) {
+      this.offers.delete(transfer);
+      clearTimeout(offer.timer);
+      if (offer.replyTo !== undefined) {
+        this.deps.noResponders(offer.id, offer.replyTo, offer.subject);
+      }
+      return;
+    }
+    const target = new TextDecoder().decode(msg.data);
+    if (!target.startsWith(`${CONTROL_ROOT}.`)) return;
+    for (let i = 1; i < offer.frames.length; i++) this.deps.nc.publish(target, offer.frames[i]);
+  }
+
+  /**
+   * A part reached a subscription: claims the rest when it is an offer, and returns the whole
+   * message once the last part is in.
+   */
+  accept(sink: PartSink, part: Envelope, reply: string | undefined): Envelope | undefined {
+    if (part.chunk?.index === 0 && reply !== undefined && isOfferReply(reply)) {
+      (sink.assembler ??= this.assembler()).expire();
+      this.deps.nc.publish(reply, `${this.deps.control}.p.${sink.id}`);
+    }
+    try {
+      const result = (sink.assembler ??= this.assembler()).accept(part);
+      return result.complete ? this.deps.codec.decode(result.data) : undefined;
+    } catch (err) {
+      this.deps.onError(err);
+      return undefined;
+    }
+  }
+
+  /** A claimed part on this connection's `p.<sink>` subject. */
+  onPart(sink: PartSink | undefined, msg: Msg): void {
+    if (sink === undefined) return; // unsubscribed since it claimed
+    let part: Envelope;
+    try {
+      part = this.deps.codec.decode(msg.data);
+    } catch (err) {
+      this.deps.onError(err);
+      return;
+    }
+    const whole = this.accept(sink, part, undefined);
+    if (whole !== undefined) sink.deliver(whole);
+  }
+
+  close(): void {
+    for (const offer of this.offers.values()) clearTimeout(offer.timer);
+    this.offers.clear();
+  }
+
+  private assembler(): ChunkAssembler {
+    return new ChunkAssembler({ maxObjectBytes: this.deps.codec.maxFrameBytes, maxTransfers: 16 });
+  }
+}
+
+/** `_LLMW.<nuid>.x.<transfer>` */
+function isOfferReply(reply: string): boolean {
+  const t = reply.split('.');
+  return t.length === 4 && t[0] === CONTROL_ROOT && t[2] === 'x';
+}

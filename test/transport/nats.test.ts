@@ -1,0 +1,32 @@
+// The NATS transport against the conformance suite, unchanged, on the shared broker
+// (LLMWIRE_NATS_URL or nats://127.0.0.1:4222, JetStream enabled). Streams made by this run carry
+// a per-run prefix and are deleted at the end.
+import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
+import { createCodec } from '../../src/codec/codec.js';
+import { createNatsTransport } from '../../src/transport/nats/index.js';
+import { runConformance } from '../conformance/index.js';
+import { deleteStreams, mayRun, NATS_URL, reachable } from './fixtures/nats-server.js';
+
+const prefix = `T${randomBytes(4).toString('hex')}`;
+
+if (mayRun('nats conformance', await reachable(NATS_URL), `no broker at ${NATS_URL}`)) {
+  after(() => deleteStreams(NATS_URL, prefix));
+  const quiet = { onError: () => undefined };
+  runConformance({
+    name: 'nats',
+    create: () => createNatsTransport({ servers: NATS_URL, streamPrefix: prefix, ...quiet }),
+    slackMs: 20,
+  });
+  runConformance({
+    name: 'nats+json',
+    create: () =>
+      createNatsTransport({
+        servers: NATS_URL,
+        streamPrefix: prefix,
+        codec: createCodec({ encoding: 'json' }),
+        ...quiet,
+      }),
+    slackMs: 20,
+  });
+}

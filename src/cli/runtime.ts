@@ -7,6 +7,7 @@ import { createMemoryTransport } from '../transport/memory/index.js';
 import { createSqliteTransport } from '../transport/sqlite/index.js';
 import type { Transport } from '../transport/transport.js';
 import { createNatsTransport } from '../transport/nats/index.js';
+import { createRedisTransport } from '../transport/redis/index.js';
 import { createWebSocketTransport } from '../transport/ws/index.js';
 
 export async function openTransport(
@@ -28,13 +29,16 @@ export async function openTransport(
   if (spec.startsWith('nats://') || spec.startsWith('tls://')) {
     return createNatsTransport({ servers: spec.split(',') });
   }
+  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {
+    return createRedisTransport({ url: spec });
+  }
   if (/^(amqp|redis):\/\//.test(spec)) {
     throw new ConfigError(
       `transport '${spec.split(':')[0]}' is not part of this build yet; use sqlite, memory or ws://`,
     );
   }
   throw new ConfigError(
-    `unknown transport '${spec}': use sqlite, memory, nats://host:port, or ws://host:port/v1/bus`,
+    `unknown transport '${spec}': use sqlite, memory, nats://host:port, redis://host:port, or ws://host:port/v1/bus`,
   );
 }
 

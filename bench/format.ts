@@ -27,8 +27,12 @@ export function formatSpread(spread: number | null): string {
 
 export function formatTarget(target: Target | null, unit: string): string {
   if (target === null) return '—';
-  const text =
-    target.on === 'ratio' ? `≥ ${formatRatio(target.min)}` : `≥ ${formatValue(target.min, unit)}`;
+  const show = (n: number) => (target.on === 'ratio' ? formatRatio(n) : formatValue(n, unit));
+  const bounds = [
+    ...(target.min === undefined ? [] : [`≥ ${show(target.min)}`]),
+    ...(target.max === undefined ? [] : [`≤ ${show(target.max)}`]),
+  ].join(' and ');
+  const text = target.on === 'added' ? `added ${bounds}` : bounds;
   return target.note === undefined ? text : `${text} (${target.note})`;
 }
 

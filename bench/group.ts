@@ -19,6 +19,8 @@ export interface BenchGroup {
   readonly name: string;
   /** One paragraph: what is measured against what, shown above the group's table. */
   readonly about: string;
+  /** Round counts and lengths, when the group's work does not fit the shared FULL/QUICK ones. */
+  readonly settings?: { readonly full: Settings; readonly quick: Settings };
   run(ctx: GroupContext): Promise<GroupOutcome>;
 }
 
@@ -36,7 +38,8 @@ export class GroupContext {
     this.print(`  ${line}`);
   }
 
-  private add(row: Omit<Row, 'group' | 'met'>): Row {
+  /** Adds a row the group measured its own way (e.g. rounds of HTTP load), and prints it. */
+  add(row: Omit<Row, 'group' | 'met'>): Row {
     const full: Row = { group: this.group, ...row, met: null };
     full.met = meets(full);
     this.rows.push(full);

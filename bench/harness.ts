@@ -19,10 +19,14 @@ export interface Settings {
 export const FULL: Settings = { rounds: 9, roundMs: 120, warmupMs: 300 };
 export const QUICK: Settings = { rounds: 3, roundMs: 25, warmupMs: 40 };
 
-/** A target on the figure itself (`value`) or on its ratio to the baseline. */
+/**
+ * A target on the figure itself (`value`), on its ratio to the baseline, or on what it adds to
+ * the baseline (`added`: value - baseline value, e.g. latency a layer adds). At least one bound.
+ */
 export interface Target {
-  readonly on: 'value' | 'ratio';
-  readonly min: number;
+  readonly on: 'value' | 'ratio' | 'added';
+  readonly min?: number;
+  readonly max?: number;
   /** Shown beside the target, e.g. which reading of it this row is. */
   readonly note?: string;
 }
@@ -95,12 +99,14 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-function spreadOf(values: readonly number[]): number {
+/** (max - min) / median: how far apart the rounds landed. */
+export function spreadOf(values: readonly number[]): number {
   const m = median(values);
   return m === 0 ? 0 : (Math.max(...values) - Math.min(...values)) / m;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+/** The p-th percentile of values sorted ascending (nearest rank). */
+export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i]!;
@@ -109,6 +115,12 @@ function percentile(sorted: readonly number[], p: number): number {
 // CPU time against wall time over the timed rounds: on a shared machine, how much of a core
 // this process actually got (work that waits on I/O also lowers it).
 const usage = { cpuMs: 0, wallMs: 0 };
+
+/** Counts CPU time used over wall time by rounds a group times itself (e.g. HTTP load). */
+export function recordCpu(used: NodeJS.CpuUsage, wallMs: number): void {
+  usage.cpuMs += (used.user + used.system) / 1000;
+  usage.wallMs += wallMs;
+}
 
 /** The share of one core used during timed rounds since the last call; null if none ran. */
 export function takeCpuShare(): number | null {
@@ -247,10 +259,23 @@ export async function compareLatency(spec: LatencySpec, s: Settings): Promise<La
   };
 }
 
+/** The reading of a row its target applies to. */
+export function targeted(row: Pick<Row, 'value' | 'baselineValue' | 'ratio'>, on: Target['on']) {
+  if (on === 'value') return row.value;
+  return on === 'ratio' ? row.ratio : row.value - row.baselineValue;
+}
+
 /** Whether a row meets its target; null when it has none. */
-export function meets(row: Pick<Row, 'value' | 'ratio' | 'target'>): boolean | null {
+export function meets(
+  row: Pick<Row, 'value' | 'baselineValue' | 'ratio' | 'target'>,
+): boolean | null {
   if (row.target === null) return null;
-  return (row.target.on === 'value' ? row.value : row.ratio) >= row.target.min;
+  const x = targeted(row, row.target.on);
+  if (!Number.isFinite(x)) return false;
+  return (
+    (row.target.min === undefined || x >= row.target.min) &&
+    (row.target.max === undefined || x <= row.target.max)
+  );
 }
 
 /** Runs `op` n times with at most `concurrency` in flight. */

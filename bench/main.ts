@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GroupContext, type BenchGroup } from './group.js';
 import { GROUPS } from './groups/index.js';
-import { FULL, QUICK, takeCpuShare, type Row } from './harness.js';
+import { FULL, QUICK, takeCpuShare, type Row, type Settings } from './harness.js';
 import { renderReport } from './report.js';
 import {
   currentLoad,
@@ -89,8 +89,7 @@ async function runGroup(
   options: Options,
   base: Omit<GroupRecord, 'about' | 'rows' | 'loadEnd' | 'cpuShare'>,
 ) {
-  const settings = options.quick ? QUICK : FULL;
-  const ctx = new GroupContext(group.name, settings, options.quick);
+  const ctx = new GroupContext(group.name, settingsOf(group, options.quick), options.quick);
   takeCpuShare();
   const record: GroupRecord = {
     ...base,
@@ -112,6 +111,11 @@ async function runGroup(
   record.loadEnd = currentLoad();
   record.cpuShare = takeCpuShare();
   return record;
+}
+
+function settingsOf(group: BenchGroup, quick: boolean): Settings {
+  if (group.settings !== undefined) return quick ? group.settings.quick : group.settings.full;
+  return quick ? QUICK : FULL;
 }
 
 function write(results: ResultsFile): void {
@@ -162,12 +166,11 @@ async function main(argv: string[]): Promise<number> {
   let failed = 0;
   for (const group of options.groups) {
     console.log(`\n${group.name}`);
-    const settings = options.quick ? QUICK : FULL;
     const record = await runGroup(group, options, {
       ranAt: new Date().toISOString(),
       command,
       quick: options.quick,
-      settings,
+      settings: settingsOf(group, options.quick),
       machine: { ...machine, load1: currentLoad() },
     });
     if (record.failed !== undefined) failed++;

@@ -3,6 +3,16 @@
 import type { BenchGroup } from '../group.js';
 import { busGroup } from './bus.js';
 import { codecGroup } from './codec.js';
+import { gatewayGroup } from './gateway.js';
+import { routingGroup } from './routing.js';
+import { scaleGroup } from './scale.js';
 import { sqliteQueueGroup } from './sqlite-queue.js';
 
-export const GROUPS: readonly BenchGroup[] = [codecGroup, busGroup, sqliteQueueGroup];
+export const GROUPS: readonly BenchGroup[] = [
+  codecGroup,
+  busGroup,
+  sqliteQueueGroup,
+  gatewayGroup,
+  scaleGroup,
+  routingGroup,
+];

@@ -1,0 +1,126 @@
+// Rounds of HTTP load on a subject and a baseline server, interleaved (ABBA) as the harness does
+// for in-process work, and the rows made from them: rates as medians of per-round figures, and
+// latency percentiles over every request of every round.
+import { performance } from 'node:perf_hooks';
+import type { GroupContext } from '../group.js';
+import { median, percentile, recordCpu, spreadOf, type Row, type Target } from '../harness.js';
+import type { LoadClient } from './client.js';
+import type { LoadJob, LoadResult } from './job.js';
+
+export interface Sides {
+  subject: LoadResult[];
+  baseline: LoadResult[];
+}
+
+function check(side: string, r: LoadResult): void {
+  if (r.errors > 0) {
+    throw new Error(`${side}: ${r.errors} of ${r.requests} requests failed (${r.firstError})`);
+  }
+}
+
+/** Runs one job, counting this process's CPU over it as the group's (the servers live here). */
+async function timed(client: LoadClient, job: LoadJob, side: string): Promise<LoadResult> {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const r = await client.run(job);
+  recordCpu(process.cpuUsage(cpu), performance.now() - start);
+  check(side, r);
+  return r;
+}
+
+/**
+ * Warms both sides up with a run of `warmupMs` each, then runs `rounds` rounds, subject first
+ * in even rounds and baseline first in odd ones. `afterWarmup` runs between the two phases
+ * (e.g. to reset counters).
+ */
+export async function alternate(
+  ctx: GroupContext,
+  client: LoadClient,
+  subject: LoadJob,
+  baseline: LoadJob,
+  afterWarmup?: () => void,
+): Promise<Sides> {
+  const { rounds, warmupMs } = ctx.settings;
+  const warm = (job: LoadJob) => ({ ...job, durationMs: warmupMs, requests: undefined });
+  check('subject warm-up', await client.run(warm(subject)));
+  check('baseline warm-up', await client.run(warm(baseline)));
+  afterWarmup?.();
+  const sides: Sides = { subject: [], baseline: [] };
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      sides.subject.push(await timed(client, subject, 'subject'));
+      sides.baseline.push(await timed(client, baseline, 'baseline'));
+    } else {
+      sides.baseline.push(await timed(client, baseline, 'baseline'));
+      sides.subject.push(await timed(client, subject, 'subject'));
+    }
+  }
+  return sides;
+}
+
+/** The load generator's CPU time over wall time: near 100% means it, not the server, set the pace. */
+export function clientShare(results: readonly LoadResult[]): number {
+  const cpu = results.reduce((n, r) => n + r.cpuMs, 0);
+  const wall = results.reduce((n, r) => n + r.elapsedMs, 0);
+  return wall > 0 ? cpu / wall : 0;
+}
+
+/** A throughput row: per-round rates of both sides, their medians and the median paired ratio. */
+export function rateRow(
+  ctx: GroupContext,
+  spec: { name: string; unit: string; baseline: string; target?: Target },
+  sides: Sides,
+  rate: (r: LoadResult) => number,
+): Row {
+  const subj = sides.subject.map(rate);
+  const base = sides.baseline.map(rate);
+  const row = ctx.add({
+    name: spec.name,
+    value: median(subj),
+    unit: spec.unit,
+    baseline: spec.baseline,
+    baselineValue: median(base),
+    ratio: median(subj.map((s, i) => s / base[i]!)),
+    spread: spreadOf(subj),
+    baselineSpread: spreadOf(base),
+    target: spec.target ?? null,
+  });
+  ctx.log(
+    `  load generator CPU: ${Math.round(clientShare(sides.subject) * 100)}% of a core on the ` +
+      `subject, ${Math.round(clientShare(sides.baseline) * 100)}% on the baseline`,
+  );
+  return row;
+}
+
+/** A latency row in ms at percentile `p` over every request of every round; spread over rounds. */
+export function latencyRow(
+  ctx: GroupContext,
+  spec: { name: string; baseline: string; p: number; target?: Target },
+  sides: Sides,
+): Row {
+  const pooled = (rs: LoadResult[]) =>
+    percentile(
+      rs.flatMap((r) => r.latencyMs).sort((a, b) => a - b),
+      spec.p,
+    );
+  const perRound = (rs: LoadResult[]) =>
+    rs.map((r) =>
+      percentile(
+        [...r.latencyMs].sort((a, b) => a - b),
+        spec.p,
+      ),
+    );
+  const value = pooled(sides.subject);
+  const baselineValue = pooled(sides.baseline);
+  return ctx.add({
+    name: spec.name,
+    value,
+    unit: 'ms',
+    baseline: spec.baseline,
+    baselineValue,
+    ratio: value / baselineValue,
+    spread: spreadOf(perRound(sides.subject)),
+    baselineSpread: spreadOf(perRound(sides.baseline)),
+    target: spec.target ?? null,
+  });
+}

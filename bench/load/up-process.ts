@@ -1,0 +1,123 @@
+// `llmwire up` as a child process, as an operator runs it: started from the built CLI with a
+// config file, its gateway URL read from what it prints, its resident memory read from /proc.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const GATEWAY_LINE = /gateway\s+(http:\/\/\S+)\/v1/;
+
+export interface UpProcess {
+  pid: number;
+  /** Gateway base URL, without /v1. */
+  url: string;
+  /** Resident set size in bytes, now. */
+  rss(): number;
+  /** CPU time (user + system) used so far, in ms; NaN where /proc is not available. */
+  cpuMs(): number;
+  /** SIGTERM (drain and exit), SIGKILL if it has not exited within `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (m !== null) return Number(m[1]) * 1024;
+  } catch {
+    // no /proc (not Linux): ask ps
+  }
+  return (
+    Number(
+      execFileSync('ps', ['-o', 'rss=', '-p', String(pid)])
+        .toString()
+        .trim(),
+    ) * 1024
+  );
+}
+
+let ticksPerSecond: number | undefined;
+
+function cpuMsOf(pid: number): number {
+  try {
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+    // Fields after the command name, which may hold spaces: utime and stime are 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Polls /readyz until the gateway counts `workers` ready workers. `up` prints "ready" before
+ * its gateway has heard a heartbeat (its workers send their first one before the gateway
+ * subscribes), and until the next one arrives every request is a 404.
+ */
+async function untilWorkers(url: string, workers: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    const body = (await res?.json().catch(() => undefined)) as { workers?: number } | undefined;
+    if ((body?.workers ?? 0) >= workers) return;
+    if (Date.now() > until) throw new Error(`llmwire up: ${workers} workers not ready in time`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Runs `llmwire up ARGS` and resolves once it prints its gateway URL, says it is ready, and
+ * its gateway counts `workers` ready workers.
+ */
+export async function startUp(
+  args: string[],
+  workers: number,
+  timeoutMs = 15_000,
+): Promise<UpProcess> {
+  // LLMWIRE_* variables would override the flags given here.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('LLMWIRE_')),
+  );
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'up', ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    let found: string | undefined;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`llmwire up did not get ready in ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    const onText = (chunk: Buffer) => {
+      output += chunk.toString();
+      found ??= GATEWAY_LINE.exec(output)?.[1];
+      if (found !== undefined && output.includes('\nready')) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    };
+    child.stdout!.on('data', onText);
+    child.stderr!.on('data', onText);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`llmwire up exited (${signal ?? code}) before it was ready:\n${output}`));
+    });
+  });
+  await untilWorkers(url, workers, timeoutMs);
+  const pid = child.pid!;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    pid,
+    url,
+    rss: () => rssOf(pid),
+    cpuMs: () => cpuMsOf(pid),
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -13,7 +13,8 @@ import type { DeadlineHandle } from './deadlines.js';
 import { replyKindFor, type Message } from './message.js';
 import { isAsyncIterable, STREAM_END, STREAM_OPEN } from './stream.js';
 
-const YIELD_EVERY = 32;
+/** A pump that has run this long without waiting lets timers and other streams in. */
+const SLICE_MS = 4;
 
 interface Served {
   credit: number;
@@ -171,6 +172,7 @@ export class StreamServer {
       (env.kind.endsWith('.request') ? `${env.kind.slice(0, -8)}.chunk` : 'event');
     const iterator = items[Symbol.asyncIterator]();
     let seq = 1;
+    let sliceStart = performance.now();
     try {
       for (;;) {
         while (state.credit <= 0 && !signal.aborted) {
@@ -188,7 +190,10 @@ export class StreamServer {
         state.credit--;
         // A producer that never waits (a cached answer, a simulator) would otherwise keep the
         // whole chain in microtasks and starve timers: heartbeats, deadlines, other streams.
-        if (seq % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if ((seq & 15) === 0 && performance.now() - sliceStart > SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
       }
       if (signal.reason instanceof DeadlineExceededError)
         this.sendError(msg, signal.reason, true, signal);

@@ -122,6 +122,9 @@ async function run(
         }),
   });
   const workers: Worker[] = [];
+  // Listening first: the registry then hears the workers' first heartbeats, so the gateway
+  // serves as soon as 'ready' is printed.
+  const url = await gateway.listen();
   for (let i = 0; i < config.workers.count; i++) {
     const backend = await createBackend(config.workers.backend);
     const worker = createWorker({
@@ -136,7 +139,6 @@ async function run(
     await worker.start();
     workers.push(worker);
   }
-  const url = await gateway.listen();
   out(`llmwire ${command} (pid ${process.pid})`);
   out(`  gateway     ${url}/v1  (OpenAI API; health ${url}/healthz)`);
   out(

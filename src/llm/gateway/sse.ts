@@ -16,7 +16,7 @@ export class SseWriter {
       'x-request-id': requestId,
       'x-accel-buffering': 'no',
     });
-    res.flushHeaders();
+    // No flushHeaders(): the first event follows in the same tick and leaves with the headers.
     res.once('close', () => (this.closed = true));
   }
 

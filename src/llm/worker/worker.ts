@@ -177,7 +177,8 @@ export class Worker {
     this.admit(request.model);
     this.stats.inflight++;
     let outcome: 'completed' | 'failed' | 'cancelled' = 'failed';
-    let text = request.continue_from ?? '';
+    // The text travels in the chunks; the final result of a stream carries none of it again
+    // (docs/protocol.md, inference.result), so nothing here holds the whole answer.
     try {
       const gen = this.backend.generate(request, { signal });
       for (;;) {
@@ -186,13 +187,12 @@ export class Worker {
           outcome = 'completed';
           return {
             model: request.model,
-            text,
+            text: '',
             finish_reason: step.value.finish_reason,
             usage: step.value.usage,
             worker: this.id,
           };
         }
-        text += step.value.text;
         this.stats.tokens++;
         yield step.value;
       }

@@ -32,13 +32,17 @@ export async function openTransport(
   if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {
     return createRedisTransport({ url: spec });
   }
-  if (/^(amqp|redis):\/\//.test(spec)) {
+  if (spec.startsWith('amqp://') || spec.startsWith('amqps://')) {
+    // The library adapter (llmwire/transport/amqp) passes the conformance suite, but a second
+    // plain subscription made after the first can wait forever for its binding
+    // (test/transport/amqp-ready.test.ts); the gateway and workers subscribe in exactly that
+    // order, so the command line does not offer it until that is fixed.
     throw new ConfigError(
-      `transport '${spec.split(':')[0]}' is not part of this build yet; use sqlite, memory or ws://`,
+      'the amqp transport is not available from the command line yet; use nats://, redis://, sqlite, memory or ws://',
     );
   }
   throw new ConfigError(
-    `unknown transport '${spec}': use sqlite, memory, nats://host:port, redis://host:port, or ws://host:port/v1/bus`,
+    `unknown transport '${spec}': use sqlite, memory, nats://, amqp://, redis:// or ws://host:port/v1/bus`,
   );
 }
 

@@ -1,7 +1,17 @@
 // Shared queue policy: defaults, option checks and backoff timing, so every transport computes
 // retries the same way.
-import { ConfigError } from '../protocol/index.js';
-import type { BackoffOptions, QueueOptions, ResolvedQueueOptions } from './transport.js';
+import {
+  ConfigError,
+  createEnvelope,
+  InvalidMessageError,
+  type Envelope,
+} from '../protocol/index.js';
+import type {
+  BackoffOptions,
+  EnqueueOptions,
+  QueueOptions,
+  ResolvedQueueOptions,
+} from './transport.js';
 
 export const DEFAULT_BACKOFF: BackoffOptions = {
   initialMs: 200,
@@ -70,4 +80,34 @@ export function expiryOf(
 ): number {
   const byTtl = ttlMs === undefined ? Number.POSITIVE_INFINITY : now + ttlMs;
   return Math.min(deadline ?? Number.POSITIVE_INFINITY, byTtl);
+}
+
+/** Checks what the codec does not: fields a durable queue itself relies on. */
+export function checkQueued(env: Envelope, opts: EnqueueOptions): void {
+  if (typeof env.id !== 'string' || env.id.length === 0) {
+    throw new InvalidMessageError('queued message has no id');
+  }
+  if (env.prio !== undefined && !(Number.isInteger(env.prio) && env.prio >= 0 && env.prio <= 9)) {
+    throw new InvalidMessageError(`priority must be an integer 0..9, got ${String(env.prio)}`);
+  }
+  for (const field of ['delayMs', 'ttlMs'] as const) {
+    const v = opts[field];
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) {
+      throw new InvalidMessageError(`enqueue option ${field} must be a number >= 0`);
+    }
+  }
+}
+
+/**
+ * The `error` envelope a transport delivers to a request's `replyTo` when nothing took the
+ * request (the no-responders rule of transport.ts), or undefined when none is due.
+ */
+export function noRespondersReply(env: Envelope): Envelope | undefined {
+  if (env.replyTo === undefined || env.kind === 'error') return undefined;
+  return createEnvelope({
+    kind: 'error',
+    subject: env.replyTo,
+    corr: env.id,
+    body: { code: 'no_responders', message: `no responders on '${env.subject}'`, retryable: true },
+  });
 }

@@ -1,6 +1,7 @@
 // What a queued llmwire message carries in AMQP properties and headers besides its frame: the
 // attempts used, when it expires, when it may first be delivered, and on a dead letter why it
 // died. The frame itself is the codec's bytes, unchanged by every move between queues.
+import { checkQueued as checkQueuedCommon } from '../queue-policy.js';
 import type { Message, Options } from 'amqplib';
 import type { Codec } from '../../codec/codec.js';
 import {
@@ -42,20 +43,12 @@ export function notBeforeOf(msg: Message): number {
   return numberHeader(msg.properties.headers, H_NOT_BEFORE) ?? 0;
 }
 
-/** Checks what enqueue needs beyond a valid envelope. */
+/** Checks what enqueue needs beyond a valid envelope; AMQP ids are short strings (255 bytes). */
 export function checkQueued(env: Envelope, opts: EnqueueOptions): void {
-  if (typeof env.id !== 'string' || env.id.length === 0 || Buffer.byteLength(env.id) > 255) {
+  if (typeof env.id === 'string' && Buffer.byteLength(env.id) > 255) {
     throw new InvalidMessageError('queued message needs an id of 1-255 bytes');
   }
-  if (env.prio !== undefined && !(Number.isInteger(env.prio) && env.prio >= 0 && env.prio <= 9)) {
-    throw new InvalidMessageError(`priority must be an integer 0..9, got ${String(env.prio)}`);
-  }
-  for (const field of ['delayMs', 'ttlMs'] as const) {
-    const v = opts[field];
-    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) {
-      throw new InvalidMessageError(`enqueue option ${field} must be a number >= 0`);
-    }
-  }
+  checkQueuedCommon(env, opts);
 }
 
 /**

@@ -4,9 +4,10 @@
 // them and overlapping patterns still get one copy each. A queue group is a shared auto-delete
 // queue per (pattern, group) that every member process consumes from (competing consumers);
 // members inside one process take turns.
+import { noRespondersReply } from '../queue-policy.js';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Codec } from '../../codec/codec.js';
-import { ClosedError, createEnvelope, type Envelope } from '../../protocol/index.js';
+import { ClosedError, type Envelope } from '../../protocol/index.js';
 import { checkPattern, isValidSubject, matchTokens } from '../subject.js';
 import type { MessageHandler, SubscribeOptions, TransportSubscription } from '../transport.js';
 import { ManagedChannel, type AmqpLink } from './connection.js';
@@ -263,19 +264,8 @@ export class Subscriptions {
    * requester, which is in this process, gets `no_responders` on its reply subject.
    */
   noResponders(env: Envelope): void {
-    if (env.replyTo === undefined || env.kind === 'error') return;
-    this.deliver(
-      createEnvelope({
-        kind: 'error',
-        subject: env.replyTo,
-        corr: env.id,
-        body: {
-          code: 'no_responders',
-          message: `no responders on '${env.subject}'`,
-          retryable: true,
-        },
-      }),
-    );
+    const reply = noRespondersReply(env);
+    if (reply !== undefined) this.deliver(reply);
   }
 
   private call(sub: Sub, env: Envelope): void {

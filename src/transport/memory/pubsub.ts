@@ -2,7 +2,8 @@
 // Delivery is synchronous but never re-entrant: a message published from inside a handler is
 // queued and delivered after the current one, so every subscriber sees one publisher's
 // messages in the order they were published.
-import { createEnvelope, type Envelope } from '../../protocol/index.js';
+import type { Envelope } from '../../protocol/index.js';
+import { noRespondersReply } from '../queue-policy.js';
 import { checkPattern, checkSubject, matchTokens } from '../subject.js';
 import type { MessageHandler, SubscribeOptions, TransportSubscription } from '../transport.js';
 
@@ -113,19 +114,9 @@ export class SubjectRouter {
         break;
       }
     }
-    if (delivered === 0 && env.replyTo !== undefined && env.kind !== 'error') {
-      this.pending.push(
-        createEnvelope({
-          kind: 'error',
-          subject: env.replyTo,
-          corr: env.id,
-          body: {
-            code: 'no_responders',
-            message: `no responders on '${env.subject}'`,
-            retryable: true,
-          },
-        }),
-      );
+    if (delivered === 0) {
+      const reply = noRespondersReply(env);
+      if (reply !== undefined) this.pending.push(reply);
     }
   }
 

@@ -5,7 +5,6 @@ import type { Codec } from '../../codec/codec.js';
 import {
   ClosedError,
   ConfigError,
-  InvalidMessageError,
   NotFoundError,
   OverloadedError,
   PROTOCOL_VERSION,
@@ -13,7 +12,7 @@ import {
   type Envelope,
   type WireErrorBody,
 } from '../../protocol/index.js';
-import { backoffDelay } from '../queue-policy.js';
+import { backoffDelay, checkQueued } from '../queue-policy.js';
 import type {
   DeadLetter,
   DeadLetterReason,
@@ -247,20 +246,4 @@ function toBuffer(frame: Uint8Array): Buffer {
   return Buffer.isBuffer(frame)
     ? frame
     : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-}
-
-/** Checks what the codec does not: fields the queue itself relies on. */
-function checkQueued(env: Envelope, opts: EnqueueOptions): void {
-  if (typeof env.id !== 'string' || env.id.length === 0) {
-    throw new InvalidMessageError('queued message has no id');
-  }
-  if (env.prio !== undefined && !(Number.isInteger(env.prio) && env.prio >= 0 && env.prio <= 9)) {
-    throw new InvalidMessageError(`priority must be an integer 0..9, got ${String(env.prio)}`);
-  }
-  for (const field of ['delayMs', 'ttlMs'] as const) {
-    const v = opts[field];
-    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) {
-      throw new InvalidMessageError(`enqueue option ${field} must be a number >= 0`);
-    }
-  }
 }

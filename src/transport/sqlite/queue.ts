@@ -24,7 +24,8 @@ import type { TxEffects } from './effects.js';
 import type { GroupCommit } from './group-commit.js';
 import type { DeadRow } from './schema.js';
 import type { Statements } from './statements.js';
-import { checkQueued, QueueStore, type Lease } from './store.js';
+import { checkQueued } from '../queue-policy.js';
+import { QueueStore, type Lease } from './store.js';
 
 /** What a queue needs from its transport. */
 export interface QueueContext {

@@ -2,7 +2,6 @@
 // is written against the table alone, so several processes sharing the file stay consistent.
 import type { Codec } from '../../codec/codec.js';
 import {
-  InvalidMessageError,
   NotFoundError,
   OverloadedError,
   toWireError,
@@ -275,21 +274,5 @@ export class QueueStore {
     st.deadDelete.run(name, id);
     this.insert(env, frame, now, Infinity, now);
     return true;
-  }
-}
-
-/** Checks what the codec does not: fields the queue itself relies on. */
-export function checkQueued(env: Envelope, opts: EnqueueOptions): void {
-  if (typeof env.id !== 'string' || env.id.length === 0) {
-    throw new InvalidMessageError('queued message has no id');
-  }
-  if (env.prio !== undefined && !(Number.isInteger(env.prio) && env.prio >= 0 && env.prio <= 9)) {
-    throw new InvalidMessageError(`priority must be an integer 0..9, got ${String(env.prio)}`);
-  }
-  for (const field of ['delayMs', 'ttlMs'] as const) {
-    const v = opts[field];
-    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) {
-      throw new InvalidMessageError(`enqueue option ${field} must be a number >= 0`);
-    }
   }
 }

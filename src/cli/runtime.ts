@@ -6,6 +6,7 @@ import { ConfigError } from '../protocol/index.js';
 import { createMemoryTransport } from '../transport/memory/index.js';
 import { createSqliteTransport } from '../transport/sqlite/index.js';
 import type { Transport } from '../transport/transport.js';
+import { createAmqpTransport } from '../transport/amqp/index.js';
 import { createNatsTransport } from '../transport/nats/index.js';
 import { createRedisTransport } from '../transport/redis/index.js';
 import { createWebSocketTransport } from '../transport/ws/index.js';
@@ -33,13 +34,9 @@ export async function openTransport(
     return createRedisTransport({ url: spec });
   }
   if (spec.startsWith('amqp://') || spec.startsWith('amqps://')) {
-    // The library adapter (llmwire/transport/amqp) passes the conformance suite, but a second
-    // plain subscription made after the first can wait forever for its binding
-    // (test/transport/amqp-ready.test.ts); the gateway and workers subscribe in exactly that
-    // order, so the command line does not offer it until that is fixed.
-    throw new ConfigError(
-      'the amqp transport is not available from the command line yet; use nats://, redis://, sqlite, memory or ws://',
-    );
+    const transport = createAmqpTransport({ url: spec });
+    await transport.ready;
+    return transport;
   }
   throw new ConfigError(
     `unknown transport '${spec}': use sqlite, memory, nats://, amqp://, redis:// or ws://host:port/v1/bus`,

@@ -161,6 +161,8 @@ export interface ManagedChannelOptions<C extends Channel> {
   setup: (ch: C) => Promise<void>;
   /** The channel in use went away (connection lost, or closed by the broker). */
   onLost?: (ch: C) => void;
+  /** The channel finished its setup and is now `current` (catch up on what raced the setup). */
+  onReady?: (ch: C) => void;
 }
 
 /** A channel that is there whenever the connection is, set up the same way each time. */
@@ -258,6 +260,7 @@ export class ManagedChannel<C extends Channel> {
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w.resolve(ch);
+    this.options.onReady?.(ch);
   }
 
   /** Closes the channel and stops opening new ones (until `start` again). */

@@ -38,6 +38,8 @@ interface Group {
   members: Sub[];
   next: number;
   consumerTag: string | undefined;
+  /** An openGroup is under way on the current channel: nobody else starts one. */
+  opening?: boolean;
   readonly waiting: Waiter[];
 }
 
@@ -65,8 +67,14 @@ export class Subscriptions {
     this.managed = new ManagedChannel<Channel>(link, {
       confirm: false,
       setup: (ch) => this.setup(ch),
+      // A subscription made between the end of the setup's loops and the channel becoming
+      // current found no channel to bind on: bind it now.
+      onReady: (ch) => void this.catchUp(ch),
       onLost: () => {
-        for (const g of this.groups.values()) g.consumerTag = undefined;
+        for (const g of this.groups.values()) {
+          g.consumerTag = undefined;
+          g.opening = false;
+        }
       },
     });
     this.managed.start();
@@ -91,11 +99,30 @@ export class Subscriptions {
     }
   }
 
+  private async catchUp(ch: Channel): Promise<void> {
+    const gen = this.managed.generation;
+    try {
+      for (let missing = this.unbound(gen); missing.length > 0; missing = this.unbound(gen)) {
+        for (const [key, b] of missing) {
+          await ch.bindQueue(this.queueName, this.names.exchange, key);
+          this.markBound(b, gen);
+        }
+      }
+      for (let open = this.unopened(); open.length > 0; open = this.unopened()) {
+        for (const g of open) await this.openGroup(ch, g);
+      }
+    } catch (err) {
+      this.onError(err); // the channel closes; its next setup binds again
+    }
+  }
+
   private unbound(gen: number): [string, Binding][] {
     return [...this.bindings].filter(([, b]) => b.boundOn !== gen);
   }
   private unopened(): Group[] {
-    return [...this.groups.values()].filter((g) => g.consumerTag === undefined);
+    return [...this.groups.values()].filter(
+      (g) => g.consumerTag === undefined && g.opening !== true,
+    );
   }
 
   private markBound(b: Binding, gen: number): void {
@@ -111,6 +138,15 @@ export class Subscriptions {
   }
 
   private async openGroup(ch: Channel, g: Group): Promise<void> {
+    g.opening = true;
+    try {
+      await this.openGroupOn(ch, g);
+    } finally {
+      g.opening = false;
+    }
+  }
+
+  private async openGroupOn(ch: Channel, g: Group): Promise<void> {
     await ch.assertQueue(g.queue, { durable: false, autoDelete: true, exclusive: false });
     await ch.bindQueue(g.queue, this.names.exchange, g.key);
     const { consumerTag } = await ch.consume(g.queue, (msg) => this.onGroup(g, msg), {

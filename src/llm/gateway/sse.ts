@@ -1,10 +1,20 @@
 // Server-sent events as OpenAI sends them: `data: <json>\n\n` per event, `data: [DONE]` at the
 // end, and a failure after the stream began sent as an error event rather than a silent cut.
-// Writes respect socket backpressure so a slow reader slows the bus stream behind it.
+// Events produced in one turn of the event loop leave in one socket write (tokens of many
+// streams arrive in bursts), and writes respect socket backpressure so a slow reader slows the
+// bus stream behind it.
 import type { ServerResponse } from 'node:http';
+
+/** Buffered event text past which a writer flushes at once instead of at the end of the turn. */
+const FLUSH_BYTES = 16 * 1024;
+const RESOLVED = Promise.resolve();
 
 export class SseWriter {
   private closed = false;
+  private pending = '';
+  private scheduled = false;
+  private blocked: Promise<void> | undefined;
+
   constructor(
     private readonly res: ServerResponse,
     requestId: string,
@@ -16,7 +26,7 @@ export class SseWriter {
       'x-request-id': requestId,
       'x-accel-buffering': 'no',
     });
-    // No flushHeaders(): the first event follows in the same tick and leaves with the headers.
+    // No flushHeaders(): the first event follows in the same turn and leaves with the headers.
     res.once('close', () => (this.closed = true));
   }
 
@@ -24,38 +34,63 @@ export class SseWriter {
     return this.closed || this.res.destroyed;
   }
 
-  /** Writes one `data:` event of already-serialized JSON; resolves when the socket can take more. */
-  async data(json: string): Promise<void> {
-    if (this.isClosed) return;
+  /**
+   * Queues one `data:` event of already-serialized JSON; the promise resolves when the writer
+   * can take more (at once, unless the socket is full).
+   */
+  data(json: string): Promise<void> {
+    if (this.isClosed) return RESOLVED;
     // JSON.stringify escapes CR and LF inside strings, so a serialized value never breaks the
     // event framing; refuse anything else that would.
     if (json.includes('\n') || json.includes('\r')) throw new Error('SSE data must be one line');
-    if (!this.res.write(`data: ${json}\n\n`)) await this.drain();
+    this.pending += `data: ${json}\n\n`;
+    if (this.pending.length >= FLUSH_BYTES) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushLater);
+    }
+    return this.blocked ?? RESOLVED;
   }
 
   /** Ends a failed stream with an error event carrying OpenAI's error JSON. */
   async error(json: string): Promise<void> {
     if (this.isClosed) return;
-    this.res.write(`event: error\ndata: ${json}\n\n`);
+    this.pending += `event: error\ndata: ${json}\n\n`;
     this.end();
   }
 
   done(): void {
     if (this.isClosed) return;
-    this.res.write('data: [DONE]\n\n');
+    this.pending += 'data: [DONE]\n\n';
     this.end();
   }
 
   end(): void {
+    this.flush();
     if (!this.res.writableEnded) this.res.end();
   }
 
+  private readonly flushLater = () => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  private flush(): void {
+    if (this.pending === '' || this.isClosed) {
+      this.pending = '';
+      return;
+    }
+    const text = this.pending;
+    this.pending = '';
+    if (!this.res.write(text) && this.blocked === undefined) this.blocked = this.drain();
+  }
+
   private drain(): Promise<void> {
-    if (this.isClosed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         this.res.off('drain', done);
         this.res.off('close', done);
+        this.blocked = undefined;
         resolve();
       };
       this.res.on('drain', done);

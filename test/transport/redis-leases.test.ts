@@ -3,54 +3,25 @@
 // the middle of draining loses nothing and gets nothing it acked delivered again; two processes
 // draining one queue never hold the same delivery at once.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createEnvelope } from '../../src/protocol/index.js';
 import { unique } from '../conformance/harness.js';
 import { filePrefix, openRedis, REDIS_URL, redisAvailable } from './redis-harness.js';
+import { runChild as runChildScript, type ChildRun } from './child-run.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/redis-queue-child.js', import.meta.url));
 /** The children's queue options (see the fixture). */
 const LEASE_MS = 400;
 const childOptions = { leaseMs: LEASE_MS, backoff: { initialMs: 10, maxMs: 10, jitter: 0 } };
 
-interface Run {
-  lines: string[];
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-/** Runs the child; `killWhen` sees each complete line and returns true to SIGKILL it. */
+/** Runs the child fixture; see child-run.ts. */
 function runChild(
   args: string[],
-  killWhen: (line: string) => boolean = () => false,
+  killWhen?: (line: string) => boolean,
   limitMs = 30_000,
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const limit = setTimeout(() => child.kill('SIGKILL'), limitMs);
-    const lines: string[] = [];
-    let partial = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n');
-      partial = parts.pop() ?? ''; // a line cut by the kill is not a claim
-      for (const line of parts) {
-        lines.push(line);
-        if (child.exitCode === null && !child.killed && killWhen(line)) child.kill('SIGKILL');
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(limit);
-      resolve({ lines, code, signal, stderr });
-    });
-  });
+): Promise<ChildRun> {
+  return runChildScript(CHILD, args, killWhen, limitMs);
 }
 
 /** `<id> <attempt>` of every `<verb> <id> <attempt>` line. */

@@ -2,55 +2,23 @@
 // mid-run and a second one drains the same file; two children drain one file at the same time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEnvelope } from '../../src/protocol/index.js';
 import { createSqliteTransport } from '../../src/transport/sqlite/index.js';
+import { runChild as runChildScript, type ChildRun } from './child-run.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/sqlite-crash-child.js', import.meta.url));
 
-interface Run {
-  lines: string[];
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-/**
- * Runs the child; `killWhen` sees each complete line and returns true to SIGKILL it. A child
- * still running after `limitMs` is killed too, so a stuck run fails its assertions, not the clock.
- */
+/** Runs the child fixture; see child-run.ts. */
 function runChild(
   args: string[],
-  killWhen: (line: string) => boolean = () => false,
+  killWhen?: (line: string) => boolean,
   limitMs = 60_000,
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const limit = setTimeout(() => child.kill('SIGKILL'), limitMs);
-    const lines: string[] = [];
-    let partial = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n');
-      partial = parts.pop() ?? ''; // a line cut by the kill is not a claim
-      for (const line of parts) {
-        lines.push(line);
-        if (child.exitCode === null && !child.killed && killWhen(line)) child.kill('SIGKILL');
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(limit);
-      resolve({ lines, code, signal, stderr });
-    });
-  });
+): Promise<ChildRun> {
+  return runChildScript(CHILD, args, killWhen, limitMs);
 }
 
 /** The first argument of every `<verb> ...` line. */

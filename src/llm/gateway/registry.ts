@@ -18,7 +18,11 @@ export interface WorkerEntry extends WorkerView {
 
 const SWEEP_MS = 100;
 
-export type RegistryEvent = { type: 'joined' | 'lost' | 'draining'; worker: WorkerEntry };
+/** `changed`: a known worker's status, capacity or models moved (admission slots follow). */
+export type RegistryEvent = {
+  type: 'joined' | 'lost' | 'draining' | 'changed';
+  worker: WorkerEntry;
+};
 
 export class WorkerRegistry {
   private readonly workers = new Map<string, WorkerEntry>();
@@ -123,6 +127,12 @@ export class WorkerRegistry {
     if (known === undefined) this.emit({ type: 'joined', worker: entry });
     else if (hb.status === 'draining' && known.status !== 'draining')
       this.emit({ type: 'draining', worker: entry });
+    else if (
+      hb.status !== known.status ||
+      hb.capacity !== known.capacity ||
+      hb.models.join('\n') !== known.models.join('\n')
+    )
+      this.emit({ type: 'changed', worker: entry });
   }
 
   private sweep(now: number): void {

@@ -123,6 +123,7 @@ export class Gateway {
         ? {}
         : { maxQueueWaitMs: options.queue.maxWaitMs }),
     });
+    // Slots follow the registry: every join, loss, drain or change of a worker resets them.
     this.registry.on(() => this.refreshCapacity());
     const auth = authMiddleware(options.apiKeys);
     const routes: Record<string, Handler> = {
@@ -179,7 +180,6 @@ export class Gateway {
       // Known model, nobody ready (all draining): waiting in the queue would only time out.
       throw new UnavailableError(`no ready worker for model '${request.model}'`);
     }
-    this.refreshCapacity();
     return this.admission.admit({
       tenant: ctx.tenant.name,
       model: request.model,

@@ -1,6 +1,6 @@
 // Durable queues on the bus: enqueue bodies, consume them with a handler (ack on success,
 // retry with backoff on failure, dead letter for poison messages), or read deliveries by hand.
-import { InvalidMessageError, toWireError, WireError, type Envelope } from '../protocol/index.js';
+import { NotFoundError, toWireError, WireError, type Envelope } from '../protocol/index.js';
 import type {
   DeadLetter,
   Delivery,
@@ -151,7 +151,11 @@ export class BusQueue<B = unknown> {
     const renew = setInterval(() => {
       delivery
         .extend(Math.max(leaseMs, 1))
-        .catch(() => jobAbort.abort(new InvalidMessageError('lease lost')));
+        .catch(() =>
+          jobAbort.abort(
+            new NotFoundError('the lease on this job was lost; another consumer may have it'),
+          ),
+        );
     }, every);
     renew.unref();
     const deadlineTimer =

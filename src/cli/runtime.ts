@@ -28,19 +28,92 @@ export async function openTransport(
     });
   }
   if (spec.startsWith('nats://') || spec.startsWith('tls://')) {
-    return createNatsTransport({ servers: spec.split(',') });
+    const { base, params } = splitParams(spec, ['replicas', 'storage', 'prefix', 'name']);
+    if (base.includes('?')) {
+      throw new ConfigError(
+        `transport URL: unknown setting in '${base.slice(base.indexOf('?'))}'; nats URLs take replicas, storage, prefix and name`,
+      );
+    }
+    const replicas = params.get('replicas');
+    const storage = params.get('storage');
+    if (storage !== undefined && storage !== 'file' && storage !== 'memory') {
+      throw new ConfigError(`transport URL: storage must be file or memory, got '${storage}'`);
+    }
+    return createNatsTransport({
+      servers: base.split(','),
+      ...(replicas === undefined ? {} : { replicas: intParam('replicas', replicas, 1, 5) }),
+      ...(storage === undefined ? {} : { storage }),
+      ...optional('streamPrefix', params.get('prefix')),
+      ...optional('name', params.get('name')),
+    });
   }
   if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {
-    return createRedisTransport({ url: spec });
+    const { base, params } = splitParams(spec, ['prefix', 'name']);
+    return createRedisTransport({
+      url: base,
+      ...optional('prefix', params.get('prefix')),
+      ...optional('name', params.get('name')),
+    });
   }
   if (spec.startsWith('amqp://') || spec.startsWith('amqps://')) {
-    const transport = createAmqpTransport({ url: spec });
+    const { base, params } = splitParams(spec, ['exchange', 'prefetch', 'name']);
+    const prefetch = params.get('prefetch');
+    const transport = createAmqpTransport({
+      url: base,
+      ...optional('exchange', params.get('exchange')),
+      ...(prefetch === undefined ? {} : { prefetch: intParam('prefetch', prefetch, 1, 65_535) }),
+      ...optional('connectionName', params.get('name')),
+    });
     await transport.ready;
     return transport;
   }
   throw new ConfigError(
     `unknown transport '${spec}': use sqlite, memory, nats://, amqp://, redis:// or ws://host:port/v1/bus`,
   );
+}
+
+/**
+ * Takes llmwire's own settings (`owned`) out of a transport URL's query string; the rest of the
+ * query stays in `base` for the broker client (amqplib's `heartbeat`, ioredis's `family`, ...).
+ */
+export function splitParams(
+  spec: string,
+  owned: readonly string[],
+): { base: string; params: Map<string, string> } {
+  const at = spec.indexOf('?');
+  if (at < 0) return { base: spec, params: new Map() };
+  const params = new Map<string, string>();
+  const rest: string[] = [];
+  for (const pair of spec.slice(at + 1).split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
+    if (!owned.includes(key)) {
+      rest.push(pair);
+      continue;
+    }
+    const value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
+    if (value === '') throw new ConfigError(`transport URL: '${key}' needs a value`);
+    params.set(key, value);
+  }
+  return {
+    base: rest.length > 0 ? `${spec.slice(0, at)}?${rest.join('&')}` : spec.slice(0, at),
+    params,
+  };
+}
+
+function intParam(key: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(
+      `transport URL: '${key}' must be an integer from ${min} to ${max}, got '${value}'`,
+    );
+  }
+  return n;
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */

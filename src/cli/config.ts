@@ -30,6 +30,8 @@ export const ConfigSchema = Type.Object(
     /** 'sqlite' (embedded, durable), 'memory', or a URL of a remote bus (ws://host:port/v1/bus). */
     transport: Type.String({ minLength: 1 }),
     dataDir: Type.String({ minLength: 1 }),
+    /** Puts every LLM subject under `NAME.` so deployments can share a broker (llm/subjects.ts). */
+    namespace: Type.Optional(Type.String()),
     gateway: Type.Object(
       {
         host: Type.String({ minLength: 1 }),

@@ -3,6 +3,7 @@
 import { createBus } from '../bus/index.js';
 import { createBackend } from '../llm/backends/index.js';
 import { createGateway } from '../llm/gateway/server.js';
+import { validateNamespace } from '../llm/subjects.js';
 import { createWorker, type Worker } from '../llm/worker/worker.js';
 import { createBusHub } from '../transport/ws/index.js';
 import { parse, type Options } from './args.js';
@@ -21,6 +22,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --backend KIND    backend of the in-process workers: sim (default), openai, llama-cpp
   --transport T     sqlite (default: durable journal in the data dir), memory
   --data-dir DIR    where the journal lives (default .llmwire)
+  --namespace NAME  LLM subjects become NAME.llm.* (share a broker with other deployments)
   --config FILE     YAML or JSON configuration (flags win over it)
   --once            start, print what runs, and exit
   -h, --help        show this help
@@ -33,6 +35,7 @@ const OPTIONS: Options = {
   backend: { type: 'string' },
   transport: { type: 'string' },
   'data-dir': { type: 'string' },
+  namespace: { type: 'string' },
   config: { type: 'string' },
   once: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -53,6 +56,7 @@ export function upConfig(flags: Record<string, string | boolean | undefined>): C
   const overrides = {
     transport: flags.transport,
     dataDir: flags['data-dir'],
+    namespace: flags.namespace,
     gateway: { host: flags.host, port: int('port', flags.port) },
     workers: { count: int('workers', flags.workers) },
   };
@@ -62,7 +66,9 @@ export function upConfig(flags: Record<string, string | boolean | undefined>): C
   if (typeof flags.backend === 'string' && flags.backend !== merged.workers.backend.kind) {
     merged.workers = { ...merged.workers, backend: { kind: flags.backend } };
   }
-  return validateConfig(merged, typeof flags.config === 'string' ? flags.config : 'flags');
+  const valid = validateConfig(merged, typeof flags.config === 'string' ? flags.config : 'flags');
+  if (valid.namespace !== undefined) validateNamespace(valid.namespace);
+  return valid;
 }
 
 export const GATEWAY_HELP = `Usage: llmwire gateway [options]
@@ -75,6 +81,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --host ADDR       gateway address (default 127.0.0.1; others need API keys in the config)
   --transport T     sqlite (default: durable journal in the data dir), memory
   --data-dir DIR    where the journal lives (default .llmwire)
+  --namespace NAME  serve only workers started with the same --namespace (subjects NAME.llm.*)
   --config FILE     YAML or JSON configuration (flags win over it; workers.count is ignored)
   --once            start, print what runs, and exit
   -h, --help        show this help
@@ -111,7 +118,8 @@ async function run(
   const transport = await openTransport(config.transport, { dataDir: config.dataDir });
   const bus = createBus({ transport, source: 'llmwire-up' });
   await bus.ready;
-  const gateway = createGateway({ bus, ...config.gateway });
+  const namespace = config.namespace === undefined ? {} : { namespace: config.namespace };
+  const gateway = createGateway({ bus, ...config.gateway, ...namespace });
   const hub = createBusHub(transport, {
     server: gateway.server,
     ...(config.gateway.apiKeys === undefined
@@ -132,6 +140,7 @@ async function run(
       backend,
       id: `local-${i + 1}`,
       concurrency: config.workers.concurrency,
+      ...namespace,
       ...(config.workers.heartbeatMs === undefined
         ? {}
         : { heartbeatMs: config.workers.heartbeatMs }),
@@ -150,6 +159,8 @@ async function run(
       : '  workers     none here; start some with: llmwire worker --connect <the bus URL above>',
   );
   out(`  routing     ${config.gateway.routing?.policy ?? 'least-outstanding'}`);
+  if (config.namespace !== undefined)
+    out(`  namespace   ${config.namespace} (subjects ${config.namespace}.llm.*)`);
   out(
     `  try         curl ${url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"sim","messages":[{"role":"user","content":"hello"}],"stream":true}'`,
   );

@@ -2,6 +2,7 @@
 // WebSocket endpoint by default). SIGTERM drains it: it finishes what it has and takes nothing new.
 import { createBus } from '../bus/index.js';
 import { createBackend } from '../llm/backends/index.js';
+import { validateNamespace } from '../llm/subjects.js';
 import { createWorker } from '../llm/worker/worker.js';
 import { ConfigError } from '../protocol/index.js';
 import { parse, type Options } from './args.js';
@@ -20,6 +21,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --model-path FILE   llama-cpp backend: the GGUF file
   --concurrency N     requests at once (default 16)
   --id ID             worker id (default random)
+  --namespace NAME    join the gateways of this namespace (subjects NAME.llm.*)
   --sim-ttft-ms N     sim: time to first token (default 20)
   --sim-itl-ms N      sim: time between tokens (default 10)
   --sim-crash-after-tokens N  sim: fail after N tokens (failure injection for failover drills)
@@ -38,6 +40,7 @@ const OPTIONS: Options = {
   'model-path': { type: 'string' },
   concurrency: { type: 'string' },
   id: { type: 'string' },
+  namespace: { type: 'string' },
   'sim-ttft-ms': { type: 'string' },
   'sim-itl-ms': { type: 'string' },
   'sim-crash-after-tokens': { type: 'string' },
@@ -67,6 +70,8 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     out(WORKER_HELP);
     return 0;
   }
+  const namespace =
+    typeof flags.namespace === 'string' ? validateNamespace(flags.namespace) : undefined;
   const kind = typeof flags.backend === 'string' ? flags.backend : 'sim';
   const spec: Record<string, unknown> = { kind };
   if (typeof flags.model === 'string')
@@ -110,10 +115,11 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     concurrency: positiveInt('concurrency', flags.concurrency, 16),
     heartbeatMs: positiveInt('heartbeat-ms', flags['heartbeat-ms'], 1000, 10),
     ...(typeof flags.id === 'string' ? { id: flags.id } : {}),
+    ...(namespace === undefined ? {} : { namespace }),
   });
   await w.start();
   out(
-    `llmwire worker ${w.id}: ${backend.kind} serving ${backend.models().join(', ')} via ${url} (concurrency ${w.concurrency})`,
+    `llmwire worker ${w.id}: ${backend.kind} serving ${backend.models().join(', ')} via ${url} (concurrency ${w.concurrency}${namespace === undefined ? '' : `, namespace ${namespace}`})`,
   );
   const signal = await untilSignal();
   out(`${signal}: draining (${w.stats.inflight} in flight)`);

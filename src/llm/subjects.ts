@@ -1,5 +1,8 @@
 // Subjects of the LLM path (docs/llm.md): heartbeats on one subject, and a private address per
-// worker that the router sends to.
+// worker that the router sends to. A namespace puts all of them under `NAME.` so that several
+// deployments (or test runs) share one broker without seeing each other's workers or requests.
+import { ConfigError } from '../protocol/index.js';
+
 export const HEARTBEAT_SUBJECT = 'llm.heartbeat';
 
 export function workerAddress(workerId: string): string {
@@ -15,4 +18,41 @@ export function embedSubject(workerId: string): string {
 const WORKER_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 export function isValidWorkerId(id: string): boolean {
   return WORKER_ID_RE.test(id);
+}
+
+/** The LLM subjects of one namespace. */
+export interface LlmSubjects {
+  /** The namespace, or undefined for the default (unprefixed) subjects. */
+  readonly namespace: string | undefined;
+  readonly heartbeat: string;
+  chat(workerId: string): string;
+  embed(workerId: string): string;
+}
+
+// One subject token on every transport: NATS tokens, AMQP binding-key words and Redis channel
+// names all take these characters.
+const NAMESPACE_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Throws ConfigError (code config_invalid) unless `name` is a usable namespace. */
+export function validateNamespace(name: string): string {
+  if (!NAMESPACE_RE.test(name)) {
+    throw new ConfigError(
+      `namespace '${name}' must be 1-64 letters, digits, '_' or '-' (one subject token, no dots or spaces)`,
+    );
+  }
+  return name;
+}
+
+/** Subjects for `namespace` (validated); the default subjects when it is undefined. */
+export function llmSubjects(namespace?: string): LlmSubjects {
+  if (namespace === undefined) {
+    return { namespace, heartbeat: HEARTBEAT_SUBJECT, chat: chatSubject, embed: embedSubject };
+  }
+  const prefix = `${validateNamespace(namespace)}.`;
+  return {
+    namespace,
+    heartbeat: prefix + HEARTBEAT_SUBJECT,
+    chat: (id) => prefix + chatSubject(id),
+    embed: (id) => prefix + embedSubject(id),
+  };
 }

@@ -117,17 +117,23 @@ describe('worker processes - failover', () => {
   );
 
   test(
-    'requests sent to a SIGKILLed worker before its loss is noticed move to another at once',
+    'a request that finds a SIGKILLed worker gone (no_responders) drops it at once and moves to another',
     TIMEOUT,
     async () => {
       await using stack = await startProcessStack();
-      const dead = await stack.startWorker('dead');
+      // Heartbeats every 10 s: the gateway would need 30 s to notice the death by their absence.
+      const dead = await stack.startWorker('dead', ['--heartbeat-ms', '10000']);
       await stack.startWorker('alive');
+      const lost: number[] = [];
+      stack.gateway.registry.on((e) => {
+        if (e.type === 'lost' && e.worker.id === 'dead') lost.push(Date.now());
+      });
       dead.child.kill('SIGKILL');
       await dead.exited;
-      // Least-outstanding rotates between idle workers, so some of these are routed to the
-      // dead one: its subscriptions went with its connection, so they get no_responders and
-      // fail over, without waiting for the heartbeats to stop.
+      assert.equal(stack.worker('dead')?.status, 'ready', 'the gateway has not yet seen it die');
+      // Least-outstanding rotates between idle workers, so one of these is routed to the dead
+      // one: its subscriptions went with its connection, so the request gets no_responders,
+      // the worker is dropped from the registry and the request moves to the live one.
       for (let i = 0; i < 4; i++) {
         const { data, response } = await stack
           .client()
@@ -136,7 +142,8 @@ describe('worker processes - failover', () => {
         assert.equal(response.headers.get('x-llmwire-worker'), 'alive', `request ${i}`);
         assert.equal(data.choices[0]?.finish_reason, 'length');
       }
-      assert.equal(stack.worker('dead')?.status, 'ready', 'the gateway has not yet seen it die');
+      assert.equal(stack.worker('dead'), undefined, 'the dead worker left the registry');
+      assert.equal(lost.length, 1, 'it was dropped once');
     },
   );
 

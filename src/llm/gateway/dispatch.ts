@@ -2,7 +2,8 @@
 // A worker lost before its first token is replaced without the client knowing; one lost after
 // tokens were sent is replaced by a worker that continues from the text already sent (the
 // request's `continue_from`), so the client sees no duplicated and no missing text; when no
-// worker can continue, the stream ends with `worker_lost` (retryable).
+// worker can continue, the stream ends with `worker_lost` (retryable). A worker whose subject
+// has no responders is dropped from the registry at once.
 import type { Bus } from '../../bus/index.js';
 import {
   CancelledError,
@@ -18,7 +19,6 @@ import {
 import type { TokenDelta } from '../backends/backend.js';
 import type { RoutingPolicy, RouteContext } from '../routing/policy.js';
 import { prefixBlockHashes, promptText } from '../routing/prefix.js';
-import { chatSubject, embedSubject } from '../subjects.js';
 import type { WorkerEntry, WorkerRegistry } from './registry.js';
 
 export interface DispatchOptions {
@@ -40,6 +40,15 @@ export interface CallOptions {
   signal: AbortSignal;
   sessionKey?: string | undefined;
   traceparent?: string | undefined;
+}
+
+/**
+ * `no_responders`: nothing listens on the worker's subject any more, so its process is gone
+ * (its subscriptions went with its connection). It is dropped from the registry at once rather
+ * than after its heartbeats stop, which also moves its other streams to other workers now.
+ */
+function isGone(err: unknown): boolean {
+  return err instanceof WireError && err.code === 'no_responders';
 }
 
 /** Errors after which another worker may take the request. */
@@ -115,7 +124,8 @@ export class Dispatcher {
       call.signal.addEventListener('abort', onClientAbort, { once: true });
       registry.track(worker.id, +1);
       const body: InferenceRequest = sent === '' ? request : { ...request, continue_from: sent };
-      const stream = bus.stream<TokenDelta, InferenceResult>(chatSubject(worker.id), body, {
+      const subject = registry.subjects.chat(worker.id);
+      const stream = bus.stream<TokenDelta, InferenceResult>(subject, body, {
         kind: 'inference.request',
         deadline: call.deadline,
         signal: attemptAbort.signal,
@@ -152,6 +162,7 @@ export class Dispatcher {
       } catch (err) {
         if (call.signal.aborted) throw new CancelledError('client went away');
         const failed = lost ? new WorkerLostError(`worker ${worker.id} was lost`) : err;
+        if (isGone(failed)) registry.markLost(worker.id);
         if (!isFailover(failed)) throw failed;
         lastError = failed;
         excluded.add(worker.id);
@@ -183,7 +194,7 @@ export class Dispatcher {
       this.options.registry.track(worker.id, +1);
       try {
         const reply = await this.options.bus.request<EmbeddingResult>(
-          embedSubject(worker.id),
+          this.options.registry.subjects.embed(worker.id),
           request,
           {
             kind: 'embedding.request',
@@ -195,6 +206,7 @@ export class Dispatcher {
         );
         return reply.body;
       } catch (err) {
+        if (isGone(err)) this.options.registry.markLost(worker.id);
         if (!isFailover(err)) throw err;
         lastError = err;
         excluded.add(worker.id);

@@ -4,7 +4,7 @@ import type { Bus } from '../../bus/index.js';
 import type { Subscription } from '../../bus/subscription.js';
 import { validateBody, type Envelope, type Heartbeat } from '../../protocol/index.js';
 import type { WorkerView } from '../routing/policy.js';
-import { HEARTBEAT_SUBJECT, isValidWorkerId } from '../subjects.js';
+import { isValidWorkerId, llmSubjects, type LlmSubjects } from '../subjects.js';
 
 export interface WorkerEntry extends WorkerView {
   status: Heartbeat['status'];
@@ -34,10 +34,12 @@ export class WorkerRegistry {
   constructor(
     private readonly bus: Bus,
     private readonly missedBeats = 3,
+    /** The namespace's subjects: only its workers' heartbeats are heard. */
+    readonly subjects: LlmSubjects = llmSubjects(),
   ) {}
 
   async start(): Promise<void> {
-    this.sub = this.bus.subscribe(HEARTBEAT_SUBJECT, (msg) => this.onHeartbeat(msg.envelope));
+    this.sub = this.bus.subscribe(this.subjects.heartbeat, (msg) => this.onHeartbeat(msg.envelope));
     await this.sub.ready;
     this.lastSweep = Date.now();
     this.timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
@@ -111,7 +113,7 @@ export class WorkerRegistry {
     }
     const entry: WorkerEntry = {
       id: hb.worker,
-      address: hb.address ?? `llm.worker.${hb.worker}.chat`,
+      address: hb.address ?? this.subjects.chat(hb.worker),
       models: hb.models,
       capacity: hb.capacity,
       reported: hb.inflight,

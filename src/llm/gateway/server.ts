@@ -35,6 +35,7 @@ import {
   parseEmbedding,
   textCompletion,
 } from './openai.js';
+import { llmSubjects } from '../subjects.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
 
@@ -55,6 +56,8 @@ export interface GatewayOptions {
   maxAttempts?: number;
   /** Queue limits of admission control: requests waiting per model, and how long. */
   queue?: { maxLength?: number; maxWaitMs?: number };
+  /** Serves only the workers of this namespace (their subjects are `NAME.llm.*`; see subjects.ts). */
+  namespace?: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -87,7 +90,7 @@ export class Gateway {
         `refusing to listen on ${host} without API keys: configure apiKeys or listen on 127.0.0.1`,
       );
     }
-    this.registry = new WorkerRegistry(options.bus);
+    this.registry = new WorkerRegistry(options.bus, 3, llmSubjects(options.namespace));
     const defaultPolicy = options.routing?.policy ?? 'least-outstanding';
     const modelPolicies = options.routing?.models ?? {};
     this.dispatcher = new Dispatcher({

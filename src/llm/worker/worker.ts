@@ -15,7 +15,7 @@ import {
   type InferenceResult,
 } from '../../protocol/index.js';
 import type { Backend } from '../backends/backend.js';
-import { chatSubject, embedSubject, HEARTBEAT_SUBJECT, isValidWorkerId } from '../subjects.js';
+import { isValidWorkerId, llmSubjects, type LlmSubjects } from '../subjects.js';
 
 export interface WorkerOptions {
   bus: Bus;
@@ -26,6 +26,8 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Heartbeat period in ms. Default 1000. */
   heartbeatMs?: number;
+  /** Puts the worker's subjects under `NAME.` (see subjects.ts); only gateways of the same namespace see it. */
+  namespace?: string;
 }
 
 export interface WorkerStats {
@@ -44,6 +46,7 @@ export class Worker {
   readonly heartbeatMs: number;
   private readonly bus: Bus;
   private readonly backend: Backend;
+  private readonly subjects: LlmSubjects;
   private subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private state_: WorkerState = 'stopped';
@@ -63,6 +66,7 @@ export class Worker {
     if (!(this.heartbeatMs >= 10)) throw new ConfigError('worker heartbeatMs must be at least 10');
     this.bus = options.bus;
     this.backend = options.backend;
+    this.subjects = llmSubjects(options.namespace);
   }
 
   get state(): WorkerState {
@@ -74,14 +78,14 @@ export class Worker {
     this.state_ = 'ready';
     this.subs = [
       this.bus.serve(
-        chatSubject(this.id),
+        this.subjects.chat(this.id),
         (req, ctx) => this.chat(req.body as InferenceRequest, ctx.signal),
         {
           kinds: ['inference.request'],
         },
       ),
       this.bus.serve(
-        embedSubject(this.id),
+        this.subjects.embed(this.id),
         (req, ctx) => this.embed(req.body as EmbeddingRequest, ctx.signal),
         {
           kinds: ['embedding.request'],
@@ -132,7 +136,7 @@ export class Worker {
       capacity: this.concurrency,
       inflight: this.stats.inflight,
       intervalMs: this.heartbeatMs,
-      address: chatSubject(this.id),
+      address: this.subjects.chat(this.id),
     };
     const prefixes = this.backend.cachedPrefixes?.();
     if (prefixes !== undefined) hb.prefixHashes = prefixes.slice(-65_536);
@@ -142,7 +146,7 @@ export class Worker {
   private beat(force = false): void {
     if (this.state_ === 'stopped' && !force) return;
     try {
-      this.bus.publish(HEARTBEAT_SUBJECT, this.heartbeat(), { kind: 'heartbeat' });
+      this.bus.publish(this.subjects.heartbeat, this.heartbeat(), { kind: 'heartbeat' });
     } catch (err) {
       this.bus.reportError(err);
     }

@@ -110,7 +110,10 @@ describe('namespaces', () => {
         'each worker served only its own gateway',
       );
       const prefixes = new Set(seen.map((s) => s.split('.')[0]));
-      assert.ok(!prefixes.has('llm'), `no message on the default subjects: ${[...prefixes]}`);
+      assert.ok(
+        !prefixes.has('llm'),
+        `no message on the default subjects: ${[...prefixes].join(', ')}`,
+      );
       assert.ok(seen.includes('blue.llm.heartbeat') && seen.includes('green.llm.heartbeat'));
       assert.ok(
         seen.includes('blue.llm.worker.wb.chat') && seen.includes('green.llm.worker.wg.chat'),

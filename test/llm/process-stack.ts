@@ -87,7 +87,7 @@ export async function within<T>(promise: Promise<T>, what: string, timeoutMs: nu
   }
 }
 
-function spawnProcess(id: string, file: string, args: string[]): WorkerProcess {
+export function spawnProcess(id: string, file: string, args: string[]): WorkerProcess {
   const child = spawn(process.execPath, [file, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // The worker reads LLMWIRE_* variables as flag defaults: keep the test's environment out.

@@ -1,0 +1,4 @@
+// The LLM path (gateway and worker processes, official openai client) on RabbitMQ; see broker-suite.ts.
+import { brokerSuite } from './broker-suite.js';
+
+await brokerSuite('amqp');

@@ -1,0 +1,217 @@
+// The LLM path on a real broker, every part its own process: `llmwire gateway --transport URL`
+// and `llmwire worker --connect URL` children, all in a namespace of their own so that test
+// files running at once on one broker never see each other. Which broker: LLMWIRE_NATS_URL,
+// LLMWIRE_REDIS_URL, LLMWIRE_AMQP_URL (as the transport tests), or the local defaults. With
+// CI=true a broker that does not answer fails the run; elsewhere the suite is skipped with a
+// printed line saying what was skipped.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+import { openTransport } from '../../src/cli/runtime.js';
+import { spawnProcess, within, type WorkerProcess } from './process-stack.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export type BrokerName = 'nats' | 'redis' | 'amqp';
+
+export const BROKER_URLS: Record<BrokerName, string> = {
+  nats: process.env.LLMWIRE_NATS_URL ?? 'nats://127.0.0.1:4222',
+  redis: process.env.LLMWIRE_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  amqp: process.env.LLMWIRE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+};
+const ENV_NAMES: Record<BrokerName, string> = {
+  nats: 'LLMWIRE_NATS_URL',
+  redis: 'LLMWIRE_REDIS_URL',
+  amqp: 'LLMWIRE_AMQP_URL',
+};
+
+/** A URL for messages: without its password. */
+export function shownUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+/** Why the broker cannot be used, or undefined when it answers (opened as the CLI opens it). */
+async function problemReaching(url: string): Promise<string | undefined> {
+  try {
+    const transport = await within(openTransport(url, { dataDir: '.llmwire' }), 'connect', 5000);
+    await transport.close();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * True when `broker` answers. Otherwise, under CI=true, registers a failing test; elsewhere
+ * prints what is skipped and registers a skipped test; and returns false.
+ */
+export async function brokerAvailable(broker: BrokerName, what: string): Promise<boolean> {
+  const url = BROKER_URLS[broker];
+  const problem = await problemReaching(url);
+  if (problem === undefined) return true;
+  const why = `no ${broker} broker at ${shownUrl(url)} (${problem})`;
+  if (process.env.CI === 'true') {
+    test(`${what} - ${broker} broker answers`, () => {
+      assert.fail(`${why}; CI=true, so a missing broker fails the run`);
+    });
+  } else {
+    console.log(`skipped: ${what}: ${why}; set ${ENV_NAMES[broker]} to point at one`);
+    test(what, { skip: why }, () => undefined);
+  }
+  return false;
+}
+
+/** API keys of the gateway: an unlimited tenant, and one allowed 2 requests a minute. */
+export const KEYS = { main: 'sk-broker-main', limited: 'sk-broker-limited' } as const;
+
+export interface WorkerView {
+  id: string;
+  status: string;
+  models: string[];
+  inflight: number;
+}
+
+export interface BrokerStack {
+  readonly broker: BrokerName;
+  readonly namespace: string;
+  /** The gateway's base URL, http://127.0.0.1:PORT. */
+  readonly url: string;
+  readonly gatewayProcess: WorkerProcess;
+  readonly workers: Map<string, WorkerProcess>;
+  client(key?: string): OpenAI;
+  /** Spawns `llmwire worker --connect URL --namespace NS --id ID ...args`; waits until the gateway lists it ready. */
+  startWorker(id: string, args?: string[]): Promise<WorkerProcess>;
+  /** The gateway's /v1/llmwire/workers. */
+  listWorkers(): Promise<WorkerView[]>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface BrokerStackOptions {
+  /** Workers started with the stack (ids w1..wN). Default 3. */
+  workers?: number;
+  /** Extra flags for those workers. */
+  workerArgs?: string[];
+  /** Gateway settings merged into its config file (gateway.*). */
+  gateway?: Record<string, unknown>;
+}
+
+async function stopProcess(w: WorkerProcess): Promise<void> {
+  if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+  await within(w.exited, `${w.id} to exit`, 5000);
+}
+
+export async function startBrokerStack(
+  broker: BrokerName,
+  options: BrokerStackOptions = {},
+): Promise<BrokerStack> {
+  const brokerUrl = BROKER_URLS[broker];
+  const namespace = `t${randomBytes(5).toString('hex')}`;
+  const dir = mkdtempSync(join(tmpdir(), 'llmwire-broker-'));
+  const config = join(dir, 'gateway.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      gateway: {
+        apiKeys: {
+          [KEYS.main]: { name: 'main' },
+          [KEYS.limited]: { name: 'limited', requestsPerMinute: 2 },
+        },
+        ...options.gateway,
+      },
+    }),
+  );
+  const processes: WorkerProcess[] = [];
+  const workers = new Map<string, WorkerProcess>();
+  const gatewayProcess = spawnProcess('gateway', CLI, [
+    'gateway',
+    '--transport',
+    brokerUrl,
+    '--namespace',
+    namespace,
+    '--port',
+    '0',
+    '--data-dir',
+    dir,
+    '--config',
+    config,
+  ]);
+  processes.push(gatewayProcess);
+  let url = '';
+  const listWorkers = async (): Promise<WorkerView[]> => {
+    const res = await fetch(`${url}/v1/llmwire/workers`, {
+      headers: { authorization: `Bearer ${KEYS.main}` },
+    });
+    assert.equal(res.status, 200, 'the gateway lists its workers');
+    return ((await res.json()) as { workers: WorkerView[] }).workers;
+  };
+  const startWorker = async (id: string, args: string[] = []): Promise<WorkerProcess> => {
+    const w = spawnProcess(id, CLI, [
+      'worker',
+      '--connect',
+      brokerUrl,
+      '--namespace',
+      namespace,
+      '--id',
+      id,
+      ...args,
+    ]);
+    processes.push(w);
+    workers.set(id, w);
+    await w.waitForOutput(/^llmwire worker /m, 20_000);
+    await waitUntilAsync(
+      async () => (await listWorkers()).some((v) => v.id === id && v.status === 'ready'),
+      `worker ${id} to join the gateway`,
+    );
+    return w;
+  };
+  const stack: BrokerStack = {
+    broker,
+    namespace,
+    get url() {
+      return url;
+    },
+    gatewayProcess,
+    workers,
+    client: (key = KEYS.main) =>
+      new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0, timeout: 60_000 }),
+    startWorker,
+    listWorkers,
+    async [Symbol.asyncDispose]() {
+      await Promise.all(processes.map(stopProcess));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await gatewayProcess.waitForOutput(/^ready;/m, 20_000);
+    const m = /gateway +(http:\/\/[^/\s]+)\/v1/.exec(gatewayProcess.output());
+    if (m === null) throw new Error(`gateway printed no URL:\n${gatewayProcess.output()}`);
+    url = m[1]!;
+    await Promise.all(
+      Array.from({ length: options.workers ?? 3 }, (_, i) =>
+        startWorker(`w${i + 1}`, options.workerArgs),
+      ),
+    );
+  } catch (err) {
+    await stack[Symbol.asyncDispose]();
+    throw err;
+  }
+  return stack;
+}
+
+/** waitUntil for an asynchronous check (polled every 50 ms). */
+export async function waitUntilAsync(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

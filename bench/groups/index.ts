@@ -4,6 +4,7 @@ import type { BenchGroup } from '../group.js';
 import { busGroup } from './bus.js';
 import { codecGroup } from './codec.js';
 import { gatewayGroup } from './gateway.js';
+import { natsGroup } from './nats.js';
 import { routingGroup } from './routing.js';
 import { scaleGroup } from './scale.js';
 import { sqliteQueueGroup } from './sqlite-queue.js';
@@ -15,4 +16,5 @@ export const GROUPS: readonly BenchGroup[] = [
   gatewayGroup,
   scaleGroup,
   routingGroup,
+  natsGroup,
 ];

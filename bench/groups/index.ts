@@ -1,9 +1,11 @@
 // Every bench group, in the order they run and appear in BENCHMARKS.md. A new group (gateway,
 // nats, ...) is a module in this folder added to this list.
 import type { BenchGroup } from '../group.js';
+import { brokersQueueGroup } from './brokers-queue.js';
 import { busGroup } from './bus.js';
 import { codecGroup } from './codec.js';
 import { gatewayGroup } from './gateway.js';
+import { natsGroup } from './nats.js';
 import { routingGroup } from './routing.js';
 import { scaleGroup } from './scale.js';
 import { sqliteQueueGroup } from './sqlite-queue.js';
@@ -15,4 +17,6 @@ export const GROUPS: readonly BenchGroup[] = [
   gatewayGroup,
   scaleGroup,
   routingGroup,
+  natsGroup,
+  brokersQueueGroup,
 ];

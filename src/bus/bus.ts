@@ -19,6 +19,7 @@ import {
 import { checkSubject } from '../transport/subject.js';
 import type { QueueOptions, Transport } from '../transport/transport.js';
 import { DeadlineTimer, type DeadlineHandle } from './deadlines.js';
+import { resolveCoalesce, type CoalesceOptions, type ResolvedCoalesce } from './coalesce.js';
 import { BusMessage, type Message } from './message.js';
 import { BusQueue } from './queue.js';
 import { StreamServer } from './serve.js';
@@ -33,6 +34,11 @@ export interface BusOptions {
   defaultTimeoutMs?: number;
   /** Chunks a stream reader lets the responder send ahead (the credit window). Default 64. */
   streamCredit?: number;
+  /**
+   * Stream items this bus serves that are written within `maxDelayMs` of each other go out as
+   * one message to readers that accept it (docs/protocol.md, "Coalesced items"). Off by default.
+   */
+  coalesce?: CoalesceOptions;
   /** Errors with nowhere else to go (a handler threw, a bad message was dropped). */
   onError?: (error: unknown, context: { subject?: string; id?: string }) => void;
 }
@@ -115,6 +121,8 @@ export class Bus {
   readonly inbox: string;
   readonly defaultTimeoutMs: number;
   readonly streamCredit: number;
+  /** Chunk coalescing of streams this bus serves; undefined when off. */
+  readonly coalesce: ResolvedCoalesce | undefined;
   readonly deadlines = new DeadlineTimer();
   private readonly pending = new Map<string, PendingRequest>();
   private readonly streams: StreamClient;
@@ -133,6 +141,7 @@ export class Bus {
     this.source = options.source;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
     this.streamCredit = options.streamCredit ?? 64;
+    this.coalesce = resolveCoalesce(options.coalesce);
     if (!(this.defaultTimeoutMs > 0)) throw new ConfigError('defaultTimeoutMs must be positive');
     if (!Number.isInteger(this.streamCredit) || this.streamCredit < 1) {
       throw new ConfigError('streamCredit must be a positive integer');

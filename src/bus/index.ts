@@ -12,6 +12,7 @@ export {
 export { type Message, type ReplyOptions, replyKindFor } from './message.js';
 export { Subscription, type SubscriptionOptions } from './subscription.js';
 export { type ResponseStream } from './stream.js';
+export { type CoalesceOptions } from './coalesce.js';
 export {
   BusQueue,
   type Job,

@@ -9,6 +9,7 @@ import {
   type Envelope,
 } from '../protocol/index.js';
 import type { Bus, ServeHandler, ServeOptions } from './bus.js';
+import { Coalescer } from './coalesce.js';
 import type { DeadlineHandle } from './deadlines.js';
 import { replyKindFor, type Message } from './message.js';
 import { isAsyncIterable, STREAM_END, STREAM_OPEN } from './stream.js';
@@ -171,11 +172,19 @@ export class StreamServer {
       options.chunkKind ??
       (env.kind.endsWith('.request') ? `${env.kind.slice(0, -8)}.chunk` : 'event');
     const iterator = items[Symbol.asyncIterator]();
+    const coalesce = this.bus.coalesce;
+    // Items go out together only when the reader said it unpacks them (`batch`).
+    const coalescer =
+      coalesce !== undefined && (env.batch ?? 1) > 1 && coalesce.maxChunks > 1
+        ? new Coalescer(this.bus, env, chunkKind, coalesce)
+        : undefined;
     let seq = 1;
     let sliceStart = performance.now();
     try {
       for (;;) {
         while (state.credit <= 0 && !signal.aborted) {
+          // The reader returns credit only for items it has seen: send what is held first.
+          coalescer?.flush();
           await new Promise<void>((resolve) => (state.wake = resolve));
           state.wake = undefined;
         }
@@ -183,10 +192,12 @@ export class StreamServer {
         const step = await iterator.next();
         if (signal.aborted) break;
         if (step.done === true) {
+          coalescer?.flush();
           this.sendFinal(env, step.value, options, seq);
           return;
         }
-        this.bus.send(this.bus.replyEnvelope(env, chunkKind, step.value, { seq: seq++ }));
+        if (coalescer !== undefined) coalescer.add(step.value, seq++);
+        else this.bus.send(this.bus.replyEnvelope(env, chunkKind, step.value, { seq: seq++ }));
         state.credit--;
         // A producer that never waits (a cached answer, a simulator) would otherwise keep the
         // whole chain in microtasks and starve timers: heartbeats, deadlines, other streams.
@@ -195,9 +206,19 @@ export class StreamServer {
           sliceStart = performance.now();
         }
       }
+      coalescer?.discard();
       if (signal.reason instanceof DeadlineExceededError)
         this.sendError(msg, signal.reason, true, signal);
     } catch (err) {
+      // Items the handler produced before it failed still reach the reader, then the error.
+      if (!signal.aborted) {
+        try {
+          coalescer?.flush();
+        } catch {
+          // the error below says what went wrong
+        }
+      }
+      coalescer?.discard();
       this.sendError(msg, err, true, signal);
     } finally {
       if (signal.aborted) await iterator.return?.().catch(() => undefined);

@@ -9,6 +9,7 @@ import {
   DeadlineExceededError,
   errorFromWire,
   InvalidMessageError,
+  MAX_BATCH_ITEMS,
   toWireError,
   WorkerLostError,
   type Envelope,
@@ -39,7 +40,8 @@ function isEvent(env: Envelope, type: string): boolean {
 
 class ClientStream<C, R> implements ResponseStream<C, R> {
   readonly id: string;
-  private readonly buffer: Envelope[] = [];
+  /** Item bodies received and not yet read. */
+  private readonly buffer: unknown[] = [];
   private responder: string | undefined;
   private consumed = 0;
   private expectSeq = 1;
@@ -93,13 +95,12 @@ class ClientStream<C, R> implements ResponseStream<C, R> {
       this.fail(errorFromWire(env.body), false);
       return;
     }
+    if (env.items !== undefined) {
+      this.onItems(env, env.items);
+      return;
+    }
     if (env.seq !== this.expectSeq) {
-      this.fail(
-        new WorkerLostError(
-          `stream lost messages: expected seq ${this.expectSeq}, got ${String(env.seq)}`,
-        ),
-        true,
-      );
+      this.lost(env.seq);
       return;
     }
     this.expectSeq++;
@@ -112,8 +113,38 @@ class ClientStream<C, R> implements ResponseStream<C, R> {
       this.fail(new InvalidMessageError('responder sent past its credit window'), true);
       return;
     }
-    this.buffer.push(env);
+    this.buffer.push(env.body);
     this.wake?.();
+  }
+
+  /** A coalesced message: `items` item bodies in an array, the last one's seq in `seq`. */
+  private onItems(env: Envelope, items: number): void {
+    const bodies = env.body;
+    if (env.eos === true || !Array.isArray(bodies) || bodies.length !== items) {
+      this.fail(new InvalidMessageError('coalesced message must carry `items` item bodies'), true);
+      return;
+    }
+    const first = (env.seq ?? 0) - items + 1;
+    if (first !== this.expectSeq) {
+      this.lost(first);
+      return;
+    }
+    if (this.buffer.length + items > this.window) {
+      this.fail(new InvalidMessageError('responder sent past its credit window'), true);
+      return;
+    }
+    this.expectSeq += items;
+    for (const body of bodies) this.buffer.push(body);
+    this.wake?.();
+  }
+
+  private lost(seq: number | undefined): void {
+    this.fail(
+      new WorkerLostError(
+        `stream lost messages: expected seq ${this.expectSeq}, got ${String(seq)}`,
+      ),
+      true,
+    );
   }
 
   private grant(): void {
@@ -178,11 +209,11 @@ class ClientStream<C, R> implements ResponseStream<C, R> {
     const half = Math.max(1, Math.ceil(this.window / 2));
     try {
       for (;;) {
-        const next = this.buffer.shift();
-        if (next !== undefined) {
+        if (this.buffer.length > 0) {
+          const next = this.buffer.shift();
           this.consumed++;
           if (this.consumed >= half) this.grant();
-          yield next.body as C;
+          yield next as C;
           continue;
         }
         if (this.ended) {
@@ -216,6 +247,8 @@ export class StreamClient {
       deadline,
       replyTo: this.bus.inbox,
       credit: window,
+      // This reader unpacks coalesced items (docs/protocol.md, "Coalesced items").
+      batch: Math.min(MAX_BATCH_ITEMS, window),
     });
     const stream = new ClientStream<C, R>(this.bus, this, env, window, signal);
     this.open_.set(env.id, stream);

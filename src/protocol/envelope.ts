@@ -9,6 +9,8 @@ import { PROTOCOL_VERSION } from './version.js';
 export const Priority = { low: 2, normal: 5, high: 8 } as const;
 export const MIN_PRIORITY = 0;
 export const MAX_PRIORITY = 9;
+/** Most stream items one coalesced message may carry (`batch`, `items`; docs/protocol.md). */
+export const MAX_BATCH_ITEMS = 64;
 
 const Sha256Sum = Type.String({ pattern: '^sha256:[A-Za-z0-9_-]{43}$' });
 
@@ -86,6 +88,8 @@ export const EnvelopeHeaderSchema = Type.Object({
   seq: Type.Optional(Type.Integer({ minimum: 0 })),
   eos: Type.Optional(Type.Boolean()),
   credit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  batch: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BATCH_ITEMS })),
+  items: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BATCH_ITEMS })),
   headers: Type.Optional(
     Type.Record(
       Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$' }),

@@ -16,6 +16,7 @@ export {
   Priority,
   MIN_PRIORITY,
   MAX_PRIORITY,
+  MAX_BATCH_ITEMS,
 } from './envelope.js';
 export {
   ERROR_TABLE,

@@ -1,4 +1,5 @@
 // Every conformance suite, for one transport factory.
+import { coalesceSuite } from './coalesce.js';
 import type { TransportFactory } from './harness.js';
 import { pubsubSuite } from './pubsub.js';
 import { queueSuite } from './queue.js';
@@ -11,5 +12,6 @@ export function runConformance(factory: TransportFactory): void {
   pubsubSuite(factory);
   requestSuite(factory);
   streamSuite(factory);
+  coalesceSuite(factory);
   queueSuite(factory);
 }

@@ -947,6 +947,54 @@ for (const c of COMPAT) {
   }
 }
 
+// streams/: stream messages whose fields say more than the kinds/ samples (docs/protocol.md,
+// "Coalesced items"): a request that accepts coalesced items, and a message carrying three.
+const STREAMS = [
+  {
+    name: 'batch-request',
+    description:
+      'A streamed inference.request whose reader accepts up to 64 items per message (batch).',
+    env: (): Envelope => ({ ...sample('inference.request'), id: nextId(), batch: 64 }),
+  },
+  {
+    name: 'coalesced-items',
+    description:
+      "Items 2, 3 and 4 of a stream in one message: items = 3, seq = the last item's, body = their bodies in order.",
+    env: (): Envelope => ({
+      v: 1,
+      id: nextId(),
+      kind: 'inference.chunk',
+      subject: CLIENT_INBOX,
+      ts: TS + 140,
+      source: 'worker-1',
+      corr: REQUEST_ID,
+      seq: 4,
+      items: 3,
+      body: [
+        { text: ' le', index: 0, finish_reason: null },
+        { text: ' monde', index: 0, finish_reason: null },
+        { text: '!', index: 0, finish_reason: 'stop' },
+      ],
+    }),
+  },
+];
+
+for (const c of STREAMS) {
+  const env = c.env();
+  validateBody(env);
+  for (const encoding of ENCODINGS) {
+    const codec = createCodec({ encoding });
+    const frame: Buffer = Buffer.from(codec.encode(env));
+    assert.deepEqual(plain(codec.decode(frame)), plain(env), `${c.name} ${encoding} round trip`);
+    put(`streams/${c.name}.${encoding}.frame`, frame);
+    putExpect(`streams/${c.name}.${encoding}.expect.json`, {
+      description: c.description,
+      encoding,
+      envelope: env,
+    });
+  }
+}
+
 let count = 0;
 const walk = (dir: string): void => {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -66,7 +66,7 @@ function listFiles(dir: string, prefix = ''): string[] {
   return out.sort();
 }
 
-type Category = 'kinds' | 'sealed' | 'invalid' | 'compat' | 'chunked';
+type Category = 'kinds' | 'sealed' | 'invalid' | 'compat' | 'streams' | 'chunked';
 
 /** The data file's suffix in each folder; its companion is always `.expect.json`. */
 const DATA_SUFFIX: Record<Category, string> = {
@@ -74,11 +74,12 @@ const DATA_SUFFIX: Record<Category, string> = {
   sealed: 'frame',
   invalid: 'frame',
   compat: 'frame',
+  streams: 'frame',
   chunked: 'stream',
 };
 
 const FILE_RE =
-  /^(kinds|sealed|invalid|compat|chunked)\/([a-z0-9][a-z0-9_.-]*)\.(json|msgpack)\.(frame|stream|expect\.json)$/;
+  /^(kinds|sealed|invalid|compat|streams|chunked)\/([a-z0-9][a-z0-9_.-]*)\.(json|msgpack)\.(frame|stream|expect\.json)$/;
 
 interface Case {
   category: Category;
@@ -405,7 +406,8 @@ for (const c of ofCategory('kinds')) {
 
 test('fixtures - MessagePack frames follow the byte rules of the specification', () => {
   const frames = complete.filter(
-    (c) => c.encoding === 'msgpack' && ['kinds', 'sealed', 'compat'].includes(c.category),
+    (c) =>
+      c.encoding === 'msgpack' && ['kinds', 'sealed', 'compat', 'streams'].includes(c.category),
   );
   assert.ok(frames.length > 0);
   for (const c of frames) {
@@ -420,7 +422,7 @@ test('fixtures - MessagePack frames follow the byte rules of the specification',
 
 test('fixtures - JSON frames are compact JSON.stringify output in member order', () => {
   const frames = complete.filter(
-    (c) => c.encoding === 'json' && ['kinds', 'sealed', 'compat'].includes(c.category),
+    (c) => c.encoding === 'json' && ['kinds', 'sealed', 'compat', 'streams'].includes(c.category),
   );
   assert.ok(frames.length > 0);
   for (const c of frames) {
@@ -523,6 +525,30 @@ for (const c of ofCategory('compat')) {
       assert.throws(
         () => validateBody(decoded),
         (err: unknown) => err instanceof WireError && err.code === expect.handlerError,
+      );
+    }
+    const again = createCodec({ encoding: c.encoding }).encode(revive(expect.envelope) as Envelope);
+    assertSameBytes(again, frame, c.encoding, 'encode(expected envelope) gives the frame');
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// streams/: a request accepting coalesced items, and a coalesced message.
+
+for (const c of ofCategory('streams')) {
+  test(`streams - ${c.name} (${c.encoding}) decodes, passes its checks and re-encodes`, () => {
+    const frame = readData(c);
+    const expect = readExpect(c);
+    const decoded = reader.decode(frame);
+    assert.deepEqual(toJson(decoded), expect.envelope);
+    validateBody(decoded);
+    const items = decoded.items;
+    if (items !== undefined) {
+      assert.ok(Array.isArray(decoded.body) && decoded.body.length === items);
+      assert.ok((decoded.seq ?? 0) - items + 1 >= 1, 'first item has seq >= 1');
+      assert.throws(
+        () => validateBody({ ...decoded, items: items + 1 }),
+        (err: unknown) => err instanceof WireError && err.code === 'invalid_message',
       );
     }
     const again = createCodec({ encoding: c.encoding }).encode(revive(expect.envelope) as Envelope);

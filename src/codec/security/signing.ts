@@ -38,6 +38,8 @@ export const SIGNED_FIELDS = [
   'seq',
   'eos',
   'credit',
+  'batch',
+  'items',
   'ct',
   'zip',
   'sum',

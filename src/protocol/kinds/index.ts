@@ -52,12 +52,33 @@ export function validateBody<K extends Kind>(env: Envelope): asserts env is Enve
       details: { kind: env.kind },
     });
   }
-  if (!check.Check(env.body)) {
-    const first = check.Errors(env.body).First();
-    const path = first?.path || '/';
+  if (env.items !== undefined) {
+    // A coalesced message: the body is the array of its items' bodies (docs/protocol.md).
+    const items: unknown = env.body;
+    if (!Array.isArray(items) || items.length !== env.items) {
+      throw new InvalidMessageError(
+        `invalid ${env.kind} body at /: a message with items=${env.items} carries an array of that many item bodies`,
+        { details: { kind: env.kind, path: '/' } },
+      );
+    }
+    items.forEach((item: unknown, i) => checkBody(env.kind, check, item, `/${i}`));
+    return;
+  }
+  checkBody(env.kind, check, env.body, '');
+}
+
+function checkBody(
+  kind: string,
+  check: NonNullable<ReturnType<typeof checks.get>>,
+  body: unknown,
+  at: string,
+): void {
+  if (!check.Check(body)) {
+    const first = check.Errors(body).First();
+    const path = `${at}${first?.path ?? ''}` || '/';
     throw new InvalidMessageError(
-      `invalid ${env.kind} body at ${path}: ${first?.message ?? 'does not match schema'}`,
-      { details: { kind: env.kind, path } },
+      `invalid ${kind} body at ${path}: ${first?.message ?? 'does not match schema'}`,
+      { details: { kind, path } },
     );
   }
 }

@@ -1,0 +1,204 @@
+// The brokers-queue group: durable publish + consume through the llmwire queue on each broker
+// (JetStream, RabbitMQ, Redis Streams) against that broker's own client doing the same work in
+// the same run. Each side gets names of its own per run, removed afterwards.
+import { randomBytes } from 'node:crypto';
+import { connect as natsConnect } from '@nats-io/transport-node';
+import amqp from 'amqplib';
+import { Redis } from 'ioredis';
+import { createEnvelope } from '../../src/protocol/index.js';
+import { createAmqpTransport } from '../../src/transport/amqp/index.js';
+import { createNatsTransport } from '../../src/transport/nats/index.js';
+import { createRedisTransport } from '../../src/transport/redis/index.js';
+import type { DurableQueue, Transport } from '../../src/transport/transport.js';
+import { textBody } from '../fixtures.js';
+import type { BenchGroup, GroupContext } from '../group.js';
+import type { Target, Work } from '../harness.js';
+import { NATS_URL } from './nats.js';
+import {
+  produce,
+  rawAmqp,
+  rawBullmq,
+  rawJetStream,
+  type RawQueue,
+  type Shape,
+} from './raw-queues.js';
+
+const AMQP_URL = process.env['LLMWIRE_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+const REDIS_URL = process.env['LLMWIRE_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+const BODY_BYTES = 256;
+const PRODUCERS = 4;
+const WINDOW = 64;
+const RECEIVE_MAX = 32;
+const bodies = Array.from({ length: 64 }, (_, i) => textBody(BODY_BYTES, i));
+const frames = bodies.map((b) => Buffer.from(JSON.stringify(b)));
+const shape: Shape = { producers: PRODUCERS, window: WINDOW, frames };
+
+/** Producers enqueue with a window each; one consumer receives and acks until n are done. */
+function llmwireWork(queue: DurableQueue): Work {
+  return async (n) => {
+    const consume = async () => {
+      let acked = 0;
+      let acks: Promise<void>[] = [];
+      while (acked < n) {
+        const batch = await queue.receive({ max: RECEIVE_MAX, waitMs: 5_000 });
+        if (batch.length === 0) throw new Error(`queue went quiet after ${acked} of ${n}`);
+        for (const d of batch) acks.push(d.ack());
+        acked += batch.length;
+        if (acks.length >= WINDOW * PRODUCERS) {
+          await Promise.all(acks);
+          acks = [];
+        }
+      }
+      await Promise.all(acks);
+    };
+    const enqueue = (i: number) =>
+      queue.enqueue(createEnvelope({ kind: 'event', subject: queue.name, body: bodies[i & 63] }));
+    await Promise.all([produce(n, PRODUCERS, WINDOW, enqueue), consume()]);
+  };
+}
+
+interface Broker {
+  name: string;
+  /** Why the broker cannot be used, or undefined when it answers. */
+  problem(): Promise<string | undefined>;
+  transport(run: string): Promise<Transport>;
+  raw(run: string): Promise<RawQueue>;
+  rawName: string;
+  target: Target;
+  /** Removes what the llmwire side left (streams, keys) beyond what its close removes. */
+  cleanup(run: string): Promise<void>;
+}
+
+const message = (err: unknown) => (err as Error).message.split('\n')[0] ?? String(err);
+
+const jetStream: Broker = {
+  name: 'JetStream',
+  async problem() {
+    try {
+      const nc = await natsConnect({ servers: NATS_URL, maxReconnectAttempts: 0, timeout: 2_000 });
+      await nc.close();
+      return undefined;
+    } catch (err) {
+      return `no NATS at ${NATS_URL} (${message(err)})`;
+    }
+  },
+  transport: (run) => createNatsTransport({ servers: NATS_URL, streamPrefix: `BENCH${run}` }),
+  raw: (run) => rawJetStream(NATS_URL, `BENCHRAW${run}`, shape),
+  rawName: 'raw @nats-io/jetstream: publish + PubAck, consume() + ackAck',
+  target: { on: 'ratio', min: 0.85 },
+  async cleanup(run) {
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const nc = await natsConnect({ servers: NATS_URL });
+    const jsm = await jetstreamManager(nc);
+    for await (const name of jsm.streams.names()) {
+      if (name.startsWith(`BENCH${run}_`)) await jsm.streams.delete(name);
+    }
+    await nc.close();
+  },
+};
+
+const rabbit: Broker = {
+  name: 'RabbitMQ',
+  async problem() {
+    try {
+      const conn = await amqp.connect(AMQP_URL);
+      await conn.close();
+      return undefined;
+    } catch (err) {
+      return `no RabbitMQ at ${AMQP_URL} (${message(err)})`;
+    }
+  },
+  async transport(run) {
+    const t = createAmqpTransport({ url: AMQP_URL, exchange: `bench-${run}`, deleteOnClose: true });
+    await t.ready;
+    return t;
+  },
+  raw: (run) => rawAmqp(AMQP_URL, `bench-raw-${run}`, shape, 32),
+  rawName: 'raw amqplib: persistent sendToQueue on a confirm channel, manual acks, prefetch 32',
+  target: { on: 'ratio', min: 0.85 },
+  cleanup: () => Promise.resolve(),
+};
+
+const redisStreams: Broker = {
+  name: 'Redis Streams',
+  async problem() {
+    const r = new Redis(REDIS_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    r.on('error', () => undefined);
+    try {
+      await r.connect();
+      await r.ping();
+      return undefined;
+    } catch (err) {
+      return `no Redis at ${REDIS_URL} (${message(err)})`;
+    } finally {
+      r.disconnect();
+    }
+  },
+  transport: (run) =>
+    Promise.resolve(createRedisTransport({ url: REDIS_URL, prefix: `bench:${run}:` })),
+  raw: (run) => rawBullmq(REDIS_URL, `bench-${run}`, shape, RECEIVE_MAX),
+  rawName: `BullMQ: Queue.add, Worker (concurrency ${RECEIVE_MAX}) removing completed jobs`,
+  target: { on: 'ratio', min: 1 },
+  async cleanup(run) {
+    const r = new Redis(REDIS_URL);
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `bench:${run}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== '0');
+    r.disconnect();
+  },
+};
+
+async function measure(ctx: GroupContext, broker: Broker): Promise<void> {
+  const problem = await broker.problem();
+  if (problem !== undefined) {
+    ctx.log(`skipped ${broker.name}: ${problem}`);
+    return;
+  }
+  const run = randomBytes(4).toString('hex');
+  const transport = await broker.transport(run);
+  let raw: RawQueue | undefined;
+  try {
+    raw = await broker.raw(run);
+    await ctx.rate({
+      name: `${broker.name}: durable publish + consume, ${BODY_BYTES}-byte bodies`,
+      unit: 'msgs/s',
+      subject: llmwireWork(transport.queue(`bench-${run}`)),
+      baselineName: broker.rawName,
+      baseline: raw.work,
+      minN: PRODUCERS * WINDOW,
+      roundScale: 4,
+      target: broker.target,
+    });
+  } finally {
+    await raw?.close();
+    await transport.close();
+    await broker.cleanup(run).catch((err: unknown) => ctx.log(`cleanup: ${message(err)}`));
+  }
+}
+
+export const brokersQueueGroup: BenchGroup = {
+  name: 'brokers-queue',
+  about:
+    `Durable queues on real brokers: ${PRODUCERS} producers each keep ${WINDOW} enqueues ` +
+    `unconfirmed (${BODY_BYTES}-byte JSON bodies) while one consumer takes them and acks each. ` +
+    'llmwire: `transport.queue(...)` enqueue (resolves once the broker has stored it), receive ' +
+    `up to ${RECEIVE_MAX}, ack. Baselines, same broker and run, names of their own: JetStream ` +
+    '(file stream, PubAck per publish with a msgID, durable pull consumer via consume(), ' +
+    'ackAck); RabbitMQ (durable queue, persistent messages on a confirm channel, manual acks, ' +
+    `prefetch 32, as the adapter's default); Redis (BullMQ 6 Queue.add and a Worker with ` +
+    `concurrency ${RECEIVE_MAX}, completed jobs removed). A broker that does not answer is ` +
+    'skipped with a printed line. Rounds are four times the usual length.',
+  async run(ctx) {
+    for (const broker of [jetStream, rabbit, redisStreams]) await measure(ctx, broker);
+    if (ctx.rows.length === 0) return { skipped: 'no broker answered' };
+    return { rows: ctx.rows };
+  },
+};

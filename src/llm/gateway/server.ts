@@ -37,6 +37,7 @@ import {
 } from './openai.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
+import { statusRoute } from './status.js';
 
 export interface GatewayOptions {
   bus: Bus;
@@ -132,6 +133,7 @@ export class Gateway {
       'POST /v1/embeddings': compose([auth], (ctx) => this.embeddings(ctx)),
       'GET /v1/models': compose([auth], async (ctx) => this.models(ctx)),
       'GET /v1/llmwire/workers': compose([auth], async (ctx) => this.workers(ctx)),
+      'GET /v1/llmwire/status': compose([auth], statusRoute(this, options.bus)),
       'GET /healthz': async (ctx) => sendJson(ctx, 200, { status: 'ok' }),
       'GET /readyz': async (ctx) => this.ready(ctx),
     };

@@ -2,8 +2,12 @@
 // The llmwire command line: one entry, one module per command.
 import { readFileSync } from 'node:fs';
 import { LocalError, WireError } from '../protocol/index.js';
+import { bench } from './bench.js';
+import { dlq } from './dlq.js';
+import { EXIT, exitCodeOf } from './errors.js';
 import { send } from './send.js';
 import { status } from './status.js';
+import { tail } from './tail.js';
 import { gateway, up } from './up.js';
 import { worker } from './worker.js';
 
@@ -14,11 +18,17 @@ Commands:
   gateway    run the bus and the gateway only; workers join over /v1/bus
   worker     run one worker process joined to a bus
   send       send a chat request to the gateway and stream the answer
-  status     show the gateway's workers
+  status     show the gateway's workers, admission queues and bus; durable queue counts
+  tail       print the messages on a subject as they pass
+  dlq        list, show, replay or purge a durable queue's dead letters
+  bench      load a gateway (or one started here) and report throughput and latency
   version    print the version
   help       show this help
 
 Run 'llmwire <command> --help' for a command's options.
+
+Exit codes: 0 done, 1 unexpected failure, 2 bad flags, configuration or an error answer,
+3 gateway or broker unreachable. Errors print one line: llmwire: MESSAGE [CODE].
 `;
 
 function version(): string {
@@ -54,6 +64,12 @@ async function main(argv: string[]): Promise<number> {
       return send(rest, out);
     case 'status':
       return status(rest, out);
+    case 'tail':
+      return tail(rest, out);
+    case 'dlq':
+      return dlq(rest, out);
+    case 'bench':
+      return bench(rest, out);
     default:
       process.stderr.write(`llmwire: unknown command '${command}'\n\n${HELP}`);
       return 2;
@@ -72,12 +88,12 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof LocalError || err instanceof WireError) {
       process.stderr.write(`llmwire: ${err.message} [${err.code}]\n`);
-      process.exitCode = 2;
+      process.exitCode = exitCodeOf(err);
     } else {
       process.stderr.write(
         `llmwire: unexpected failure: ${String((err as Error)?.stack ?? err)}\n`,
       );
-      process.exitCode = 1;
+      process.exitCode = EXIT.failure;
     }
   },
 );

@@ -6,14 +6,37 @@ import { ConfigError } from '../protocol/index.js';
 import { createMemoryTransport } from '../transport/memory/index.js';
 import { createSqliteTransport } from '../transport/sqlite/index.js';
 import type { Transport } from '../transport/transport.js';
-import { createAmqpTransport } from '../transport/amqp/index.js';
+import { createAmqpTransport, type AmqpTransport } from '../transport/amqp/index.js';
 import { createNatsTransport } from '../transport/nats/index.js';
 import { createRedisTransport } from '../transport/redis/index.js';
 import { createWebSocketTransport } from '../transport/ws/index.js';
 
+export interface TransportSpecOptions {
+  dataDir: string;
+  token?: string | undefined;
+}
+
+/** Opens the transport a spec names and, on amqp, waits for its first connection. */
 export async function openTransport(
   spec: string,
-  options: { dataDir: string; token?: string | undefined },
+  options: TransportSpecOptions,
+): Promise<Transport> {
+  const transport = await createTransport(spec, options);
+  if (isAmqp(transport)) await transport.ready;
+  return transport;
+}
+
+function isAmqp(transport: Transport): transport is AmqpTransport {
+  return transport.name === 'amqp' && 'ready' in transport;
+}
+
+/**
+ * Creates the transport a spec names without waiting for it to connect (nats alone connects
+ * before it resolves): callers that must not hang on a missing broker watch its status.
+ */
+export async function createTransport(
+  spec: string,
+  options: TransportSpecOptions,
 ): Promise<Transport> {
   if (spec === 'memory') return createMemoryTransport();
   if (spec === 'sqlite') {
@@ -58,14 +81,12 @@ export async function openTransport(
   if (spec.startsWith('amqp://') || spec.startsWith('amqps://')) {
     const { base, params } = splitParams(spec, ['exchange', 'prefetch', 'name']);
     const prefetch = params.get('prefetch');
-    const transport = createAmqpTransport({
+    return createAmqpTransport({
       url: base,
       ...optional('exchange', params.get('exchange')),
       ...(prefetch === undefined ? {} : { prefetch: intParam('prefetch', prefetch, 1, 65_535) }),
       ...optional('connectionName', params.get('name')),
     });
-    await transport.ready;
-    return transport;
   }
   throw new ConfigError(
     `unknown transport '${spec}': use sqlite, memory, nats://, amqp://, redis:// or ws://host:port/v1/bus`,

@@ -2,6 +2,7 @@
 import OpenAI, { APIConnectionError, APIError } from 'openai';
 import { ConfigError, LocalError } from '../protocol/index.js';
 import { parseWithPositionals, type Options } from './args.js';
+import { shownUrl, UnreachableError } from './errors.js';
 
 export const SEND_HELP = `Usage: llmwire send [options] PROMPT...
 
@@ -33,12 +34,9 @@ export async function send(args: string[], out: (line: string) => void): Promise
   } catch (err) {
     // The gateway's answer is an outcome, not a crash: one line with its code.
     if (err instanceof APIConnectionError) {
-      throw new LocalError(
-        'unreachable',
-        `cannot reach the gateway: ${err.message}; is 'llmwire up' running?`,
-        {
-          cause: err,
-        },
+      throw new UnreachableError(
+        `cannot reach the gateway at ${shownUrl(baseUrl(args))}: ${err.message}; is 'llmwire up' or 'llmwire gateway' running there?`,
+        { cause: err },
       );
     }
     if (err instanceof APIError) {
@@ -53,6 +51,11 @@ export async function send(args: string[], out: (line: string) => void): Promise
     }
     throw err;
   }
+}
+
+function baseUrl(args: string[]): string {
+  const { values } = parseWithPositionals('send', args, OPTIONS);
+  return typeof values.url === 'string' ? values.url : 'http://127.0.0.1:8787/v1';
 }
 
 async function sendOnce(args: string[], out: (line: string) => void): Promise<number> {
@@ -71,7 +74,7 @@ async function sendOnce(args: string[], out: (line: string) => void): Promise<nu
       throw new ConfigError('--max-tokens must be a positive integer');
   }
   const client = new OpenAI({
-    baseURL: typeof flags.url === 'string' ? flags.url : 'http://127.0.0.1:8787/v1',
+    baseURL: baseUrl(args),
     apiKey: typeof flags.key === 'string' ? flags.key : 'none',
     maxRetries: 0,
   });

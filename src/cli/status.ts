@@ -1,32 +1,67 @@
-// `llmwire status`: the gateway's workers and models as a table.
-import { parse, type Options } from './args.js';
+// `llmwire status`: the gateway's workers, admission queues and bus connection as tables, and
+// with --transport and --queue the counts of durable queues read from the broker itself.
 import { ConfigError } from '../protocol/index.js';
+import type { QueueStats } from '../transport/transport.js';
+import type { GatewayStatus } from '../llm/gateway/status.js';
+import { parse, type Options } from './args.js';
+import { connectTransport } from './connect.js';
+import { shownUrl, UnreachableError } from './errors.js';
+import { duration, table } from './table.js';
 
 export const STATUS_HELP = `Usage: llmwire status [options]
 
-Shows the gateway's live workers (models, load, state) and its readiness.
+Shows the gateway's live workers (models, load, heartbeat), each model's admission queue
+(depth, oldest wait) and the gateway's bus connection. With --transport and --queue, also the
+counts of durable queues read straight from the broker.
 
-Options:
-  --url URL    gateway base URL (default http://127.0.0.1:8787)
-  --key KEY    API key
-  --json       print JSON instead of a table
-  -h, --help   show this help
+Options (each also as an environment variable, e.g. LLMWIRE_GATEWAY):
+  --gateway URL        gateway base URL (default http://127.0.0.1:8787; --url is the same)
+  --key KEY            API key, when the gateway requires one
+  --transport URL      broker holding durable queues: nats://, amqp://, redis://, ws://HOST/v1/bus,
+                       or sqlite (the journal in --data-dir); without --gateway, only the broker
+                       is asked
+  --queue NAMES        durable queue(s) to count, comma-separated (with --transport)
+  --data-dir DIR       sqlite: the data dir of the running llmwire (default .llmwire)
+  --timeout-ms N       how long to wait for the gateway or broker (default 5000)
+  --json               print JSON instead of tables
+  -h, --help           show this help
+
+Exit codes: 0 shown, 2 bad flags or an error answer, 3 gateway or broker unreachable.
 `;
 
 const OPTIONS: Options = {
+  gateway: { type: 'string' },
   url: { type: 'string' },
   key: { type: 'string' },
+  transport: { type: 'string' },
+  queue: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'timeout-ms': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
 
-interface WorkerRow {
-  id: string;
-  status: string;
-  models: string[];
-  capacity: number;
-  inflight: number;
-  lastSeenMs: number;
+export interface QueueCounts extends QueueStats {
+  name: string;
+}
+
+export function timeoutFlag(value: string | boolean | undefined, fallback = 5000): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < 1) {
+    throw new ConfigError(`--timeout-ms must be a positive integer, got '${String(value)}'`);
+  }
+  return n;
+}
+
+export function queueNames(value: string | boolean | undefined): string[] {
+  const names = typeof value === 'string' ? value.split(',').map((q) => q.trim()) : [];
+  if (names.length === 0 || names.some((q) => q === '')) {
+    throw new ConfigError(
+      '--queue needs a queue name (several comma-separated), e.g. --queue jobs',
+    );
+  }
+  return names;
 }
 
 export async function status(args: string[], out: (line: string) => void): Promise<number> {
@@ -35,45 +70,123 @@ export async function status(args: string[], out: (line: string) => void): Promi
     out(STATUS_HELP);
     return 0;
   }
-  const base = (typeof flags.url === 'string' ? flags.url : 'http://127.0.0.1:8787')
+  const timeoutMs = timeoutFlag(flags['timeout-ms']);
+  const transport = typeof flags.transport === 'string' ? flags.transport : undefined;
+  if (transport === undefined && flags.queue !== undefined) {
+    throw new ConfigError('--queue needs --transport: the broker that holds the queue');
+  }
+  const given = flags.gateway ?? flags.url;
+  const askGateway = given !== undefined || transport === undefined;
+  const base = (typeof given === 'string' ? given : 'http://127.0.0.1:8787')
     .replace(/\/+$/, '')
     .replace(/\/v1$/, '');
-  const headers: Record<string, string> = {};
-  if (typeof flags.key === 'string') headers.authorization = `Bearer ${flags.key}`;
+  const key = typeof flags.key === 'string' ? flags.key : undefined;
+  const gateway = askGateway ? await fetchStatus(base, key, timeoutMs) : undefined;
+  const queues =
+    transport === undefined
+      ? undefined
+      : await queueCounts(transport, queueNames(flags.queue), {
+          dataDir: typeof flags['data-dir'] === 'string' ? flags['data-dir'] : '.llmwire',
+          timeoutMs,
+        });
+  if (flags.json === true) {
+    out(
+      JSON.stringify({ ...(gateway ?? {}), ...(queues ? { durableQueues: queues } : {}) }, null, 2),
+    );
+    return 0;
+  }
+  if (gateway !== undefined) printGateway(base, gateway, out);
+  if (queues !== undefined) {
+    if (gateway !== undefined) out('');
+    table(
+      [
+        ['QUEUE', 'READY', 'DELAYED', 'IN-FLIGHT', 'DEAD'],
+        ...queues.map((q) => [q.name, q.ready, q.delayed, q.leased, q.dead].map(String)),
+      ],
+      out,
+    );
+  }
+  return 0;
+}
+
+async function fetchStatus(
+  base: string,
+  key: string | undefined,
+  timeoutMs: number,
+): Promise<GatewayStatus> {
+  const headers: Record<string, string> =
+    key === undefined ? {} : { authorization: `Bearer ${key}` };
   let res: Response;
   try {
-    res = await fetch(`${base}/v1/llmwire/workers`, { headers, signal: AbortSignal.timeout(5000) });
+    res = await fetch(`${base}/v1/llmwire/status`, {
+      headers,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (cause) {
-    throw new ConfigError(
-      `cannot reach the gateway at ${base}: ${(cause as Error).message}; is 'llmwire up' running?`,
+    const reason = (cause as Error).cause ?? cause;
+    throw new UnreachableError(
+      `cannot reach the gateway at ${shownUrl(base)}: ${(reason as Error).message}; is 'llmwire up' or 'llmwire gateway' running there?`,
       { cause },
     );
   }
-  if (!res.ok)
-    throw new ConfigError(`gateway at ${base} answered ${res.status}: ${await res.text()}`);
-  const body = (await res.json()) as { workers: WorkerRow[] };
-  if (flags.json === true) {
-    out(JSON.stringify(body, null, 2));
-    return 0;
-  }
-  const rows = [
-    ['WORKER', 'STATE', 'MODELS', 'LOAD', 'SEEN'],
-    ...body.workers.map((w) => [
-      w.id,
-      w.status,
-      w.models.join(','),
-      `${w.inflight}/${w.capacity}`,
-      `${(w.lastSeenMs / 1000).toFixed(1)}s ago`,
-    ]),
-  ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const r of rows)
-    out(
-      r
-        .map((cell, c) => cell.padEnd(widths[c]!))
-        .join('  ')
-        .trimEnd(),
+  if (!res.ok) {
+    throw new ConfigError(
+      `gateway at ${shownUrl(base)} answered ${res.status}: ${await res.text()}`,
     );
-  if (body.workers.length === 0) out('(no live workers)');
-  return 0;
+  }
+  return (await res.json()) as GatewayStatus;
+}
+
+/** Counts of durable queues straight from the broker. */
+export async function queueCounts(
+  spec: string,
+  names: string[],
+  options: { dataDir: string; timeoutMs: number },
+): Promise<QueueCounts[]> {
+  const transport = await connectTransport(spec, { ...options, purpose: 'queues' });
+  try {
+    const out: QueueCounts[] = [];
+    for (const name of names) out.push({ name, ...(await transport.queue(name).stats()) });
+    return out;
+  } finally {
+    await transport.close();
+  }
+}
+
+function printGateway(base: string, s: GatewayStatus, out: (line: string) => void): void {
+  const since = duration(Math.max(0, s.time - s.bus.since));
+  out(
+    `gateway ${shownUrl(base)}  bus ${s.bus.transport} ${s.bus.state} (for ${since})${s.bus.lastError ? `  last error: ${s.bus.lastError}` : ''}`,
+  );
+  out('');
+  table(
+    [
+      ['WORKER', 'STATE', 'MODELS', 'LOAD', 'HEARTBEAT', 'HEALTH'],
+      ...s.workers.map((w) => [
+        w.id,
+        w.status,
+        w.models.join(','),
+        `${w.inflight}/${w.capacity}`,
+        `${duration(w.lastHeartbeatAgeMs)} ago`,
+        w.health,
+      ]),
+    ],
+    out,
+  );
+  if (s.workers.length === 0) out('(no live workers)');
+  if (s.queues.length === 0) return;
+  out('');
+  table(
+    [
+      ['MODEL', 'QUEUED', 'IN-FLIGHT', 'OLDEST WAIT', 'SERVICE'],
+      ...s.queues.map((q) => [
+        q.model,
+        String(q.depth),
+        `${q.inflight}/${q.capacity}`,
+        q.oldestWaitMs === null ? '-' : duration(q.oldestWaitMs),
+        q.serviceMs === null ? '-' : duration(q.serviceMs),
+      ]),
+    ],
+    out,
+  );
 }

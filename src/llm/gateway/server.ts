@@ -38,6 +38,7 @@ import {
 import { llmSubjects } from '../subjects.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
+import { statusRoute } from './status.js';
 
 export interface GatewayOptions {
   bus: Bus;
@@ -135,6 +136,7 @@ export class Gateway {
       'POST /v1/embeddings': compose([auth], (ctx) => this.embeddings(ctx)),
       'GET /v1/models': compose([auth], async (ctx) => this.models(ctx)),
       'GET /v1/llmwire/workers': compose([auth], async (ctx) => this.workers(ctx)),
+      'GET /v1/llmwire/status': compose([auth], statusRoute(this, options.bus)),
       'GET /healthz': async (ctx) => sendJson(ctx, 200, { status: 'ok' }),
       'GET /readyz': async (ctx) => this.ready(ctx),
     };

@@ -73,6 +73,8 @@ export interface ModelSnapshot {
   queued: number;
   /** Smoothed time from grant to release; undefined until a request has finished. */
   serviceMs: number | undefined;
+  /** ms epoch at which the longest-waiting queued request arrived; undefined when none waits. */
+  oldestEnqueuedAt: number | undefined;
 }
 
 interface Waiter extends FairItem {
@@ -193,9 +195,23 @@ export class AdmissionController {
 
   snapshot(model: string): ModelSnapshot {
     const m = this.models.get(model);
-    if (m === undefined) return { capacity: 0, inflight: 0, queued: 0, serviceMs: undefined };
+    if (m === undefined) {
+      return {
+        capacity: 0,
+        inflight: 0,
+        queued: 0,
+        serviceMs: undefined,
+        oldestEnqueuedAt: undefined,
+      };
+    }
     const { capacity, inflight, measuredServiceMs: serviceMs } = m;
-    return { capacity, inflight, queued: m.queue.size, serviceMs };
+    const oldestEnqueuedAt = m.queue.oldestEnqueuedAt;
+    return { capacity, inflight, queued: m.queue.size, serviceMs, oldestEnqueuedAt };
+  }
+
+  /** Models admission has seen (a request, or capacity from the registry), sorted. */
+  modelNames(): string[] {
+    return [...this.models.keys()].sort();
   }
 
   /** Refuses new requests and fails every queued one with UnavailableError. */

@@ -190,6 +190,16 @@ export class PriorityFairQueue<T extends FairItem> {
     return n;
   }
 
+  /** `enqueuedAt` of the item that has waited longest, in any class; undefined when empty. */
+  get oldestEnqueuedAt(): number | undefined {
+    let oldest: number | undefined;
+    for (const cls of PRIORITY_CLASSES) {
+      const at = this.classes[cls].oldest()?.item.enqueuedAt;
+      if (at !== undefined && (oldest === undefined || at < oldest)) oldest = at;
+    }
+    return oldest;
+  }
+
   push(item: T): QueueEntry<T> {
     return this.classes[item.priority].push(item, this.seq++);
   }

@@ -1,6 +1,10 @@
 // Reading and managing a queue's dead letters. AMQP 0-9-1 cannot browse a queue, so a listing
 // takes the letters with basic.get and, once read, gives them all back unacked (they return to
 // their places); replay and purge ack the ones they move or drop and give back the rest.
+// Replay and purge walk the queue until basic.get answers empty rather than for a count taken
+// first: RabbitMQ answers queue.declare ahead of requeues it has not applied yet (the queue
+// process serves `stat` calls out of turn), so a count taken right after a listing can miss
+// every letter the listing gave back, while basic.get is served in order after them.
 import type { Channel, GetMessage } from 'amqplib';
 import type { Codec } from '../../codec/codec.js';
 import type { DeadLetter } from '../transport.js';
@@ -8,7 +12,11 @@ import { deadLetterOf, envelopeOrStub, queuedProperties, toBuffer } from './mess
 import type { QueueNames } from './names.js';
 import type { Publisher } from './publisher.js';
 
-/** Takes up to `max` letters, runs `each` on them, then gives back the ones it did not ack. */
+/**
+ * Takes up to `max` letters (every one when `max` is Infinity: until the broker answers
+ * get-empty), runs `each` on them, then gives back the ones it did not ack. Letters held
+ * unacked are not handed out again, so a walk of the whole queue ends.
+ */
 async function withLetters(
   ch: Channel,
   queue: string,
@@ -58,9 +66,8 @@ export async function replayDeadLetters(
   onReplayed: (id: string) => void,
 ): Promise<number> {
   const wanted = ids === undefined ? undefined : new Set(ids);
-  const total = (await ch.checkQueue(names.dead)).messageCount;
   let n = 0;
-  await withLetters(ch, names.dead, total, async (msg) => {
+  await withLetters(ch, names.dead, Infinity, async (msg) => {
     if (wanted !== undefined && !wanted.has(idOf(msg, codec, names.dead))) return;
     let env;
     try {
@@ -97,9 +104,8 @@ export async function purgeDeadLetters(
 ): Promise<number> {
   if (ids === undefined) return (await ch.purgeQueue(names.dead)).messageCount;
   const wanted = new Set(ids);
-  const total = (await ch.checkQueue(names.dead)).messageCount;
   let n = 0;
-  await withLetters(ch, names.dead, total, (msg) => {
+  await withLetters(ch, names.dead, Infinity, (msg) => {
     if (wanted.has(idOf(msg, codec, names.dead))) {
       ch.ack(msg);
       n++;

@@ -73,7 +73,7 @@ test('admission - grants at once while a slot is free', async () => {
   assert.equal(a.queuedMs, 0);
   assert.deepEqual(
     { ...admission.snapshot('m'), serviceMs: 0 },
-    { capacity: 2, inflight: 2, queued: 0, serviceMs: 0 },
+    { capacity: 2, inflight: 2, queued: 0, serviceMs: 0, oldestEnqueuedAt: undefined },
   );
   b.release();
   b.release(); // idempotent
@@ -208,6 +208,24 @@ test('admission - refuses when the model queue is full, hinting one service inte
   assert.equal(admission.snapshot('m').queued, 2);
   admission.close();
   await Promise.allSettled(queued);
+});
+
+test('admission - the snapshot gives when the longest-waiting request arrived, in any class', async () => {
+  const { clock, admission } = setup();
+  admission.setCapacity('m', 1);
+  const running = await admission.admit(ticket());
+  const t0 = clock.now();
+  const low = admission.admit(ticket({ priority: 0 }));
+  clock.advance(50);
+  const high = admission.admit(ticket({ priority: 9 }));
+  assert.equal(admission.snapshot('m').oldestEnqueuedAt, t0);
+  running.release(); // the high one is served first; the low one has still waited longest
+  const next = await high;
+  assert.equal(admission.snapshot('m').oldestEnqueuedAt, t0);
+  next.release();
+  (await low).release();
+  assert.equal(admission.snapshot('m').oldestEnqueuedAt, undefined);
+  assert.deepEqual(admission.modelNames(), ['m']);
 });
 
 test('admission - refuses a request whose deadline the queue cannot meet', async () => {

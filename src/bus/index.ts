@@ -18,4 +18,5 @@ export {
   type ConsumeOptions,
   type Consumer,
   type QueueEnqueueOptions,
+  type QueueEvent,
 } from './queue.js';

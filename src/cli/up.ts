@@ -4,6 +4,7 @@ import { createBus } from '../bus/index.js';
 import { createBackend } from '../llm/backends/index.js';
 import { createGateway } from '../llm/gateway/server.js';
 import { createWorker, type Worker } from '../llm/worker/worker.js';
+import { WorkerMetrics } from '../ops/index.js';
 import { createBusHub } from '../transport/ws/index.js';
 import { parse, type Options } from './args.js';
 import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig, type Config } from './config.js';
@@ -122,6 +123,11 @@ async function run(
         }),
   });
   const workers: Worker[] = [];
+  // In-process workers report into the gateway's registry: one /metrics for the whole process.
+  const workerMetrics =
+    gateway.metrics === undefined
+      ? undefined
+      : new WorkerMetrics({ registry: gateway.metrics.registry });
   // Listening first: the registry then hears the workers' first heartbeats, so the gateway
   // serves as soon as 'ready' is printed.
   const url = await gateway.listen();
@@ -131,6 +137,7 @@ async function run(
       bus,
       backend,
       id: `local-${i + 1}`,
+      ...(workerMetrics === undefined ? {} : { observer: workerMetrics }),
       concurrency: config.workers.concurrency,
       ...(config.workers.heartbeatMs === undefined
         ? {}
@@ -150,6 +157,11 @@ async function run(
       : '  workers     none here; start some with: llmwire worker --connect <the bus URL above>',
   );
   out(`  routing     ${config.gateway.routing?.policy ?? 'least-outstanding'}`);
+  if (gateway.metrics !== undefined) {
+    out(
+      `  metrics     ${url}/metrics${gateway.dashboard === undefined ? '' : `; dashboard ${url}/dashboard`}`,
+    );
+  }
   out(
     `  try         curl ${url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"sim","messages":[{"role":"user","content":"hello"}],"stream":true}'`,
   );

@@ -19,4 +19,5 @@ export {
   type ConsumeOptions,
   type Consumer,
   type QueueEnqueueOptions,
+  type QueueEvent,
 } from './queue.js';

@@ -35,6 +35,13 @@ export interface ConsumeOptions {
   extendEveryMs?: number;
 }
 
+/** What a consumer did with a delivery (for metrics); deliveries read by hand are not seen. */
+export type QueueEvent =
+  | { type: 'delivered'; attempt: number }
+  | { type: 'acked' }
+  | { type: 'retried' }
+  | { type: 'rejected' };
+
 export interface Consumer {
   /** Stops taking new jobs and waits for the running ones to finish. */
   stop(): Promise<void>;
@@ -44,6 +51,7 @@ export interface Consumer {
 
 export class BusQueue<B = unknown> {
   readonly name: string;
+  private readonly listeners = new Set<(e: QueueEvent) => void>();
   constructor(
     private readonly bus: Bus,
     readonly durable: DurableQueue,
@@ -59,6 +67,16 @@ export class BusQueue<B = unknown> {
     if (delayMs !== undefined) opts.delayMs = delayMs;
     if (ttlMs !== undefined) opts.ttlMs = ttlMs;
     return this.durable.enqueue(env, opts);
+  }
+
+  /** Calls `listener` for what consumers of this queue do; returns a function that stops it. */
+  observe(listener: (e: QueueEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: QueueEvent): void {
+    for (const l of this.listeners) l(e);
   }
 
   /** Reads deliveries by hand; ack, nack, extend or reject each one. */
@@ -136,9 +154,11 @@ export class BusQueue<B = unknown> {
     stopSignal: AbortSignal,
   ): Promise<void> {
     const env = delivery.envelope as Envelope<B>;
+    if (this.listeners.size > 0) this.emit({ type: 'delivered', attempt: delivery.attempt });
     try {
       this.bus.validate(env, options.kinds);
     } catch (err) {
+      this.emit({ type: 'rejected' });
       await delivery
         .reject(toWireError(err).toWire())
         .catch((e: unknown) => this.bus.reportError(e, env));
@@ -171,10 +191,16 @@ export class BusQueue<B = unknown> {
         signal,
       });
       await delivery.ack();
+      this.emit({ type: 'acked' });
     } catch (err) {
       const wire = toWireError(err);
-      if (err instanceof WireError && !err.retryable) await delivery.reject(wire.toWire());
-      else await delivery.nack({ error: wire.toWire() });
+      if (err instanceof WireError && !err.retryable) {
+        this.emit({ type: 'rejected' });
+        await delivery.reject(wire.toWire());
+      } else {
+        this.emit({ type: 'retried' });
+        await delivery.nack({ error: wire.toWire() });
+      }
     } finally {
       clearInterval(renew);
       if (deadlineTimer) this.bus.deadlines.cancel(deadlineTimer);

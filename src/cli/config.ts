@@ -49,6 +49,10 @@ export const ConfigSchema = Type.Object(
         bodyLimitBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
         defaultTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
         maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+        /** Prometheus metrics at /metrics; default true. */
+        metrics: Type.Optional(Type.Boolean()),
+        /** The live dashboard at /dashboard (needs metrics); default true. */
+        dashboard: Type.Optional(Type.Boolean()),
       },
       { additionalProperties: false },
     ),
@@ -71,7 +75,7 @@ const check = TypeCompiler.Compile(ConfigSchema);
 export const DEFAULT_CONFIG: Config = {
   transport: 'sqlite',
   dataDir: '.llmwire',
-  gateway: { host: '127.0.0.1', port: 8787 },
+  gateway: { host: '127.0.0.1', port: 8787, metrics: true, dashboard: true },
   workers: {
     count: 2,
     concurrency: 64,

@@ -5,6 +5,7 @@ import { createBackend } from '../llm/backends/index.js';
 import { createGateway } from '../llm/gateway/server.js';
 import { validateNamespace } from '../llm/subjects.js';
 import { createWorker, type Worker } from '../llm/worker/worker.js';
+import { WorkerMetrics } from '../ops/index.js';
 import { createBusHub } from '../transport/ws/index.js';
 import { parse, type Options } from './args.js';
 import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig, type Config } from './config.js';
@@ -130,6 +131,11 @@ async function run(
         }),
   });
   const workers: Worker[] = [];
+  // In-process workers report into the gateway's registry: one /metrics for the whole process.
+  const workerMetrics =
+    gateway.metrics === undefined
+      ? undefined
+      : new WorkerMetrics({ registry: gateway.metrics.registry });
   // Listening first: the registry then hears the workers' first heartbeats, so the gateway
   // serves as soon as 'ready' is printed.
   const url = await gateway.listen();
@@ -139,6 +145,7 @@ async function run(
       bus,
       backend,
       id: `local-${i + 1}`,
+      ...(workerMetrics === undefined ? {} : { observer: workerMetrics }),
       concurrency: config.workers.concurrency,
       ...namespace,
       ...(config.workers.heartbeatMs === undefined
@@ -161,6 +168,11 @@ async function run(
   out(`  routing     ${config.gateway.routing?.policy ?? 'least-outstanding'}`);
   if (config.namespace !== undefined)
     out(`  namespace   ${config.namespace} (subjects ${config.namespace}.llm.*)`);
+  if (gateway.metrics !== undefined) {
+    out(
+      `  metrics     ${url}/metrics${gateway.dashboard === undefined ? '' : `; dashboard ${url}/dashboard`}`,
+    );
+  }
   out(
     `  try         curl ${url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"sim","messages":[{"role":"user","content":"hello"}],"stream":true}'`,
   );

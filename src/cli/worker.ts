@@ -4,6 +4,7 @@ import { createBus } from '../bus/index.js';
 import { createBackend } from '../llm/backends/index.js';
 import { validateNamespace } from '../llm/subjects.js';
 import { createWorker } from '../llm/worker/worker.js';
+import { serveMetrics, WorkerMetrics, type MetricsServer } from '../ops/index.js';
 import { ConfigError } from '../protocol/index.js';
 import { parse, type Options } from './args.js';
 import { openTransport, untilSignal } from './runtime.js';
@@ -28,6 +29,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --sim-crash-mode M  how it fails: exit (SIGKILL this process) or throw (default throw)
   --heartbeat-ms N    heartbeat period (default 1000; the gateway drops a worker after 3 missed)
   --drain-timeout-ms N  how long SIGTERM waits for running requests (default 30000)
+  --metrics-port N    serve Prometheus metrics at http://127.0.0.1:N/metrics (0: a free port)
+  --metrics-host ADDR address of the metrics server (default 127.0.0.1)
   -h, --help          show this help
 `;
 
@@ -47,6 +50,8 @@ const OPTIONS: Options = {
   'sim-crash-mode': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'drain-timeout-ms': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -55,11 +60,13 @@ function positiveInt(
   value: string | boolean | undefined,
   fallback: number,
   min = 1,
+  max = Number.MAX_SAFE_INTEGER,
 ): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min) {
-    throw new ConfigError(`--${flag} must be an integer >= ${min}, got '${String(value)}'`);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(`--${flag} must be an integer ${range}, got '${String(value)}'`);
   }
   return n;
 }
@@ -109,7 +116,21 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   });
   const bus = createBus({ transport, source: 'llmwire-worker' });
   await bus.ready;
+  const metricsPort =
+    flags['metrics-port'] === undefined
+      ? undefined
+      : positiveInt('metrics-port', flags['metrics-port'], 0, 0, 65_535);
+  const metrics = metricsPort === undefined ? undefined : new WorkerMetrics();
+  let metricsServer: MetricsServer | undefined;
+  if (metrics !== undefined && metricsPort !== undefined) {
+    metricsServer = await serveMetrics({
+      registry: metrics.registry,
+      port: metricsPort,
+      host: typeof flags['metrics-host'] === 'string' ? flags['metrics-host'] : '127.0.0.1',
+    });
+  }
   const w = createWorker({
+    ...(metrics === undefined ? {} : { observer: metrics }),
     bus,
     backend,
     concurrency: positiveInt('concurrency', flags.concurrency, 16),
@@ -118,6 +139,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     ...(namespace === undefined ? {} : { namespace }),
   });
   await w.start();
+  if (metricsServer !== undefined) out(`metrics ${metricsServer.url}/metrics`);
   out(
     `llmwire worker ${w.id}: ${backend.kind} serving ${backend.models().join(', ')} via ${url} (concurrency ${w.concurrency}${namespace === undefined ? '' : `, namespace ${namespace}`})`,
   );
@@ -127,6 +149,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   out(
     `stopped: ${w.stats.completed} completed, ${w.stats.failed} failed, ${w.stats.cancelled} cancelled`,
   );
+  await metricsServer?.close();
   await bus.close();
   await transport.close();
   return 0;

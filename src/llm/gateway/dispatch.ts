@@ -19,6 +19,7 @@ import {
 import type { TokenDelta } from '../backends/backend.js';
 import type { RoutingPolicy, RouteContext } from '../routing/policy.js';
 import { prefixBlockHashes, promptText } from '../routing/prefix.js';
+import type { RequestObserver } from './observe.js';
 import type { WorkerEntry, WorkerRegistry } from './registry.js';
 
 export interface DispatchOptions {
@@ -40,6 +41,8 @@ export interface CallOptions {
   signal: AbortSignal;
   sessionKey?: string | undefined;
   traceparent?: string | undefined;
+  /** Sees workers picked, tokens and failovers of this request. */
+  observe?: RequestObserver | undefined;
 }
 
 /**
@@ -112,6 +115,8 @@ export class Dispatcher {
         if (attempt === 0) throw err;
         break;
       }
+      const observe = call.observe;
+      observe?.attempt(worker.id);
       const attemptAbort = new AbortController();
       let lost = false;
       const stopWatching = registry.on((e) => {
@@ -151,6 +156,7 @@ export class Dispatcher {
           // The idle clock measures the worker, not the reader: it stops while the client
           // takes its time with a delta and starts again when the next one is awaited.
           clearTimeout(idle);
+          observe?.token();
           sent += delta.text;
           yield delta;
           armIdle();
@@ -164,6 +170,7 @@ export class Dispatcher {
         const failed = lost ? new WorkerLostError(`worker ${worker.id} was lost`) : err;
         if (isGone(failed)) registry.markLost(worker.id);
         if (!isFailover(failed)) throw failed;
+        observe?.failover(worker.id, (failed as WireError).code);
         lastError = failed;
         excluded.add(worker.id);
       } finally {
@@ -191,6 +198,7 @@ export class Dispatcher {
     let lastError: unknown;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const worker = this.pick(request.model, ctx, excluded);
+      call.observe?.attempt(worker.id);
       this.options.registry.track(worker.id, +1);
       try {
         const reply = await this.options.bus.request<EmbeddingResult>(
@@ -208,6 +216,7 @@ export class Dispatcher {
       } catch (err) {
         if (isGone(err)) this.options.registry.markLost(worker.id);
         if (!isFailover(err)) throw err;
+        call.observe?.failover(worker.id, (err as WireError).code);
         lastError = err;
         excluded.add(worker.id);
       } finally {

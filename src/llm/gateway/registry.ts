@@ -14,6 +14,8 @@ export interface WorkerEntry extends WorkerView {
   lastSeen: number;
   intervalMs: number;
   firstSeen: number;
+  /** Heartbeats heard since it joined. */
+  beats: number;
 }
 
 const SWEEP_MS = 100;
@@ -124,6 +126,7 @@ export class WorkerRegistry {
       lastSeen: now,
       intervalMs: hb.intervalMs ?? 1000,
       firstSeen: known?.firstSeen ?? now,
+      beats: (known?.beats ?? 0) + 1,
     };
     this.workers.set(hb.worker, entry);
     if (known === undefined) this.emit({ type: 'joined', worker: entry });

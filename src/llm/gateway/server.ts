@@ -6,13 +6,13 @@ import type { AddressInfo } from 'node:net';
 import type { Bus } from '../../bus/index.js';
 import {
   ConfigError,
-  InvalidMessageError,
   NotFoundError,
-  Priority,
   toWireError,
   UnavailableError,
   type InferenceRequest,
+  type InferenceResult,
 } from '../../protocol/index.js';
+import type { Dashboard, GatewayMetrics } from '../../ops/index.js';
 import { AdmissionController, createPolicy, estimateTokens, type Lease } from '../routing/index.js';
 import type { PolicyName, RoutingPolicy } from '../routing/policy.js';
 import { authMiddleware, checkModelAllowed } from './auth.js';
@@ -36,11 +36,17 @@ import {
   textCompletion,
 } from './openai.js';
 import { llmSubjects } from '../subjects.js';
+import { createObservability, type ObservabilityOptions } from './observability.js';
+import type { GatewayObserver, RequestObserver } from './observe.js';
+import { listModels, listWorkers, readiness } from './info.js';
+import { callOptions } from './headers.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
 
-export interface GatewayOptions {
+export { parsePriority, parseTimeout } from './headers.js';
+
+export interface GatewayOptions extends ObservabilityOptions {
   bus: Bus;
   /** Default 127.0.0.1. Any other address requires `apiKeys`. */
   host?: string;
@@ -61,6 +67,12 @@ export interface GatewayOptions {
   namespace?: string;
 }
 
+/** Paths whose requests metrics count, and the endpoint label of each. */
+const ENDPOINTS: Record<string, string> = {
+  '/v1/chat/completions': 'chat',
+  '/v1/completions': 'completion',
+  '/v1/embeddings': 'embedding',
+};
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -69,6 +81,13 @@ export class Gateway {
   readonly registry: WorkerRegistry;
   readonly dispatcher: Dispatcher;
   readonly admission: AdmissionController;
+  /** This gateway's metrics (its own prom-client Registry), when enabled. */
+  readonly metrics: GatewayMetrics | undefined;
+  readonly dashboard: Dashboard | undefined;
+  private readonly observer: GatewayObserver | undefined;
+  private readonly observability: { close(): void };
+  /** Requests whose observation began (so an error is not counted twice as a rejection). */
+  private readonly observed = new WeakSet<Ctx>();
   private readonly options: Required<
     Pick<GatewayOptions, 'host' | 'port' | 'bodyLimitBytes' | 'defaultTimeoutMs'>
   > &
@@ -129,16 +148,22 @@ export class Gateway {
     });
     // Slots follow the registry: every join, loss, drain or change of a worker resets them.
     this.registry.on(() => this.refreshCapacity());
+    const obs = createObservability(options, this.registry, this.admission);
+    this.metrics = obs.metrics;
+    this.dashboard = obs.dashboard;
+    this.observer = obs.observer;
+    this.observability = obs;
     const auth = authMiddleware(options.apiKeys);
     const routes: Record<string, Handler> = {
+      ...obs.routes,
       'POST /v1/chat/completions': compose([auth], (ctx) => this.chat(ctx, 'chat')),
       'POST /v1/completions': compose([auth], (ctx) => this.chat(ctx, 'completion')),
       'POST /v1/embeddings': compose([auth], (ctx) => this.embeddings(ctx)),
-      'GET /v1/models': compose([auth], async (ctx) => this.models(ctx)),
-      'GET /v1/llmwire/workers': compose([auth], async (ctx) => this.workers(ctx)),
+      'GET /v1/models': compose([auth], async (ctx) => listModels(ctx, this.registry)),
+      'GET /v1/llmwire/workers': compose([auth], async (ctx) => listWorkers(ctx, this.registry)),
       'GET /v1/llmwire/status': compose([auth], statusRoute(this, options.bus)),
       'GET /healthz': async (ctx) => sendJson(ctx, 200, { status: 'ok' }),
-      'GET /readyz': async (ctx) => this.ready(ctx),
+      'GET /readyz': async (ctx) => readiness(ctx, this.registry),
     };
     this.handle = async (ctx) => {
       const route = routes[`${ctx.req.method ?? 'GET'} ${ctx.url.pathname}`];
@@ -196,6 +221,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    this.observability.close();
     this.admission.close();
     this.registry.stop();
     this.server.closeIdleConnections();
@@ -223,24 +249,12 @@ export class Gateway {
     try {
       await this.handle(ctx);
     } catch (err) {
+      const endpoint = ENDPOINTS[ctx.url.pathname];
+      if (this.observer !== undefined && endpoint !== undefined && !this.observed.has(ctx)) {
+        this.observer.rejected(endpoint, ctx.tenant.name, toWireError(err).code);
+      }
       sendError(ctx, err);
     }
-  }
-
-  private call(ctx: Ctx, request: { model: string; user?: string | undefined }): CallOptions {
-    const h = ctx.req.headers;
-    const call: CallOptions = {
-      requestId: ctx.requestId,
-      tenant: ctx.tenant.name,
-      prio: parsePriority(h['x-llmwire-priority']),
-      deadline:
-        ctx.arrived + parseTimeout(h['x-llmwire-timeout-ms'], this.options.defaultTimeoutMs),
-      signal: ctx.signal,
-      sessionKey: typeof h['x-session-id'] === 'string' ? h['x-session-id'] : request.user,
-    };
-    const tp = h.traceparent;
-    if (typeof tp === 'string') call.traceparent = tp;
-    return call;
   }
 
   private async chat(ctx: Ctx, shape: 'chat' | 'completion'): Promise<void> {
@@ -248,10 +262,32 @@ export class Gateway {
     const request: InferenceRequest = shape === 'chat' ? parseChat(body) : parseCompletion(body);
     checkModelAllowed(ctx.tenant, request.model);
     this.dispatcher.checkModel(request.model);
-    const call = this.call(ctx, request);
+    const call = callOptions(ctx, request, this.options.defaultTimeoutMs);
+    const observe = this.observe(ctx, shape, request.model, request.stream === true);
+    call.observe = observe;
+    const outcome: { code?: string; usage?: InferenceResult['usage'] } = {};
+    try {
+      await this.stream(ctx, shape, request, call, outcome);
+    } catch (err) {
+      outcome.code = toWireError(err).code;
+      throw err;
+    } finally {
+      if (outcome.code !== undefined && ctx.signal.aborted) outcome.code = 'cancelled';
+      observe?.end(outcome);
+    }
+  }
+
+  private async stream(
+    ctx: Ctx,
+    shape: 'chat' | 'completion',
+    request: InferenceRequest,
+    call: CallOptions,
+    outcome: { code?: string; usage?: InferenceResult['usage'] },
+  ): Promise<void> {
     const created = Math.floor(Date.now() / 1000);
     const id = `${shape === 'chat' ? 'chatcmpl' : 'cmpl'}-${ctx.requestId}`;
     const lease = await this.admit(ctx, request, call);
+    call.observe?.admitted(lease.queuedMs);
     let tokensUsed: number | undefined;
     const gen = this.dispatcher.chat(request, call);
     try {
@@ -260,6 +296,7 @@ export class Gateway {
         while (step.done !== true) step = await gen.next();
         const result = step.value;
         tokensUsed = result.usage.total_tokens;
+        outcome.usage = result.usage;
         sendJson(
           ctx,
           200,
@@ -288,15 +325,21 @@ export class Gateway {
         let step = first;
         while (step.done !== true) {
           await sse.data(format.delta(step.value.text, step.value.tool_calls));
-          if (sse.isClosed) return;
+          if (sse.isClosed) {
+            outcome.code = 'cancelled';
+            return;
+          }
           step = await gen.next();
         }
         tokensUsed = step.value.usage.total_tokens;
+        outcome.usage = step.value.usage;
         await sse.data(format.finish(step.value.finish_reason));
         if (includeUsage) await sse.data(format.usage(step.value.usage));
         sse.done();
       } catch (err) {
-        await sse.error(JSON.stringify(errorJson(toWireError(err))));
+        const wire = toWireError(err);
+        outcome.code = wire.code;
+        await sse.error(JSON.stringify(errorJson(wire)));
       }
     } finally {
       lease.release(tokensUsed === undefined ? {} : { tokensUsed });
@@ -308,18 +351,29 @@ export class Gateway {
     const request = parseEmbedding(await readJson(ctx, this.options.bodyLimitBytes));
     checkModelAllowed(ctx.tenant, request.model);
     this.dispatcher.checkModel(request.model);
-    const call = this.call(ctx, request);
+    const call = callOptions(ctx, request, this.options.defaultTimeoutMs);
+    const observe = this.observe(ctx, 'embedding', request.model, false);
+    call.observe = observe;
     const inputs = Array.isArray(request.input) ? request.input : [request.input];
-    const lease = await this.admit(
-      ctx,
-      { model: request.model, prompt: inputs.map(String), max_tokens: 1 },
-      call,
-    );
     let result;
+    let code: string | undefined;
     try {
-      result = await this.dispatcher.embed(request, call);
+      const lease = await this.admit(
+        ctx,
+        { model: request.model, prompt: inputs.map(String), max_tokens: 1 },
+        call,
+      );
+      observe?.admitted(lease.queuedMs);
+      try {
+        result = await this.dispatcher.embed(request, call);
+      } finally {
+        lease.release();
+      }
+    } catch (err) {
+      code = ctx.signal.aborted ? 'cancelled' : toWireError(err).code;
+      throw err;
     } finally {
-      lease.release();
+      observe?.end({ code, usage: result?.usage });
     }
     sendJson(ctx, 200, {
       object: 'list',
@@ -333,66 +387,23 @@ export class Gateway {
     });
   }
 
-  private models(ctx: Ctx): void {
-    const allowed = ctx.tenant.models;
-    const ready = new Set(
-      this.registry
-        .all()
-        .filter((w) => w.status === 'ready')
-        .flatMap((w) => w.models),
-    );
-    const data = [...ready]
-      .sort()
-      .filter((m) => allowed === undefined || allowed.includes(m))
-      .map((id) => ({ id, object: 'model', created: 0, owned_by: 'llmwire' }));
-    sendJson(ctx, 200, { object: 'list', data });
-  }
-
-  private workers(ctx: Ctx): void {
-    const now = Date.now();
-    const workers = this.registry.all().map((w) => ({
-      id: w.id,
-      status: w.status,
-      models: w.models,
-      capacity: w.capacity,
-      inflight: w.inflight,
-      cachedBlocks: w.prefixHashes.size,
-      lastSeenMs: now - w.lastSeen,
-    }));
-    sendJson(ctx, 200, { workers });
-  }
-
-  private ready(ctx: Ctx): void {
-    const workers = this.registry.all().filter((w) => w.status === 'ready').length;
-    sendJson(ctx, workers > 0 ? 200 : 503, {
-      status: workers > 0 ? 'ready' : 'no_workers',
-      workers,
+  private observe(
+    ctx: Ctx,
+    endpoint: string,
+    model: string,
+    stream: boolean,
+  ): RequestObserver | undefined {
+    if (this.observer === undefined) return undefined;
+    this.observed.add(ctx);
+    return this.observer.request({
+      endpoint,
+      model,
+      tenant: ctx.tenant.name,
+      stream,
+      arrived: ctx.arrived,
+      requestId: ctx.requestId,
     });
   }
-}
-
-/** x-llmwire-priority: high | normal | low, or 0-9. */
-export function parsePriority(value: string | string[] | undefined): number {
-  if (value === undefined) return Priority.normal;
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === 'high' || v === 'normal' || v === 'low') return Priority[v];
-  if (v !== undefined && /^[0-9]$/.test(v)) return Number(v);
-  throw new InvalidMessageError("x-llmwire-priority must be 'high', 'normal', 'low' or 0-9", {
-    details: { param: 'x-llmwire-priority' },
-  });
-}
-
-/** x-llmwire-timeout-ms: 1 to 3,600,000. */
-export function parseTimeout(value: string | string[] | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const v = Array.isArray(value) ? value[0] : value;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 3_600_000) {
-    throw new InvalidMessageError('x-llmwire-timeout-ms must be an integer from 1 to 3600000', {
-      details: { param: 'x-llmwire-timeout-ms' },
-    });
-  }
-  return n;
 }
 
 export function createGateway(options: GatewayOptions): Gateway {

@@ -28,6 +28,22 @@ export interface WorkerOptions {
   heartbeatMs?: number;
   /** Puts the worker's subjects under `NAME.` (see subjects.ts); only gateways of the same namespace see it. */
   namespace?: string;
+  /** Sees every request and heartbeat (e.g. WorkerMetrics from llmwire/ops). */
+  observer?: WorkerObserver;
+}
+
+/** What metrics see of a worker: each request's tokens and end, and each heartbeat. */
+export interface WorkerObserver {
+  request(worker: string, model: string): WorkerRequestObserver;
+  heartbeat(hb: Heartbeat): void;
+}
+
+export interface WorkerRequestObserver {
+  token(): void;
+  end(
+    outcome: 'completed' | 'failed' | 'cancelled',
+    usage?: { prompt_tokens?: number; completion_tokens?: number },
+  ): void;
 }
 
 export interface WorkerStats {
@@ -47,6 +63,7 @@ export class Worker {
   private readonly bus: Bus;
   private readonly backend: Backend;
   private readonly subjects: LlmSubjects;
+  private readonly observer: WorkerObserver | undefined;
   private subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private state_: WorkerState = 'stopped';
@@ -67,6 +84,7 @@ export class Worker {
     this.bus = options.bus;
     this.backend = options.backend;
     this.subjects = llmSubjects(options.namespace);
+    this.observer = options.observer;
   }
 
   get state(): WorkerState {
@@ -146,7 +164,9 @@ export class Worker {
   private beat(force = false): void {
     if (this.state_ === 'stopped' && !force) return;
     try {
-      this.bus.publish(this.subjects.heartbeat, this.heartbeat(), { kind: 'heartbeat' });
+      const hb = this.heartbeat();
+      this.bus.publish(this.subjects.heartbeat, hb, { kind: 'heartbeat' });
+      this.observer?.heartbeat(hb);
     } catch (err) {
       this.bus.reportError(err);
     }
@@ -180,6 +200,8 @@ export class Worker {
   ): AsyncGenerator<{ text: string; tool_calls?: unknown[] }, InferenceResult> {
     this.admit(request.model);
     this.stats.inflight++;
+    const observe = this.observer?.request(this.id, request.model);
+    let usage: InferenceResult['usage'] | undefined;
     let outcome: 'completed' | 'failed' | 'cancelled' = 'failed';
     // The text travels in the chunks; the final result of a stream carries none of it again
     // (docs/protocol.md, inference.result), so nothing here holds the whole answer.
@@ -189,6 +211,7 @@ export class Worker {
         const step = await gen.next();
         if (step.done === true) {
           outcome = 'completed';
+          usage = step.value.usage;
           return {
             model: request.model,
             text: '',
@@ -198,11 +221,13 @@ export class Worker {
           };
         }
         this.stats.tokens++;
+        observe?.token();
         yield step.value;
       }
     } finally {
       if (outcome !== 'completed' && signal.aborted) outcome = 'cancelled';
       this.done(outcome);
+      observe?.end(outcome, usage);
     }
   }
 
@@ -212,12 +237,16 @@ export class Worker {
     }
     this.admit(request.model);
     this.stats.inflight++;
+    const observe = this.observer?.request(this.id, request.model);
     try {
       const result = await this.backend.embed(request, { signal });
       this.done('completed');
+      observe?.end('completed', result.usage);
       return result;
     } catch (err) {
-      this.done(signal.aborted ? 'cancelled' : 'failed');
+      const outcome = signal.aborted ? 'cancelled' : 'failed';
+      this.done(outcome);
+      observe?.end(outcome);
       throw err;
     }
   }

@@ -1,0 +1,62 @@
+// The gateway's observer hooks: what metrics (and tracing) see of each request. Without an
+// observer the gateway calls nothing, so the token path costs one undefined check per token.
+// Implementations live in ops/ (GatewayMetrics); several can be combined.
+
+/** A request whose model is known. */
+export interface RequestStart {
+  /** 'chat', 'completion' or 'embedding'. */
+  endpoint: string;
+  model: string;
+  tenant: string;
+  stream: boolean;
+  /** ms since the epoch when the request arrived. */
+  arrived: number;
+  requestId: string;
+}
+
+export interface RequestEnd {
+  /** The error code it ended with; undefined on success. */
+  code?: string | undefined;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | undefined;
+}
+
+/** One request, from admission to its end; `end` is called exactly once. */
+export interface RequestObserver {
+  /** A slot was granted after `queuedMs` in the admission queue. */
+  admitted(queuedMs: number): void;
+  /** A worker was picked (again after a failover). */
+  attempt(worker: string): void;
+  /** A token delta reached the gateway. */
+  token(): void;
+  /** The worker failed with a code that lets another take over. */
+  failover(worker: string, code: string): void;
+  end(outcome: RequestEnd): void;
+}
+
+export interface GatewayObserver {
+  request(start: RequestStart): RequestObserver;
+  /** A request refused before its model was known (bad body, no key, unknown route). */
+  rejected(endpoint: string, tenant: string, code: string): void;
+}
+
+/** One observer that calls each of `observers` in turn. */
+export function combineObservers(
+  observers: readonly GatewayObserver[],
+): GatewayObserver | undefined {
+  if (observers.length === 0) return undefined;
+  if (observers.length === 1) return observers[0];
+  return {
+    request(start) {
+      const each = observers.map((o) => o.request(start));
+      return {
+        admitted: (ms) => each.forEach((o) => o.admitted(ms)),
+        attempt: (w) => each.forEach((o) => o.attempt(w)),
+        token: () => each.forEach((o) => o.token()),
+        failover: (w, c) => each.forEach((o) => o.failover(w, c)),
+        end: (e) => each.forEach((o) => o.end(e)),
+      };
+    },
+    rejected: (endpoint, tenant, code) =>
+      observers.forEach((o) => o.rejected(endpoint, tenant, code)),
+  };
+}

@@ -1,5 +1,6 @@
 // llmwire/ops: observability — Prometheus metrics for gateways, workers and durable queues, the
-// metrics endpoint for processes without a gateway, and the live dashboard.
+// metrics endpoint for processes without a gateway, the live dashboard, W3C trace context,
+// OpenTelemetry spans and structured logs.
 export {
   GatewayMetrics,
   type GatewayMetricsOptions,
@@ -21,3 +22,30 @@ export { SeriesHistogram, quantile, type BucketCounts } from './metrics-histogra
 export { BUCKETS, LabelGuard, OTHER_LABEL } from './metrics-labels.js';
 export { serveMetrics, type MetricsServer } from './serve.js';
 export { Dashboard, type DashboardOptions } from './dashboard/index.js';
+export {
+  childContext,
+  contextOf,
+  formatTraceparent,
+  MAX_TRACESTATE_LENGTH,
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+  parseTracestate,
+  SAMPLED,
+  traceFields,
+  traceIdOf,
+  type TraceContext,
+} from './trace-context.js';
+export { SpanKind, TraceSpan, type SpanAttributes, type Tracer } from './trace.js';
+export { setupTracing, tracesEndpoint, type TracingOptions, type TracingSetup } from './otel.js';
+export {
+  BODY_FIELDS,
+  createLogger,
+  LOG_LEVELS,
+  parseLogLevel,
+  REDACTED,
+  silentLogger,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+} from './log.js';

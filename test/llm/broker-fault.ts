@@ -23,7 +23,7 @@ import {
 } from './broker-stack.js';
 
 export const STREAMS = 1000;
-const TOKENS = 24;
+const TOKENS = 16;
 const messages = [{ role: 'user' as const, content: 'Tell the broker a long story.' }];
 
 export async function brokerFault(broker: BrokerName): Promise<void> {
@@ -33,7 +33,7 @@ export async function brokerFault(broker: BrokerName): Promise<void> {
   test(what, { timeout: 120_000 }, async (t) => {
     await using stack = await startBrokerStack(broker, {
       workers: 3,
-      workerArgs: ['--concurrency', String(STREAMS), '--sim-itl-ms', '40'],
+      workerArgs: ['--concurrency', String(STREAMS), '--sim-itl-ms', '250'],
     });
     const requests = Array.from({ length: STREAMS }, (_, i) => ({
       model: 'sim',
@@ -61,7 +61,7 @@ export async function brokerFault(broker: BrokerName): Promise<void> {
         }),
       ),
     );
-    // The kill comes when one worker holds a sixth of the streams, or when all have started.
+    // The kill comes when one worker holds a tenth of the streams, or when all have started.
     let allStarted = false;
     void Promise.all(firsts).then(() => (allStarted = true));
     let view: WorkerView[] = [];
@@ -70,7 +70,7 @@ export async function brokerFault(broker: BrokerName): Promise<void> {
       async () => {
         view = await stack.listWorkers();
         busiest = view.reduce((a, b) => (b.inflight > a.inflight ? b : a));
-        return allStarted || busiest.inflight >= STREAMS / 6;
+        return allStarted || busiest.inflight >= STREAMS / 10;
       },
       'a worker to hold many streams',
       60_000,
@@ -115,7 +115,7 @@ export async function brokerFault(broker: BrokerName): Promise<void> {
       (errors.size === 0 ? '' : ` (${[...errors].map(([c, n]) => `${c}: ${n}`).join(', ')})`);
     t.diagnostic(line);
     console.log(line);
-    assert.ok(victim.inflight > STREAMS / 10, `the victim held many streams (${victim.inflight})`);
+    assert.ok(victim.inflight >= STREAMS / 10, `the victim held many streams (${victim.inflight})`);
     assert.equal((await stack.workers.get(victim.id)!.exited).signal, 'SIGKILL');
 
     // A stream runs to its end on a worker once: the survivors finished no more streams than

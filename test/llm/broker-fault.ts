@@ -33,7 +33,7 @@ export async function brokerFault(broker: BrokerName): Promise<void> {
   test(what, { timeout: 120_000 }, async (t) => {
     await using stack = await startBrokerStack(broker, {
       workers: 3,
-      workerArgs: ['--concurrency', String(STREAMS), '--sim-itl-ms', '250'],
+      workerArgs: ['--concurrency', String(STREAMS), '--sim-itl-ms', '500'],
     });
     const requests = Array.from({ length: STREAMS }, (_, i) => ({
       model: 'sim',
@@ -116,6 +116,7 @@ export async function brokerFault(broker: BrokerName): Promise<void> {
       (errors.size === 0 ? '' : ` (${[...errors].map(([c, n]) => `${c}: ${n}`).join(', ')})`);
     t.diagnostic(line);
     console.log(line);
+    assert.ok(finishedBeforeKill < STREAMS - victim.inflight, 'the kill came mid-run');
     assert.ok(victim.inflight >= STREAMS / 40, `the victim held many streams (${victim.inflight})`);
     assert.equal((await stack.workers.get(victim.id)!.exited).signal, 'SIGKILL');
 

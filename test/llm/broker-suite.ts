@@ -96,7 +96,10 @@ export async function brokerSuite(broker: BrokerName): Promise<void> {
           );
         for await (const chunk of stream) {
           if ((chunk.choices[0]?.delta.content ?? '') !== '') deltas++;
-          if (deltas === 3) abort.abort();
+          if (deltas === 3) {
+            abort.abort();
+            break;
+          }
         }
       } catch (err) {
         assert.ok(abort.signal.aborted, `only the abort ends the stream: ${explain(err)}`);
@@ -134,6 +137,12 @@ export async function brokerSuite(broker: BrokerName): Promise<void> {
       async () => {
         const request = { model: 'sim', messages, seed: 21, max_tokens: 120 };
         const expected = await referenceText({}, request);
+        // Heartbeats report a worker's load once a second: wait until none still counts an
+        // earlier request, so the one busy worker below is the one serving this stream.
+        await waitUntilAsync(
+          async () => (await stack.listWorkers()).every((w) => w.inflight === 0),
+          'the workers to report nothing in flight',
+        );
         let victim: string | undefined;
         const outcome = await streamChat(stack.client(), request, {
           timeoutMs: 30_000,
@@ -147,7 +156,10 @@ export async function brokerSuite(broker: BrokerName): Promise<void> {
             stack.workers.get(victim)!.child.kill('SIGKILL');
           },
         });
-        assert.ok(victim !== undefined, 'a worker was killed mid-stream');
+        assert.ok(
+          victim !== undefined,
+          `a worker was killed mid-stream (${explain(outcome.error)})`,
+        );
         assert.equal(outcome.hung, false, 'the stream ended');
         if (outcome.error === undefined) {
           assert.equal(outcome.text, expected, 'no duplicated and no missing text');

@@ -80,14 +80,18 @@ test(
     );
     assert.equal((await workers.get('wa')!.exited).signal, 'SIGKILL');
     assert.equal(stack.worker('wb')?.outstanding, 0, 'nothing left outstanding');
-    // Each completed stream ran to its end on the survivor exactly once: its own streams, and
-    // the continuations of the killed worker's.
-    assert.deepEqual(await drain(workers.get('wb')!), {
-      code: 0,
-      signal: null,
-      completed,
-      failed: 0,
-      cancelled: 0,
-    });
+    // Each completed stream ran to its end once: the survivor finished its own streams and the
+    // continuations of the killed worker's, never more than the clients saw finish. (Not
+    // exactly as many: on a busy machine the victim finishes some streams before the last one
+    // starts, and those it never reports.)
+    const survivor = await drain(workers.get('wb')!);
+    assert.deepEqual(
+      { ...survivor, completed: 0 },
+      { code: 0, signal: null, completed: 0, failed: 0, cancelled: 0 },
+    );
+    assert.ok(
+      survivor.completed <= completed,
+      `the survivor completed ${survivor.completed}, the clients saw ${completed}`,
+    );
   },
 );

@@ -26,6 +26,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --sim-crash-mode M  how it fails: exit (SIGKILL this process) or throw (default throw)
   --heartbeat-ms N    heartbeat period (default 1000; the gateway drops a worker after 3 missed)
   --drain-timeout-ms N  how long SIGTERM waits for running requests (default 30000)
+  --coalesce-ms N     send tokens produced within N ms of each other as one message to
+                      readers that accept it (1-1000; default 0: one message per token)
   -h, --help          show this help
 `;
 
@@ -44,6 +46,7 @@ const OPTIONS: Options = {
   'sim-crash-mode': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'drain-timeout-ms': { type: 'string' },
+  'coalesce-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -96,13 +99,21 @@ export async function worker(args: string[], out: (line: string) => void): Promi
       };
     }
   }
+  const coalesceMs = positiveInt('coalesce-ms', flags['coalesce-ms'], 0, 0);
+  if (coalesceMs > 1000) {
+    throw new ConfigError(`--coalesce-ms must be at most 1000, got '${coalesceMs}'`);
+  }
   const backend = await createBackend(spec);
   const url = typeof flags.connect === 'string' ? flags.connect : 'ws://127.0.0.1:8787/v1/bus';
   const transport = await openTransport(url, {
     dataDir: '.llmwire',
     token: flags.token as string | undefined,
   });
-  const bus = createBus({ transport, source: 'llmwire-worker' });
+  const bus = createBus({
+    transport,
+    source: 'llmwire-worker',
+    ...(coalesceMs > 0 ? { coalesce: { maxDelayMs: coalesceMs } } : {}),
+  });
   await bus.ready;
   const w = createWorker({
     bus,

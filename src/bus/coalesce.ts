@@ -52,16 +52,60 @@ function sizeOf(body: unknown): number {
   }
 }
 
+/**
+ * One timer for every coalescing stream of a bus: streams whose items fall due together are sent
+ * from one timer callback, so their messages leave in one socket write rather than one each.
+ */
+export class CoalesceClock {
+  private readonly due = new Set<Coalescer>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  constructor(private readonly maxDelayMs: number) {}
+
+  /** Sends `c`'s items at `at` (ms, performance.now()) or a little sooner with others. */
+  schedule(c: Coalescer, at: number): void {
+    this.due.add(c);
+    if (this.timer === undefined || at < this.timerAt) this.arm(at);
+  }
+
+  cancel(c: Coalescer): void {
+    this.due.delete(c);
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.fire, Math.max(0, at - performance.now()));
+  }
+
+  private readonly fire = () => {
+    this.timer = undefined;
+    // Anything due within a quarter of the delay goes now too: a little early, in company.
+    const cutoff = performance.now() + this.maxDelayMs / 4;
+    let next = Infinity;
+    for (const c of [...this.due]) {
+      if (c.dueAt <= cutoff) {
+        this.due.delete(c);
+        c.flushFromClock();
+      } else next = Math.min(next, c.dueAt);
+    }
+    if (next !== Infinity) this.arm(next);
+  };
+}
+
 /** The items of one stream waiting to be sent together. */
 export class Coalescer {
   private bodies: unknown[] = [];
   private bytes = 0;
   private lastSeq = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** When the held items must go (performance.now() ms); Infinity when none are held. */
+  dueAt = Infinity;
   private readonly limit: number;
 
   constructor(
     private readonly bus: Bus,
+    private readonly clock: CoalesceClock,
     private readonly request: Envelope,
     private readonly kind: string,
     private readonly options: ResolvedCoalesce,
@@ -81,23 +125,31 @@ export class Coalescer {
     this.bytes += size;
     this.lastSeq = seq;
     if (this.bodies.length >= this.limit || this.bytes >= this.options.maxBytes) this.flush();
-    else this.timer ??= setTimeout(this.onTimer, this.options.maxDelayMs);
+    else if (this.dueAt === Infinity) {
+      this.dueAt = performance.now() + this.options.maxDelayMs;
+      this.clock.schedule(this, this.dueAt);
+    }
   }
 
-  private readonly onTimer = () => {
-    this.timer = undefined;
+  /** @internal The clock's turn: a failure has no caller to go to. */
+  flushFromClock(): void {
+    this.dueAt = Infinity;
+    if (this.bus.closing.aborted) {
+      this.discard(); // the bus closed under a running stream: its reader is gone too
+      return;
+    }
     try {
       this.flush();
     } catch (err) {
       this.bus.reportError(err, this.request);
     }
-  };
+  }
 
   /** Sends what is pending: one item as a plain chunk, several as one coalesced message. */
   flush(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+    if (this.dueAt !== Infinity) {
+      this.dueAt = Infinity;
+      this.clock.cancel(this);
     }
     const n = this.bodies.length;
     if (n === 0) return;
@@ -112,8 +164,8 @@ export class Coalescer {
 
   /** Drops what is pending (the stream was cancelled). */
   discard(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.dueAt !== Infinity) this.clock.cancel(this);
+    this.dueAt = Infinity;
     this.bodies = [];
     this.bytes = 0;
   }

@@ -9,7 +9,7 @@ import {
   type Envelope,
 } from '../protocol/index.js';
 import type { Bus, ServeHandler, ServeOptions } from './bus.js';
-import { Coalescer } from './coalesce.js';
+import { CoalesceClock, Coalescer } from './coalesce.js';
 import type { DeadlineHandle } from './deadlines.js';
 import { replyKindFor, type Message } from './message.js';
 import { isAsyncIterable, STREAM_END, STREAM_OPEN } from './stream.js';
@@ -26,6 +26,7 @@ interface Served {
 /** The responder side: runs handlers and pumps their output within the credit granted. */
 export class StreamServer {
   private readonly served = new Map<string, Served>();
+  private clock: CoalesceClock | undefined;
   constructor(readonly bus: Bus) {}
 
   onControl(env: Envelope): void {
@@ -176,7 +177,13 @@ export class StreamServer {
     // Items go out together only when the reader said it unpacks them (`batch`).
     const coalescer =
       coalesce !== undefined && (env.batch ?? 1) > 1 && coalesce.maxChunks > 1
-        ? new Coalescer(this.bus, env, chunkKind, coalesce)
+        ? new Coalescer(
+            this.bus,
+            (this.clock ??= new CoalesceClock(coalesce.maxDelayMs)),
+            env,
+            chunkKind,
+            coalesce,
+          )
         : undefined;
     let seq = 1;
     let sliceStart = performance.now();

@@ -31,6 +31,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --drain-timeout-ms N  how long SIGTERM waits for running requests (default 30000)
   --metrics-port N    serve Prometheus metrics at http://127.0.0.1:N/metrics (0: a free port)
   --metrics-host ADDR address of the metrics server (default 127.0.0.1)
+  --coalesce-ms N     send tokens produced within N ms of each other as one message to
+                      readers that accept it (1-1000; default 0: one message per token)
   -h, --help          show this help
 `;
 
@@ -52,6 +54,7 @@ const OPTIONS: Options = {
   'drain-timeout-ms': { type: 'string' },
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
+  'coalesce-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -108,13 +111,21 @@ export async function worker(args: string[], out: (line: string) => void): Promi
       };
     }
   }
+  const coalesceMs = positiveInt('coalesce-ms', flags['coalesce-ms'], 0, 0);
+  if (coalesceMs > 1000) {
+    throw new ConfigError(`--coalesce-ms must be at most 1000, got '${coalesceMs}'`);
+  }
   const backend = await createBackend(spec);
   const url = typeof flags.connect === 'string' ? flags.connect : 'ws://127.0.0.1:8787/v1/bus';
   const transport = await openTransport(url, {
     dataDir: '.llmwire',
     token: flags.token as string | undefined,
   });
-  const bus = createBus({ transport, source: 'llmwire-worker' });
+  const bus = createBus({
+    transport,
+    source: 'llmwire-worker',
+    ...(coalesceMs > 0 ? { coalesce: { maxDelayMs: coalesceMs } } : {}),
+  });
   await bus.ready;
   const metricsPort =
     flags['metrics-port'] === undefined

@@ -14,10 +14,11 @@ export function checkSubject(subject: string): void {
   }
 }
 
+/** The same token rule as TOKEN_RE, over the whole subject in one pass (no split per publish). */
+const SUBJECT_RE = /^[^\s.*>]+(?:\.[^\s.*>]+)*$/;
+
 export function isValidSubject(subject: string): boolean {
-  if (subject.length === 0 || subject.length > 512) return false;
-  for (const token of subject.split('.')) if (!TOKEN_RE.test(token)) return false;
-  return true;
+  return subject.length > 0 && subject.length <= 512 && SUBJECT_RE.test(subject);
 }
 
 /** Throws InvalidMessageError unless `pattern` is a valid subscription pattern. */

@@ -50,6 +50,20 @@ describe('cli', () => {
     assert.match(flag.stderr, /llmwire up --help/);
   });
 
+  test('worker refuses a --coalesce-ms outside 0-1000 before it connects', async () => {
+    for (const value of ['5000', '2.5', 'soon']) {
+      const r = await llmwire([
+        'worker',
+        '--coalesce-ms',
+        value,
+        '--connect',
+        'ws://127.0.0.1:1/v1/bus',
+      ]);
+      assert.equal(r.code, 2, value);
+      assert.match(r.stderr, /--coalesce-ms must be/, value);
+    }
+  });
+
   test('a bad config file is refused with one line per wrong field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmwire-cli-'));
     try {

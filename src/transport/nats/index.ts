@@ -85,6 +85,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   let nc: NatsConnection;
   try {
     nc = await connect({
+      // No stack captured per request (JetStream publishes and acks are requests).
+      noAsyncTraces: true,
       ...options.connection,
       servers: options.servers,
       ...(options.name === undefined ? {} : { name: options.name }),
@@ -154,6 +156,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     subscribe: (pattern, handler, subOptions) => pubsub.subscribe(pattern, handler, subOptions),
     async flush() {
       if (closed) throw new ClosedError('nats transport');
+      pubsub.flushOutgoing();
       await nc.flush();
     },
     queue(name: string, queueOptions?: QueueOptions): DurableQueue {

@@ -57,6 +57,13 @@ function isStatus(msg: Msg): boolean {
   return msg.data.length === 0 && (msg.headers?.code ?? 0) !== 0;
 }
 
+/** A publish held until the end of the turn. */
+interface Outgoing {
+  subject: string;
+  frame: Uint8Array;
+  options: { headers?: MsgHdrs; reply?: string } | undefined;
+}
+
 export class NatsPubSub {
   /** `_LLMW.<nuid>`: subjects only this connection listens on. */
   private readonly control = `${CONTROL_ROOT}.${nuid.next()}`;
@@ -64,6 +71,14 @@ export class NatsPubSub {
   private readonly sinks = new Map<number, Sink>();
   private readonly large: LargeMessages;
   private nextSink = 0;
+  /**
+   * Publishes made in this turn. nats.js writes its buffer to the socket a microtask after the
+   * first publish, so a producer whose publishes are a microtask apart (a stream pump awaiting
+   * its iterator) pays a socket write per message; handing them to nats.js together on
+   * process.nextTick, which runs once the microtask queue is empty, makes one write of them.
+   */
+  private outgoing: Outgoing[] = [];
+  private readonly sendOutgoing = () => this.flushOutgoing();
 
   constructor(private readonly deps: PubSubDeps) {
     this.large = new LargeMessages({
@@ -89,16 +104,35 @@ export class NatsPubSub {
     }
     const limit = this.deps.payloadLimit();
     if (frame.byteLength > limit) {
+      this.flushOutgoing(); // keeps publish order
       this.large.send(env, limit, h);
       return;
     }
     const replyTo = env.replyTo;
+    let options: Outgoing['options'];
     if (replyTo !== undefined && env.kind !== 'error' && isValidSubject(replyTo)) {
       const id = Buffer.from(env.id).toString('base64url');
       const reply = `${this.control}.nr.${id}.${replyTo}`;
-      this.deps.nc.publish(env.subject, frame, h === undefined ? { reply } : { headers: h, reply });
+      options = h === undefined ? { reply } : { headers: h, reply };
     } else {
-      this.deps.nc.publish(env.subject, frame, h === undefined ? undefined : { headers: h });
+      options = h === undefined ? undefined : { headers: h };
+    }
+    if (this.outgoing.length === 0) process.nextTick(this.sendOutgoing);
+    this.outgoing.push({ subject: env.subject, frame, options });
+  }
+
+  /** Hands the publishes held in this turn to nats.js (transport.flush and close call it too). */
+  flushOutgoing(): void {
+    const batch = this.outgoing;
+    if (batch.length === 0) return;
+    this.outgoing = [];
+    const nc = this.deps.nc;
+    for (const m of batch) {
+      try {
+        nc.publish(m.subject, m.frame, m.options);
+      } catch (err) {
+        this.deps.onError(err);
+      }
     }
   }
 
@@ -131,6 +165,7 @@ export class NatsPubSub {
   }
 
   close(): void {
+    if (!this.deps.nc.isClosed()) this.flushOutgoing();
     this.large.close();
     this.sinks.clear();
     if (!this.deps.nc.isClosed()) this.controlSub.unsubscribe();

@@ -226,7 +226,8 @@ describe('cli unreachable', () => {
       [['tail', 'a..b', '--transport', 'nats://127.0.0.1:1'], /invalid subject pattern/],
     ] as const;
     for (const [args, message] of cases) {
-      const r = await llmwire([...args]);
+      // LLMWIRE_ALL is not read: --all must be typed.
+      const r = await llmwire([...args], { LLMWIRE_ALL: '1' });
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message);
       assert.match(r.stderr, /\[config_invalid\]\n$/);

@@ -14,7 +14,7 @@ import { eventually } from '../conformance/harness.js';
 import { AMQP_URL, openTransport as openAmqp } from '../transport/amqp-harness.js';
 import { deleteStreams, NATS_URL, reachable } from '../transport/fixtures/nats-server.js';
 import { dropKeys, REDIS_URL } from '../transport/redis-harness.js';
-import { llmwire } from './helpers.js';
+import { Background, llmwire } from './helpers.js';
 import { brokerUp } from './brokers.js';
 
 interface Case {
@@ -40,6 +40,21 @@ async function cases(): Promise<Case[]> {
     extra: ['--data-dir', dir],
     open: () => openTransport('sqlite', { dataDir: dir }),
     cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
+  });
+  // A memory bus is reached through the bus endpoint of the process that holds it.
+  const up = new Background(['up', '--transport', 'memory', '--port', '0', '--workers', '0']);
+  const until = Date.now() + 20_000;
+  while (!/ready; Ctrl-C/.test(up.stdout) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const bus = /remote workers: (ws:\/\/\S+)/.exec(up.stdout)?.[1];
+  if (bus === undefined) throw new Error(`llmwire up did not start: ${up.stdout}${up.stderr}`);
+  out.push({
+    name: 'ws (memory bus of llmwire up)',
+    url: bus,
+    extra: [],
+    open: () => openTransport(bus, { dataDir: dir }),
+    cleanup: () => up[Symbol.asyncDispose](),
   });
   if (await reachable(NATS_URL)) {
     const prefix = tag().toUpperCase();

@@ -18,12 +18,14 @@ export function parseWithPositionals(
   args: string[],
   options: Options,
   allowPositionals = true,
+  /** Flags with no environment fallback: destructive ones must be typed on the command line. */
+  flagOnly: readonly string[] = [],
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
     const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals });
     const out = values as Record<string, string | boolean | undefined>;
     for (const name of Object.keys(options)) {
-      if (out[name] !== undefined || name === 'help') continue;
+      if (out[name] !== undefined || name === 'help' || flagOnly.includes(name)) continue;
       const env = process.env[`LLMWIRE_${name.toUpperCase().replace(/-/g, '_')}`];
       if (env !== undefined && env !== '') {
         out[name] = options[name]!.type === 'boolean' ? env === '1' || env === 'true' : env;

@@ -23,7 +23,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_TRANSPORT):
   --queue NAME      the durable queue (required)
   --data-dir DIR    sqlite: the data dir of the running llmwire (default .llmwire)
   --limit N         list: most letters shown (default 100)
-  --all             replay, purge: every dead letter of the queue
+  --all             replay, purge: every dead letter of the queue (no LLMWIRE_ALL: it
+                    must be typed)
   --timeout-ms N    how long to wait for the broker (default 5000)
   --json            print JSON
   -h, --help        show this help
@@ -50,7 +51,7 @@ const SCAN_LIMIT = 100_000;
 type Flags = Record<string, string | boolean | undefined>;
 
 export async function dlq(args: string[], out: (line: string) => void): Promise<number> {
-  const { values: flags, positionals } = parseWithPositionals('dlq', args, OPTIONS);
+  const { values: flags, positionals } = parseWithPositionals('dlq', args, OPTIONS, true, ['all']);
   if (flags.help === true || positionals.length === 0) {
     out(DLQ_HELP);
     return flags.help === true ? 0 : 2;

@@ -1,15 +1,9 @@
 #!/usr/bin/env node
-// The llmwire command line: one entry, one module per command.
+// The llmwire command line: one entry, one module per command, each loaded only when run so a
+// command starts without loading every broker client.
 import { readFileSync } from 'node:fs';
 import { LocalError, WireError } from '../protocol/index.js';
-import { bench } from './bench.js';
-import { dlq } from './dlq.js';
 import { EXIT, exitCodeOf } from './errors.js';
-import { send } from './send.js';
-import { status } from './status.js';
-import { tail } from './tail.js';
-import { gateway, up } from './up.js';
-import { worker } from './worker.js';
 
 const HELP = `Usage: llmwire <command> [options]
 
@@ -55,21 +49,21 @@ async function main(argv: string[]): Promise<number> {
       out(version());
       return 0;
     case 'up':
-      return up(rest, out);
+      return (await import('./up.js')).up(rest, out);
     case 'gateway':
-      return gateway(rest, out);
+      return (await import('./up.js')).gateway(rest, out);
     case 'worker':
-      return worker(rest, out);
+      return (await import('./worker.js')).worker(rest, out);
     case 'send':
-      return send(rest, out);
+      return (await import('./send.js')).send(rest, out);
     case 'status':
-      return status(rest, out);
+      return (await import('./status.js')).status(rest, out);
     case 'tail':
-      return tail(rest, out);
+      return (await import('./tail.js')).tail(rest, out);
     case 'dlq':
-      return dlq(rest, out);
+      return (await import('./dlq.js')).dlq(rest, out);
     case 'bench':
-      return bench(rest, out);
+      return (await import('./bench.js')).bench(rest, out);
     default:
       process.stderr.write(`llmwire: unknown command '${command}'\n\n${HELP}`);
       return 2;

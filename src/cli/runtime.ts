@@ -1,15 +1,11 @@
 // Building blocks the commands share: opening the configured transport and stopping cleanly on
-// SIGINT/SIGTERM.
+// SIGINT/SIGTERM. Each adapter is loaded only when its scheme is used, so a command does not
+// load every broker client.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../protocol/index.js';
-import { createMemoryTransport } from '../transport/memory/index.js';
-import { createSqliteTransport } from '../transport/sqlite/index.js';
+import type { AmqpTransport } from '../transport/amqp/index.js';
 import type { Transport } from '../transport/transport.js';
-import { createAmqpTransport, type AmqpTransport } from '../transport/amqp/index.js';
-import { createNatsTransport } from '../transport/nats/index.js';
-import { createRedisTransport } from '../transport/redis/index.js';
-import { createWebSocketTransport } from '../transport/ws/index.js';
 
 export interface TransportSpecOptions {
   dataDir: string;
@@ -38,13 +34,18 @@ export async function createTransport(
   spec: string,
   options: TransportSpecOptions,
 ): Promise<Transport> {
-  if (spec === 'memory') return createMemoryTransport();
+  if (spec === 'memory') {
+    const { createMemoryTransport } = await import('../transport/memory/index.js');
+    return createMemoryTransport();
+  }
   if (spec === 'sqlite') {
     const dir = resolve(options.dataDir);
     mkdirSync(dir, { recursive: true });
+    const { createSqliteTransport } = await import('../transport/sqlite/index.js');
     return createSqliteTransport({ path: join(dir, 'journal.db') });
   }
   if (spec.startsWith('ws://') || spec.startsWith('wss://')) {
+    const { createWebSocketTransport } = await import('../transport/ws/index.js');
     return createWebSocketTransport({
       url: spec,
       ...(options.token === undefined ? {} : { token: options.token }),
@@ -62,6 +63,7 @@ export async function createTransport(
     if (storage !== undefined && storage !== 'file' && storage !== 'memory') {
       throw new ConfigError(`transport URL: storage must be file or memory, got '${storage}'`);
     }
+    const { createNatsTransport } = await import('../transport/nats/index.js');
     return createNatsTransport({
       servers: base.split(','),
       ...(replicas === undefined ? {} : { replicas: intParam('replicas', replicas, 1, 5) }),
@@ -72,6 +74,7 @@ export async function createTransport(
   }
   if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {
     const { base, params } = splitParams(spec, ['prefix', 'name']);
+    const { createRedisTransport } = await import('../transport/redis/index.js');
     return createRedisTransport({
       url: base,
       ...optional('prefix', params.get('prefix')),
@@ -81,6 +84,7 @@ export async function createTransport(
   if (spec.startsWith('amqp://') || spec.startsWith('amqps://')) {
     const { base, params } = splitParams(spec, ['exchange', 'prefetch', 'name']);
     const prefetch = params.get('prefetch');
+    const { createAmqpTransport } = await import('../transport/amqp/index.js');
     return createAmqpTransport({
       url: base,
       ...optional('exchange', params.get('exchange')),

@@ -29,7 +29,7 @@ function llmwire(
 
 describe('cli', () => {
   test('every command answers --help with its options and exit 0', async () => {
-    for (const command of ['up', 'gateway', 'worker', 'send', 'status']) {
+    for (const command of ['up', 'gateway', 'worker', 'send', 'status', 'tail', 'dlq', 'bench']) {
       const r = await llmwire([command, '--help']);
       assert.equal(r.code, 0, command);
       assert.match(r.stdout, new RegExp(`Usage: llmwire ${command}`));
@@ -126,11 +126,5 @@ describe('cli', () => {
     assert.match(status.stdout, /w1\s+ready\s+sim/);
     const json = await llmwire(['status', '--url', stack.url, '--json']);
     assert.equal((JSON.parse(json.stdout) as { workers: unknown[] }).workers.length, 2);
-  });
-
-  test('status says clearly when the gateway cannot be reached', async () => {
-    const r = await llmwire(['status', '--url', 'http://127.0.0.1:9']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /cannot reach the gateway at http:\/\/127\.0\.0\.1:9/);
   });
 });

@@ -4,6 +4,7 @@ import type { BenchGroup } from '../group.js';
 import { busGroup } from './bus.js';
 import { codecGroup } from './codec.js';
 import { gatewayGroup } from './gateway.js';
+import { instrumentationGroup } from './instrumentation.js';
 import { routingGroup } from './routing.js';
 import { scaleGroup } from './scale.js';
 import { sqliteQueueGroup } from './sqlite-queue.js';
@@ -13,6 +14,7 @@ export const GROUPS: readonly BenchGroup[] = [
   busGroup,
   sqliteQueueGroup,
   gatewayGroup,
+  instrumentationGroup,
   scaleGroup,
   routingGroup,
 ];

@@ -82,11 +82,11 @@ export const instrumentationGroup: BenchGroup = {
       ctx.log(`instrumented stack measured ${ttft?.[1] ?? 0} first tokens`);
     } finally {
       await client.close();
-      const errors = on.errors.length + off.errors.length;
       await on.close();
       await off.close();
-      if (errors > 0) throw new Error(`gateway buses reported ${errors} errors`);
     }
+    const errors = on.errors.length + off.errors.length;
+    if (errors > 0) throw new Error(`gateway buses reported ${errors} errors`);
     return { rows: ctx.rows };
   },
 };

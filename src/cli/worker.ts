@@ -74,6 +74,11 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     out(WORKER_HELP);
     return 0;
   }
+  // Checked before anything connects, so a typo fails at once.
+  const metricsPort =
+    flags['metrics-port'] === undefined
+      ? undefined
+      : positiveInt('metrics-port', flags['metrics-port'], 0, 0, 65_535);
   const kind = typeof flags.backend === 'string' ? flags.backend : 'sim';
   const spec: Record<string, unknown> = { kind };
   if (typeof flags.model === 'string')
@@ -111,10 +116,6 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   });
   const bus = createBus({ transport, source: 'llmwire-worker' });
   await bus.ready;
-  const metricsPort =
-    flags['metrics-port'] === undefined
-      ? undefined
-      : positiveInt('metrics-port', flags['metrics-port'], 0, 0, 65_535);
   const metrics = metricsPort === undefined ? undefined : new WorkerMetrics();
   let metricsServer: MetricsServer | undefined;
   if (metrics !== undefined && metricsPort !== undefined) {

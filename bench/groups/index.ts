@@ -5,6 +5,7 @@ import { brokersQueueGroup } from './brokers-queue.js';
 import { busGroup } from './bus.js';
 import { codecGroup } from './codec.js';
 import { gatewayGroup } from './gateway.js';
+import { instrumentationGroup } from './instrumentation.js';
 import { natsGroup } from './nats.js';
 import { routingGroup } from './routing.js';
 import { scaleGroup } from './scale.js';
@@ -15,6 +16,7 @@ export const GROUPS: readonly BenchGroup[] = [
   busGroup,
   sqliteQueueGroup,
   gatewayGroup,
+  instrumentationGroup,
   scaleGroup,
   routingGroup,
   natsGroup,

@@ -2,7 +2,7 @@
 // in the same process on one memory bus, as `llmwire up --transport memory` assembles them.
 import { createBus } from '../../src/bus/index.js';
 import { createSimBackend, type SimBackendOptions } from '../../src/llm/backends/sim/index.js';
-import { createGateway, type Gateway } from '../../src/llm/gateway/server.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/llm/gateway/server.js';
 import type { PolicyName } from '../../src/llm/routing/policy.js';
 import { createWorker, type Worker } from '../../src/llm/worker/worker.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
@@ -16,6 +16,8 @@ export interface StackOptions {
   policy?: PolicyName;
   /** Worker heartbeat period; default the worker's own (1 s). */
   heartbeatMs?: number;
+  /** More gateway options (e.g. observability). */
+  gateway?: Partial<GatewayOptions>;
 }
 
 export interface GatewayStack {
@@ -36,6 +38,7 @@ export async function startGatewayStack(options: StackOptions): Promise<GatewayS
     bus,
     port: 0,
     ...(options.policy === undefined ? {} : { routing: { policy: options.policy } }),
+    ...options.gateway,
   });
   const url = await gateway.listen();
   const workers: Worker[] = [];

@@ -82,6 +82,11 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   }
   const namespace =
     typeof flags.namespace === 'string' ? validateNamespace(flags.namespace) : undefined;
+  // Checked before anything connects, so a typo fails at once.
+  const metricsPort =
+    flags['metrics-port'] === undefined
+      ? undefined
+      : positiveInt('metrics-port', flags['metrics-port'], 0, 0, 65_535);
   const kind = typeof flags.backend === 'string' ? flags.backend : 'sim';
   const spec: Record<string, unknown> = { kind };
   if (typeof flags.model === 'string')
@@ -127,10 +132,6 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     ...(coalesceMs > 0 ? { coalesce: { maxDelayMs: coalesceMs } } : {}),
   });
   await bus.ready;
-  const metricsPort =
-    flags['metrics-port'] === undefined
-      ? undefined
-      : positiveInt('metrics-port', flags['metrics-port'], 0, 0, 65_535);
   const metrics = metricsPort === undefined ? undefined : new WorkerMetrics();
   let metricsServer: MetricsServer | undefined;
   if (metrics !== undefined && metricsPort !== undefined) {

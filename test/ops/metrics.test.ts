@@ -2,6 +2,8 @@
 // with --metrics-port) serve streams to the official openai client under load; the scraped
 // /metrics must count exactly what happened and pass `promtool check metrics`.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { createBus } from '../../src/bus/index.js';
 import { LabelGuard } from '../../src/ops/index.js';
@@ -202,6 +204,16 @@ describe('metrics - worker process', () => {
     assert.equal(check.status, 0, check.output);
     const g = await scrape(`${stack.url}/metrics`);
     assert.equal(g.sum('llmwire_gateway_streamed_tokens_total', { worker: 'pm1' }), deltas);
+  });
+
+  test('llmwire worker refuses a metrics port out of range, naming the flag', () => {
+    const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+    const r = spawnSync(process.execPath, [cli, 'worker', '--metrics-port', '70000'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--metrics-port must be an integer from 0 to 65535, got '70000'/);
   });
 
   test('a worker killed mid-stream is counted as a failover', TIMEOUT, async () => {

@@ -15,6 +15,7 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;
 th{color:var(--dim);font-weight:500;font-size:12px}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .ready{color:var(--ok)}.draining{color:var(--warn)}.stopped{color:var(--bad)}.empty{color:var(--dim);font-style:italic}
 .bar{display:inline-block;height:8px;background:var(--p50);vertical-align:middle;margin-left:6px;border-radius:2px}
+h2 span{text-transform:none;letter-spacing:0;color:var(--text);margin-left:8px}.wide{grid-column:1/-1}
 svg{width:100%;height:180px;display:block}svg text{fill:var(--dim);font-size:10px}.legend span{margin-right:12px;font-size:12px}
 `;
 
@@ -99,13 +100,13 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div class="card"><b id="errors">-</b><span>errors</span></div>
 <div class="card"><b id="nworkers">-</b><span>workers</span></div>
 </div>
-<section><h2>Workers</h2><table id="workers"></table></section>
-<section><h2>Admission queues</h2><table id="models"></table><h2 style="margin-top:14px">Durable queues</h2><table id="queues"></table></section>
+<section class="wide"><h2>Workers</h2><table id="workers"></table></section>
+<section class="wide"><h2>Admission queues</h2><table id="models"></table><h2 style="margin-top:14px">Durable queues</h2><table id="queues"></table></section>
 <section><h2>Time to first token <span id="ttft-now"></span></h2><svg id="ttft" role="img" aria-label="time to first token percentiles"></svg>
 <div class="legend"><span style="color:var(--p50)">p50</span><span style="color:var(--p90)">p90</span><span style="color:var(--p99)">p99</span></div></section>
 <section><h2>Inter-token latency <span id="itl-now"></span></h2><svg id="itl" role="img" aria-label="inter-token latency percentiles"></svg>
 <div class="legend"><span style="color:var(--p50)">p50</span><span style="color:var(--p90)">p90</span><span style="color:var(--p99)">p99</span></div></section>
-<section style="grid-column:1/-1"><h2>Recent errors</h2><table id="recent"></table></section>
+<section class="wide"><h2>Recent errors</h2><table id="recent"></table></section>
 </main>
 <script>${JS}</script>
 </body></html>

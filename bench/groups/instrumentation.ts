@@ -1,0 +1,92 @@
+// The instrumentation group: what the gateway's observability costs on the token path. The same
+// gateway stack runs twice side by side, once with every observability option switched on and
+// once with none, under the same load.
+import type { GatewayOptions } from '../../src/llm/gateway/server.js';
+import type { BenchGroup } from '../group.js';
+import { LoadClient } from '../load/client.js';
+import { alternate, rateRow } from '../load/compare.js';
+import { startGatewayStack } from '../load/stack.js';
+
+const WORKERS = 2;
+const STREAMS = 256;
+const TOKENS = 128;
+const PATH = '/v1/chat/completions';
+const BASELINE = 'the same gateway with observability off';
+
+/**
+ * Every observability option the gateway offers, switched on. This is the one place that says
+ * what "instrumentation on" means: an option added to the gateway belongs here.
+ */
+export function instrumentationOn(): Partial<GatewayOptions> {
+  return {
+    metrics: true,
+    dashboard: true,
+  };
+}
+
+function body(): string {
+  return JSON.stringify({
+    model: 'sim',
+    messages: [{ role: 'user', content: 'Stream a long answer so every token is measured.' }],
+    max_tokens: TOKENS,
+    stream: true,
+  });
+}
+
+export const instrumentationGroup: BenchGroup = {
+  name: 'instrumentation',
+  about:
+    'Streamed tokens/s through the gateway with its observability switched on ' +
+    '(`instrumentationOn()` in bench/groups/instrumentation.ts: Prometheus metrics with the ' +
+    'per-token inter-token-latency histogram, the dashboard) against the same stack with it ' +
+    `off. Each stack: \`createGateway\` on a free port, memory transport, ${WORKERS} in-process ` +
+    `sim workers (ttft 0, itl 0), ${STREAMS} concurrent streams of ${TOKENS} tokens from the ` +
+    'load client process; rounds alternate the two. Target: at least 0.9x.',
+  settings: {
+    full: { rounds: 6, roundMs: 800, warmupMs: 400 },
+    quick: { rounds: 2, roundMs: 200, warmupMs: 100 },
+  },
+  async run(ctx) {
+    const sim = { ttftMs: 0, itlMs: 0 };
+    const on = await startGatewayStack({
+      workers: WORKERS,
+      sim,
+      concurrency: STREAMS,
+      gateway: instrumentationOn(),
+    });
+    const off = await startGatewayStack({ workers: WORKERS, sim, concurrency: STREAMS });
+    const client = await LoadClient.start();
+    try {
+      const job = { bodies: [body()], concurrency: STREAMS, durationMs: ctx.settings.roundMs };
+      const sides = await alternate(
+        ctx,
+        client,
+        { ...job, stream: true, url: `${on.url}${PATH}` },
+        { ...job, stream: true, url: `${off.url}${PATH}` },
+      );
+      rateRow(
+        ctx,
+        {
+          name: `streamed tokens/s, ${STREAMS} concurrent streams, instrumentation on`,
+          unit: 'tokens/s',
+          baseline: BASELINE,
+          target: { on: 'ratio', min: 0.9 },
+        },
+        sides,
+        (r) => (r.tokens * 1000) / r.elapsedMs,
+      );
+      const scraped = await (await fetch(`${on.url}/metrics`)).text();
+      const ttft = /^llmwire_gateway_time_to_first_token_seconds_count\{[^}]*\} (\d+)$/m.exec(
+        scraped,
+      );
+      ctx.log(`instrumented stack measured ${ttft?.[1] ?? 0} first tokens`);
+    } finally {
+      await client.close();
+      await on.close();
+      await off.close();
+    }
+    const errors = on.errors.length + off.errors.length;
+    if (errors > 0) throw new Error(`gateway buses reported ${errors} errors`);
+    return { rows: ctx.rows };
+  },
+};

@@ -7,6 +7,7 @@ import { createWorker, type Worker } from '../llm/worker/worker.js';
 import { createBusHub } from '../transport/ws/index.js';
 import { parse, type Options } from './args.js';
 import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig, type Config } from './config.js';
+import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
 
 export const UP_HELP = `Usage: llmwire up [options]
@@ -23,7 +24,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --data-dir DIR    where the journal lives (default .llmwire)
   --config FILE     YAML or JSON configuration (flags win over it)
   --once            start, print what runs, and exit
-  -h, --help        show this help
+${OBSERVE_HELP}  -h, --help        show this help
 `;
 
 const OPTIONS: Options = {
@@ -35,6 +36,7 @@ const OPTIONS: Options = {
   'data-dir': { type: 'string' },
   config: { type: 'string' },
   once: { type: 'boolean' },
+  ...OBSERVE_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -77,7 +79,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --data-dir DIR    where the journal lives (default .llmwire)
   --config FILE     YAML or JSON configuration (flags win over it; workers.count is ignored)
   --once            start, print what runs, and exit
-  -h, --help        show this help
+${OBSERVE_HELP}  -h, --help        show this help
 `;
 
 const GATEWAY_OPTIONS: Options = Object.fromEntries(
@@ -108,10 +110,16 @@ async function run(
   out: (line: string) => void,
 ): Promise<number> {
   const config = upConfig(flags);
+  const obs = observe(flags, command === 'up' ? 'llmwire' : 'llmwire-gateway');
   const transport = await openTransport(config.transport, { dataDir: config.dataDir });
-  const bus = createBus({ transport, source: 'llmwire-up' });
+  logTransportStatus(transport, obs.logger);
+  const bus = createBus({
+    transport,
+    source: 'llmwire-up',
+    onError: (err, where) => obs.logger.error({ ...where, reason: String(err) }, 'bus error'),
+  });
   await bus.ready;
-  const gateway = createGateway({ bus, ...config.gateway });
+  const gateway = createGateway({ bus, ...config.gateway, ...obs.options });
   const hub = createBusHub(transport, {
     server: gateway.server,
     ...(config.gateway.apiKeys === undefined
@@ -132,6 +140,8 @@ async function run(
       backend,
       id: `local-${i + 1}`,
       concurrency: config.workers.concurrency,
+      logger: obs.logger,
+      ...(obs.tracer === undefined ? {} : { tracer: obs.tracer }),
       ...(config.workers.heartbeatMs === undefined
         ? {}
         : { heartbeatMs: config.workers.heartbeatMs }),
@@ -164,5 +174,6 @@ async function run(
   await gateway.close();
   await bus.close();
   await transport.close();
+  await obs.shutdown();
   return 0;
 }

@@ -5,6 +5,7 @@ import { createBackend } from '../llm/backends/index.js';
 import { createWorker } from '../llm/worker/worker.js';
 import { ConfigError } from '../protocol/index.js';
 import { parse, type Options } from './args.js';
+import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
 
 export const WORKER_HELP = `Usage: llmwire worker [options]
@@ -26,7 +27,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --sim-crash-mode M  how it fails: exit (SIGKILL this process) or throw (default throw)
   --heartbeat-ms N    heartbeat period (default 1000; the gateway drops a worker after 3 missed)
   --drain-timeout-ms N  how long SIGTERM waits for running requests (default 30000)
-  -h, --help          show this help
+${OBSERVE_HELP}  -h, --help          show this help
 `;
 
 const OPTIONS: Options = {
@@ -44,6 +45,7 @@ const OPTIONS: Options = {
   'sim-crash-mode': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'drain-timeout-ms': { type: 'string' },
+  ...OBSERVE_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -67,6 +69,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     out(WORKER_HELP);
     return 0;
   }
+  const obs = observe(flags, 'llmwire-worker');
   const kind = typeof flags.backend === 'string' ? flags.backend : 'sim';
   const spec: Record<string, unknown> = { kind };
   if (typeof flags.model === 'string')
@@ -102,13 +105,20 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     dataDir: '.llmwire',
     token: flags.token as string | undefined,
   });
-  const bus = createBus({ transport, source: 'llmwire-worker' });
+  logTransportStatus(transport, obs.logger);
+  const bus = createBus({
+    transport,
+    source: 'llmwire-worker',
+    onError: (err, where) => obs.logger.error({ ...where, reason: String(err) }, 'bus error'),
+  });
   await bus.ready;
   const w = createWorker({
     bus,
     backend,
     concurrency: positiveInt('concurrency', flags.concurrency, 16),
     heartbeatMs: positiveInt('heartbeat-ms', flags['heartbeat-ms'], 1000, 10),
+    logger: obs.logger,
+    ...(obs.tracer === undefined ? {} : { tracer: obs.tracer }),
     ...(typeof flags.id === 'string' ? { id: flags.id } : {}),
   });
   await w.start();
@@ -123,5 +133,6 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   );
   await bus.close();
   await transport.close();
+  await obs.shutdown();
   return 0;
 }

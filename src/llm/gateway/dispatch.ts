@@ -5,6 +5,14 @@
 // worker can continue, the stream ends with `worker_lost` (retryable).
 import type { Bus } from '../../bus/index.js';
 import {
+  SpanKind,
+  traceFields,
+  TraceSpan,
+  type Logger,
+  type TraceContext,
+  type Tracer,
+} from '../../ops/index.js';
+import {
   CancelledError,
   NotFoundError,
   UnavailableError,
@@ -30,6 +38,8 @@ export interface DispatchOptions {
   maxAttempts?: number;
   /** A stream with no message from its worker for this long counts the worker as lost. Default 30 s. */
   idleTimeoutMs?: number;
+  /** Records a span per attempt when given. */
+  tracer?: Tracer;
 }
 
 export interface CallOptions {
@@ -39,7 +49,10 @@ export interface CallOptions {
   deadline: number;
   signal: AbortSignal;
   sessionKey?: string | undefined;
-  traceparent?: string | undefined;
+  /** The gateway request's span: each attempt is a child span, sent on the bus request. */
+  trace?: TraceContext | undefined;
+  /** Where failovers are logged. */
+  log?: Logger | undefined;
 }
 
 /** Errors after which another worker may take the request. */
@@ -80,6 +93,32 @@ export class Dispatcher {
     return chosen as WorkerEntry;
   }
 
+  /** The span of one attempt: a child of the gateway's request span. */
+  private span(worker: WorkerEntry, attempt: number, call: CallOptions): TraceSpan {
+    return TraceSpan.start(this.options.tracer, 'dispatch', call.trace, SpanKind.PRODUCER, {
+      'llmwire.worker': worker.id,
+      'llmwire.attempt': attempt + 1,
+    });
+  }
+
+  private logFailover(
+    call: CallOptions,
+    worker: WorkerEntry,
+    attempt: number,
+    err: unknown,
+    sentChars: number,
+  ): void {
+    call.log?.warn(
+      {
+        worker: worker.id,
+        attempt: attempt + 1,
+        error: err instanceof WireError ? err.code : 'unknown',
+        sentChars,
+      },
+      'failover: trying another worker',
+    );
+  }
+
   /** Streams a chat/completion answer; returns the final result. */
   async *chat(
     request: InferenceRequest,
@@ -115,6 +154,7 @@ export class Dispatcher {
       call.signal.addEventListener('abort', onClientAbort, { once: true });
       registry.track(worker.id, +1);
       const body: InferenceRequest = sent === '' ? request : { ...request, continue_from: sent };
+      const span = this.span(worker, attempt, call);
       const stream = bus.stream<TokenDelta, InferenceResult>(chatSubject(worker.id), body, {
         kind: 'inference.request',
         deadline: call.deadline,
@@ -122,7 +162,7 @@ export class Dispatcher {
         tenant: call.tenant,
         prio: call.prio,
         corr: call.requestId,
-        ...(call.traceparent === undefined ? {} : { traceparent: call.traceparent }),
+        ...traceFields(span.context),
       });
       let idle: NodeJS.Timeout | undefined;
       const idleMs = this.options.idleTimeoutMs ?? 30_000;
@@ -148,13 +188,19 @@ export class Dispatcher {
         const result = await stream.result;
         if (result === undefined)
           throw new WorkerLostError('worker ended the stream without a result');
+        span.end();
         return { ...result, text: sent };
       } catch (err) {
-        if (call.signal.aborted) throw new CancelledError('client went away');
+        if (call.signal.aborted) {
+          span.end(new CancelledError('client went away'));
+          throw new CancelledError('client went away');
+        }
         const failed = lost ? new WorkerLostError(`worker ${worker.id} was lost`) : err;
+        span.end(failed);
         if (!isFailover(failed)) throw failed;
         lastError = failed;
         excluded.add(worker.id);
+        this.logFailover(call, worker, attempt, failed, sent.length);
       } finally {
         clearTimeout(idle);
         stopWatching();
@@ -181,6 +227,7 @@ export class Dispatcher {
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const worker = this.pick(request.model, ctx, excluded);
       this.options.registry.track(worker.id, +1);
+      const span = this.span(worker, attempt, call);
       try {
         const reply = await this.options.bus.request<EmbeddingResult>(
           embedSubject(worker.id),
@@ -191,13 +238,18 @@ export class Dispatcher {
             signal: call.signal,
             tenant: call.tenant,
             prio: call.prio,
+            corr: call.requestId,
+            ...traceFields(span.context),
           },
         );
+        span.end();
         return reply.body;
       } catch (err) {
+        span.end(err);
         if (!isFailover(err)) throw err;
         lastError = err;
         excluded.add(worker.id);
+        this.logFailover(call, worker, attempt, err, 0);
       } finally {
         this.options.registry.track(worker.id, -1);
       }

@@ -4,19 +4,20 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '../../bus/index.js';
+import { silentLogger, type Logger, type Tracer } from '../../ops/index.js';
 import {
   ConfigError,
-  InvalidMessageError,
   NotFoundError,
-  Priority,
   toWireError,
   UnavailableError,
   type InferenceRequest,
+  type InferenceResult,
 } from '../../protocol/index.js';
 import { AdmissionController, createPolicy, estimateTokens, type Lease } from '../routing/index.js';
 import type { PolicyName, RoutingPolicy } from '../routing/policy.js';
 import { authMiddleware, checkModelAllowed } from './auth.js';
 import { Dispatcher, type CallOptions } from './dispatch.js';
+import { parsePriority, parseTimeout } from './headers.js';
 import {
   compose,
   errorJson,
@@ -35,6 +36,7 @@ import {
   parseEmbedding,
   textCompletion,
 } from './openai.js';
+import { logRegistry, RequestObservation } from './observe.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
 
@@ -55,7 +57,15 @@ export interface GatewayOptions {
   maxAttempts?: number;
   /** Queue limits of admission control: requests waiting per model, and how long. */
   queue?: { maxLength?: number; maxWaitMs?: number };
+  /** Structured logs (docs/tracing.md); default none. */
+  logger?: Logger;
+  /** Log prompts and answers on the finished line. Off by default. */
+  logBodies?: boolean;
+  /** Records spans when given (see setupTracing); trace context travels either way. */
+  tracer?: Tracer;
 }
+
+export { parsePriority, parseTimeout };
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -70,7 +80,8 @@ export class Gateway {
   > &
     GatewayOptions;
   private readonly policies = new Map<string, RoutingPolicy>();
-  private readonly handle: Handler;
+  private readonly routes: Record<string, Handler>;
+  private readonly log: Logger;
 
   constructor(options: GatewayOptions) {
     this.options = {
@@ -88,11 +99,14 @@ export class Gateway {
       );
     }
     this.registry = new WorkerRegistry(options.bus);
+    this.log = options.logger ?? silentLogger;
+    logRegistry(this.registry, this.log);
     const defaultPolicy = options.routing?.policy ?? 'least-outstanding';
     const modelPolicies = options.routing?.models ?? {};
     this.dispatcher = new Dispatcher({
       bus: options.bus,
       registry: this.registry,
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
       maxAttempts: options.maxAttempts ?? 3,
       policyFor: (model) => {
         let policy = this.policies.get(model);
@@ -126,7 +140,7 @@ export class Gateway {
     // Slots follow the registry: every join, loss, drain or change of a worker resets them.
     this.registry.on(() => this.refreshCapacity());
     const auth = authMiddleware(options.apiKeys);
-    const routes: Record<string, Handler> = {
+    this.routes = {
       'POST /v1/chat/completions': compose([auth], (ctx) => this.chat(ctx, 'chat')),
       'POST /v1/completions': compose([auth], (ctx) => this.chat(ctx, 'completion')),
       'POST /v1/embeddings': compose([auth], (ctx) => this.embeddings(ctx)),
@@ -134,12 +148,6 @@ export class Gateway {
       'GET /v1/llmwire/workers': compose([auth], async (ctx) => this.workers(ctx)),
       'GET /healthz': async (ctx) => sendJson(ctx, 200, { status: 'ok' }),
       'GET /readyz': async (ctx) => this.ready(ctx),
-    };
-    this.handle = async (ctx) => {
-      const route = routes[`${ctx.req.method ?? 'GET'} ${ctx.url.pathname}`];
-      if (route === undefined)
-        throw new NotFoundError(`no route ${ctx.req.method} ${ctx.url.pathname}`);
-      await route(ctx);
     };
     this.server = createServer((req, res) => void this.onRequest(req, res));
     this.server.keepAliveTimeout = 65_000;
@@ -180,14 +188,22 @@ export class Gateway {
       // Known model, nobody ready (all draining): waiting in the queue would only time out.
       throw new UnavailableError(`no ready worker for model '${request.model}'`);
     }
-    return this.admission.admit({
-      tenant: ctx.tenant.name,
-      model: request.model,
-      priority: call.prio,
-      estimatedTokens: estimateTokens(request),
-      deadline: call.deadline,
-      signal: ctx.signal,
-    });
+    const span = ctx.obs.child('queue wait');
+    try {
+      const lease = await this.admission.admit({
+        tenant: ctx.tenant.name,
+        model: request.model,
+        priority: call.prio,
+        estimatedTokens: estimateTokens(request),
+        deadline: call.deadline,
+        signal: ctx.signal,
+      });
+      span.end();
+      return lease;
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
@@ -203,23 +219,40 @@ export class Gateway {
       if (!res.writableFinished) abort.abort(new Error('client disconnected'));
     });
     const incomingId = req.headers['x-request-id'];
+    const arrived = Date.now();
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const requestId =
+      typeof incomingId === 'string' && REQUEST_ID_RE.test(incomingId) ? incomingId : randomUUID();
+    const key = `${req.method ?? 'GET'} ${url.pathname}`;
+    const route = this.routes[key];
+    const obs = new RequestObservation(
+      this.options.tracer,
+      this.log,
+      req,
+      res,
+      requestId,
+      route === undefined ? undefined : key,
+      this.options.logBodies === true,
+    );
     const ctx: Ctx = {
       req,
       res,
-      url: new URL(req.url ?? '/', 'http://gateway'),
-      requestId:
-        typeof incomingId === 'string' && REQUEST_ID_RE.test(incomingId)
-          ? incomingId
-          : randomUUID(),
+      url,
+      requestId,
       tenant: { name: 'anonymous' },
       signal: abort.signal,
-      arrived: Date.now(),
+      arrived,
+      obs,
     };
+    let failure: unknown;
     try {
-      await this.handle(ctx);
+      if (route === undefined) throw new NotFoundError(`no route ${req.method} ${url.pathname}`);
+      await route(ctx);
     } catch (err) {
+      failure = err;
       sendError(ctx, err);
     }
+    obs.finish(res.statusCode, arrived, ctx.tenant.name, failure);
   }
 
   private call(ctx: Ctx, request: { model: string; user?: string | undefined }): CallOptions {
@@ -233,8 +266,9 @@ export class Gateway {
       signal: ctx.signal,
       sessionKey: typeof h['x-session-id'] === 'string' ? h['x-session-id'] : request.user,
     };
-    const tp = h.traceparent;
-    if (typeof tp === 'string') call.traceparent = tp;
+    call.trace = ctx.obs.context;
+    call.log = ctx.obs.log;
+    ctx.obs.record.model = request.model;
     return call;
   }
 
@@ -252,9 +286,11 @@ export class Gateway {
     try {
       if (request.stream !== true) {
         let step = await gen.next();
+        ctx.obs.record.ttftMs = Date.now() - ctx.arrived;
         while (step.done !== true) step = await gen.next();
         const result = step.value;
         tokensUsed = result.usage.total_tokens;
+        this.recordResult(ctx, request, result);
         sendJson(
           ctx,
           200,
@@ -269,6 +305,7 @@ export class Gateway {
       }
       // Hold the headers until the first token so a failure before it gets a real status code.
       const first = await gen.next();
+      ctx.obs.record.ttftMs = Date.now() - ctx.arrived;
       const includeUsage = request.stream_options?.include_usage === true;
       const format = new ChunkFormatter(
         id,
@@ -287,15 +324,29 @@ export class Gateway {
           step = await gen.next();
         }
         tokensUsed = step.value.usage.total_tokens;
+        this.recordResult(ctx, request, step.value);
         await sse.data(format.finish(step.value.finish_reason));
         if (includeUsage) await sse.data(format.usage(step.value.usage));
         sse.done();
       } catch (err) {
-        await sse.error(JSON.stringify(errorJson(toWireError(err))));
+        const wire = toWireError(err);
+        ctx.obs.record.error = wire.code;
+        await sse.error(JSON.stringify(errorJson(wire)));
       }
     } finally {
       lease.release(tokensUsed === undefined ? {} : { tokensUsed });
       await gen.return(undefined as never).catch(() => undefined);
+    }
+  }
+
+  private recordResult(ctx: Ctx, request: InferenceRequest, result: InferenceResult): void {
+    const r = ctx.obs.record;
+    if (result.worker !== undefined) r.worker = result.worker;
+    r.promptTokens = result.usage.prompt_tokens;
+    r.completionTokens = result.usage.completion_tokens;
+    if (ctx.obs.logBodies) {
+      r.body = request.messages ?? request.prompt;
+      r.answer = result.text;
     }
   }
 
@@ -364,30 +415,6 @@ export class Gateway {
       workers,
     });
   }
-}
-
-/** x-llmwire-priority: high | normal | low, or 0-9. */
-export function parsePriority(value: string | string[] | undefined): number {
-  if (value === undefined) return Priority.normal;
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === 'high' || v === 'normal' || v === 'low') return Priority[v];
-  if (v !== undefined && /^[0-9]$/.test(v)) return Number(v);
-  throw new InvalidMessageError("x-llmwire-priority must be 'high', 'normal', 'low' or 0-9", {
-    details: { param: 'x-llmwire-priority' },
-  });
-}
-
-/** x-llmwire-timeout-ms: 1 to 3,600,000. */
-export function parseTimeout(value: string | string[] | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const v = Array.isArray(value) ? value[0] : value;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 3_600_000) {
-    throw new InvalidMessageError('x-llmwire-timeout-ms must be an integer from 1 to 3600000', {
-      details: { param: 'x-llmwire-timeout-ms' },
-    });
-  }
-  return n;
 }
 
 export function createGateway(options: GatewayOptions): Gateway {

@@ -8,10 +8,11 @@ import {
   formatTraceparent,
   parseTraceparent,
   parseTracestate,
+  setupTracing,
   traceFields,
   TraceSpan,
 } from '../../src/ops/index.js';
-import type { Envelope } from '../../src/protocol/index.js';
+import { ConfigError, type Envelope } from '../../src/protocol/index.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -173,5 +174,56 @@ describe('trace context - on the bus', () => {
       assert.equal(e.traceparent, tp, `${e.kind} seq ${String(e.seq)}`);
       assert.equal(e.tracestate, 'rojo=1');
     }
+  });
+});
+
+describe('trace context - span export settings', () => {
+  function setup(env: NodeJS.ProcessEnv) {
+    const warnings: string[] = [];
+    const t = setupTracing({ serviceName: 's', env, warn: (m) => warnings.push(m) });
+    return { t, warnings };
+  }
+
+  test('off unless the OTEL_* environment asks for export', async () => {
+    const ep = 'http://127.0.0.1:4318';
+    for (const env of [
+      {},
+      { OTEL_EXPORTER_OTLP_ENDPOINT: ep, OTEL_SDK_DISABLED: 'true' },
+      { OTEL_EXPORTER_OTLP_ENDPOINT: ep, OTEL_TRACES_EXPORTER: 'none' },
+    ]) {
+      const { t } = setup(env);
+      assert.equal(t.tracer, undefined, JSON.stringify(env));
+      await t.shutdown();
+    }
+    const on = [
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: `${ep}/` }, `${ep}/v1/traces`],
+      [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${ep}/custom` }, `${ep}/custom`],
+      [{ OTEL_TRACES_EXPORTER: 'otlp' }, 'http://localhost:4318/v1/traces'],
+    ] as const;
+    for (const [env, endpoint] of on) {
+      const { t, warnings } = setup(env);
+      assert.ok(t.tracer, JSON.stringify(env));
+      assert.equal(t.endpoint, endpoint);
+      assert.deepEqual(warnings, []);
+      await t.shutdown();
+    }
+  });
+
+  test('http/protobuf falls back to http/json with one warning', async () => {
+    const { t, warnings } = setup({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    });
+    assert.ok(t.tracer);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /http\/protobuf.*http\/json/);
+    await t.shutdown();
+  });
+
+  test('an endpoint that is not an http URL is a ConfigError', () => {
+    assert.throws(
+      () => setup({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://x' }),
+      (err: unknown) => err instanceof ConfigError && err.code === 'config_invalid',
+    );
   });
 });

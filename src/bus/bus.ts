@@ -327,7 +327,9 @@ export class Bus {
       body,
     };
     if (this.source !== undefined) env.source = this.source;
+    // Every reply, chunk and final message of a stream stays in the request's trace.
     if (request.traceparent !== undefined) env.traceparent = request.traceparent;
+    if (request.tracestate !== undefined) env.tracestate = request.tracestate;
     if (request.tenant !== undefined) env.tenant = request.tenant;
     if (extra !== undefined) {
       for (const key in extra) {

@@ -9,6 +9,7 @@ import { WorkerMetrics } from '../ops/index.js';
 import { createBusHub } from '../transport/ws/index.js';
 import { parse, type Options } from './args.js';
 import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig, type Config } from './config.js';
+import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
 
 export const UP_HELP = `Usage: llmwire up [options]
@@ -26,7 +27,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --namespace NAME  LLM subjects become NAME.llm.* (share a broker with other deployments)
   --config FILE     YAML or JSON configuration (flags win over it)
   --once            start, print what runs, and exit
-  -h, --help        show this help
+${OBSERVE_HELP}  -h, --help        show this help
 `;
 
 const OPTIONS: Options = {
@@ -39,6 +40,7 @@ const OPTIONS: Options = {
   namespace: { type: 'string' },
   config: { type: 'string' },
   once: { type: 'boolean' },
+  ...OBSERVE_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -85,7 +87,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --namespace NAME  serve only workers started with the same --namespace (subjects NAME.llm.*)
   --config FILE     YAML or JSON configuration (flags win over it; workers.count is ignored)
   --once            start, print what runs, and exit
-  -h, --help        show this help
+${OBSERVE_HELP}  -h, --help        show this help
 `;
 
 const GATEWAY_OPTIONS: Options = Object.fromEntries(
@@ -116,11 +118,17 @@ async function run(
   out: (line: string) => void,
 ): Promise<number> {
   const config = upConfig(flags);
+  const obs = observe(flags, command === 'up' ? 'llmwire' : 'llmwire-gateway');
   const transport = await openTransport(config.transport, { dataDir: config.dataDir });
-  const bus = createBus({ transport, source: 'llmwire-up' });
+  logTransportStatus(transport, obs.logger);
+  const bus = createBus({
+    transport,
+    source: 'llmwire-up',
+    onError: (err, where) => obs.logger.error({ ...where, reason: String(err) }, 'bus error'),
+  });
   await bus.ready;
   const namespace = config.namespace === undefined ? {} : { namespace: config.namespace };
-  const gateway = createGateway({ bus, ...config.gateway, ...namespace });
+  const gateway = createGateway({ bus, ...config.gateway, ...namespace, ...obs.options });
   const hub = createBusHub(transport, {
     server: gateway.server,
     ...(config.gateway.apiKeys === undefined
@@ -148,6 +156,8 @@ async function run(
       ...(workerMetrics === undefined ? {} : { observer: workerMetrics }),
       concurrency: config.workers.concurrency,
       ...namespace,
+      logger: obs.logger,
+      ...(obs.tracer === undefined ? {} : { tracer: obs.tracer }),
       ...(config.workers.heartbeatMs === undefined
         ? {}
         : { heartbeatMs: config.workers.heartbeatMs }),
@@ -187,5 +197,6 @@ async function run(
   await gateway.close();
   await bus.close();
   await transport.close();
+  await obs.shutdown();
   return 0;
 }

@@ -7,6 +7,7 @@ import { createWorker } from '../llm/worker/worker.js';
 import { serveMetrics, WorkerMetrics, type MetricsServer } from '../ops/index.js';
 import { ConfigError } from '../protocol/index.js';
 import { parse, type Options } from './args.js';
+import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
 
 export const WORKER_HELP = `Usage: llmwire worker [options]
@@ -33,7 +34,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --metrics-host ADDR address of the metrics server (default 127.0.0.1)
   --coalesce-ms N     send tokens produced within N ms of each other as one message to
                       readers that accept it (1-1000; default 0: one message per token)
-  -h, --help          show this help
+${OBSERVE_HELP}  -h, --help          show this help
 `;
 
 const OPTIONS: Options = {
@@ -55,6 +56,7 @@ const OPTIONS: Options = {
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'coalesce-ms': { type: 'string' },
+  ...OBSERVE_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -87,6 +89,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     flags['metrics-port'] === undefined
       ? undefined
       : positiveInt('metrics-port', flags['metrics-port'], 0, 0, 65_535);
+  const obs = observe(flags, 'llmwire-worker');
   const kind = typeof flags.backend === 'string' ? flags.backend : 'sim';
   const spec: Record<string, unknown> = { kind };
   if (typeof flags.model === 'string')
@@ -126,10 +129,12 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     dataDir: '.llmwire',
     token: flags.token as string | undefined,
   });
+  logTransportStatus(transport, obs.logger);
   const bus = createBus({
     transport,
     source: 'llmwire-worker',
     ...(coalesceMs > 0 ? { coalesce: { maxDelayMs: coalesceMs } } : {}),
+    onError: (err, where) => obs.logger.error({ ...where, reason: String(err) }, 'bus error'),
   });
   await bus.ready;
   const metrics = metricsPort === undefined ? undefined : new WorkerMetrics();
@@ -147,6 +152,8 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     backend,
     concurrency: positiveInt('concurrency', flags.concurrency, 16),
     heartbeatMs: positiveInt('heartbeat-ms', flags['heartbeat-ms'], 1000, 10),
+    logger: obs.logger,
+    ...(obs.tracer === undefined ? {} : { tracer: obs.tracer }),
     ...(typeof flags.id === 'string' ? { id: flags.id } : {}),
     ...(namespace === undefined ? {} : { namespace }),
   });
@@ -164,5 +171,6 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   await metricsServer?.close();
   await bus.close();
   await transport.close();
+  await obs.shutdown();
   return 0;
 }

@@ -39,7 +39,7 @@ const TS_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\
  */
 export function parseTraceparent(
   value: string | undefined,
-  tracestate?: string,
+  tracestate?: string | string[],
 ): TraceContext | undefined {
   if (typeof value !== 'string' || value.length < 55) return undefined;
   const version = value.slice(0, 2);

@@ -7,6 +7,7 @@ import type {
   InferenceRequest,
   Usage,
 } from '../../protocol/index.js';
+import type { TraceContext, Tracer } from '../../ops/index.js';
 
 /** One streamed piece of a completion. */
 export interface TokenDelta {
@@ -24,6 +25,8 @@ export interface GenerateEnd {
 export interface GenerateOptions {
   /** Fires when the client cancels or the deadline passes: the backend must stop its model call. */
   signal: AbortSignal;
+  /** The worker's span: a backend that calls a server sends it on (W3C `traceparent`). */
+  trace?: { context: TraceContext; tracer: Tracer | undefined } | undefined;
 }
 
 export interface Backend {

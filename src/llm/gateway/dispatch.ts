@@ -6,6 +6,14 @@
 // has no responders is dropped from the registry at once.
 import type { Bus } from '../../bus/index.js';
 import {
+  SpanKind,
+  traceFields,
+  TraceSpan,
+  type Logger,
+  type TraceContext,
+  type Tracer,
+} from '../../ops/index.js';
+import {
   CancelledError,
   NotFoundError,
   UnavailableError,
@@ -31,6 +39,8 @@ export interface DispatchOptions {
   maxAttempts?: number;
   /** A stream with no message from its worker for this long counts the worker as lost. Default 30 s. */
   idleTimeoutMs?: number;
+  /** Records a span per attempt when given. */
+  tracer?: Tracer;
 }
 
 export interface CallOptions {
@@ -40,7 +50,10 @@ export interface CallOptions {
   deadline: number;
   signal: AbortSignal;
   sessionKey?: string | undefined;
-  traceparent?: string | undefined;
+  /** The gateway request's span: each attempt is a child span, sent on the bus request. */
+  trace?: TraceContext | undefined;
+  /** Where failovers are logged. */
+  log?: Logger | undefined;
   /** Sees workers picked, tokens and failovers of this request. */
   observe?: RequestObserver | undefined;
 }
@@ -92,6 +105,32 @@ export class Dispatcher {
     return chosen as WorkerEntry;
   }
 
+  /** The span of one attempt: a child of the gateway's request span. */
+  private span(worker: WorkerEntry, attempt: number, call: CallOptions): TraceSpan {
+    return TraceSpan.start(this.options.tracer, 'dispatch', call.trace, SpanKind.PRODUCER, {
+      'llmwire.worker': worker.id,
+      'llmwire.attempt': attempt + 1,
+    });
+  }
+
+  private logFailover(
+    call: CallOptions,
+    worker: WorkerEntry,
+    attempt: number,
+    err: unknown,
+    sentChars: number,
+  ): void {
+    call.log?.warn(
+      {
+        worker: worker.id,
+        attempt: attempt + 1,
+        error: err instanceof WireError ? err.code : 'unknown',
+        sentChars,
+      },
+      'failover: trying another worker',
+    );
+  }
+
   /** Streams a chat/completion answer; returns the final result. */
   async *chat(
     request: InferenceRequest,
@@ -129,6 +168,7 @@ export class Dispatcher {
       call.signal.addEventListener('abort', onClientAbort, { once: true });
       registry.track(worker.id, +1);
       const body: InferenceRequest = sent === '' ? request : { ...request, continue_from: sent };
+      const span = this.span(worker, attempt, call);
       const subject = registry.subjects.chat(worker.id);
       const stream = bus.stream<TokenDelta, InferenceResult>(subject, body, {
         kind: 'inference.request',
@@ -137,7 +177,7 @@ export class Dispatcher {
         tenant: call.tenant,
         prio: call.prio,
         corr: call.requestId,
-        ...(call.traceparent === undefined ? {} : { traceparent: call.traceparent }),
+        ...traceFields(span.context),
       });
       let idle: NodeJS.Timeout | undefined;
       const idleMs = this.options.idleTimeoutMs ?? 30_000;
@@ -164,15 +204,21 @@ export class Dispatcher {
         const result = await stream.result;
         if (result === undefined)
           throw new WorkerLostError('worker ended the stream without a result');
+        span.end();
         return { ...result, text: sent };
       } catch (err) {
-        if (call.signal.aborted) throw new CancelledError('client went away');
+        if (call.signal.aborted) {
+          span.end(new CancelledError('client went away'));
+          throw new CancelledError('client went away');
+        }
         const failed = lost ? new WorkerLostError(`worker ${worker.id} was lost`) : err;
+        span.end(failed);
         if (isGone(failed)) registry.markLost(worker.id);
         if (!isFailover(failed)) throw failed;
         observe?.failover(worker.id, (failed as WireError).code);
         lastError = failed;
         excluded.add(worker.id);
+        this.logFailover(call, worker, attempt, failed, sent.length);
       } finally {
         clearTimeout(idle);
         stopWatching();
@@ -200,6 +246,7 @@ export class Dispatcher {
       const worker = this.pick(request.model, ctx, excluded);
       call.observe?.attempt(worker.id);
       this.options.registry.track(worker.id, +1);
+      const span = this.span(worker, attempt, call);
       try {
         const reply = await this.options.bus.request<EmbeddingResult>(
           this.options.registry.subjects.embed(worker.id),
@@ -210,15 +257,20 @@ export class Dispatcher {
             signal: call.signal,
             tenant: call.tenant,
             prio: call.prio,
+            corr: call.requestId,
+            ...traceFields(span.context),
           },
         );
+        span.end();
         return reply.body;
       } catch (err) {
+        span.end(err);
         if (isGone(err)) this.options.registry.markLost(worker.id);
         if (!isFailover(err)) throw err;
         call.observe?.failover(worker.id, (err as WireError).code);
         lastError = err;
         excluded.add(worker.id);
+        this.logFailover(call, worker, attempt, err, 0);
       } finally {
         this.options.registry.track(worker.id, -1);
       }

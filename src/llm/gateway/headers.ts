@@ -43,7 +43,8 @@ export function callOptions(
     signal: ctx.signal,
     sessionKey: typeof h['x-session-id'] === 'string' ? h['x-session-id'] : request.user,
   };
-  const tp = h.traceparent;
-  if (typeof tp === 'string') call.traceparent = tp;
+  call.trace = ctx.obs.context;
+  call.log = ctx.obs.log;
+  ctx.obs.record.model = request.model;
   return call;
 }

@@ -10,6 +10,7 @@ import {
   toWireError,
   WireError,
 } from '../../protocol/index.js';
+import type { RequestObservation } from './observation.js';
 
 export interface Tenant {
   name: string;
@@ -31,6 +32,8 @@ export interface Ctx {
   readonly signal: AbortSignal;
   /** ms epoch when the request arrived. */
   readonly arrived: number;
+  /** Its span, its logger and what its finished log line says. */
+  readonly obs: RequestObservation;
 }
 
 export type Handler = (ctx: Ctx) => Promise<void>;

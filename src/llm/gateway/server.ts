@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '../../bus/index.js';
+import { silentLogger, type Logger, type Tracer } from '../../ops/index.js';
 import {
   ConfigError,
   NotFoundError,
@@ -40,6 +41,7 @@ import { createObservability, type ObservabilityOptions } from './observability.
 import type { GatewayObserver, RequestObserver } from './observe.js';
 import { listModels, listWorkers, readiness } from './info.js';
 import { callOptions } from './headers.js';
+import { logRegistry, RequestObservation } from './observation.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
@@ -65,6 +67,12 @@ export interface GatewayOptions extends ObservabilityOptions {
   queue?: { maxLength?: number; maxWaitMs?: number };
   /** Serves only the workers of this namespace (their subjects are `NAME.llm.*`; see subjects.ts). */
   namespace?: string;
+  /** Structured logs (docs/tracing.md); default none. */
+  logger?: Logger;
+  /** Log prompts and answers on the finished line. Off by default. */
+  logBodies?: boolean;
+  /** Records spans when given (see setupTracing); trace context travels either way. */
+  tracer?: Tracer;
 }
 
 /** Paths whose requests metrics count, and the endpoint label of each. */
@@ -93,7 +101,8 @@ export class Gateway {
   > &
     GatewayOptions;
   private readonly policies = new Map<string, RoutingPolicy>();
-  private readonly handle: Handler;
+  private readonly routes: Record<string, Handler>;
+  private readonly log: Logger;
 
   constructor(options: GatewayOptions) {
     this.options = {
@@ -111,11 +120,14 @@ export class Gateway {
       );
     }
     this.registry = new WorkerRegistry(options.bus, 3, llmSubjects(options.namespace));
+    this.log = options.logger ?? silentLogger;
+    logRegistry(this.registry, this.log);
     const defaultPolicy = options.routing?.policy ?? 'least-outstanding';
     const modelPolicies = options.routing?.models ?? {};
     this.dispatcher = new Dispatcher({
       bus: options.bus,
       registry: this.registry,
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
       maxAttempts: options.maxAttempts ?? 3,
       policyFor: (model) => {
         let policy = this.policies.get(model);
@@ -154,7 +166,7 @@ export class Gateway {
     this.observer = obs.observer;
     this.observability = obs;
     const auth = authMiddleware(options.apiKeys);
-    const routes: Record<string, Handler> = {
+    this.routes = {
       ...obs.routes,
       'POST /v1/chat/completions': compose([auth], (ctx) => this.chat(ctx, 'chat')),
       'POST /v1/completions': compose([auth], (ctx) => this.chat(ctx, 'completion')),
@@ -164,12 +176,6 @@ export class Gateway {
       'GET /v1/llmwire/status': compose([auth], statusRoute(this, options.bus)),
       'GET /healthz': async (ctx) => sendJson(ctx, 200, { status: 'ok' }),
       'GET /readyz': async (ctx) => readiness(ctx, this.registry),
-    };
-    this.handle = async (ctx) => {
-      const route = routes[`${ctx.req.method ?? 'GET'} ${ctx.url.pathname}`];
-      if (route === undefined)
-        throw new NotFoundError(`no route ${ctx.req.method} ${ctx.url.pathname}`);
-      await route(ctx);
     };
     this.server = createServer((req, res) => void this.onRequest(req, res));
     this.server.keepAliveTimeout = 65_000;
@@ -210,14 +216,22 @@ export class Gateway {
       // Known model, nobody ready (all draining): waiting in the queue would only time out.
       throw new UnavailableError(`no ready worker for model '${request.model}'`);
     }
-    return this.admission.admit({
-      tenant: ctx.tenant.name,
-      model: request.model,
-      priority: call.prio,
-      estimatedTokens: estimateTokens(request),
-      deadline: call.deadline,
-      signal: ctx.signal,
-    });
+    const span = ctx.obs.child('queue wait');
+    try {
+      const lease = await this.admission.admit({
+        tenant: ctx.tenant.name,
+        model: request.model,
+        priority: call.prio,
+        estimatedTokens: estimateTokens(request),
+        deadline: call.deadline,
+        signal: ctx.signal,
+      });
+      span.end();
+      return lease;
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
@@ -234,27 +248,44 @@ export class Gateway {
       if (!res.writableFinished) abort.abort(new Error('client disconnected'));
     });
     const incomingId = req.headers['x-request-id'];
+    const arrived = Date.now();
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const requestId =
+      typeof incomingId === 'string' && REQUEST_ID_RE.test(incomingId) ? incomingId : randomUUID();
+    const key = `${req.method ?? 'GET'} ${url.pathname}`;
+    const route = this.routes[key];
+    const obs = new RequestObservation(
+      this.options.tracer,
+      this.log,
+      req,
+      res,
+      requestId,
+      route === undefined ? undefined : key,
+      this.options.logBodies === true,
+    );
     const ctx: Ctx = {
       req,
       res,
-      url: new URL(req.url ?? '/', 'http://gateway'),
-      requestId:
-        typeof incomingId === 'string' && REQUEST_ID_RE.test(incomingId)
-          ? incomingId
-          : randomUUID(),
+      url,
+      requestId,
       tenant: { name: 'anonymous' },
       signal: abort.signal,
-      arrived: Date.now(),
+      arrived,
+      obs,
     };
+    let failure: unknown;
     try {
-      await this.handle(ctx);
+      if (route === undefined) throw new NotFoundError(`no route ${req.method} ${url.pathname}`);
+      await route(ctx);
     } catch (err) {
       const endpoint = ENDPOINTS[ctx.url.pathname];
       if (this.observer !== undefined && endpoint !== undefined && !this.observed.has(ctx)) {
         this.observer.rejected(endpoint, ctx.tenant.name, toWireError(err).code);
       }
+      failure = err;
       sendError(ctx, err);
     }
+    obs.finish(res.statusCode, arrived, ctx.tenant.name, failure);
   }
 
   private async chat(ctx: Ctx, shape: 'chat' | 'completion'): Promise<void> {
@@ -293,10 +324,12 @@ export class Gateway {
     try {
       if (request.stream !== true) {
         let step = await gen.next();
+        ctx.obs.record.ttftMs = Date.now() - ctx.arrived;
         while (step.done !== true) step = await gen.next();
         const result = step.value;
         tokensUsed = result.usage.total_tokens;
         outcome.usage = result.usage;
+        this.recordResult(ctx, request, result);
         sendJson(
           ctx,
           200,
@@ -311,6 +344,7 @@ export class Gateway {
       }
       // Hold the headers until the first token so a failure before it gets a real status code.
       const first = await gen.next();
+      ctx.obs.record.ttftMs = Date.now() - ctx.arrived;
       const includeUsage = request.stream_options?.include_usage === true;
       const format = new ChunkFormatter(
         id,
@@ -333,17 +367,30 @@ export class Gateway {
         }
         tokensUsed = step.value.usage.total_tokens;
         outcome.usage = step.value.usage;
+        this.recordResult(ctx, request, step.value);
         await sse.data(format.finish(step.value.finish_reason));
         if (includeUsage) await sse.data(format.usage(step.value.usage));
         sse.done();
       } catch (err) {
         const wire = toWireError(err);
         outcome.code = wire.code;
+        ctx.obs.record.error = wire.code;
         await sse.error(JSON.stringify(errorJson(wire)));
       }
     } finally {
       lease.release(tokensUsed === undefined ? {} : { tokensUsed });
       await gen.return(undefined as never).catch(() => undefined);
+    }
+  }
+
+  private recordResult(ctx: Ctx, request: InferenceRequest, result: InferenceResult): void {
+    const r = ctx.obs.record;
+    if (result.worker !== undefined) r.worker = result.worker;
+    r.promptTokens = result.usage.prompt_tokens;
+    r.completionTokens = result.usage.completion_tokens;
+    if (ctx.obs.logBodies) {
+      r.body = request.messages ?? request.prompt;
+      r.answer = result.text;
     }
   }
 

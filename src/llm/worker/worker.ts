@@ -4,10 +4,20 @@
 // nothing new).
 import { randomBytes } from 'node:crypto';
 import type { Bus } from '../../bus/index.js';
+import type { Message } from '../../bus/message.js';
 import type { Subscription } from '../../bus/subscription.js';
+import {
+  contextOf,
+  silentLogger,
+  SpanKind,
+  TraceSpan,
+  type Logger,
+  type Tracer,
+} from '../../ops/index.js';
 import {
   ConfigError,
   OverloadedError,
+  toWireError,
   UnavailableError,
   type EmbeddingRequest,
   type Heartbeat,
@@ -30,6 +40,10 @@ export interface WorkerOptions {
   namespace?: string;
   /** Sees every request and heartbeat (e.g. WorkerMetrics from llmwire/ops). */
   observer?: WorkerObserver;
+  /** Structured logs (docs/tracing.md); default none. */
+  logger?: Logger;
+  /** Records a span per request when given; trace context travels either way. */
+  tracer?: Tracer;
 }
 
 /** What metrics see of a worker: each request's tokens and end, and each heartbeat. */
@@ -64,6 +78,8 @@ export class Worker {
   private readonly backend: Backend;
   private readonly subjects: LlmSubjects;
   private readonly observer: WorkerObserver | undefined;
+  private readonly log: Logger;
+  private readonly tracer: Tracer | undefined;
   private subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private state_: WorkerState = 'stopped';
@@ -85,6 +101,8 @@ export class Worker {
     this.backend = options.backend;
     this.subjects = llmSubjects(options.namespace);
     this.observer = options.observer;
+    this.tracer = options.tracer;
+    this.log = (options.logger ?? silentLogger).child({ worker: this.id });
   }
 
   get state(): WorkerState {
@@ -97,14 +115,14 @@ export class Worker {
     this.subs = [
       this.bus.serve(
         this.subjects.chat(this.id),
-        (req, ctx) => this.chat(req.body as InferenceRequest, ctx.signal),
+        (req, ctx) => this.chat(req as Message<InferenceRequest>, ctx.signal),
         {
           kinds: ['inference.request'],
         },
       ),
       this.bus.serve(
         this.subjects.embed(this.id),
-        (req, ctx) => this.embed(req.body as EmbeddingRequest, ctx.signal),
+        (req, ctx) => this.embed(req as Message<EmbeddingRequest>, ctx.signal),
         {
           kinds: ['embedding.request'],
         },
@@ -114,12 +132,17 @@ export class Worker {
     this.beat();
     this.timer = setInterval(() => this.beat(), this.heartbeatMs);
     this.timer.unref();
+    this.log.info(
+      { models: this.backend.models(), backend: this.backend.kind, capacity: this.concurrency },
+      'worker started',
+    );
   }
 
   /** Stops taking new requests, waits up to `timeoutMs` for running ones, then stops. */
   async drain(timeoutMs = 30_000): Promise<void> {
     if (this.state_ !== 'ready') return;
     this.state_ = 'draining';
+    this.log.info({ inflight: this.stats.inflight }, 'worker draining');
     this.beat();
     if (this.stats.inflight > 0) {
       await new Promise<void>((resolve) => {
@@ -144,6 +167,7 @@ export class Worker {
     this.subs = [];
     this.beat(true);
     await this.backend.close?.();
+    this.log.info({ ...this.stats }, 'worker stopped');
   }
 
   heartbeat(): Heartbeat {
@@ -194,24 +218,74 @@ export class Worker {
     if (this.stats.inflight === 0) this.idle?.();
   }
 
+  /** The span of one request, under the trace its envelope carries. */
+  private span(msg: Message<{ model: string }>): TraceSpan {
+    return TraceSpan.start(
+      this.tracer,
+      'worker handle',
+      contextOf(msg.envelope),
+      SpanKind.CONSUMER,
+      {
+        'llmwire.worker': this.id,
+        'gen_ai.request.model': msg.body.model,
+      },
+    );
+  }
+
+  /** The finished line of one request; also ends its span. */
+  private finished(
+    msg: Message,
+    span: TraceSpan,
+    started: number,
+    fields: Record<string, unknown>,
+    error?: unknown,
+  ): void {
+    span.end(error);
+    const log = this.log;
+    if (!log.isLevelEnabled('info')) return;
+    const line: Record<string, unknown> = {
+      requestId: msg.envelope.corr,
+      traceId: span.traceId,
+      kind: msg.kind,
+      model: (msg.body as { model?: unknown }).model,
+      durationMs: Date.now() - started,
+      ...fields,
+    };
+    if (error !== undefined) line.error = toWireError(error).code;
+    log.info(line, 'request done');
+  }
+
   private async *chat(
-    request: InferenceRequest,
+    msg: Message<InferenceRequest>,
     signal: AbortSignal,
   ): AsyncGenerator<{ text: string; tool_calls?: unknown[] }, InferenceResult> {
+    const request = msg.body;
     this.admit(request.model);
     this.stats.inflight++;
     const observe = this.observer?.request(this.id, request.model);
     let usage: InferenceResult['usage'] | undefined;
+    const started = Date.now();
+    const span = this.span(msg);
     let outcome: 'completed' | 'failed' | 'cancelled' = 'failed';
+    let failure: unknown;
+    let tokens = 0;
+    let ttftMs: number | undefined;
     // The text travels in the chunks; the final result of a stream carries none of it again
     // (docs/protocol.md, inference.result), so nothing here holds the whole answer.
     try {
-      const gen = this.backend.generate(request, { signal });
+      const gen = this.backend.generate(request, {
+        signal,
+        trace: { context: span.context, tracer: this.tracer },
+      });
       for (;;) {
         const step = await gen.next();
         if (step.done === true) {
           outcome = 'completed';
           usage = step.value.usage;
+          span.set({
+            'gen_ai.usage.input_tokens': step.value.usage.prompt_tokens,
+            'gen_ai.usage.output_tokens': step.value.usage.completion_tokens,
+          });
           return {
             model: request.model,
             text: '',
@@ -222,31 +296,44 @@ export class Worker {
         }
         this.stats.tokens++;
         observe?.token();
+        if (tokens++ === 0) ttftMs = Date.now() - started;
         yield step.value;
       }
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
       if (outcome !== 'completed' && signal.aborted) outcome = 'cancelled';
       this.done(outcome);
       observe?.end(outcome, usage);
+      this.finished(msg, span, started, { outcome, chunks: tokens, ttftMs }, failure);
     }
   }
 
-  private async embed(request: EmbeddingRequest, signal: AbortSignal) {
+  private async embed(msg: Message<EmbeddingRequest>, signal: AbortSignal) {
+    const request = msg.body;
     if (this.backend.embed === undefined) {
       throw new UnavailableError(`worker ${this.id} (${this.backend.kind}) has no embeddings`);
     }
     this.admit(request.model);
     this.stats.inflight++;
     const observe = this.observer?.request(this.id, request.model);
+    const started = Date.now();
+    const span = this.span(msg);
     try {
-      const result = await this.backend.embed(request, { signal });
+      const result = await this.backend.embed(request, {
+        signal,
+        trace: { context: span.context, tracer: this.tracer },
+      });
       this.done('completed');
       observe?.end('completed', result.usage);
+      this.finished(msg, span, started, { outcome: 'completed' });
       return result;
     } catch (err) {
       const outcome = signal.aborted ? 'cancelled' : 'failed';
       this.done(outcome);
       observe?.end(outcome);
+      this.finished(msg, span, started, { outcome }, err);
       throw err;
     }
   }

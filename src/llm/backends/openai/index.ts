@@ -10,6 +10,7 @@ import type {
   Usage,
 } from '../../../protocol/index.js';
 import { ConfigError, UpstreamError } from '../../../protocol/index.js';
+import { SpanKind, traceFields, TraceSpan } from '../../../ops/index.js';
 import { promptText } from '../../routing/prefix.js';
 import type { Backend, GenerateEnd, GenerateOptions, TokenDelta } from '../backend.js';
 import {
@@ -125,16 +126,21 @@ export class OpenAIBackend implements Backend {
 
   async *generate(
     request: InferenceRequest,
-    { signal }: GenerateOptions,
+    { signal, trace }: GenerateOptions,
   ): AsyncGenerator<TokenDelta, GenerateEnd> {
     throwIfAborted(signal);
     const idle = new IdleTimer(this.timeoutMs);
     const upstreamSignal = AbortSignal.any([signal, idle.signal]);
+    const span = upstreamSpan(trace, request.messages === undefined ? 'completions' : 'chat');
     let text = '';
     let finish: FinishReason | undefined;
     let usage: OpenAI.CompletionUsage | undefined;
+    let failure: unknown;
     try {
-      for await (const piece of this.stream(request, upstreamSignal)) {
+      for await (const piece of this.stream(request, {
+        signal: upstreamSignal,
+        ...headers(span),
+      })) {
         idle.pause();
         if (piece.usage) usage = piece.usage;
         if (typeof piece.finish === 'string') finish = finishReason(piece.finish);
@@ -152,20 +158,28 @@ export class OpenAIBackend implements Backend {
       if (idle.timedOut) throw toUpstreamError(undefined, this.failure(signal, idle));
       if (finish === undefined) throw new UpstreamError('upstream stream ended without finishing');
     } catch (err) {
-      throw toUpstreamError(err, this.failure(signal, idle));
+      failure = toUpstreamError(err, this.failure(signal, idle));
+      throw failure;
     } finally {
       idle.pause();
+      span?.end(failure);
     }
     return { finish_reason: finish, usage: this.usage(request, text, usage) };
   }
 
-  async embed(request: EmbeddingRequest, { signal }: GenerateOptions): Promise<EmbeddingResult> {
+  async embed(
+    request: EmbeddingRequest,
+    { signal, trace }: GenerateOptions,
+  ): Promise<EmbeddingResult> {
     throwIfAborted(signal);
     const idle = new IdleTimer(this.timeoutMs);
+    const span = upstreamSpan(trace, 'embeddings');
+    let failure: unknown;
     try {
       const body = { ...request, encoding_format: request.encoding_format ?? 'float' };
       const res = await this.client.embeddings.create(body, {
         signal: AbortSignal.any([signal, idle.signal]),
+        ...headers(span),
       });
       return {
         model: res.model || request.model,
@@ -176,9 +190,11 @@ export class OpenAIBackend implements Backend {
         },
       };
     } catch (err) {
-      throw toUpstreamError(err, this.failure(signal, idle));
+      failure = toUpstreamError(err, this.failure(signal, idle));
+      throw failure;
     } finally {
       idle.pause();
+      span?.end(failure);
     }
   }
 
@@ -188,12 +204,15 @@ export class OpenAIBackend implements Backend {
     return { signal, timedOut: idle.timedOut, timeoutMs: this.timeoutMs };
   }
 
-  private async *stream(request: InferenceRequest, signal: AbortSignal): AsyncGenerator<Piece> {
+  private async *stream(
+    request: InferenceRequest,
+    options: UpstreamOptions,
+  ): AsyncGenerator<Piece> {
     if (request.messages !== undefined) {
       const body = chatBody(request, request.messages, this.continuation, this.streamUsage);
       const stream = await this.client.chat.completions.create(
         body as unknown as OpenAI.ChatCompletionCreateParamsStreaming,
-        { signal },
+        options,
       );
       for await (const chunk of stream) {
         const choice = (chunk.choices ?? []).find((c) => c.index === 0);
@@ -209,7 +228,7 @@ export class OpenAIBackend implements Backend {
     const body = completionBody(request, this.streamUsage);
     const stream = await this.client.completions.create(
       body as unknown as OpenAI.CompletionCreateParamsStreaming,
-      { signal },
+      options,
     );
     for await (const chunk of stream) {
       const choice = (chunk.choices ?? []).find((c) => c.index === 0);
@@ -244,6 +263,25 @@ export class OpenAIBackend implements Backend {
     if (typeof cached === 'number') usage.cached_tokens = cached;
     return usage;
   }
+}
+
+interface UpstreamOptions {
+  signal: AbortSignal;
+  headers?: Record<string, string>;
+}
+
+/** The upstream call's span, under the worker's, when the worker passed its trace. */
+function upstreamSpan(trace: GenerateOptions['trace'], operation: string): TraceSpan | undefined {
+  if (trace === undefined) return undefined;
+  return TraceSpan.start(trace.tracer, `upstream ${operation}`, trace.context, SpanKind.CLIENT, {
+    'gen_ai.operation.name': operation,
+  });
+}
+
+/** W3C trace headers for the upstream request, so the model server joins the trace. */
+function headers(span: TraceSpan | undefined): { headers?: Record<string, string> } {
+  if (span === undefined) return {};
+  return { headers: traceFields(span.context) };
 }
 
 /** Aborts when nothing arrives for `ms`; paused while the consumer holds a chunk. */

@@ -1,0 +1,118 @@
+// Structured logs: levels, redaction of secrets always and of bodies unless asked, and the typed
+// error for a bad --log-level.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../../src/protocol/index.js';
+import { createLogger, LOG_LEVELS, parseLogLevel, REDACTED } from '../../src/ops/index.js';
+import { startStack } from '../llm/stack.js';
+import { logSink } from './otlp-receiver.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const KEY = 'sk-test-0123456789abcdef';
+const PROMPT = 'the secret recipe is cardamom';
+
+describe('logs - levels', () => {
+  test('writes one JSON object per line at or above its level', () => {
+    const sink = logSink();
+    const log = createLogger({ level: 'warn', destination: sink, base: { service: 't' } });
+    log.info('not written');
+    log.debug('not written');
+    log.warn({ n: 1 }, 'written');
+    log.error('also written');
+    assert.deepEqual(
+      sink.lines.map((l) => [l.level, l.msg]),
+      [
+        ['warn', 'written'],
+        ['error', 'also written'],
+      ],
+    );
+    assert.equal(sink.lines[0]!.service, 't');
+    assert.equal(typeof sink.lines[0]!.time, 'string');
+  });
+
+  test('silent writes nothing; every named level is accepted', () => {
+    const sink = logSink();
+    const log = createLogger({ level: 'silent', destination: sink });
+    log.fatal('nothing');
+    assert.equal(sink.lines.length, 0);
+    for (const level of LOG_LEVELS) assert.equal(parseLogLevel(level), level);
+  });
+
+  test('a bad level is a ConfigError naming the flag and the choices', () => {
+    for (const bad of ['loud', 'INFO', '', 3, undefined]) {
+      assert.throws(
+        () => parseLogLevel(bad),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.code === 'config_invalid' &&
+          err.message.includes('--log-level') &&
+          err.message.includes('fatal, error, warn, info, debug, trace, silent'),
+      );
+    }
+  });
+
+  test('llmwire up, gateway and worker refuse a bad --log-level with exit 2', () => {
+    for (const command of ['up', 'gateway', 'worker']) {
+      const run = spawnSync(process.execPath, [CLI, command, '--log-level', 'loud'], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { ...process.env, LLMWIRE_LOG_LEVEL: '' },
+      });
+      assert.equal(run.status, 2, `${command}: ${run.stderr}`);
+      assert.match(run.stderr, /--log-level must be one of .* \[config_invalid\]/);
+    }
+    const env = spawnSync(process.execPath, [CLI, 'worker'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, LLMWIRE_LOG_LEVEL: 'chatty' },
+    });
+    assert.equal(env.status, 2, env.stderr);
+    assert.match(env.stderr, /"chatty" \[config_invalid\]/);
+  });
+});
+
+describe('logs - redaction', () => {
+  test('secrets are always redacted; bodies only unless logBodies', () => {
+    for (const logBodies of [false, true]) {
+      const sink = logSink();
+      const log = createLogger({ destination: sink, logBodies });
+      log.info({
+        apiKey: KEY,
+        headers: { authorization: `Bearer ${KEY}`, 'x-api-key': KEY },
+        request: { token: KEY, messages: [{ role: 'user', content: PROMPT }] },
+        prompt: PROMPT,
+      });
+      const text = sink.text();
+      assert.ok(!text.includes(KEY), 'no key in the logs');
+      assert.ok(text.includes(REDACTED));
+      assert.equal(text.includes(PROMPT), logBodies, `bodies logged: ${String(logBodies)}`);
+    }
+  });
+
+  test('the gateway logs neither the API key nor the prompt unless logBodies', async () => {
+    for (const logBodies of [false, true]) {
+      const sink = logSink();
+      await using stack = await startStack({
+        workers: 1,
+        gateway: {
+          apiKeys: { [KEY]: { name: 'tenant-a' } },
+          logger: createLogger({ level: 'trace', destination: sink, logBodies }),
+          logBodies,
+        },
+      });
+      const res = await stack
+        .client(KEY)
+        .chat.completions.create({ model: 'sim', messages: [{ role: 'user', content: PROMPT }] });
+      const answer = res.choices[0]?.message.content ?? '';
+      assert.ok(answer.length > 0);
+      const text = sink.text();
+      const finished = sink.lines.find((l) => l.msg === 'request finished')!;
+      assert.equal(finished.tenant, 'tenant-a');
+      assert.ok(!text.includes(KEY), 'no key in the logs');
+      assert.equal(text.includes(PROMPT), logBodies, `prompt logged: ${String(logBodies)}`);
+      assert.equal(text.includes(JSON.stringify(answer)), logBodies, 'answer logged');
+    }
+  });
+});

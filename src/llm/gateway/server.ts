@@ -329,7 +329,7 @@ export class Gateway {
         const result = step.value;
         tokensUsed = result.usage.total_tokens;
         outcome.usage = result.usage;
-        this.recordResult(ctx, request, result);
+        ctx.obs.result(request, result);
         sendJson(
           ctx,
           200,
@@ -367,7 +367,7 @@ export class Gateway {
         }
         tokensUsed = step.value.usage.total_tokens;
         outcome.usage = step.value.usage;
-        this.recordResult(ctx, request, step.value);
+        ctx.obs.result(request, step.value);
         await sse.data(format.finish(step.value.finish_reason));
         if (includeUsage) await sse.data(format.usage(step.value.usage));
         sse.done();
@@ -380,17 +380,6 @@ export class Gateway {
     } finally {
       lease.release(tokensUsed === undefined ? {} : { tokensUsed });
       await gen.return(undefined as never).catch(() => undefined);
-    }
-  }
-
-  private recordResult(ctx: Ctx, request: InferenceRequest, result: InferenceResult): void {
-    const r = ctx.obs.record;
-    if (result.worker !== undefined) r.worker = result.worker;
-    r.promptTokens = result.usage.prompt_tokens;
-    r.completionTokens = result.usage.completion_tokens;
-    if (ctx.obs.logBodies) {
-      r.body = request.messages ?? request.prompt;
-      r.answer = result.text;
     }
   }
 

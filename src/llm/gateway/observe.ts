@@ -10,7 +10,7 @@ import {
   type TraceContext,
   type Tracer,
 } from '../../ops/index.js';
-import { toWireError } from '../../protocol/index.js';
+import { toWireError, type InferenceRequest, type InferenceResult } from '../../protocol/index.js';
 import type { WorkerRegistry } from './registry.js';
 
 /** Filled in while the request runs; written on its finished line. */
@@ -60,6 +60,18 @@ export class RequestObservation {
 
   get context(): TraceContext {
     return this.span.context;
+  }
+
+  /** Notes how an inference ended: its worker, its tokens and, with logBodies, its text. */
+  result(request: InferenceRequest, result: InferenceResult): void {
+    const r = this.record;
+    if (result.worker !== undefined) r.worker = result.worker;
+    r.promptTokens = result.usage.prompt_tokens;
+    r.completionTokens = result.usage.completion_tokens;
+    if (this.logBodies) {
+      r.body = request.messages ?? request.prompt;
+      r.answer = result.text;
+    }
   }
 
   /** A child span of this request (queue wait, dispatch). */

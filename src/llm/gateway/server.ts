@@ -11,7 +11,6 @@ import {
   toWireError,
   UnavailableError,
   type InferenceRequest,
-  type InferenceResult,
 } from '../../protocol/index.js';
 import { AdmissionController, createPolicy, estimateTokens, type Lease } from '../routing/index.js';
 import type { PolicyName, RoutingPolicy } from '../routing/policy.js';
@@ -290,7 +289,7 @@ export class Gateway {
         while (step.done !== true) step = await gen.next();
         const result = step.value;
         tokensUsed = result.usage.total_tokens;
-        this.recordResult(ctx, request, result);
+        ctx.obs.result(request, result);
         sendJson(
           ctx,
           200,
@@ -324,7 +323,7 @@ export class Gateway {
           step = await gen.next();
         }
         tokensUsed = step.value.usage.total_tokens;
-        this.recordResult(ctx, request, step.value);
+        ctx.obs.result(request, step.value);
         await sse.data(format.finish(step.value.finish_reason));
         if (includeUsage) await sse.data(format.usage(step.value.usage));
         sse.done();
@@ -336,17 +335,6 @@ export class Gateway {
     } finally {
       lease.release(tokensUsed === undefined ? {} : { tokensUsed });
       await gen.return(undefined as never).catch(() => undefined);
-    }
-  }
-
-  private recordResult(ctx: Ctx, request: InferenceRequest, result: InferenceResult): void {
-    const r = ctx.obs.record;
-    if (result.worker !== undefined) r.worker = result.worker;
-    r.promptTokens = result.usage.prompt_tokens;
-    r.completionTokens = result.usage.completion_tokens;
-    if (ctx.obs.logBodies) {
-      r.body = request.messages ?? request.prompt;
-      r.answer = result.text;
     }
   }
 

@@ -129,7 +129,8 @@ export function logRegistry(registry: WorkerRegistry, log: Logger): () => void {
         log.info({ ...fields, capacity: e.worker.capacity }, 'worker joined');
         return;
       case 'lost':
-        log.warn(fields, 'worker lost');
+        if (e.reason === 'stopped') log.info(fields, 'worker left');
+        else log.warn(fields, 'worker lost');
         return;
       case 'draining':
         log.info(fields, 'worker draining');

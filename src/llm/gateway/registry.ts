@@ -22,6 +22,8 @@ const SWEEP_MS = 100;
 export type RegistryEvent = {
   type: 'joined' | 'lost' | 'draining' | 'changed';
   worker: WorkerEntry;
+  /** On `lost`: the worker said it stopped, or it went silent. */
+  reason?: 'stopped' | 'silent';
 };
 
 export class WorkerRegistry {
@@ -86,11 +88,11 @@ export class WorkerRegistry {
   }
 
   /** Marks a worker lost now (e.g. its stream went silent), as if its heartbeats had stopped. */
-  markLost(id: string): void {
+  markLost(id: string, reason: 'stopped' | 'silent' = 'silent'): void {
     const w = this.workers.get(id);
     if (w === undefined) return;
     this.workers.delete(id);
-    this.emit({ type: 'lost', worker: w });
+    this.emit({ type: 'lost', worker: w, reason });
   }
 
   private onHeartbeat(env: Envelope): void {
@@ -106,7 +108,7 @@ export class WorkerRegistry {
     const now = Date.now();
     const known = this.workers.get(hb.worker);
     if (hb.status === 'stopped') {
-      if (known) this.markLost(hb.worker);
+      if (known) this.markLost(hb.worker, 'stopped');
       return;
     }
     const entry: WorkerEntry = {

@@ -1,10 +1,15 @@
 // The instrumentation group: what the gateway's observability costs on the token path. The same
 // gateway stack runs twice side by side, once with every observability option switched on and
 // once with none, under the same load.
+import { devNull } from 'node:os';
+import { pino } from 'pino';
 import type { GatewayOptions } from '../../src/llm/gateway/server.js';
+import type { WorkerOptions } from '../../src/llm/worker/worker.js';
+import { createLogger, setupTracing, type Tracer } from '../../src/ops/index.js';
 import type { BenchGroup } from '../group.js';
 import { LoadClient } from '../load/client.js';
 import { alternate, rateRow } from '../load/compare.js';
+import { startOtlpReceiver } from '../load/otlp-receiver.js';
 import { startGatewayStack } from '../load/stack.js';
 
 const WORKERS = 2;
@@ -14,13 +19,23 @@ const PATH = '/v1/chat/completions';
 const BASELINE = 'the same gateway with observability off';
 
 /**
- * Every observability option the gateway offers, switched on. This is the one place that says
- * what "instrumentation on" means: an option added to the gateway belongs here.
+ * Every observability option the gateway and workers offer, switched on. This is the one place
+ * that says what "instrumentation on" means: an option added to either belongs here. Logs are
+ * JSON at info (one line per request, written synchronously to the null device); spans go to
+ * `tracer`, which exports over OTLP/HTTP.
  */
-export function instrumentationOn(): Partial<GatewayOptions> {
+export function instrumentationOn(tracer: Tracer | undefined): {
+  gateway: Partial<GatewayOptions>;
+  worker: Partial<WorkerOptions>;
+} {
+  const logger = createLogger({
+    level: 'info',
+    destination: pino.destination({ dest: devNull, sync: true }),
+  });
+  const traced = tracer === undefined ? {} : { tracer };
   return {
-    metrics: true,
-    dashboard: true,
+    gateway: { metrics: true, dashboard: true, logger, ...traced },
+    worker: { logger, ...traced },
   };
 }
 
@@ -38,7 +53,9 @@ export const instrumentationGroup: BenchGroup = {
   about:
     'Streamed tokens/s through the gateway with its observability switched on ' +
     '(`instrumentationOn()` in bench/groups/instrumentation.ts: Prometheus metrics with the ' +
-    'per-token inter-token-latency histogram, the dashboard) against the same stack with it ' +
+    'per-token inter-token-latency histogram, the dashboard, JSON logs at info on gateway and ' +
+    'workers, OpenTelemetry spans exported over OTLP/HTTP to a local receiver) against the ' +
+    'same stack with all of it off (trace ids still travel there: that cannot be switched off). ' +
     `off. Each stack: \`createGateway\` on a free port, memory transport, ${WORKERS} in-process ` +
     `sim workers (ttft 0, itl 0), ${STREAMS} concurrent streams of ${TOKENS} tokens from the ` +
     'load client process; rounds alternate the two. Target: at least 0.9x.',
@@ -48,11 +65,16 @@ export const instrumentationGroup: BenchGroup = {
   },
   async run(ctx) {
     const sim = { ttftMs: 0, itlMs: 0 };
+    const otlp = await startOtlpReceiver();
+    const tracing = setupTracing({
+      serviceName: 'llmwire-bench',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint },
+    });
     const on = await startGatewayStack({
       workers: WORKERS,
       sim,
       concurrency: STREAMS,
-      gateway: instrumentationOn(),
+      ...instrumentationOn(tracing.tracer),
     });
     const off = await startGatewayStack({ workers: WORKERS, sim, concurrency: STREAMS });
     const client = await LoadClient.start();
@@ -84,6 +106,9 @@ export const instrumentationGroup: BenchGroup = {
       await client.close();
       await on.close();
       await off.close();
+      await tracing.shutdown();
+      ctx.log(`OTLP receiver took ${otlp.exports} span exports`);
+      await otlp.close();
     }
     const errors = on.errors.length + off.errors.length;
     if (errors > 0) throw new Error(`gateway buses reported ${errors} errors`);

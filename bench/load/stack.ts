@@ -4,7 +4,7 @@ import { createBus } from '../../src/bus/index.js';
 import { createSimBackend, type SimBackendOptions } from '../../src/llm/backends/sim/index.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/llm/gateway/server.js';
 import type { PolicyName } from '../../src/llm/routing/policy.js';
-import { createWorker, type Worker } from '../../src/llm/worker/worker.js';
+import { createWorker, type Worker, type WorkerOptions } from '../../src/llm/worker/worker.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
 
 export interface StackOptions {
@@ -18,6 +18,8 @@ export interface StackOptions {
   heartbeatMs?: number;
   /** More gateway options (e.g. observability). */
   gateway?: Partial<GatewayOptions>;
+  /** More worker options (e.g. logger, tracer). */
+  worker?: Partial<WorkerOptions>;
 }
 
 export interface GatewayStack {
@@ -49,6 +51,7 @@ export async function startGatewayStack(options: StackOptions): Promise<GatewayS
       id: `w${i + 1}`,
       concurrency: options.concurrency,
       ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+      ...options.worker,
     });
     await worker.start();
     workers.push(worker);

@@ -12,12 +12,18 @@ export interface TransportSpecOptions {
   token?: string | undefined;
 }
 
-/** Opens the transport a spec names and, on amqp, waits for its first connection. */
+/**
+ * Opens the transport a spec names and, on amqp, waits for its first connection. `watch` sees
+ * the transport before that wait, so a broker that is not there yet is reported (connecting,
+ * reconnecting) rather than waited for in silence.
+ */
 export async function openTransport(
   spec: string,
   options: TransportSpecOptions,
+  watch?: (transport: Transport) => void,
 ): Promise<Transport> {
   const transport = await createTransport(spec, options);
+  watch?.(transport);
   if (isAmqp(transport)) await transport.ready;
   return transport;
 }

@@ -119,8 +119,9 @@ async function run(
 ): Promise<number> {
   const config = upConfig(flags);
   const obs = observe(flags, command === 'up' ? 'llmwire' : 'llmwire-gateway');
-  const transport = await openTransport(config.transport, { dataDir: config.dataDir });
-  logTransportStatus(transport, obs.logger);
+  const transport = await openTransport(config.transport, { dataDir: config.dataDir }, (t) =>
+    logTransportStatus(t, obs.logger),
+  );
   const bus = createBus({
     transport,
     source: 'llmwire-up',

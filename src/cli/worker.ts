@@ -125,11 +125,11 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   }
   const backend = await createBackend(spec);
   const url = typeof flags.connect === 'string' ? flags.connect : 'ws://127.0.0.1:8787/v1/bus';
-  const transport = await openTransport(url, {
-    dataDir: '.llmwire',
-    token: flags.token as string | undefined,
-  });
-  logTransportStatus(transport, obs.logger);
+  const transport = await openTransport(
+    url,
+    { dataDir: '.llmwire', token: flags.token as string | undefined },
+    (t) => logTransportStatus(t, obs.logger),
+  );
   const bus = createBus({
     transport,
     source: 'llmwire-worker',

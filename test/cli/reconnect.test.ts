@@ -58,3 +58,17 @@ if (mayRun('cli tail across a broker restart', haveServerBinary(), `no ${NATS_SE
     }
   });
 }
+
+test('up - a RabbitMQ that is not there is reported while it is waited for, not waited for in silence', async () => {
+  const port = await freePort(); // nothing listens there
+  await using up = new Background([
+    'up',
+    '--transport',
+    `amqp://guest:guest@127.0.0.1:${port}`,
+    '--port',
+    '0',
+  ]);
+  await up.until(/"status":"reconnecting"/);
+  assert.match(up.stderr, /"transport":"amqp"/);
+  assert.equal(up.child.exitCode, null, 'still waiting for the broker');
+});

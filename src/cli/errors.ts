@@ -2,6 +2,7 @@
 // a gateway or broker that cannot be reached, and an id the broker does not hold. Each has a
 // stable code, printed after the message, and its own exit code for scripts.
 import { LocalError } from '../protocol/index.js';
+import { maskCredentials } from '../ops/mask.js';
 
 /** The gateway or broker did not answer; the message names the URL and what to check. */
 export class UnreachableError extends LocalError {
@@ -29,5 +30,5 @@ export function exitCodeOf(err: LocalError | { code: string }): number {
 
 /** A URL fit to print: the password replaced by ***. */
 export function shownUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  return maskCredentials(url);
 }

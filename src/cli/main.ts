@@ -2,6 +2,7 @@
 // The llmwire command line: one entry, one module per command, each loaded only when run so a
 // command starts without loading every broker client.
 import { readFileSync } from 'node:fs';
+import { maskCredentials } from '../ops/mask.js';
 import { LocalError, WireError } from '../protocol/index.js';
 import { EXIT, exitCodeOf } from './errors.js';
 
@@ -81,11 +82,11 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof LocalError || err instanceof WireError) {
-      process.stderr.write(`llmwire: ${err.message} [${err.code}]\n`);
+      process.stderr.write(`llmwire: ${maskCredentials(err.message)} [${err.code}]\n`);
       process.exitCode = exitCodeOf(err);
     } else {
       process.stderr.write(
-        `llmwire: unexpected failure: ${String((err as Error)?.stack ?? err)}\n`,
+        `llmwire: unexpected failure: ${maskCredentials(String((err as Error)?.stack ?? err))}\n`,
       );
       process.exitCode = EXIT.failure;
     }

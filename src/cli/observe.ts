@@ -3,6 +3,7 @@
 // the transport's connection status.
 import {
   createLogger,
+  maskCredentials,
   parseLogLevel,
   setupTracing,
   type Logger,
@@ -76,12 +77,20 @@ export function logTransportStatus(transport: Transport, logger: Logger): void {
           log.warn({ status: s.type, attempt: s.attempt }, 'transport reconnecting');
           break;
         case 'disconnected':
-          log.warn({ status: s.type, reason: s.error?.message }, 'transport disconnected');
+          log.warn(
+            { status: s.type, reason: maskCredentials(s.error?.message ?? '') },
+            'transport disconnected',
+          );
           break;
         case 'error':
-          log.error({ status: s.type, reason: s.error.message }, 'transport error');
+          log.error(
+            { status: s.type, reason: maskCredentials(s.error.message) },
+            'transport error',
+          );
           break;
       }
     }
-  })().catch((err: unknown) => log.error({ reason: String(err) }, 'transport status failed'));
+  })().catch((err: unknown) =>
+    log.error({ reason: maskCredentials(String(err)) }, 'transport status failed'),
+  );
 }

@@ -5,7 +5,7 @@ import { createBackend } from '../llm/backends/index.js';
 import { createGateway } from '../llm/gateway/server.js';
 import { validateNamespace } from '../llm/subjects.js';
 import { createWorker, type Worker } from '../llm/worker/worker.js';
-import { WorkerMetrics } from '../ops/index.js';
+import { maskCredentials, WorkerMetrics } from '../ops/index.js';
 import { createBusHub } from '../transport/ws/index.js';
 import { parse, type Options } from './args.js';
 import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig, type Config } from './config.js';
@@ -125,7 +125,8 @@ async function run(
   const bus = createBus({
     transport,
     source: 'llmwire-up',
-    onError: (err, where) => obs.logger.error({ ...where, reason: String(err) }, 'bus error'),
+    onError: (err, where) =>
+      obs.logger.error({ ...where, reason: maskCredentials(String(err)) }, 'bus error'),
   });
   await bus.ready;
   const namespace = config.namespace === undefined ? {} : { namespace: config.namespace };

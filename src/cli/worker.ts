@@ -4,7 +4,7 @@ import { createBus } from '../bus/index.js';
 import { createBackend } from '../llm/backends/index.js';
 import { validateNamespace } from '../llm/subjects.js';
 import { createWorker } from '../llm/worker/worker.js';
-import { serveMetrics, WorkerMetrics, type MetricsServer } from '../ops/index.js';
+import { maskCredentials, serveMetrics, WorkerMetrics, type MetricsServer } from '../ops/index.js';
 import { ConfigError } from '../protocol/index.js';
 import { parse, type Options } from './args.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
@@ -134,7 +134,8 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     transport,
     source: 'llmwire-worker',
     ...(coalesceMs > 0 ? { coalesce: { maxDelayMs: coalesceMs } } : {}),
-    onError: (err, where) => obs.logger.error({ ...where, reason: String(err) }, 'bus error'),
+    onError: (err, where) =>
+      obs.logger.error({ ...where, reason: maskCredentials(String(err)) }, 'bus error'),
   });
   await bus.ready;
   const metrics = metricsPort === undefined ? undefined : new WorkerMetrics();

@@ -49,3 +49,4 @@ export {
   type LoggerOptions,
   type LogLevel,
 } from './log.js';
+export { maskCredentials } from './mask.js';

@@ -5,7 +5,13 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../src/protocol/index.js';
-import { createLogger, LOG_LEVELS, parseLogLevel, REDACTED } from '../../src/ops/index.js';
+import {
+  createLogger,
+  LOG_LEVELS,
+  maskCredentials,
+  parseLogLevel,
+  REDACTED,
+} from '../../src/ops/index.js';
 import { startStack } from '../llm/stack.js';
 import { logSink } from './otlp-receiver.js';
 
@@ -115,4 +121,25 @@ describe('logs - redaction', () => {
       assert.equal(text.includes(JSON.stringify(answer)), logBodies, 'answer logged');
     }
   });
+});
+
+test('log - a URL password in an error text is hidden, the rest kept', () => {
+  assert.equal(
+    maskCredentials(
+      'connect ECONNREFUSED amqp://guest:s3cret@127.0.0.1:1/vh and redis://:pw@h:6379',
+    ),
+    'connect ECONNREFUSED amqp://guest:***@127.0.0.1:1/vh and redis://:***@h:6379',
+  );
+  assert.equal(maskCredentials('nats://127.0.0.1:4222 no user'), 'nats://127.0.0.1:4222 no user');
+});
+
+test('log - a broker password never reaches stderr when the broker cannot be reached', () => {
+  const run = spawnSync(
+    process.execPath,
+    [CLI, 'up', '--transport', 'nats://alice:s3cret-pw@127.0.0.1:1', '--port', '0'],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  assert.equal(run.status, 2, run.stderr);
+  assert.match(run.stderr, /nats:\/\/alice:\*\*\*@127\.0\.0\.1:1/);
+  assert.doesNotMatch(run.stderr + run.stdout, /s3cret-pw/);
 });

@@ -1,23 +1,13 @@
 // The gateway's observer hooks: what metrics (and tracing) see of each request. Without an
 // observer the gateway calls nothing, so the token path costs one undefined check per token.
 // Implementations live in ops/ (GatewayMetrics); several can be combined.
+import type { RequestEnd, RequestStart as MetricsStart } from '../../ops/index.js';
 
-/** A request whose model is known. */
-export interface RequestStart {
-  /** 'chat', 'completion' or 'embedding'. */
-  endpoint: string;
-  model: string;
-  tenant: string;
-  stream: boolean;
-  /** ms since the epoch when the request arrived. */
-  arrived: number;
+export type { RequestEnd };
+
+/** A request whose model is known: what metrics see of it, and its id. */
+export interface RequestStart extends MetricsStart {
   requestId: string;
-}
-
-export interface RequestEnd {
-  /** The error code it ended with; undefined on success. */
-  code?: string | undefined;
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | undefined;
 }
 
 /** One request, from admission to its end; `end` is called exactly once. */

@@ -6,14 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { referenceText } from './stack.js';
-import {
-  drain,
-  errorCode,
-  explain,
-  isRetryable,
-  streamChat,
-  type StreamOutcome,
-} from './process-stack.js';
+import { checkOutcomes, drain, streamChat, type StreamOutcome } from './process-stack.js';
 import {
   brokerAvailable,
   startBrokerStack,
@@ -85,29 +78,7 @@ export async function brokerFault(broker: BrokerName): Promise<void> {
     const results: StreamOutcome[] = await outcomes;
     await poller;
     const duration = Date.now() - began;
-    let completed = 0;
-    const errors = new Map<string, number>();
-    for (const [i, r] of results.entries()) {
-      assert.equal(r.hung, false, `stream ${i} hung`);
-      if (r.error === undefined) {
-        assert.equal(
-          r.text,
-          expected[i],
-          `stream ${i}: the exact text, nothing missing or repeated`,
-        );
-        assert.equal(r.finishReason, 'length', `stream ${i} finished`);
-        assert.equal(r.completionTokens, TOKENS, `stream ${i} usage`);
-        completed++;
-      } else {
-        assert.ok(isRetryable(r.error), `stream ${i} ended with ${explain(r.error)}`);
-        assert.ok(
-          expected[i]!.startsWith(r.text),
-          `stream ${i}: text before the error is a prefix`,
-        );
-        const code = errorCode(r.error) ?? 'unknown';
-        errors.set(code, (errors.get(code) ?? 0) + 1);
-      }
-    }
+    const { completed, errors } = checkOutcomes(results, expected, TOKENS);
     const line =
       `${broker}: ${STREAMS} streams, ${victim.inflight} on the killed worker ${victim.id} ` +
       `(${held} in flight on all three, ${finishedBeforeKill} finished, ${killMs} ms after the start); ` +

@@ -5,10 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { referenceText } from './stack.js';
 import {
+  checkOutcomes,
   drain,
-  errorCode,
-  explain,
-  isRetryable,
   startProcessStack,
   streamChat,
   within,
@@ -58,25 +56,9 @@ test(
     workers.get('wa')!.child.kill('SIGKILL');
 
     const results: StreamOutcome[] = await outcomes;
-    let completed = 0;
-    const errors: string[] = [];
-    for (const [i, r] of results.entries()) {
-      assert.equal(r.hung, false, `stream ${i} hung`);
-      if (r.error === undefined) {
-        assert.equal(r.text, expected[i], `stream ${i}: whole text, nothing repeated`);
-        assert.equal(r.finishReason, 'length', `stream ${i} finished`);
-        completed++;
-      } else {
-        assert.ok(isRetryable(r.error), `stream ${i} ended with ${explain(r.error)}`);
-        assert.ok(
-          expected[i]!.startsWith(r.text),
-          `stream ${i}: text before the error is a prefix`,
-        );
-        errors.push(errorCode(r.error) ?? 'unknown');
-      }
-    }
+    const { completed, errors } = checkOutcomes(results, expected);
     t.diagnostic(
-      `${onVictim} streams on the killed worker; ${completed} completed, ${errors.length} retryable errors (${errors.join(', ') || 'none'})`,
+      `${onVictim} streams on the killed worker; ${completed} completed, ${results.length - completed} retryable errors (${[...errors].map(([c, n]) => `${c}: ${n}`).join(', ') || 'none'})`,
     );
     assert.equal((await workers.get('wa')!.exited).signal, 'SIGKILL');
     assert.equal(stack.worker('wb')?.outstanding, 0, 'nothing left outstanding');

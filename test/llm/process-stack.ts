@@ -1,6 +1,7 @@
 // A gateway hosted in the test process with its WebSocket bus endpoint (wired as `llmwire up`
 // wires them), and real worker processes (`llmwire worker`) joined to it over WebSocket; for
 // tests that kill workers. Disposed with `await using`: every child is killed and awaited.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import OpenAI, { APIError } from 'openai';
@@ -287,4 +288,36 @@ export function errorCode(err: unknown): string | undefined {
 export function isRetryable(err: unknown): boolean {
   const code = errorCode(err);
   return isErrorCode(code) && ERROR_TABLE[code].retryable;
+}
+
+/**
+ * Checks streams that ran through a worker kill: none hung; each either has exactly its
+ * expected text and finished on `length` (with `completionTokens` of usage, when given), or
+ * ended with a retryable error after a prefix of that text. Returns how many completed and the
+ * error codes seen, with their counts.
+ */
+export function checkOutcomes(
+  results: readonly StreamOutcome[],
+  expected: readonly string[],
+  completionTokens?: number,
+): { completed: number; errors: Map<string, number> } {
+  let completed = 0;
+  const errors = new Map<string, number>();
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.hung, false, `stream ${i} hung`);
+    if (r.error === undefined) {
+      assert.equal(r.text, expected[i], `stream ${i}: the exact text, nothing missing or repeated`);
+      assert.equal(r.finishReason, 'length', `stream ${i} finished`);
+      if (completionTokens !== undefined) {
+        assert.equal(r.completionTokens, completionTokens, `stream ${i} usage`);
+      }
+      completed++;
+    } else {
+      assert.ok(isRetryable(r.error), `stream ${i} ended with ${explain(r.error)}`);
+      assert.ok(expected[i]!.startsWith(r.text), `stream ${i}: text before the error is a prefix`);
+      const code = errorCode(r.error) ?? 'unknown';
+      errors.set(code, (errors.get(code) ?? 0) + 1);
+    }
+  }
+  return { completed, errors };
 }

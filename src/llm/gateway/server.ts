@@ -11,7 +11,6 @@ import {
   toWireError,
   UnavailableError,
   type InferenceRequest,
-  type InferenceResult,
 } from '../../protocol/index.js';
 import type { Dashboard, GatewayMetrics } from '../../ops/index.js';
 import { AdmissionController, createPolicy, estimateTokens, type Lease } from '../routing/index.js';
@@ -296,7 +295,9 @@ export class Gateway {
     const call = callOptions(ctx, request, this.options.defaultTimeoutMs);
     const observe = this.observe(ctx, shape, request.model, request.stream === true);
     call.observe = observe;
-    const outcome: { code?: string; usage?: InferenceResult['usage'] } = {};
+    // The request's result is recorded once, on its observation (ctx.obs.result); metrics read
+    // the usage from there. Only the code differs: metrics count a client gone as cancelled.
+    const outcome: { code?: string } = {};
     try {
       await this.stream(ctx, shape, request, call, outcome);
     } catch (err) {
@@ -304,7 +305,14 @@ export class Gateway {
       throw err;
     } finally {
       if (outcome.code !== undefined && ctx.signal.aborted) outcome.code = 'cancelled';
-      observe?.end(outcome);
+      const r = ctx.obs.record;
+      observe?.end({
+        code: outcome.code,
+        usage:
+          r.completionTokens === undefined
+            ? undefined
+            : { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens },
+      });
     }
   }
 
@@ -313,7 +321,7 @@ export class Gateway {
     shape: 'chat' | 'completion',
     request: InferenceRequest,
     call: CallOptions,
-    outcome: { code?: string; usage?: InferenceResult['usage'] },
+    outcome: { code?: string },
   ): Promise<void> {
     const created = Math.floor(Date.now() / 1000);
     const id = `${shape === 'chat' ? 'chatcmpl' : 'cmpl'}-${ctx.requestId}`;
@@ -328,7 +336,6 @@ export class Gateway {
         while (step.done !== true) step = await gen.next();
         const result = step.value;
         tokensUsed = result.usage.total_tokens;
-        outcome.usage = result.usage;
         ctx.obs.result(request, result);
         sendJson(
           ctx,
@@ -366,7 +373,6 @@ export class Gateway {
           step = await gen.next();
         }
         tokensUsed = step.value.usage.total_tokens;
-        outcome.usage = step.value.usage;
         ctx.obs.result(request, step.value);
         await sse.data(format.finish(step.value.finish_reason));
         if (includeUsage) await sse.data(format.usage(step.value.usage));

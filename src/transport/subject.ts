@@ -3,7 +3,11 @@
 // adapter maps them one to one and the other adapters implement them here.
 import { InvalidMessageError } from '../protocol/index.js';
 
-const TOKEN_RE = /^[^\s.*>]+$/;
+/** A token: no whitespace, no '.', no wildcard characters. */
+const TOKEN = String.raw`[^\s.*>]+`;
+const TOKEN_RE = new RegExp(`^${TOKEN}$`);
+/** A whole concrete subject in one pass (no split per publish). */
+const SUBJECT_RE = new RegExp(`^${TOKEN}(?:\\.${TOKEN})*$`);
 
 /** Throws InvalidMessageError unless `subject` is a concrete subject (no wildcards). */
 export function checkSubject(subject: string): void {
@@ -13,9 +17,6 @@ export function checkSubject(subject: string): void {
     );
   }
 }
-
-/** The same token rule as TOKEN_RE, over the whole subject in one pass (no split per publish). */
-const SUBJECT_RE = /^[^\s.*>]+(?:\.[^\s.*>]+)*$/;
 
 export function isValidSubject(subject: string): boolean {
   return subject.length > 0 && subject.length <= 512 && SUBJECT_RE.test(subject);

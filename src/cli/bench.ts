@@ -8,7 +8,8 @@ import { createWorker, type Worker } from '../llm/worker/worker.js';
 import { ConfigError } from '../protocol/index.js';
 import { createMemoryTransport } from '../transport/memory/index.js';
 import { parse, type Options } from './args.js';
-import { shownUrl, UnreachableError } from './errors.js';
+import { maskCredentials } from '../ops/mask.js';
+import { UnreachableError } from './errors.js';
 import { LoadRun, percentile, type LoadCounts } from './load.js';
 import { untilSignal } from './runtime.js';
 
@@ -111,7 +112,7 @@ export async function bench(
     signal: stop.signal,
   });
   err(
-    `bench: ${concurrency} in flight against ${shownUrl(target.base)}, ${requests === undefined ? `for ${durationMs} ms` : `${requests} requests`}`,
+    `bench: ${concurrency} in flight against ${maskCredentials(target.base)}, ${requests === undefined ? `for ${durationMs} ms` : `${requests} requests`}`,
   );
   const ticker = setInterval(() => err(progress(load.counts, load.elapsedMs())), progressMs);
   let counts: LoadCounts;
@@ -142,7 +143,7 @@ async function remote(url: string, key: string | undefined): Promise<Target> {
   } catch (cause) {
     const reason = ((cause as Error).cause ?? cause) as Error;
     throw new UnreachableError(
-      `cannot reach the gateway at ${shownUrl(base)}: ${reason.message}; is 'llmwire up' or 'llmwire gateway' running there?`,
+      `cannot reach the gateway at ${maskCredentials(base)}: ${reason.message}; is 'llmwire up' or 'llmwire gateway' running there?`,
       { cause },
     );
   }

@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../protocol/index.js';
 import type { Transport, TransportStatus } from '../transport/transport.js';
-import { shownUrl, UnreachableError } from './errors.js';
+import { maskCredentials } from '../ops/mask.js';
+import { UnreachableError } from './errors.js';
 import { createTransport } from './runtime.js';
 
 export interface ConnectOptions {
@@ -47,7 +48,7 @@ export async function connectTransport(spec: string, options: ConnectOptions): P
     }
   }
   const timeoutMs = options.timeoutMs ?? 5000;
-  const shown = shownUrl(spec);
+  const shown = maskCredentials(spec);
   const fail = (detail: string, cause?: unknown) =>
     new UnreachableError(`cannot reach the broker at ${shown}: ${detail}; ${hint(spec)}`, {
       cause,
@@ -92,7 +93,7 @@ export async function connectTransport(spec: string, options: ConnectOptions): P
  * and `reconnected` lines on stderr. Ends when the transport closes.
  */
 export function watchConnection(transport: Transport, spec: string, err: (line: string) => void) {
-  const shown = shownUrl(spec);
+  const shown = maskCredentials(spec);
   void (async () => {
     let up = false;
     let lost = false;

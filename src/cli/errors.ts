@@ -2,7 +2,6 @@
 // a gateway or broker that cannot be reached, and an id the broker does not hold. Each has a
 // stable code, printed after the message, and its own exit code for scripts.
 import { LocalError } from '../protocol/index.js';
-import { maskCredentials } from '../ops/mask.js';
 
 /** The gateway or broker did not answer; the message names the URL and what to check. */
 export class UnreachableError extends LocalError {
@@ -26,9 +25,4 @@ export const EXIT = { ok: 0, failure: 1, error: 2, unreachable: 3 } as const;
 
 export function exitCodeOf(err: LocalError | { code: string }): number {
   return err.code === 'unreachable' ? EXIT.unreachable : EXIT.error;
-}
-
-/** A URL fit to print: the password replaced by ***. */
-export function shownUrl(url: string): string {
-  return maskCredentials(url);
 }

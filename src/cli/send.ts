@@ -2,7 +2,8 @@
 import OpenAI, { APIConnectionError, APIError } from 'openai';
 import { ConfigError, LocalError } from '../protocol/index.js';
 import { parseWithPositionals, type Options } from './args.js';
-import { shownUrl, UnreachableError } from './errors.js';
+import { maskCredentials } from '../ops/mask.js';
+import { UnreachableError } from './errors.js';
 
 export const SEND_HELP = `Usage: llmwire send [options] PROMPT...
 
@@ -35,7 +36,7 @@ export async function send(args: string[], out: (line: string) => void): Promise
     // The gateway's answer is an outcome, not a crash: one line with its code.
     if (err instanceof APIConnectionError) {
       throw new UnreachableError(
-        `cannot reach the gateway at ${shownUrl(baseUrl(args))}: ${err.message}; is 'llmwire up' or 'llmwire gateway' running there?`,
+        `cannot reach the gateway at ${maskCredentials(baseUrl(args))}: ${err.message}; is 'llmwire up' or 'llmwire gateway' running there?`,
         { cause: err },
       );
     }

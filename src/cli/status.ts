@@ -5,7 +5,8 @@ import type { QueueStats } from '../transport/transport.js';
 import type { GatewayStatus } from '../llm/gateway/status.js';
 import { parse, type Options } from './args.js';
 import { connectTransport } from './connect.js';
-import { shownUrl, UnreachableError } from './errors.js';
+import { maskCredentials } from '../ops/mask.js';
+import { UnreachableError } from './errors.js';
 import { duration, table } from './table.js';
 
 export const STATUS_HELP = `Usage: llmwire status [options]
@@ -125,13 +126,13 @@ async function fetchStatus(
   } catch (cause) {
     const reason = (cause as Error).cause ?? cause;
     throw new UnreachableError(
-      `cannot reach the gateway at ${shownUrl(base)}: ${(reason as Error).message}; is 'llmwire up' or 'llmwire gateway' running there?`,
+      `cannot reach the gateway at ${maskCredentials(base)}: ${(reason as Error).message}; is 'llmwire up' or 'llmwire gateway' running there?`,
       { cause },
     );
   }
   if (!res.ok) {
     throw new ConfigError(
-      `gateway at ${shownUrl(base)} answered ${res.status}: ${await res.text()}`,
+      `gateway at ${maskCredentials(base)} answered ${res.status}: ${await res.text()}`,
     );
   }
   return (await res.json()) as GatewayStatus;
@@ -156,7 +157,7 @@ export async function queueCounts(
 function printGateway(base: string, s: GatewayStatus, out: (line: string) => void): void {
   const since = duration(Math.max(0, s.time - s.bus.since));
   out(
-    `gateway ${shownUrl(base)}  bus ${s.bus.transport} ${s.bus.state} (for ${since})${s.bus.lastError ? `  last error: ${s.bus.lastError}` : ''}`,
+    `gateway ${maskCredentials(base)}  bus ${s.bus.transport} ${s.bus.state} (for ${since})${s.bus.lastError ? `  last error: ${s.bus.lastError}` : ''}`,
   );
   out('');
   table(

@@ -5,7 +5,7 @@ import { ConfigError, InvalidMessageError } from '../protocol/index.js';
 import { checkPattern } from '../transport/subject.js';
 import { parseWithPositionals, type Options } from './args.js';
 import { connectTransport, watchConnection } from './connect.js';
-import { shownUrl } from './errors.js';
+import { maskCredentials } from '../ops/mask.js';
 import { untilSignal } from './runtime.js';
 import { timeoutFlag } from './status.js';
 
@@ -83,7 +83,7 @@ export async function tail(
   });
   try {
     await sub.ready;
-    err(`tailing ${pattern} on ${shownUrl(spec)}; Ctrl-C to stop`);
+    err(`tailing ${pattern} on ${maskCredentials(spec)}; Ctrl-C to stop`);
     await Promise.race([done, untilSignal()]);
   } finally {
     sub.unsubscribe();

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { openTransport } from '../../src/cli/runtime.js';
+import { maskCredentials } from '../../src/ops/mask.js';
 import { spawnProcess, within, type WorkerProcess } from './process-stack.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -29,11 +30,6 @@ const ENV_NAMES: Record<BrokerName, string> = {
   redis: 'LLMWIRE_REDIS_URL',
   amqp: 'LLMWIRE_AMQP_URL',
 };
-
-/** A URL for messages: without its password. */
-export function shownUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}
 
 /** Why the broker cannot be used, or undefined when it answers (opened as the CLI opens it). */
 async function problemReaching(url: string): Promise<string | undefined> {
@@ -54,7 +50,7 @@ export async function brokerAvailable(broker: BrokerName, what: string): Promise
   const url = BROKER_URLS[broker];
   const problem = await problemReaching(url);
   if (problem === undefined) return true;
-  const why = `no ${broker} broker at ${shownUrl(url)} (${problem})`;
+  const why = `no ${broker} broker at ${maskCredentials(url)} (${problem})`;
   if (process.env.CI === 'true') {
     test(`${what} - ${broker} broker answers`, () => {
       assert.fail(`${why}; CI=true, so a missing broker fails the run`);

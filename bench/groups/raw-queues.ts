@@ -75,6 +75,19 @@ export interface Shape {
   frames: readonly Uint8Array[];
 }
 
+/** A batch of n: `send` n times in the shape's producers and window, then wait until n more were consumed. */
+function batches(
+  counter: Counter,
+  shape: Shape,
+  send: () => Promise<unknown>,
+): (n: number) => Promise<void> {
+  return async (n) => {
+    const target = counter.value + n;
+    await produce(n, shape.producers, shape.window, send);
+    await counter.until(target);
+  };
+}
+
 /** JetStream: a file stream, PubAck per publish, a durable pull consumer via consume(), ackAck. */
 export async function rawJetStream(url: string, name: string, shape: Shape): Promise<RawQueue> {
   const nc = await natsConnect({ servers: url, name: `bench-raw-js-${name}` });
@@ -97,14 +110,10 @@ export async function rawJetStream(url: string, name: string, shape: Shape): Pro
   })();
   let seq = 0;
   return {
-    work: async (n) => {
-      const target = counter.value + n;
-      await produce(n, shape.producers, shape.window, () => {
-        const i = seq++;
-        return js.publish(subject, shape.frames[i & 63], { msgID: `${name}-${i}` });
-      });
-      await counter.until(target);
-    },
+    work: batches(counter, shape, () => {
+      const i = seq++;
+      return js.publish(subject, shape.frames[i & 63], { msgID: `${name}-${i}` });
+    }),
     async close() {
       await messages.close();
       await loop.catch(() => undefined);
@@ -148,11 +157,7 @@ export async function rawAmqp(
       );
     });
   return {
-    work: async (n) => {
-      const target = counter.value + n;
-      await produce(n, shape.producers, shape.window, send);
-      await counter.until(target);
-    },
+    work: batches(counter, shape, send),
     async close() {
       await sub.close();
       await pub.deleteQueue(name).catch(() => undefined);
@@ -186,14 +191,10 @@ export async function rawBullmq(
   const bodies = shape.frames.map((f) => JSON.parse(Buffer.from(f).toString()) as unknown);
   let seq = 0;
   return {
-    work: async (n) => {
-      const target = counter.value + n;
-      await produce(n, shape.producers, shape.window, () => {
-        const i = seq++;
-        return queue.add('job', bodies[i & 63], { jobId: `${name}-${i}`, removeOnComplete: true });
-      });
-      await counter.until(target);
-    },
+    work: batches(counter, shape, () => {
+      const i = seq++;
+      return queue.add('job', bodies[i & 63], { jobId: `${name}-${i}`, removeOnComplete: true });
+    }),
     async close() {
       await worker.close();
       await queue.obliterate({ force: true }).catch(() => undefined);

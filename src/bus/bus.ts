@@ -11,6 +11,7 @@ import {
   PROTOCOL_VERSION,
   DeadlineExceededError,
   errorFromWire,
+  ForbiddenError,
   UnknownKindError,
   validateBody,
   type Envelope,
@@ -23,13 +24,19 @@ import { resolveCoalesce, type CoalesceOptions, type ResolvedCoalesce } from './
 import { BusMessage, type Message } from './message.js';
 import { BusQueue } from './queue.js';
 import { StreamServer } from './serve.js';
-import { StreamClient, type ResponseStream } from './stream.js';
+import { fromExpected, StreamClient, type ResponseStream } from './stream.js';
 import { Subscription, type SubscriptionOptions } from './subscription.js';
 
 export interface BusOptions {
   transport: Transport;
   /** Identity stamped as `source` on every envelope this bus sends. */
   source?: string;
+  /**
+   * Subject prefix of this bus's inbox (`PREFIX.<random>`). Default `_INBOX`. On a broker whose
+   * users are confined by subject permissions, give each user its own (e.g.
+   * `_INBOX.tenant-a`) and allow it to subscribe only there (docs/security.md).
+   */
+  inboxPrefix?: string;
   /** Request timeout when neither `timeoutMs` nor `deadline` is given. Default 30 s. */
   defaultTimeoutMs?: number;
   /** Chunks a stream reader lets the responder send ahead (the credit window). Default 64. */
@@ -49,6 +56,13 @@ export interface RequestOptions extends PublishOptions {
   /** Milliseconds to wait for the reply; ignored when `deadline` is set. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Accept replies (and stream items) only with this `source`: the responder the request was
+   * sent to. Others are dropped and reported (`forbidden`), so a peer that learns the inbox
+   * cannot answer in the responder's place. Error envelopes a transport makes itself (no
+   * source: `no_responders`) are still accepted. Default: any source.
+   */
+  from?: string;
 }
 
 export interface ServeOptions {
@@ -82,6 +96,7 @@ class PendingRequest implements DeadlineHandle {
     private readonly onReply: (msg: Message) => void,
     private readonly onError: (err: Error) => void,
     private readonly signal: AbortSignal | undefined,
+    readonly from: string | undefined,
   ) {
     signal?.addEventListener('abort', this, { once: true });
   }
@@ -148,7 +163,9 @@ export class Bus {
     }
     this.onError =
       options.onError ?? ((err, ctx) => console.error(`llmwire bus: ${ctx.subject ?? ''}`, err));
-    this.inbox = `_INBOX.${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
+    const inboxPrefix = options.inboxPrefix ?? '_INBOX';
+    checkSubject(inboxPrefix);
+    this.inbox = `${inboxPrefix}.${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
     this.streams = new StreamClient(this);
     this.server = new StreamServer(this);
     this.inboxSub = this.transport.subscribe(this.inbox, (env) => this.onInbox(env));
@@ -232,12 +249,14 @@ export class Bus {
   ): Promise<Message<R>> {
     let env: Envelope;
     let signal: AbortSignal | undefined;
+    let from: string | undefined;
     if (options === undefined) {
       env = this.envelope(subject, body);
       env.deadline = env.ts + this.defaultTimeoutMs;
     } else {
-      const { timeoutMs, signal: s, ...publishOptions } = options;
+      const { timeoutMs, signal: s, from: f, ...publishOptions } = options;
       signal = s;
+      from = f;
       env = this.envelope(subject, body, publishOptions);
       env.deadline = options.deadline ?? env.ts + (timeoutMs ?? this.defaultTimeoutMs);
     }
@@ -254,6 +273,7 @@ export class Bus {
         resolve as (m: Message) => void,
         reject,
         signal,
+        from,
       );
       this.pending.set(env.id, entry);
       this.deadlines.addHandle(env.deadline!, entry);
@@ -351,6 +371,16 @@ export class Bus {
     validateBody(env);
   }
 
+  /** @internal A reply from someone other than the responder asked: dropped, and said so. */
+  reportUnexpected(env: Envelope, from: string | undefined): void {
+    this.reportError(
+      new ForbiddenError(
+        `dropped a reply to ${env.corr ?? '-'} from '${env.source ?? '(none)'}': only '${from ?? ''}' may answer it`,
+      ),
+      env,
+    );
+  }
+
   reportError(error: unknown, env?: Envelope): void {
     this.onError(error, { subject: env?.subject, id: env?.id });
   }
@@ -364,6 +394,10 @@ export class Bus {
     }
     const pending = this.pending.get(corr);
     if (pending !== undefined) {
+      if (!fromExpected(pending.from, env)) {
+        this.reportUnexpected(env, pending.from);
+        return;
+      }
       if (env.kind === 'error') pending.reject(errorFromWire(env.body));
       else pending.resolve(this.message(env));
       return;

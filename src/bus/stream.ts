@@ -27,6 +27,13 @@ export interface ResponseStream<C, R = unknown> extends AsyncIterable<C> {
   cancel(reason?: string): void;
 }
 
+/** True when a reply may be taken as coming from `from` (see RequestOptions.from). */
+export function fromExpected(from: string | undefined, env: Envelope): boolean {
+  return (
+    from === undefined || env.source === from || (env.source === undefined && env.kind === 'error')
+  );
+}
+
 export const STREAM_OPEN = 'stream.open';
 export const STREAM_END = 'stream.end';
 
@@ -59,6 +66,7 @@ class ClientStream<C, R> implements ResponseStream<C, R> {
     private readonly env: Envelope,
     private readonly window: number,
     private readonly signal: AbortSignal | undefined,
+    private readonly from: string | undefined,
   ) {
     this.id = env.id;
     this.timer = bus.deadlines.add(env.deadline!, () =>
@@ -82,6 +90,10 @@ class ClientStream<C, R> implements ResponseStream<C, R> {
   }
 
   onMessage(env: Envelope): void {
+    if (!fromExpected(this.from, env)) {
+      this.bus.reportUnexpected(env, this.from);
+      return;
+    }
     if (env.seq === 0 && isEvent(env, STREAM_OPEN)) {
       this.responder = env.replyTo;
       if (this.cancelRequested !== undefined) {
@@ -239,7 +251,7 @@ export class StreamClient {
     body: unknown,
     options: RequestOptions & { credit?: number },
   ): ResponseStream<C, R> {
-    const { timeoutMs, signal, credit, ...publishOptions } = options;
+    const { timeoutMs, signal, credit, from, ...publishOptions } = options;
     const window = credit ?? this.bus.streamCredit;
     const deadline = options.deadline ?? Date.now() + (timeoutMs ?? this.bus.defaultTimeoutMs);
     const env = this.bus.envelope(subject, body, {
@@ -250,7 +262,7 @@ export class StreamClient {
       // This reader unpacks coalesced items (docs/protocol.md, "Coalesced items").
       batch: Math.min(MAX_BATCH_ITEMS, window),
     });
-    const stream = new ClientStream<C, R>(this.bus, this, env, window, signal);
+    const stream = new ClientStream<C, R>(this.bus, this, env, window, signal, from);
     this.open_.set(env.id, stream);
     stream.start();
     return stream;

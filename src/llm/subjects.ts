@@ -3,7 +3,12 @@
 // deployments (or test runs) share one broker without seeing each other's workers or requests.
 import { ConfigError } from '../protocol/index.js';
 
-export const HEARTBEAT_SUBJECT = 'llm.heartbeat';
+/** Heartbeats: each worker on its own subject, so a permission can say "only your own id". */
+export const HEARTBEAT_PREFIX = 'llm.heartbeat';
+
+export function heartbeatSubject(workerId: string): string {
+  return `${HEARTBEAT_PREFIX}.${workerId}`;
+}
 
 export function workerAddress(workerId: string): string {
   return `llm.worker.${workerId}`;
@@ -24,7 +29,11 @@ export function isValidWorkerId(id: string): boolean {
 export interface LlmSubjects {
   /** The namespace, or undefined for the default (unprefixed) subjects. */
   readonly namespace: string | undefined;
-  readonly heartbeat: string;
+  /** The pattern a registry listens on: every worker's heartbeat subject. */
+  readonly heartbeats: string;
+  heartbeat(workerId: string): string;
+  /** The prefix of every subject a worker is reached on (`llm.worker.<id>`). */
+  address(workerId: string): string;
   chat(workerId: string): string;
   embed(workerId: string): string;
 }
@@ -46,12 +55,21 @@ export function validateNamespace(name: string): string {
 /** Subjects for `namespace` (validated); the default subjects when it is undefined. */
 export function llmSubjects(namespace?: string): LlmSubjects {
   if (namespace === undefined) {
-    return { namespace, heartbeat: HEARTBEAT_SUBJECT, chat: chatSubject, embed: embedSubject };
+    return {
+      namespace,
+      heartbeats: `${HEARTBEAT_PREFIX}.*`,
+      heartbeat: heartbeatSubject,
+      address: workerAddress,
+      chat: chatSubject,
+      embed: embedSubject,
+    };
   }
   const prefix = `${validateNamespace(namespace)}.`;
   return {
     namespace,
-    heartbeat: prefix + HEARTBEAT_SUBJECT,
+    heartbeats: `${prefix}${HEARTBEAT_PREFIX}.*`,
+    heartbeat: (id) => prefix + heartbeatSubject(id),
+    address: (id) => prefix + workerAddress(id),
     chat: (id) => prefix + chatSubject(id),
     embed: (id) => prefix + embedSubject(id),
   };

@@ -114,7 +114,7 @@ describe('namespaces', () => {
         !prefixes.has('llm'),
         `no message on the default subjects: ${[...prefixes].join(', ')}`,
       );
-      assert.ok(seen.includes('blue.llm.heartbeat') && seen.includes('green.llm.heartbeat'));
+      assert.ok(seen.includes('blue.llm.heartbeat.wb') && seen.includes('green.llm.heartbeat.wg'));
       assert.ok(
         seen.includes('blue.llm.worker.wb.chat') && seen.includes('green.llm.worker.wg.chat'),
       );
@@ -138,8 +138,9 @@ describe('namespaces', () => {
       assert.throws(() => createGateway({ bus, port: 0, namespace: bad }), ConfigError);
       await bus.close();
     }
-    assert.equal(llmSubjects('ok_Name-1').heartbeat, 'ok_Name-1.llm.heartbeat');
-    assert.equal(llmSubjects().heartbeat, 'llm.heartbeat', 'default subjects are unchanged');
+    assert.equal(llmSubjects('ok_Name-1').heartbeat('w1'), 'ok_Name-1.llm.heartbeat.w1');
+    assert.equal(llmSubjects('ok_Name-1').heartbeats, 'ok_Name-1.llm.heartbeat.*');
+    assert.equal(llmSubjects().heartbeat('w1'), 'llm.heartbeat.w1', 'default subjects: no prefix');
   });
 
   test('the CLI takes --namespace, LLMWIRE_NAMESPACE and the config key, and refuses bad names', async () => {

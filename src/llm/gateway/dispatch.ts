@@ -177,6 +177,7 @@ export class Dispatcher {
         tenant: call.tenant,
         prio: call.prio,
         corr: call.requestId,
+        ...(worker.source === undefined ? {} : { from: worker.source }),
         ...traceFields(span.context),
       });
       let idle: NodeJS.Timeout | undefined;
@@ -258,6 +259,7 @@ export class Dispatcher {
             tenant: call.tenant,
             prio: call.prio,
             corr: call.requestId,
+            ...(worker.source === undefined ? {} : { from: worker.source }),
             ...traceFields(span.context),
           },
         );

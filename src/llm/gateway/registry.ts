@@ -2,7 +2,12 @@
 // heartbeats (or says it stopped) is dropped, and whoever waits on it is told it was lost.
 import type { Bus } from '../../bus/index.js';
 import type { Subscription } from '../../bus/subscription.js';
-import { validateBody, type Envelope, type Heartbeat } from '../../protocol/index.js';
+import {
+  InvalidMessageError,
+  validateBody,
+  type Envelope,
+  type Heartbeat,
+} from '../../protocol/index.js';
 import type { WorkerView } from '../routing/policy.js';
 import { isValidWorkerId, llmSubjects, type LlmSubjects } from '../subjects.js';
 
@@ -16,9 +21,22 @@ export interface WorkerEntry extends WorkerView {
   firstSeen: number;
   /** Heartbeats heard since it joined. */
   beats: number;
+  /**
+   * The `source` its heartbeats carry: on a hub, stamped from the worker's authenticated
+   * identity. Replies to requests sent to this worker must carry the same (bus `from`).
+   */
+  source: string | undefined;
 }
 
 const SWEEP_MS = 100;
+
+/**
+ * The announced address, kept only when it is one of the worker's own subjects: a worker may
+ * not point the router at a subject someone else receives (docs/security.md).
+ */
+function ownAddress(announced: string | undefined, prefix: string): string | undefined {
+  return announced !== undefined && announced.startsWith(`${prefix}.`) ? announced : undefined;
+}
 
 /** `changed`: a known worker's status, capacity or models moved (admission slots follow). */
 export type RegistryEvent = {
@@ -43,7 +61,9 @@ export class WorkerRegistry {
   ) {}
 
   async start(): Promise<void> {
-    this.sub = this.bus.subscribe(this.subjects.heartbeat, (msg) => this.onHeartbeat(msg.envelope));
+    this.sub = this.bus.subscribe(this.subjects.heartbeats, (msg) =>
+      this.onHeartbeat(msg.envelope),
+    );
     await this.sub.ready;
     this.lastSweep = Date.now();
     this.timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
@@ -108,7 +128,15 @@ export class WorkerRegistry {
     }
     if (env.kind !== 'heartbeat') return;
     const hb = env.body as Heartbeat;
-    if (!isValidWorkerId(hb.worker)) return;
+    // A heartbeat speaks only for the worker its subject names: on a locked-down bus a peer may
+    // publish only its own heartbeat subject (docs/security.md), so this binds the id to it.
+    if (!isValidWorkerId(hb.worker) || env.subject !== this.subjects.heartbeat(hb.worker)) {
+      this.bus.reportError(
+        new InvalidMessageError(`heartbeat for '${hb.worker}' sent on '${env.subject}'`),
+        env,
+      );
+      return;
+    }
     const now = Date.now();
     const known = this.workers.get(hb.worker);
     if (hb.status === 'stopped') {
@@ -117,7 +145,9 @@ export class WorkerRegistry {
     }
     const entry: WorkerEntry = {
       id: hb.worker,
-      address: hb.address ?? this.subjects.chat(hb.worker),
+      address:
+        ownAddress(hb.address, this.subjects.address(hb.worker)) ?? this.subjects.chat(hb.worker),
+      source: env.source,
       models: hb.models,
       capacity: hb.capacity,
       reported: hb.inflight,

@@ -189,7 +189,7 @@ export class Worker {
     if (this.state_ === 'stopped' && !force) return;
     try {
       const hb = this.heartbeat();
-      this.bus.publish(this.subjects.heartbeat, hb, { kind: 'heartbeat' });
+      this.bus.publish(this.subjects.heartbeat(this.id), hb, { kind: 'heartbeat' });
       this.observer?.heartbeat(hb);
     } catch (err) {
       this.bus.reportError(err);

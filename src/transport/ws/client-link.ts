@@ -24,6 +24,7 @@ import {
   WIRE_VERSION,
   type HubRecord,
   type PeerRecord,
+  type HubIdentity,
 } from './wire.js';
 
 export interface LinkOptions {
@@ -41,7 +42,8 @@ export interface LinkOptions {
 export interface LinkEvents {
   /** The socket is open and `hello` went out: write whatever state the hub should have. */
   onOpen(): void;
-  onMessage(sid: number, frame: Uint8Array): void;
+  /** One envelope for each subscription in `sids`. */
+  onMessage(sids: readonly number[], frame: Uint8Array): void;
   /** The link is closed for good, by `close()` or by an error reconnecting cannot fix. */
   onShutdown(err: Error): void;
 }
@@ -61,6 +63,8 @@ export class HubConnection implements HubLink {
   readonly requestTimeoutMs: number;
   session = 0;
   peerId: string | undefined;
+  /** Who the hub took this peer to be (its hello); its source and tenant go on every publish. */
+  identity: HubIdentity | undefined;
   hubMaxFrameBytes = Number.POSITIVE_INFINITY;
   closed = false;
   /** The socket is open and `hello` went out: records may be written. */
@@ -212,10 +216,11 @@ export class HubConnection implements HubLink {
     const rec = decoded.record;
     switch (rec.op) {
       case 'hello':
+        this.identity = rec.identity;
         this.greeted(rec.peer, rec.maxFrameBytes, rec.pingMs);
         return;
       case 'msg':
-        this.events.onMessage(rec.sid, rec.frame);
+        this.events.onMessage(rec.sids ?? [rec.sid], rec.frame);
         return;
       case 'dlv':
       case 'dead': {

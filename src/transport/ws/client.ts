@@ -92,20 +92,25 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
         outbox = [];
         outboxBytes = 0;
       },
-      onMessage(sid, frame) {
-        const sub = subs.get(sid);
-        if (sub === undefined) return; // unsubscribed while the message was on its way
-        let env: Envelope;
-        try {
-          env = codec.decode(frame);
-        } catch (err) {
-          onError(err);
-          return;
-        }
-        try {
-          sub.handler(env);
-        } catch (err) {
-          onError(err);
+      onMessage(sids, frame) {
+        // Decoded once however many subscriptions it is for.
+        let env: Envelope | undefined;
+        for (const sid of sids) {
+          const sub = subs.get(sid);
+          if (sub === undefined) continue; // unsubscribed while the message was on its way
+          if (env === undefined) {
+            try {
+              env = codec.decode(frame);
+            } catch (err) {
+              onError(err);
+              return;
+            }
+          }
+          try {
+            sub.handler(env);
+          } catch (err) {
+            onError(err);
+          }
         }
       },
       onShutdown(err) {
@@ -149,6 +154,13 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
     publish(env) {
       assertOpen();
       checkSubject(env.subject);
+      // Stamped here as the hub would stamp it, so the frame goes on as sent (and a signature
+      // over it stays valid).
+      const identity = link.identity;
+      if (identity !== undefined && env.sig === undefined) {
+        env.source = identity.source;
+        if (identity.tenant !== undefined) env.tenant = identity.tenant;
+      }
       const frame = codec.encode(env);
       const limit = link.hubMaxFrameBytes;
       if (frame.byteLength > limit) {

@@ -1,10 +1,13 @@
-// One remote peer on the hub: checks each record it sends, runs it against the hub's local
-// transport and answers; its subscriptions and leases live and die with its connection. A bad
-// record is answered with a typed `err` and affects nobody else.
+// One remote peer on the hub: checks each record it sends against its identity's permissions,
+// runs it against the hub's local transport and answers; its subscriptions, inboxes and leases
+// live and die with its connection. A bad or forbidden record is answered with a typed `err`
+// and affects nobody else (docs/ws-bus.md, docs/security.md).
 import type { WebSocket } from 'ws';
 import type { Codec } from '../../codec/codec.js';
 import {
+  createEnvelope,
   errorFromWire,
+  ForbiddenError,
   OverloadedError,
   toWireError,
   UnsupportedVersionError,
@@ -12,10 +15,19 @@ import {
   ClosedError,
   UnavailableError,
   type Envelope,
+  type WireError,
 } from '../../protocol/index.js';
-import { checkSubject } from '../subject.js';
-import type { Transport, TransportSubscription } from '../transport.js';
+import { checkPattern, checkSubject } from '../subject.js';
+import type { Transport } from '../transport.js';
+import {
+  Grant,
+  inboxToken,
+  ResponseGrants,
+  type InboxClaims,
+  type PeerIdentity,
+} from './hub-identity.js';
 import { PeerQueues } from './hub-queue.js';
+import { PeerSubscriptions } from './hub-subs.js';
 import {
   CloseCode,
   decodePeerRecord,
@@ -29,6 +41,9 @@ import {
 /** What `BusHub.peers()` reports about one connected peer. */
 export interface PeerInfo {
   readonly id: string;
+  /** The identity its credential maps to, and that identity's role. */
+  readonly identity: string;
+  readonly role: string;
   /** The name the peer gave in its `hello`, if any. */
   readonly name: string | undefined;
   readonly remoteAddress: string | undefined;
@@ -55,6 +70,22 @@ export interface HubContext {
   readonly nextHandle: () => number;
   /** Frames already known for an envelope (the one a peer published), so none is re-encoded. */
   readonly frames: WeakMap<Envelope, Uint8Array>;
+  /** Envelopes that could not be encoded for peers: their requester was told once. */
+  readonly unsendable: WeakSet<Envelope>;
+  readonly inboxes: InboxClaims;
+  /** A peer tried something its identity may not do (it also gets `forbidden`). */
+  readonly onDenied: (event: DeniedEvent) => void;
+}
+
+/** What the hub reports when it refuses a peer's record. */
+export interface DeniedEvent {
+  readonly peer: string;
+  readonly identity: string;
+  readonly role: string;
+  readonly action: 'publish' | 'subscribe' | 'queue' | 'connect';
+  /** The subject, pattern or queue name refused. */
+  readonly target: string;
+  readonly reason: string;
 }
 
 /** Requests in flight per peer (mostly long-polls); past it new ones fail `overloaded`. */
@@ -67,7 +98,11 @@ export class PeerSession {
   private closed = false;
   private alive = true;
   private pending = 0;
-  private readonly subs = new Map<number, TransportSubscription>();
+  private readonly subs: PeerSubscriptions;
+  /** Inbox tokens claimed, by subscription id. */
+  private readonly inboxOf = new Map<number, string>();
+  private readonly responses = new ResponseGrants();
+  private readonly grant: Grant;
   private readonly queues: PeerQueues;
   private readonly helloTimer: NodeJS.Timeout;
 
@@ -75,10 +110,15 @@ export class PeerSession {
     readonly id: string,
     private readonly socket: WebSocket,
     private readonly remoteAddress: string | undefined,
+    readonly identity: PeerIdentity,
     private readonly ctx: HubContext,
     private readonly onGone: (peer: PeerSession) => void,
   ) {
-    this.queues = new PeerQueues(ctx.local, ctx.codec, ctx.maxLeasesPerPeer, ctx.nextHandle);
+    this.grant = Grant.of(identity);
+    this.subs = new PeerSubscriptions(ctx.local, (sids, env) => this.forward(sids, env));
+    // Enqueued messages are stamped like published ones.
+    const codec = { encode: ctx.codec.encode, decode: (f: Uint8Array) => this.admit(f).env };
+    this.queues = new PeerQueues(ctx.local, codec, ctx.maxLeasesPerPeer, ctx.nextHandle);
     socket.on('message', (data, isBinary) => this.onMessage(messageBytes(data), isBinary));
     socket.on('pong', () => (this.alive = true));
     socket.on('error', (err) => ctx.onError(err, id));
@@ -92,6 +132,8 @@ export class PeerSession {
   info(): PeerInfo {
     return {
       id: this.id,
+      identity: this.identity.name,
+      role: this.identity.role,
       name: this.name,
       remoteAddress: this.remoteAddress,
       connectedAt: this.connectedAt,
@@ -110,6 +152,7 @@ export class PeerSession {
     }
     this.alive = false;
     this.socket.ping();
+    this.responses.prune();
   }
 
   /** Drops the peer's state now and closes its connection with `code`. */
@@ -167,6 +210,16 @@ export class PeerSession {
         peer: this.id,
         maxFrameBytes: this.ctx.maxFrameBytes,
         pingMs: this.ctx.pingIntervalMs,
+        ...(this.identity.source === undefined
+          ? {}
+          : {
+              identity: {
+                name: this.identity.name,
+                role: this.identity.role,
+                source: this.identity.source,
+                ...(this.identity.tenant === undefined ? {} : { tenant: this.identity.tenant }),
+              },
+            }),
       });
       return;
     }
@@ -174,9 +227,8 @@ export class PeerSession {
       case 'hello':
         throw new InvalidMessageError('hello was already received');
       case 'pub': {
-        const env = this.ctx.codec.decode(rec.frame);
-        checkSubject(env.subject);
-        this.ctx.frames.set(env, rec.frame);
+        const { env, asSent } = this.admit(rec.frame);
+        if (asSent) this.ctx.frames.set(env, rec.frame);
         this.ctx.local.publish(env);
         return;
       }
@@ -184,8 +236,7 @@ export class PeerSession {
         this.subscribe(rec.id, rec.sid, rec.pattern, rec.queue);
         return;
       case 'unsub':
-        this.subs.get(rec.sid)?.unsubscribe();
-        this.subs.delete(rec.sid);
+        this.unsubscribe(rec.sid);
         return;
       case 'flush':
         this.answer(rec.id, () => this.ctx.local.flush().then(() => ({})));
@@ -198,8 +249,73 @@ export class PeerSession {
         this.ctx.onError(errorFromWire(rec.error), this.id);
         return;
       default:
+        if (!this.grant.queues.allowsSubject(rec.queue)) {
+          throw this.deny('queue', rec.queue, `may not use queue '${rec.queue}'`);
+        }
         this.answer(rec.id, () => this.queues.call(rec));
     }
+  }
+
+  /**
+   * Opens a frame a peer sent, checks that its identity may publish it, and stamps its `source`
+   * and `tenant` from the identity. `asSent` is false when stamping changed the header, so the
+   * peer's bytes must not be forwarded as they are.
+   */
+  private admit(frame: Uint8Array): { env: Envelope; asSent: boolean } {
+    const env = this.ctx.codec.decode(frame);
+    checkSubject(env.subject);
+    const subject = env.subject;
+    if (
+      !this.grant.publish.allowsSubject(subject) &&
+      !(this.grant.allowResponses && this.responses.allows(subject))
+    ) {
+      throw this.deny('publish', subject, `may not publish on '${subject}'`);
+    }
+    // Replies must go where this peer itself may listen: otherwise a request could aim its
+    // responder's answer at someone else's subject.
+    if (env.replyTo !== undefined && !this.mayReceive(env.replyTo)) {
+      throw this.deny('publish', env.replyTo, `may not ask for replies on '${env.replyTo}'`);
+    }
+    const { source, tenant } = this.identity;
+    if (source === undefined) return { env, asSent: true };
+    if (env.source === source && (tenant === undefined || env.tenant === tenant)) {
+      return { env, asSent: true };
+    }
+    if (env.sig !== undefined) {
+      // The hub cannot restamp a signed header; the peer's client stamps it before signing.
+      throw this.deny(
+        'publish',
+        subject,
+        `a signed frame must carry source '${source}'${tenant === undefined ? '' : ` and tenant '${tenant}'`}`,
+      );
+    }
+    env.source = source;
+    if (tenant !== undefined) env.tenant = tenant;
+    return { env, asSent: false };
+  }
+
+  /** Could this peer subscribe to `subject` (its own inboxes, or its subscribe permission)? */
+  private mayReceive(subject: string): boolean {
+    const tokens = subject.split('.');
+    const inbox = inboxToken(tokens);
+    if (inbox !== undefined) {
+      for (const token of this.inboxOf.values()) if (token === inbox) return true;
+    }
+    return this.grant.subscribe.subscribeVerdict(subject) !== 'deny';
+  }
+
+  /** Logs and counts a refusal; returns the error to send back. */
+  private deny(action: DeniedEvent['action'], target: string, what: string): WireError {
+    const reason = `${this.identity.role} '${this.identity.name}' ${what}`;
+    this.ctx.onDenied({
+      peer: this.id,
+      identity: this.identity.name,
+      role: this.identity.role,
+      action,
+      target,
+      reason,
+    });
+    return new ForbiddenError(reason, { details: { action, target } });
   }
 
   private subscribe(id: number, sid: number, pattern: string, queue: string | undefined): void {
@@ -210,38 +326,91 @@ export class PeerSession {
         { retryable: false },
       );
     }
-    const sub = this.ctx.local.subscribe(
+    // Checked before anything is registered: a refused subscription leaves nothing behind.
+    if (this.pending >= MAX_PENDING_REQUESTS) {
+      throw new OverloadedError('too many requests in flight on this connection');
+    }
+    const tokens = checkPattern(pattern);
+    const inbox = inboxToken(tokens);
+    let verdict = this.grant.subscribe.subscribeVerdict(pattern);
+    if (inbox !== undefined) {
+      // Every peer may have inboxes; each is bound to the connection that claims it first.
+      this.ctx.inboxes.claim(inbox, this.id, this.identity.name);
+      this.inboxOf.set(sid, inbox);
+      verdict = 'allow';
+    } else if (verdict === 'deny') {
+      throw this.deny('subscribe', pattern, `may not subscribe to '${pattern}'`);
+    }
+    const ready = this.subs.add(
+      sid,
       pattern,
-      (env) => this.forward(sid, env),
-      queue === undefined ? {} : { queue },
+      queue,
+      verdict === 'filter' ? this.grant.subscribe : undefined,
     );
-    this.subs.set(sid, sub);
     this.answer(id, () =>
-      sub.ready.then(
+      ready.then(
         () => ({}),
         (err: unknown) => {
-          sub.unsubscribe();
-          this.subs.delete(sid);
+          this.unsubscribe(sid);
           throw err;
         },
       ),
     );
   }
 
+  private unsubscribe(sid: number): void {
+    this.subs.remove(sid);
+    const inbox = this.inboxOf.get(sid);
+    if (inbox === undefined) return;
+    this.inboxOf.delete(sid);
+    this.ctx.inboxes.release(inbox, this.id);
+  }
+
   /** Sends one matching envelope to the peer. */
-  private forward(sid: number, env: Envelope): void {
+  private forward(sids: readonly number[], env: Envelope): void {
     if (this.closed) return;
     let frame = this.ctx.frames.get(env);
     if (frame === undefined) {
+      if (this.ctx.unsendable.has(env)) return;
       try {
         frame = this.ctx.codec.encode(env);
       } catch (err) {
-        this.fail(err);
+        this.unsendable(env, err);
         return;
       }
       this.ctx.frames.set(env, frame);
     }
-    this.send({ op: 'msg', sid, frame });
+    // The peer may answer this message (allow_responses), until its deadline.
+    if (env.replyTo !== undefined && this.grant.allowResponses) {
+      this.responses.grant(env.replyTo, env.deadline);
+    }
+    const sid = sids[0]!;
+    this.send(
+      sids.length === 1 ? { op: 'msg', sid, frame } : { op: 'msg', sid, sids: [...sids], frame },
+    );
+  }
+
+  /**
+   * A message no peer can be sent (it cannot be encoded): its requester, if any, gets the error
+   * now on its reply subject, rather than waiting for a deadline.
+   */
+  private unsendable(env: Envelope, err: unknown): void {
+    this.ctx.unsendable.add(env);
+    const error = toWireError(err);
+    this.ctx.onError(err, this.id);
+    if (env.replyTo === undefined || env.kind === 'error') return;
+    try {
+      this.ctx.local.publish(
+        createEnvelope({
+          kind: 'error',
+          subject: env.replyTo,
+          corr: env.id,
+          body: error.toWire(),
+        }),
+      );
+    } catch (publishErr) {
+      this.ctx.onError(publishErr, this.id);
+    }
   }
 
   /** Runs a request and sends its items and `ok`, or its `err`. */
@@ -284,8 +453,9 @@ export class PeerSession {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.helloTimer);
-    for (const sub of this.subs.values()) sub.unsubscribe();
-    this.subs.clear();
+    this.subs.dispose();
+    for (const inbox of this.inboxOf.values()) this.ctx.inboxes.release(inbox, this.id);
+    this.inboxOf.clear();
     this.queues.dispose((err) => this.ctx.onError(err, this.id));
     this.onGone(this);
   }

@@ -13,10 +13,12 @@ import {
   type Envelope,
 } from '../../protocol/index.js';
 import type { Transport } from '../transport.js';
-import { PeerSession, type HubContext, type PeerInfo } from './hub-peer.js';
+import { InboxClaims, OPEN_IDENTITY, type PeerIdentity } from './hub-identity.js';
+import { PeerSession, type DeniedEvent, type HubContext, type PeerInfo } from './hub-peer.js';
 import { CloseCode, DEFAULT_PATH, RECORD_OVERHEAD_BYTES } from './wire.js';
 
-export type { PeerInfo } from './hub-peer.js';
+export type { DeniedEvent, PeerInfo } from './hub-peer.js';
+export type { PeerIdentity } from './hub-identity.js';
 
 export interface BusHubOptions {
   /** Attach to this server (e.g. the gateway's) instead of listening on a port of its own. */
@@ -28,16 +30,26 @@ export interface BusHubOptions {
   /** Interface to listen on when no `server` is given. Default '127.0.0.1'. */
   host?: string;
   /**
-   * Decides whether a connection may join, from its bearer token (the `Authorization: Bearer`
-   * header, else the `token` query parameter). Refused connections get HTTP 401 and no upgrade.
-   * Default: everyone may join.
+   * Decides who a connection is, from its bearer token (the `Authorization: Bearer` header,
+   * else the `token` query parameter): the identity whose permissions it gets, or undefined /
+   * false to refuse it (HTTP 401, no upgrade). `true` admits it with no restriction.
+   * Default: everyone may join, with no restriction (so a hub of its own binds 127.0.0.1).
    */
-  authenticate?: (token: string | undefined, req: IncomingMessage) => boolean | Promise<boolean>;
+  authenticate?: (
+    token: string | undefined,
+    req: IncomingMessage,
+  ) => PeerIdentity | boolean | undefined | Promise<PeerIdentity | boolean | undefined>;
+  /** A peer's record was refused by its identity's permissions. Default: nothing. */
+  onDenied?: (event: DeniedEvent) => void;
+  /** Connections open at once. Past it an upgrade gets HTTP 503. Default 10,000. */
+  maxConnections?: number;
+  /** Connections open at once per identity (unless it says otherwise). Past it, 429. Default 256. */
+  maxConnectionsPerIdentity?: number;
   /** Codec for frames sent to peers; it must be able to open what peers send. Default JSON. */
   codec?: Codec;
   /** Largest frame accepted from or sent to a peer. Default: the codec's (8 MiB). */
   maxFrameBytes?: number;
-  /** Default 10,000. */
+  /** Distinct subscriptions one peer may hold (identical ones count once). Default 10,000. */
   maxSubscriptionsPerPeer?: number;
   /** Bytes queued unsent to one peer before it is disconnected as a slow consumer. Default 32 MiB. */
   maxBufferedBytes?: number;
@@ -107,7 +119,19 @@ export function createBusHub(local: Transport, options: BusHubOptions = {}): Bus
     onError: (err, peer) => onError(err, { peer }),
     nextHandle: () => ++handles,
     frames: new WeakMap<Envelope, Uint8Array>(),
+    unsendable: new WeakSet<Envelope>(),
+    inboxes: new InboxClaims(),
+    onDenied: options.onDenied ?? (() => undefined),
   };
+  const maxConnections = positive('maxConnections', options.maxConnections, 10_000);
+  const maxPerIdentity = positive(
+    'maxConnectionsPerIdentity',
+    options.maxConnectionsPerIdentity,
+    256,
+  );
+  /** Open connections by identity name, counted from admission on. */
+  const perIdentity = new Map<string, number>();
+  let connections = 0;
 
   // Records a little past the frame limit still reach the codec and get a typed
   // `payload_too_large`; far past it, ws closes the connection with 1009 before buffering it.
@@ -129,24 +153,35 @@ export function createBusHub(local: Transport, options: BusHubOptions = {}): Bus
       res.end('llmwire bus hub: connect with WebSocket\n');
     });
 
-  const join = (ws: WebSocket, req: IncomingMessage) => {
+  const leave = (identity: PeerIdentity) => {
+    connections--;
+    const n = (perIdentity.get(identity.name) ?? 1) - 1;
+    if (n <= 0) perIdentity.delete(identity.name);
+    else perIdentity.set(identity.name, n);
+  };
+
+  const join = (ws: WebSocket, req: IncomingMessage, identity: PeerIdentity) => {
     const id = randomBytes(6).toString('hex');
-    const peer = new PeerSession(id, ws, req.socket.remoteAddress, ctx, (p) => peers.delete(p.id));
+    const peer = new PeerSession(id, ws, req.socket.remoteAddress, identity, ctx, (p) => {
+      peers.delete(p.id);
+      leave(identity);
+    });
     peers.set(id, peer);
   };
 
   const admit = async (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => {
-    let allowed = true;
+    let identity: PeerIdentity | undefined = OPEN_IDENTITY;
     if (options.authenticate !== undefined) {
       try {
-        allowed = await options.authenticate(bearerToken(req, url), req);
+        const found = await options.authenticate(bearerToken(req, url), req);
+        identity = found === true ? OPEN_IDENTITY : found === false ? undefined : found;
       } catch (err) {
         onError(err, {});
         refuse(socket, 500, 'Internal Server Error');
         return;
       }
     }
-    if (!allowed) {
+    if (identity === undefined) {
       refuse(socket, 401, 'Unauthorized', 'WWW-Authenticate: Bearer\r\n');
       return;
     }
@@ -154,8 +189,35 @@ export function createBusHub(local: Transport, options: BusHubOptions = {}): Bus
       socket.destroy();
       return;
     }
+    const mine = perIdentity.get(identity.name) ?? 0;
+    const limit = identity.maxConnections ?? maxPerIdentity;
+    if (connections >= maxConnections || mine >= limit) {
+      const total = connections >= maxConnections;
+      ctx.onDenied({
+        peer: '-',
+        identity: identity.name,
+        role: identity.role,
+        action: 'connect',
+        target: path,
+        reason: total
+          ? `the hub holds its limit of ${maxConnections} connections`
+          : `${identity.role} '${identity.name}' holds its limit of ${limit} connections`,
+      });
+      if (total) refuse(socket, 503, 'Service Unavailable');
+      else refuse(socket, 429, 'Too Many Requests');
+      return;
+    }
+    connections++;
+    perIdentity.set(identity.name, mine + 1);
+    const admitted = identity;
     socket.off('error', ignore);
-    wss.handleUpgrade(req, socket, head, join);
+    let joined = false;
+    wss.handleUpgrade(req, socket, head, (ws, r) => {
+      joined = true;
+      join(ws, r, admitted);
+    });
+    // handleUpgrade calls back synchronously or not at all (a bad handshake ends the socket).
+    if (!joined) socket.once('close', () => leave(admitted));
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {

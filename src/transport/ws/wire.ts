@@ -27,6 +27,8 @@ export const CloseCode = {
   kicked: 4000,
   slowConsumer: 4001,
   helloTimeout: 4002,
+  /** The identity's credentials were revoked or its connection limit reached. */
+  policy: 4003,
 } as const;
 
 const Id = Type.Integer({ minimum: 1, maximum: 2 ** 53 - 1 });
@@ -105,8 +107,25 @@ export const HUB_RECORDS = {
     maxFrameBytes: Type.Integer({ minimum: 1 }),
     /** The hub pings this often; a peer that hears nothing for two intervals reconnects. */
     pingMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    /**
+     * Who the hub took this peer to be: its `source` (and `tenant`, when the identity has one)
+     * are stamped on every envelope the peer publishes (docs/security.md).
+     */
+    identity: Type.Optional(
+      Type.Object({
+        name: Text,
+        role: Text,
+        source: Text,
+        tenant: Type.Optional(Text),
+      }),
+    ),
   }),
-  msg: op('msg', { sid: Id, frame: Frame }),
+  /** One envelope for subscription `sid`, or for every subscription in `sids` (identical ones). */
+  msg: op('msg', {
+    sid: Id,
+    sids: Type.Optional(Type.Array(Id, { minItems: 2, maxItems: 65_536 })),
+    frame: Frame,
+  }),
   ok: op('ok', { id: Id, result: Type.Optional(Type.Unknown()) }),
   err: op('err', { id: Type.Optional(Id), error: ErrorBodySchema }),
   /** One leased delivery of a `q.receive`, sent before its `ok`. */
@@ -141,6 +160,7 @@ export type HubRecord = RecordOf<typeof HUB_RECORDS>;
 export type QueueRecord = Extract<PeerRecord, { op: `q.${string}` }>;
 export type DeliveryRecord = Static<typeof HUB_RECORDS.dlv>;
 export type DeadRecord = Static<typeof HUB_RECORDS.dead>;
+export type HubIdentity = NonNullable<Static<typeof HUB_RECORDS.hello>['identity']>;
 
 /** Results carried by `ok`, by the request that asked for them. */
 export const RESULTS = {

@@ -42,7 +42,7 @@ export class PeerSubscriptions {
     filter?: SubjectRule,
   ): Promise<void> {
     const key = `${pattern}\u0000${queue ?? ''}`;
-    let shared = this.byKey.get(key);
+    const shared = this.byKey.get(key);
     if (shared !== undefined) {
       shared.sids.push(sid);
       this.bySid.set(sid, shared);

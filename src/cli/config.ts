@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../protocol/index.js';
+import { SecretSchema } from './secrets.js';
 
 const Policy = Type.Union([
   Type.Literal('round-robin'),
@@ -25,6 +26,50 @@ const TenantSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const Patterns = Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: 1024 });
+const PermissionSchema = Type.Object(
+  { allow: Type.Optional(Patterns), deny: Type.Optional(Patterns) },
+  { additionalProperties: false },
+);
+/** One token of a subject: identity names appear in sources, inboxes and NATS user names. */
+const Name = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
+
+/** A credential and who holds it (docs/security.md). */
+const IdentitySchema = Type.Object(
+  {
+    name: Name,
+    role: Type.Union([
+      Type.Literal('client'),
+      Type.Literal('worker'),
+      Type.Literal('operator'),
+      Type.Literal('observer'),
+    ]),
+    /** The credential: inline, {file}, or {env}; at least 16 characters. */
+    key: SecretSchema,
+    /** client: tenant name (default: the identity's name) and its limits. */
+    tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    models: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    requestsPerMinute: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    tokensPerMinute: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    weight: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    /** worker: the worker ids it may announce and serve (default: its name). */
+    workers: Type.Optional(Type.Array(Name, { minItems: 1 })),
+    permissions: Type.Optional(
+      Type.Object(
+        {
+          publish: Type.Optional(PermissionSchema),
+          subscribe: Type.Optional(PermissionSchema),
+          queues: Type.Optional(PermissionSchema),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    maxConnections: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type IdentityConfig = Static<typeof IdentitySchema>;
+
 export const ConfigSchema = Type.Object(
   {
     /** 'sqlite' (embedded, durable), 'memory', or a URL of a remote bus (ws://host:port/v1/bus). */
@@ -32,6 +77,20 @@ export const ConfigSchema = Type.Object(
     dataDir: Type.String({ minLength: 1 }),
     /** Puts every LLM subject under `NAME.` so deployments can share a broker (llm/subjects.ts). */
     namespace: Type.Optional(Type.String()),
+    /** Who may use the gateway and the bus, with what role (docs/security.md). */
+    identities: Type.Optional(Type.Array(IdentitySchema, { maxItems: 100_000 })),
+    /** The WebSocket bus endpoint's limits. */
+    hub: Type.Optional(
+      Type.Object(
+        {
+          maxConnections: Type.Optional(Type.Integer({ minimum: 1 })),
+          maxConnectionsPerIdentity: Type.Optional(Type.Integer({ minimum: 1 })),
+          maxSubscriptionsPerPeer: Type.Optional(Type.Integer({ minimum: 1 })),
+          maxBufferedBytes: Type.Optional(Type.Integer({ minimum: 65_536 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     gateway: Type.Object(
       {
         host: Type.String({ minLength: 1 }),

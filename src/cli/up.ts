@@ -4,11 +4,13 @@ import { createBus } from '../bus/index.js';
 import { createBackend } from '../llm/backends/index.js';
 import { createGateway } from '../llm/gateway/server.js';
 import { validateNamespace } from '../llm/subjects.js';
+import { peerIdentity } from '../llm/security/roles.js';
 import { createWorker, type Worker } from '../llm/worker/worker.js';
 import { maskCredentials, WorkerMetrics } from '../ops/index.js';
 import { createBusHub } from '../transport/ws/index.js';
 import { parse, type Options } from './args.js';
 import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig, type Config } from './config.js';
+import { identityTable } from './identities.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
 
@@ -130,15 +132,33 @@ async function run(
   });
   await bus.ready;
   const namespace = config.namespace === undefined ? {} : { namespace: config.namespace };
-  const gateway = createGateway({ bus, ...config.gateway, ...namespace, ...obs.options });
+  const identities = identityTable(config);
+  const gateway = createGateway({
+    bus,
+    ...config.gateway,
+    identities,
+    ...namespace,
+    ...obs.options,
+  });
   const hub = createBusHub(transport, {
     server: gateway.server,
-    ...(config.gateway.apiKeys === undefined
+    ...config.hub,
+    // No credentials configured: the loopback-only open mode, every local peer unrestricted.
+    ...(identities.empty
       ? {}
       : {
-          authenticate: (token: string | undefined) =>
-            token !== undefined && token in config.gateway.apiKeys!,
+          authenticate: (token: string | undefined) => {
+            const identity = identities.lookup(token);
+            return identity === undefined ? undefined : peerIdentity(identity, config.namespace);
+          },
         }),
+    onDenied: (e) => {
+      obs.logger.warn(
+        { peer: e.peer, identity: e.identity, role: e.role, action: e.action, target: e.target },
+        `bus: refused: ${e.reason}`,
+      );
+      gateway.metrics?.deniedOnBus(e.identity, e.role, e.action);
+    },
   });
   const workers: Worker[] = [];
   // In-process workers report into the gateway's registry: one /metrics for the whole process.

@@ -99,6 +99,8 @@ export class GatewayMetrics {
   private readonly promptTokens: Counter<string>;
   private readonly completionTokens: Counter<string>;
   private readonly failovers: Counter<string>;
+  private readonly denied: Counter<string>;
+  private readonly identities: LabelGuard;
   private readonly inflight: Gauge<string>;
   /** Tokens streamed from each worker, counted per token (the dashboard's tokens/s). */
   readonly streamed = new Map<string, TokenCell>();
@@ -140,6 +142,13 @@ export class GatewayMetrics {
       name: `${p}completion_tokens_total`,
       help: 'Completion tokens of completed requests, as the workers counted them.',
       labelNames: ['model', 'tenant'],
+      registers,
+    });
+    this.identities = new LabelGuard(options.maxTenants ?? 200);
+    this.denied = new Counter({
+      name: 'llmwire_bus_denied_total',
+      help: 'Bus records refused by the permissions of the identity that sent them, by identity, role and action.',
+      labelNames: ['identity', 'role', 'action'],
       registers,
     });
     this.failovers = new Counter({
@@ -263,6 +272,11 @@ export class GatewayMetrics {
         if (outcome.code !== undefined) this.error(endpoint, model, tenant, outcome.code);
       },
     };
+  }
+
+  /** A peer's record refused by its identity's permissions (docs/security.md). */
+  deniedOnBus(identity: string, role: string, action: string): void {
+    this.denied.inc({ identity: this.identities.value(identity), role, action });
   }
 
   /** A request refused before its model was known (bad body, no key, no route). */

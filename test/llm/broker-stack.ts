@@ -63,7 +63,11 @@ export async function brokerAvailable(broker: BrokerName, what: string): Promise
 }
 
 /** API keys of the gateway: an unlimited tenant, and one allowed 2 requests a minute. */
-export const KEYS = { main: 'sk-broker-main', limited: 'sk-broker-limited' } as const;
+export const KEYS = {
+  main: 'sk-broker-main',
+  limited: 'sk-broker-limited',
+  operator: 'op-broker-operator-0123',
+} as const;
 
 export interface WorkerView {
   id: string;
@@ -112,6 +116,7 @@ export async function startBrokerStack(
   writeFileSync(
     config,
     JSON.stringify({
+      identities: [{ name: 'ops', role: 'operator', key: KEYS.operator }],
       gateway: {
         apiKeys: {
           [KEYS.main]: { name: 'main' },
@@ -140,7 +145,7 @@ export async function startBrokerStack(
   let url = '';
   const listWorkers = async (): Promise<WorkerView[]> => {
     const res = await fetch(`${url}/v1/llmwire/workers`, {
-      headers: { authorization: `Bearer ${KEYS.main}` },
+      headers: { authorization: `Bearer ${KEYS.operator}` },
     });
     assert.equal(res.status, 200, 'the gateway lists its workers');
     return ((await res.json()) as { workers: WorkerView[] }).workers;

@@ -1,34 +1,44 @@
-// API keys -> tenants, as middleware. With no keys configured every request is the `default`
-// tenant (the gateway then only listens on loopback; see server.ts).
-import { createHash, timingSafeEqual } from 'node:crypto';
+// Credentials -> identities, as middleware. With no credential configured every request is the
+// `default` tenant (the gateway then only listens on loopback; see server.ts). With some, a
+// route says which roles may use it (docs/security.md): a key of another role gets 403.
 import { ForbiddenError, UnauthorizedError } from '../../protocol/index.js';
+import type { IdentityTable } from '../security/identities.js';
+import type { Role } from '../security/roles.js';
 import type { Middleware, Tenant } from './http.js';
 
 export const DEFAULT_TENANT: Tenant = { name: 'default' };
 
-function digest(key: string): Buffer {
-  return createHash('sha256').update(key).digest();
-}
+/** Clients and operators use the API; operators and observers watch it. */
+export const API_ROLES: readonly Role[] = ['client', 'operator'];
+export const WATCH_ROLES: readonly Role[] = ['operator', 'observer'];
 
-export function authMiddleware(apiKeys: Record<string, Tenant> | undefined): Middleware {
-  if (apiKeys === undefined || Object.keys(apiKeys).length === 0) {
+export function authMiddleware(
+  table: IdentityTable,
+  roles: readonly Role[],
+  /** Also take the key from a `token` query parameter (EventSource cannot set headers). */
+  queryToken = false,
+): Middleware {
+  if (table.empty) {
     return async (ctx, next) => {
       ctx.tenant = DEFAULT_TENANT;
       await next();
     };
   }
-  // Compare digests in constant time so response timing says nothing about a key's prefix.
-  const table = Object.entries(apiKeys).map(([key, tenant]) => ({ digest: digest(key), tenant }));
   return async (ctx, next) => {
     const header = ctx.req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (match === null) {
+    const token = match?.[1] ?? (queryToken ? ctx.url.searchParams.get('token') : null);
+    if (token === null || token === undefined) {
       throw new UnauthorizedError('missing API key: send Authorization: Bearer <key>');
     }
-    const presented = digest(match[1]!);
-    const found = table.find((t) => timingSafeEqual(t.digest, presented));
-    if (found === undefined) throw new UnauthorizedError('invalid API key');
-    ctx.tenant = found.tenant;
+    const identity = table.lookup(token);
+    if (identity === undefined) throw new UnauthorizedError('invalid API key');
+    ctx.tenant = identity.tenant ?? { name: identity.name };
+    if (!roles.includes(identity.role)) {
+      throw new ForbiddenError(
+        `a ${identity.role} credential may not use ${ctx.url.pathname} (allowed: ${roles.join(', ')})`,
+      );
+    }
     await next();
   };
 }

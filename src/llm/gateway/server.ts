@@ -15,7 +15,8 @@ import {
 import type { Dashboard, GatewayMetrics } from '../../ops/index.js';
 import { AdmissionController, createPolicy, estimateTokens, type Lease } from '../routing/index.js';
 import type { PolicyName, RoutingPolicy } from '../routing/policy.js';
-import { authMiddleware, checkModelAllowed } from './auth.js';
+import { IdentityTable } from '../security/identities.js';
+import { API_ROLES, authMiddleware, checkModelAllowed, WATCH_ROLES } from './auth.js';
 import { Dispatcher, type CallOptions } from './dispatch.js';
 import {
   compose,
@@ -55,6 +56,8 @@ export interface GatewayOptions extends ObservabilityOptions {
   port?: number;
   /** API key -> tenant. Without keys the gateway accepts anyone, so it only listens on loopback. */
   apiKeys?: Record<string, Tenant>;
+  /** Credentials with roles (docs/security.md); when given, `apiKeys` is not read. */
+  identities?: IdentityTable;
   routing?: { policy?: PolicyName; models?: Record<string, PolicyName> };
   /** Largest request body. Default 4 MiB. */
   bodyLimitBytes?: number;
@@ -112,8 +115,8 @@ export class Gateway {
       ...options,
     };
     const { host } = this.options;
-    const hasKeys = options.apiKeys !== undefined && Object.keys(options.apiKeys).length > 0;
-    if (!LOOPBACK.has(host) && !hasKeys) {
+    const table = options.identities ?? IdentityTable.fromApiKeys(options.apiKeys);
+    if (!LOOPBACK.has(host) && table.empty) {
       throw new ConfigError(
         `refusing to listen on ${host} without API keys: configure apiKeys or listen on 127.0.0.1`,
       );
@@ -141,7 +144,8 @@ export class Gateway {
       string,
       { weight?: number; requestsPerMinute?: number; tokensPerMinute?: number }
     > = {};
-    for (const t of Object.values(options.apiKeys ?? {})) {
+    for (const { tenant: t } of table.identities()) {
+      if (t === undefined) continue;
       tenants[t.name] = {
         ...(t.weight === undefined ? {} : { weight: t.weight }),
         ...(t.requestsPerMinute === undefined ? {} : { requestsPerMinute: t.requestsPerMinute }),
@@ -164,15 +168,25 @@ export class Gateway {
     this.dashboard = obs.dashboard;
     this.observer = obs.observer;
     this.observability = obs;
-    const auth = authMiddleware(options.apiKeys);
+    const auth = authMiddleware(table, API_ROLES);
+    const watch = authMiddleware(table, WATCH_ROLES);
+    // Metrics and the dashboard's feed are for operators and observers; the page itself holds
+    // no data, and passes its own ?token= on to the feed.
+    const watchRoutes: Record<string, Handler> = {};
+    for (const [key, handler] of Object.entries(obs.routes)) {
+      const open = key === 'GET /dashboard' || key === 'GET /';
+      watchRoutes[key] = open
+        ? handler
+        : compose([authMiddleware(table, WATCH_ROLES, key === 'GET /dashboard/feed')], handler);
+    }
     this.routes = {
-      ...obs.routes,
+      ...watchRoutes,
       'POST /v1/chat/completions': compose([auth], (ctx) => this.chat(ctx, 'chat')),
       'POST /v1/completions': compose([auth], (ctx) => this.chat(ctx, 'completion')),
       'POST /v1/embeddings': compose([auth], (ctx) => this.embeddings(ctx)),
       'GET /v1/models': compose([auth], async (ctx) => listModels(ctx, this.registry)),
-      'GET /v1/llmwire/workers': compose([auth], async (ctx) => listWorkers(ctx, this.registry)),
-      'GET /v1/llmwire/status': compose([auth], statusRoute(this, options.bus)),
+      'GET /v1/llmwire/workers': compose([watch], async (ctx) => listWorkers(ctx, this.registry)),
+      'GET /v1/llmwire/status': compose([watch], statusRoute(this, options.bus)),
       'GET /healthz': async (ctx) => sendJson(ctx, 200, { status: 'ok' }),
       'GET /readyz': async (ctx) => readiness(ctx, this.registry),
     };

@@ -80,7 +80,7 @@ function render(s) {
   table('recent', ['time', 'code', 'endpoint', 'model', 'tenant'], s.errors.map((e) => [new Date(e.time).toLocaleTimeString(), e.code, e.endpoint, e.model, e.tenant]), 'no errors');
   $('updated').textContent = 'updated ' + new Date(s.time).toLocaleTimeString();
 }
-const feed = new EventSource('/dashboard/feed');
+const feed = new EventSource('/dashboard/feed' + location.search);
 feed.onopen = () => { $('status').textContent = 'live'; $('status').className = 'live'; };
 feed.onerror = () => { $('status').textContent = 'reconnecting'; $('status').className = ''; };
 feed.onmessage = (ev) => { try { render(JSON.parse(ev.data)); } catch (err) { console.error(err); } };

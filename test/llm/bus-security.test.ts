@@ -197,7 +197,7 @@ describe('bus security: attacks on a running llmwire up', () => {
   });
 
   test('a worker process with its worker credential joins and serves; with a client key it cannot', async () => {
-    await using good = new Background([
+    await using _worker = new Background([
       'worker',
       '--connect',
       hubUrl,

@@ -133,9 +133,7 @@ async function run(
   const gateway = createGateway({ bus, ...config.gateway, ...namespace, ...obs.options });
   const hub = createBusHub(transport, {
     server: gateway.server,
-    ...(config.gateway.cors?.origins === undefined
-      ? {}
-      : { allowedOrigins: config.gateway.cors.origins }),
+    allowedOrigins: config.gateway.cors?.origins ?? [],
     ...(config.gateway.apiKeys === undefined
       ? {}
       : {

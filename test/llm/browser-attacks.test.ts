@@ -217,6 +217,19 @@ describe('browser attacks', () => {
           assert.equal(answer.text, expected);
           assert.ok(answer.requestId, 'exposed response headers are readable');
           assert.equal(completed(stack) - before, 11);
+          const ws = await page.evaluate(
+            (url) =>
+              new Promise<string>((resolve) => {
+                const socket = new WebSocket(url);
+                socket.onopen = () => {
+                  socket.close();
+                  resolve('open');
+                };
+                socket.onclose = (e) => resolve(`closed ${e.code}`);
+              }),
+            `${stack.url.replace('http', 'ws')}/v1/bus`,
+          );
+          assert.equal(ws, 'open', 'a listed origin may open the bus endpoint');
           await page.close();
         } finally {
           await hub.close();

@@ -69,6 +69,11 @@ const IdentitySchema = Type.Object(
   { additionalProperties: false },
 );
 export type IdentityConfig = Static<typeof IdentitySchema>;
+/** An exact browser origin as browsers send it: scheme, lower-case host, optional port. */
+const Origin = Type.String({
+  pattern: '^https?://([a-z0-9-]+(\\.[a-z0-9-]+)*|\\[[0-9a-f:.]+\\])(:[0-9]{1,5})?$',
+  maxLength: 2048,
+});
 
 export const ConfigSchema = Type.Object(
   {
@@ -112,6 +117,25 @@ export const ConfigSchema = Type.Object(
         metrics: Type.Optional(Type.Boolean()),
         /** The live dashboard at /dashboard (needs metrics); default true. */
         dashboard: Type.Optional(Type.Boolean()),
+        /** Browser origins whose pages may call the API and join /v1/bus; default none. */
+        cors: Type.Optional(
+          Type.Object(
+            { origins: Type.Optional(Type.Array(Origin, { maxItems: 256 })) },
+            { additionalProperties: false },
+          ),
+        ),
+        /** Limits on slow and idle clients (defaults in llm/gateway/http-server.ts). */
+        http: Type.Optional(
+          Type.Object(
+            {
+              headersTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+              requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+              idleTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+              maxConnections: Type.Optional(Type.Integer({ minimum: 1 })),
+            },
+            { additionalProperties: false },
+          ),
+        ),
       },
       { additionalProperties: false },
     ),

@@ -142,6 +142,7 @@ async function run(
   });
   const hub = createBusHub(transport, {
     server: gateway.server,
+    allowedOrigins: config.gateway.cors?.origins ?? [],
     ...config.hub,
     // No credentials configured: the loopback-only open mode, every local peer unrestricted.
     ...(identities.empty

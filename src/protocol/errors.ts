@@ -35,6 +35,7 @@ export const ERROR_TABLE = {
   not_found: { status: 404, type: 'not_found_error', retryable: false },
   no_route: { status: 404, type: 'not_found_error', retryable: false },
   payload_too_large: { status: 413, type: 'invalid_request_error', retryable: false },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error', retryable: false },
   rate_limited: { status: 429, type: 'rate_limit_error', retryable: true },
   overloaded: { status: 429, type: 'rate_limit_error', retryable: true },
   cancelled: { status: 499, type: 'invalid_request_error', retryable: false },
@@ -129,6 +130,10 @@ export const ForbiddenError = defineWireError('forbidden', 'ForbiddenError');
 export const NotFoundError = defineWireError('not_found', 'NotFoundError');
 export const NoRouteError = defineWireError('no_route', 'NoRouteError');
 export const PayloadTooLargeError = defineWireError('payload_too_large', 'PayloadTooLargeError');
+export const UnsupportedMediaTypeError = defineWireError(
+  'unsupported_media_type',
+  'UnsupportedMediaTypeError',
+);
 export const RateLimitedError = defineWireError('rate_limited', 'RateLimitedError');
 export const OverloadedError = defineWireError('overloaded', 'OverloadedError');
 export const CancelledError = defineWireError('cancelled', 'CancelledError');
@@ -157,6 +162,7 @@ const CLASSES: {
   not_found: NotFoundError,
   no_route: NoRouteError,
   payload_too_large: PayloadTooLargeError,
+  unsupported_media_type: UnsupportedMediaTypeError,
   rate_limited: RateLimitedError,
   overloaded: OverloadedError,
   cancelled: CancelledError,

@@ -49,6 +49,7 @@ export {
   NotFoundError,
   NoRouteError,
   PayloadTooLargeError,
+  UnsupportedMediaTypeError,
   RateLimitedError,
   OverloadedError,
   CancelledError,

@@ -187,7 +187,11 @@ describe('gateway - errors', () => {
 
   test('400 for a body that is not JSON, 404 for an unknown route', async () => {
     await using stack = await startStack();
-    const bad = await fetch(`${stack.url}/v1/chat/completions`, { method: 'POST', body: '{nope' });
+    const bad = await fetch(`${stack.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{nope',
+    });
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'invalid_message');
     const none = await fetch(`${stack.url}/v2/nothing`);

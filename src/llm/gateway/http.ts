@@ -8,6 +8,7 @@ import {
   InvalidMessageError,
   PayloadTooLargeError,
   toWireError,
+  UnsupportedMediaTypeError,
   WireError,
 } from '../../protocol/index.js';
 import type { RequestObservation } from './observation.js';
@@ -47,8 +48,30 @@ export function compose(middleware: Middleware[], handler: Handler): Handler {
   };
 }
 
-/** Reads a JSON body, refusing more than `limit` bytes (413) and malformed JSON (400). */
+/** `application/json` or `application/<anything>+json` (RFC 6839), parameters allowed. */
+const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9.!#$&^_-]+\+)?json[ \t]*(?:;.*)?$/i;
+
+/**
+ * Refuses a body that is not declared as JSON (415), before any of it is read. A `text/plain`,
+ * form or missing content type is what a web page can send cross-site without a CORS
+ * preflight (Fetch standard, "CORS-safelisted request-header"), so only JSON is served.
+ */
+export function requireJsonContentType(ctx: Ctx): void {
+  const type = ctx.req.headers['content-type'];
+  if (type === undefined || !JSON_MEDIA_TYPE.test(type)) {
+    throw new UnsupportedMediaTypeError(
+      `content-type must be application/json, got ${type === undefined ? 'none' : `'${type.slice(0, 100)}'`}`,
+      { details: { param: 'content-type' } },
+    );
+  }
+}
+
+/**
+ * Reads a JSON body, refusing a content type other than JSON (415), more than `limit` bytes
+ * (413) and malformed JSON (400).
+ */
 export async function readJson(ctx: Ctx, limit: number): Promise<unknown> {
+  requireJsonContentType(ctx);
   const declared = Number(ctx.req.headers['content-length'] ?? NaN);
   if (declared > limit) {
     throw new PayloadTooLargeError(

@@ -3,6 +3,7 @@
 // objects out, field for field as OpenAI sends them.
 import {
   InvalidMessageError,
+  KIND_SCHEMAS,
   validateBody,
   WireError,
   type EmbeddingRequest,
@@ -12,12 +13,22 @@ import {
   type InferenceResult,
   type Usage,
 } from '../../protocol/index.js';
+import { checkFieldLimits } from './fields.js';
 
-/** Checks a body against a kind's schema; InvalidMessageError names the field (`param`). */
+const KNOWN_FIELDS = {
+  'inference.request': new Set(Object.keys(KIND_SCHEMAS['inference.request'].properties)),
+  'embedding.request': new Set(Object.keys(KIND_SCHEMAS['embedding.request'].properties)),
+};
+
+/**
+ * Checks a body against a kind's schema, and the depth and size limits of fields.ts on what the
+ * schema leaves open; InvalidMessageError names the field (`param`).
+ */
 export function parseBody<T>(kind: 'inference.request' | 'embedding.request', body: unknown): T {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidMessageError('request body must be a JSON object');
   }
+  checkFieldLimits(body as Record<string, unknown>, KNOWN_FIELDS[kind]);
   try {
     validateBody({ kind, body } as Envelope);
   } catch (err) {

@@ -1,7 +1,7 @@
 // The gateway: the OpenAI HTTP API in front of the bus. Each call becomes bus messages to a
 // worker picked by the routing policy; answers come back as OpenAI JSON or SSE.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '../../bus/index.js';
 import { silentLogger, type Logger, type Tracer } from '../../ops/index.js';
@@ -17,6 +17,8 @@ import { AdmissionController, createPolicy, estimateTokens, type Lease } from '.
 import type { PolicyName, RoutingPolicy } from '../routing/policy.js';
 import { IdentityTable } from '../security/identities.js';
 import { API_ROLES, authMiddleware, checkModelAllowed, WATCH_ROLES } from './auth.js';
+import { Cors, type CorsOptions } from './cors.js';
+import { createHttpServer, type HttpServerOptions } from './http-server.js';
 import { Dispatcher, type CallOptions } from './dispatch.js';
 import {
   compose,
@@ -75,6 +77,13 @@ export interface GatewayOptions extends ObservabilityOptions {
   logBodies?: boolean;
   /** Records spans when given (see setupTracing); trace context travels either way. */
   tracer?: Tracer;
+  /**
+   * Browser origins whose pages may call the API (CORS). A request whose `Origin` is neither
+   * listed nor the gateway's own is refused with 403 on every route but /healthz.
+   */
+  cors?: CorsOptions;
+  /** Timeouts and the connection cap of the HTTP server (http-server.ts has the defaults). */
+  http?: HttpServerOptions;
 }
 
 /** Paths whose requests metrics count, and the endpoint label of each. */
@@ -104,6 +113,9 @@ export class Gateway {
     GatewayOptions;
   private readonly policies = new Map<string, RoutingPolicy>();
   private readonly routes: Record<string, Handler>;
+  /** Path -> the methods it serves, for CORS preflights. */
+  private readonly methods = new Map<string, string[]>();
+  private readonly cors: Cors;
   private readonly log: Logger;
 
   constructor(options: GatewayOptions) {
@@ -190,8 +202,12 @@ export class Gateway {
       'GET /healthz': async (ctx) => sendJson(ctx, 200, { status: 'ok' }),
       'GET /readyz': async (ctx) => readiness(ctx, this.registry),
     };
-    this.server = createServer((req, res) => void this.onRequest(req, res));
-    this.server.keepAliveTimeout = 65_000;
+    for (const key of Object.keys(this.routes)) {
+      const [method, path] = key.split(' ') as [string, string];
+      this.methods.set(path, [...(this.methods.get(path) ?? []), method]);
+    }
+    this.cors = new Cors(options.cors);
+    this.server = createHttpServer((req, res) => void this.onRequest(req, res), options.http);
   }
 
   async listen(): Promise<string> {
@@ -288,8 +304,10 @@ export class Gateway {
     };
     let failure: unknown;
     try {
-      if (route === undefined) throw new NotFoundError(`no route ${req.method} ${url.pathname}`);
-      await route(ctx);
+      if (!this.cors.handle(ctx, this.methods.get(url.pathname) ?? [])) {
+        if (route === undefined) throw new NotFoundError(`no route ${req.method} ${url.pathname}`);
+        await route(ctx);
+      }
     } catch (err) {
       const endpoint = ENDPOINTS[ctx.url.pathname];
       if (this.observer !== undefined && endpoint !== undefined && !this.observed.has(ctx)) {

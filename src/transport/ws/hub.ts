@@ -15,6 +15,7 @@ import {
 import type { Transport } from '../transport.js';
 import { InboxClaims, OPEN_IDENTITY, type PeerIdentity } from './hub-identity.js';
 import { PeerSession, type DeniedEvent, type HubContext, type PeerInfo } from './hub-peer.js';
+import { originAllowed, parseOrigins } from './origin.js';
 import { CloseCode, DEFAULT_PATH, RECORD_OVERHEAD_BYTES } from './wire.js';
 
 export type { DeniedEvent, PeerInfo } from './hub-peer.js';
@@ -45,6 +46,14 @@ export interface BusHubOptions {
   maxConnections?: number;
   /** Connections open at once per identity (unless it says otherwise). Past it, 429. Default 256. */
   maxConnectionsPerIdentity?: number;
+  /**
+   * Browser origins (exact, e.g. 'https://app.example') whose pages may connect. An upgrade
+   * that carries an `Origin` header which is neither listed nor the server's own (same host as
+   * its `Host` header) gets HTTP 403 and no upgrade, so a web page cannot join the bus.
+   * Clients that send no `Origin` (the `ws` package, other processes) are not affected.
+   * Default: none listed.
+   */
+  allowedOrigins?: string[];
   /** Codec for frames sent to peers; it must be able to open what peers send. Default JSON. */
   codec?: Codec;
   /** Largest frame accepted from or sent to a peer. Default: the codec's (8 MiB). */
@@ -91,6 +100,7 @@ export function createBusHub(local: Transport, options: BusHubOptions = {}): Bus
   const onError =
     options.onError ?? ((err, c) => console.error(`llmwire hub: peer ${c.peer ?? '-'}`, err));
   const pingIntervalMs = positive('pingIntervalMs', options.pingIntervalMs, 30_000);
+  const allowedOrigins = parseOrigins(options.allowedOrigins, 'hub option allowedOrigins');
   let handles = 0;
   const ctx: HubContext = {
     local,
@@ -228,6 +238,8 @@ export function createBusHub(local: Transport, options: BusHubOptions = {}): Bus
     socket.on('error', ignore);
     if (url.pathname !== path) refuse(socket, 404, 'Not Found');
     else if (closed) refuse(socket, 503, 'Service Unavailable');
+    else if (!originAllowed(req.headers.origin, req.headers.host, allowedOrigins))
+      refuse(socket, 403, 'Forbidden');
     else void admit(req, socket, head, url);
   };
   server.on('upgrade', onUpgrade);

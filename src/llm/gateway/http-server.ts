@@ -1,0 +1,55 @@
+// The gateway's node:http server with limits on slow and idle clients. Node's own defaults
+// (headers 60 s, whole request 300 s, checked every 30 s, no connection cap) let a few hundred
+// sockets that trickle a byte now and then hold the server for minutes (slowloris).
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { ConfigError } from '../../protocol/index.js';
+
+export interface HttpServerOptions {
+  /** Time to receive a request's headers. Default 10 s. */
+  headersTimeoutMs?: number;
+  /**
+   * Time to receive a whole request, headers and body. Node stops counting once the request is
+   * in, so a response that streams longer (SSE) is not cut. Default 30 s.
+   */
+  requestTimeoutMs?: number;
+  /** A keep-alive connection with no request in flight is closed after this. Default 65 s. */
+  idleTimeoutMs?: number;
+  /** Open connections (WebSocket bus peers included); past it new ones are closed at once. Default 10,000. */
+  maxConnections?: number;
+}
+
+export const HTTP_DEFAULTS: Required<HttpServerOptions> = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 65_000,
+  maxConnections: 10_000,
+};
+
+export function createHttpServer(
+  listener: RequestListener,
+  options: HttpServerOptions | undefined,
+): Server {
+  const o = { ...HTTP_DEFAULTS, ...options };
+  for (const [name, value] of Object.entries(o)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new ConfigError(`gateway option http.${name} must be a positive integer`);
+    }
+  }
+  if (o.headersTimeoutMs > o.requestTimeoutMs) {
+    throw new ConfigError(
+      'gateway option http.headersTimeoutMs must not exceed http.requestTimeoutMs',
+    );
+  }
+  const server = createServer(
+    {
+      headersTimeout: o.headersTimeoutMs,
+      requestTimeout: o.requestTimeoutMs,
+      // How often Node looks for expired requests (default 30 s): a late cut is a held socket.
+      connectionsCheckingInterval: Math.min(1_000, o.headersTimeoutMs),
+    },
+    listener,
+  );
+  server.keepAliveTimeout = o.idleTimeoutMs;
+  server.maxConnections = o.maxConnections;
+  return server;
+}

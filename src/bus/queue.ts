@@ -66,7 +66,7 @@ export class BusQueue<B = unknown> {
     const opts: EnqueueOptions = {};
     if (delayMs !== undefined) opts.delayMs = delayMs;
     if (ttlMs !== undefined) opts.ttlMs = ttlMs;
-    return this.durable.enqueue(env, opts);
+    return this.durable.enqueue(this.bus.sealer.seal(env), opts);
   }
 
   /** Calls `listener` for what consumers of this queue do; returns a function that stops it. */
@@ -153,9 +153,16 @@ export class BusQueue<B = unknown> {
     options: ConsumeOptions,
     stopSignal: AbortSignal,
   ): Promise<void> {
-    const env = delivery.envelope as Envelope<B>;
     if (this.listeners.size > 0) this.emit({ type: 'delivered', attempt: delivery.attempt });
+    let env: Envelope<B> = delivery.envelope as Envelope<B>;
     try {
+      // No replay check: a redelivery carries the same id by design, and the queue dedups ids.
+      try {
+        env = this.bus.sealer.open(env, { queue: true }) as Envelope<B>;
+      } catch (err) {
+        this.bus.reportError(err, env);
+        throw err;
+      }
       this.bus.validate(env, options.kinds);
     } catch (err) {
       this.emit({ type: 'rejected' });

@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../protocol/index.js';
+import { CryptoSchema } from './crypto.js';
 
 const Policy = Type.Union([
   Type.Literal('round-robin'),
@@ -65,6 +66,8 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** End-to-end checksums, signatures and encryption of bus messages (cli/crypto.ts). */
+    crypto: Type.Optional(CryptoSchema),
   },
   { additionalProperties: false },
 );

@@ -90,8 +90,38 @@ export class BusQueue<B = unknown> {
         waitMs,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
-      for (const d of batch) yield d;
+      for (const d of batch) {
+        const opened = await this.openDelivery(d);
+        if (opened !== undefined) yield opened;
+      }
     }
+  }
+
+  /**
+   * The delivery with its envelope opened (docs/protocol.md, "Sealed frames"); one that cannot
+   * be opened is reported and dead-lettered as rejected, and undefined is returned.
+   */
+  private async openDelivery(d: Delivery): Promise<Delivery | undefined> {
+    let env: Envelope;
+    try {
+      env = this.bus.sealer.open(d.envelope, { queue: true });
+    } catch (err) {
+      this.bus.reportError(err, d.envelope);
+      await d.reject(toWireError(err).toWire()).catch((e: unknown) => this.bus.reportError(e));
+      return undefined;
+    }
+    if (env === d.envelope) return d;
+    return {
+      envelope: env,
+      attempt: d.attempt,
+      get leaseUntil() {
+        return d.leaseUntil;
+      },
+      ack: () => d.ack(),
+      nack: (options) => d.nack(options),
+      extend: (ms) => d.extend(ms),
+      reject: (error) => d.reject(error),
+    };
   }
 
   /**

@@ -9,23 +9,23 @@ import { readSecret, readSecretBytes, SecretSchema } from './secrets.js';
 
 const Kid = Type.String({ minLength: 1, maxLength: 128 });
 
-const SigningKeySchema = Type.Union([
-  Type.Object(
-    { alg: Type.Literal('HS256'), kid: Kid, secret: SecretSchema },
-    { additionalProperties: false },
-  ),
-  Type.Object(
-    {
-      alg: Type.Literal('Ed25519'),
-      kid: Kid,
-      /** PEM (PKCS#8). The first key with a private part signs. */
-      privateKey: Type.Optional(SecretSchema),
-      /** PEM (SPKI). */
-      publicKey: Type.Optional(SecretSchema),
-    },
-    { additionalProperties: false },
-  ),
-]);
+/**
+ * One object shape for both algorithms (rather than a union), so a wrong field is named as
+ * itself; which fields each algorithm needs is checked when the keys are read.
+ */
+const SigningKeySchema = Type.Object(
+  {
+    alg: Type.Union([Type.Literal('HS256'), Type.Literal('Ed25519')]),
+    kid: Kid,
+    /** HS256: the shared secret, at least 32 bytes. */
+    secret: Type.Optional(SecretSchema),
+    /** Ed25519: PEM (PKCS#8). The first key with a private part signs. */
+    privateKey: Type.Optional(SecretSchema),
+    /** Ed25519: PEM (SPKI). */
+    publicKey: Type.Optional(SecretSchema),
+  },
+  { additionalProperties: false },
+);
 
 export const CryptoSchema = Type.Object(
   {
@@ -95,11 +95,19 @@ type SigningKeyConfig = Static<typeof SigningKeySchema>;
 
 function signingKey(k: SigningKeyConfig, field: string): SigningKey {
   if (k.alg === 'HS256') {
+    if (k.secret === undefined || k.privateKey !== undefined || k.publicKey !== undefined) {
+      throw new ConfigError(`${field}: an HS256 key has a secret, and no privateKey or publicKey`);
+    }
     const secret = readSecretBytes(k.secret, `${field}.secret`);
     if (secret.byteLength < 32) {
       throw new ConfigError(`${field}.secret: HS256 secrets must be at least 32 bytes`);
     }
     return { alg: 'HS256', kid: k.kid, secret };
+  }
+  if (k.secret !== undefined) {
+    throw new ConfigError(
+      `${field}.secret: an Ed25519 key has privateKey or publicKey, not a secret`,
+    );
   }
   if (k.privateKey === undefined && k.publicKey === undefined) {
     throw new ConfigError(`${field}: an Ed25519 key needs privateKey or publicKey (PEM)`);

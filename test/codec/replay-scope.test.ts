@@ -101,6 +101,32 @@ describe('bus sealing - memory', () => {
     await transport.close();
   });
 
+  test('queue deliveries read by hand come opened; one that fails to open is dead-lettered', async () => {
+    const transport = createMemoryTransport();
+    const { bus: b, errors } = bus(transport, 'q');
+    const q = b.queue<{ n: number }>(unique('seal_hand'));
+    await q.enqueue({ n: 1 });
+    const stop = new AbortController();
+    for await (const d of q.deliveries({ signal: stop.signal, waitMs: 100 })) {
+      assert.deepEqual(d.envelope.body, { n: 1 });
+      assert.equal(d.envelope.payload, undefined);
+      await d.ack();
+      stop.abort();
+    }
+    // Enqueued by a bus with another signing key: refused on delivery, dead-lettered.
+    const other = bus(transport, 'x', {
+      signing: createSigning([{ alg: 'HS256', kid: 's1', secret: randomBytes(32) }]),
+    });
+    await other.bus.queue(q.name).enqueue({ n: 2 });
+    const consumer = q.consume(() => assert.fail('must not run'));
+    await eventually(async () => (await q.deadLetters()).length === 1);
+    await consumer.stop();
+    assert.ok(errors.some((e) => e instanceof SignatureError));
+    await other.bus.close();
+    await b.close();
+    await transport.close();
+  });
+
   test('an unsigned request is answered bad_signature; a key the responder lacks unknown_key', async () => {
     const transport = createMemoryTransport();
     const responder = bus(transport, 'r', security('k1', { k1, k2: k2 }));

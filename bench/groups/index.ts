@@ -9,6 +9,7 @@ import { instrumentationGroup } from './instrumentation.js';
 import { natsGroup } from './nats.js';
 import { routingGroup } from './routing.js';
 import { scaleGroup } from './scale.js';
+import { securityGroup } from './security.js';
 import { sqliteQueueGroup } from './sqlite-queue.js';
 
 export const GROUPS: readonly BenchGroup[] = [
@@ -20,5 +21,6 @@ export const GROUPS: readonly BenchGroup[] = [
   scaleGroup,
   routingGroup,
   natsGroup,
+  securityGroup,
   brokersQueueGroup,
 ];

@@ -12,6 +12,7 @@ import {
   DeadlineExceededError,
   errorFromWire,
   ForbiddenError,
+  toWireError,
   UnknownKindError,
   validateBody,
   type Envelope,
@@ -23,6 +24,7 @@ import { DeadlineTimer, type DeadlineHandle } from './deadlines.js';
 import { resolveCoalesce, type CoalesceOptions, type ResolvedCoalesce } from './coalesce.js';
 import { BusMessage, type Message } from './message.js';
 import { BusQueue } from './queue.js';
+import { answerable, BusSealer, type BusSecurity, type OpenScope } from './security.js';
 import { StreamServer } from './serve.js';
 import { fromExpected, StreamClient, type ResponseStream } from './stream.js';
 import { Subscription, type SubscriptionOptions } from './subscription.js';
@@ -46,6 +48,12 @@ export interface BusOptions {
    * one message to readers that accept it (docs/protocol.md, "Coalesced items"). Off by default.
    */
   coalesce?: CoalesceOptions;
+  /**
+   * End-to-end checksums, signatures and encryption of the messages this bus sends and receives
+   * (docs/protocol.md, "Sealed frames"). Messages that fail to open are dropped and reported
+   * through `onError`; a request that fails is answered with the typed error.
+   */
+  security?: BusSecurity;
   /** Errors with nowhere else to go (a handler threw, a bad message was dropped). */
   onError?: (error: unknown, context: { subject?: string; id?: string }) => void;
 }
@@ -147,6 +155,9 @@ export class Bus {
   /** Subjects already found valid: checking is a split and a regex per token. */
   private readonly checkedSubjects = new Set<string>();
   private readonly closeController = new AbortController();
+  /** Seals what this bus sends, opens what it receives. */
+  readonly sealer: BusSealer;
+  private receivers = 0;
   private inboxSub;
   private closed = false;
 
@@ -161,6 +172,7 @@ export class Bus {
     if (!Number.isInteger(this.streamCredit) || this.streamCredit < 1) {
       throw new ConfigError('streamCredit must be a positive integer');
     }
+    this.sealer = new BusSealer(options.security);
     this.onError =
       options.onError ?? ((err, ctx) => console.error(`llmwire bus: ${ctx.subject ?? ''}`, err));
     const inboxPrefix = options.inboxPrefix ?? '_INBOX';
@@ -183,6 +195,21 @@ export class Bus {
 
   assertOpen(): void {
     if (this.closed) throw new ClosedError('bus');
+  }
+
+  /**
+   * Seals an outgoing envelope (when crypto is on). A transport that knows who its peer is on
+   * the far side (a hub's identity) stamps source and tenant first, as the hub would: a signed
+   * header cannot be restamped on the way.
+   */
+  seal(env: Envelope): Envelope {
+    if (!this.sealer.sealing) return env;
+    const identity = this.transport.identity;
+    if (identity !== undefined) {
+      env.source = identity.source;
+      if (identity.tenant !== undefined) env.tenant = identity.tenant;
+    }
+    return this.sealer.seal(env);
   }
 
   /** Builds an envelope stamped with this bus's source. */
@@ -221,7 +248,29 @@ export class Bus {
       if (this.checkedSubjects.size >= 10_000) this.checkedSubjects.clear();
       this.checkedSubjects.add(subject);
     }
-    this.transport.publish(env);
+    this.transport.publish(this.seal(env));
+  }
+
+  /** @internal A name for one receiver of messages (a subscription): replay scope. */
+  nextReceiver(): string {
+    return `r${++this.receivers}`;
+  }
+
+  /**
+   * @internal Opens a received envelope for `scope`; on failure reports it, answers a request
+   * with the typed error (except a replay, whose answer would reach the genuine requester), and
+   * returns undefined: the message is dropped.
+   */
+  open(env: Envelope, scope: OpenScope): Envelope | undefined {
+    try {
+      return this.sealer.open(env, scope);
+    } catch (err) {
+      this.reportError(err, env);
+      if (env.replyTo !== undefined && env.replyTo !== this.inbox && answerable(err)) {
+        this.message(env).respondError(err);
+      }
+      return undefined;
+    }
   }
 
   /**
@@ -385,9 +434,11 @@ export class Bus {
     this.onError(error, { subject: env?.subject, id: env?.id });
   }
 
-  private onInbox(env: Envelope): void {
-    const corr = env.corr;
+  private onInbox(received: Envelope): void {
+    const corr = received.corr;
     if (corr === undefined) return;
+    const env = this.openInbox(received);
+    if (env === undefined) return;
     if (env.kind === 'control.cancel' || env.kind === 'control.credit') {
       this.server.onControl(env);
       return;
@@ -403,6 +454,30 @@ export class Bus {
       return;
     }
     this.streams.onMessage(env);
+  }
+
+  /**
+   * Opens a message to the inbox. Accepted unsigned: the `no_responders` errors transports make
+   * themselves (no source). A reply whose signature is good but that cannot be opened here
+   * (e.g. encrypted with a key this side lacks) fails its request with the typed error.
+   */
+  private openInbox(env: Envelope): Envelope | undefined {
+    if (
+      env.payload === undefined &&
+      env.kind === 'error' &&
+      env.source === undefined &&
+      (env.body as { code?: unknown } | undefined)?.code === 'no_responders'
+    ) {
+      return env;
+    }
+    try {
+      return this.sealer.open(env, { receiver: 'inbox' });
+    } catch (err) {
+      this.reportError(err, env);
+      if (!this.sealer.authenticFailure(env, err)) return undefined;
+      const { payload: _p, ct: _c, zip: _z, sum: _s, enc: _e, sig: _g, ...header } = env;
+      return { ...header, kind: 'error', eos: true, body: toWireError(err).toWire() };
+    }
   }
 
   /** Closes the bus: pending requests fail with ClosedError, handlers' signals fire. */

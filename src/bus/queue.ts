@@ -66,7 +66,7 @@ export class BusQueue<B = unknown> {
     const opts: EnqueueOptions = {};
     if (delayMs !== undefined) opts.delayMs = delayMs;
     if (ttlMs !== undefined) opts.ttlMs = ttlMs;
-    return this.durable.enqueue(env, opts);
+    return this.durable.enqueue(this.bus.seal(env), opts);
   }
 
   /** Calls `listener` for what consumers of this queue do; returns a function that stops it. */
@@ -90,8 +90,38 @@ export class BusQueue<B = unknown> {
         waitMs,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
-      for (const d of batch) yield d;
+      for (const d of batch) {
+        const opened = await this.openDelivery(d);
+        if (opened !== undefined) yield opened;
+      }
     }
+  }
+
+  /**
+   * The delivery with its envelope opened (docs/protocol.md, "Sealed frames"); one that cannot
+   * be opened is reported and dead-lettered as rejected, and undefined is returned.
+   */
+  private async openDelivery(d: Delivery): Promise<Delivery | undefined> {
+    let env: Envelope;
+    try {
+      env = this.bus.sealer.open(d.envelope, { queue: true });
+    } catch (err) {
+      this.bus.reportError(err, d.envelope);
+      await d.reject(toWireError(err).toWire()).catch((e: unknown) => this.bus.reportError(e));
+      return undefined;
+    }
+    if (env === d.envelope) return d;
+    return {
+      envelope: env,
+      attempt: d.attempt,
+      get leaseUntil() {
+        return d.leaseUntil;
+      },
+      ack: () => d.ack(),
+      nack: (options) => d.nack(options),
+      extend: (ms) => d.extend(ms),
+      reject: (error) => d.reject(error),
+    };
   }
 
   /**
@@ -153,9 +183,16 @@ export class BusQueue<B = unknown> {
     options: ConsumeOptions,
     stopSignal: AbortSignal,
   ): Promise<void> {
-    const env = delivery.envelope as Envelope<B>;
     if (this.listeners.size > 0) this.emit({ type: 'delivered', attempt: delivery.attempt });
+    let env: Envelope<B> = delivery.envelope as Envelope<B>;
     try {
+      // No replay check: a redelivery carries the same id by design, and the queue dedups ids.
+      try {
+        env = this.bus.sealer.open(env, { queue: true }) as Envelope<B>;
+      } catch (err) {
+        this.bus.reportError(err, env);
+        throw err;
+      }
       this.bus.validate(env, options.kinds);
     } catch (err) {
       this.emit({ type: 'rejected' });

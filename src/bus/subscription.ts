@@ -34,7 +34,10 @@ export class Subscription<B = unknown> implements AsyncIterable<Message<B>> {
     this.pattern = pattern;
     const kinds = options.kinds;
     const maxPending = options.maxPending ?? 65_536;
-    const deliver = (env: Envelope) => {
+    const scope = { receiver: bus.nextReceiver() };
+    const deliver = (received: Envelope) => {
+      const env = bus.open(received, scope);
+      if (env === undefined) return;
       if (kinds !== undefined) {
         try {
           bus.validate(env, kinds);

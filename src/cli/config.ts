@@ -6,6 +6,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../protocol/index.js';
 import { SecretSchema } from './secrets.js';
+import { CryptoSchema } from './crypto.js';
 
 const Policy = Type.Union([
   Type.Literal('round-robin'),
@@ -148,6 +149,8 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** End-to-end checksums, signatures and encryption of bus messages (cli/crypto.ts). */
+    crypto: Type.Optional(CryptoSchema),
   },
   { additionalProperties: false },
 );

@@ -11,6 +11,7 @@ import { createBusHub } from '../transport/ws/index.js';
 import { parse, type Options } from './args.js';
 import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig, type Config } from './config.js';
 import { identityTable } from './identities.js';
+import { busSecurity } from './crypto.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
 
@@ -120,6 +121,8 @@ async function run(
   out: (line: string) => void,
 ): Promise<number> {
   const config = upConfig(flags);
+  // Keys are read before anything starts, so a missing key file fails at once.
+  const security = busSecurity(config.crypto);
   const obs = observe(flags, command === 'up' ? 'llmwire' : 'llmwire-gateway');
   const transport = await openTransport(config.transport, { dataDir: config.dataDir }, (t) =>
     logTransportStatus(t, obs.logger),
@@ -127,6 +130,7 @@ async function run(
   const bus = createBus({
     transport,
     source: 'llmwire-up',
+    ...(security === undefined ? {} : { security }),
     onError: (err, where) =>
       obs.logger.error({ ...where, reason: maskCredentials(String(err)) }, 'bus error'),
   });
@@ -199,6 +203,7 @@ async function run(
       : '  workers     none here; start some with: llmwire worker --connect <the bus URL above>',
   );
   out(`  routing     ${config.gateway.routing?.policy ?? 'least-outstanding'}`);
+  if (config.crypto !== undefined) out(`  crypto      ${describeCrypto(config)}`);
   if (config.namespace !== undefined)
     out(`  namespace   ${config.namespace} (subjects ${config.namespace}.llm.*)`);
   if (gateway.metrics !== undefined) {
@@ -222,4 +227,19 @@ async function run(
   await transport.close();
   await obs.shutdown();
   return 0;
+}
+
+/** One line on what the `crypto` section switches on (no key material). */
+export function describeCrypto(config: Pick<Config, 'crypto'>): string {
+  const c = config.crypto;
+  if (c === undefined) return 'off';
+  const parts: string[] = [];
+  if (c.integrity === true) parts.push('checksums');
+  if (c.signing !== undefined) {
+    parts.push(`signing (${c.signing.keys.map((k) => `${k.alg} ${k.kid}`).join(', ')})`);
+  }
+  if (c.encryption !== undefined) {
+    parts.push(`encryption (A256GCM, current ${c.encryption.current})`);
+  }
+  return parts.length === 0 ? 'off' : parts.join('; ');
 }

@@ -7,6 +7,8 @@ import { createWorker } from '../llm/worker/worker.js';
 import { maskCredentials, serveMetrics, WorkerMetrics, type MetricsServer } from '../ops/index.js';
 import { ConfigError } from '../protocol/index.js';
 import { parse, type Options } from './args.js';
+import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig } from './config.js';
+import { busSecurity } from './crypto.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
 
@@ -32,6 +34,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --drain-timeout-ms N  how long SIGTERM waits for running requests (default 30000)
   --metrics-port N    serve Prometheus metrics at http://127.0.0.1:N/metrics (0: a free port)
   --metrics-host ADDR address of the metrics server (default 127.0.0.1)
+  --config FILE       YAML or JSON configuration, the format of 'llmwire up': its crypto
+                      section (signing, encryption, integrity keys) is used
   --coalesce-ms N     send tokens produced within N ms of each other as one message to
                       readers that accept it (1-1000; default 0: one message per token)
 ${OBSERVE_HELP}  -h, --help          show this help
@@ -56,6 +60,7 @@ const OPTIONS: Options = {
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'coalesce-ms': { type: 'string' },
+  config: { type: 'string' },
   ...OBSERVE_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 };
@@ -89,6 +94,13 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     flags['metrics-port'] === undefined
       ? undefined
       : positiveInt('metrics-port', flags['metrics-port'], 0, 0, 65_535);
+  // The whole file is checked (a typo anywhere fails at once); the worker uses its crypto keys.
+  const security =
+    typeof flags.config === 'string'
+      ? busSecurity(
+          validateConfig(merge(DEFAULT_CONFIG, readConfigFile(flags.config)), flags.config).crypto,
+        )
+      : undefined;
   const obs = observe(flags, 'llmwire-worker');
   const kind = typeof flags.backend === 'string' ? flags.backend : 'sim';
   const spec: Record<string, unknown> = { kind };
@@ -133,6 +145,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   const bus = createBus({
     transport,
     source: 'llmwire-worker',
+    ...(security === undefined ? {} : { security }),
     ...(coalesceMs > 0 ? { coalesce: { maxDelayMs: coalesceMs } } : {}),
     onError: (err, where) =>
       obs.logger.error({ ...where, reason: maskCredentials(String(err)) }, 'bus error'),

@@ -35,8 +35,25 @@ export interface Codec {
   readonly maxFrameBytes: number;
   /** Envelope -> frame bytes. Throws PayloadTooLargeError past `maxFrameBytes`. */
   encode(env: Envelope): Uint8Array;
-  /** Frame bytes -> opened envelope (body parsed, every check done). Throws WireError subclasses. */
+  /**
+   * Frame bytes -> opened envelope (body parsed, every check done). Throws WireError subclasses.
+   * A codec made with `open: false` checks only the header of a signed, encrypted or checksummed
+   * frame and returns it sealed (`payload` set, no `body`).
+   */
   decode(frame: Uint8Array): Envelope;
+  /**
+   * Envelope -> sealed envelope: the body serialized, compressed, encrypted, checksummed and
+   * signed as this codec's options say (`payload` set). Returned as is when already sealed or
+   * when this codec has nothing to apply.
+   */
+  seal(env: Envelope): Envelope;
+  /**
+   * Sealed envelope (from `decode` with `open: false`) -> opened envelope, every check done.
+   * `replay: false` leaves replay protection to the caller (the bus scopes it per receiver).
+   * An envelope without a payload is returned as is, unless this codec requires signatures or
+   * encryption.
+   */
+  open(env: Envelope, options?: { replay?: boolean }): Envelope;
 }
 
 export interface CodecOptions {
@@ -58,6 +75,20 @@ export interface CodecOptions {
   signing?: { signer?: Signer; verifier: Verifier; replay?: ReplayGuard | false };
   /** Refuse unsigned frames. Default: true when `signing` is set. */
   requireSignature?: boolean;
+  /**
+   * `false`: `decode` leaves signed, encrypted and checksummed payloads sealed, checking only the
+   * frame's size, header and version; no keys are needed. Transports and the hub decode this way
+   * and the bus opens (docs/protocol.md, "Sealed frames"). Default true.
+   */
+  open?: boolean;
+}
+
+/** True when a frame's payload needs keys (or a checksum) to open: left to the receiver's bus. */
+export function isSealed(env: Envelope): boolean {
+  return (
+    env.payload !== undefined &&
+    (env.sig !== undefined || env.enc !== undefined || env.sum !== undefined)
+  );
 }
 
 export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
@@ -96,6 +127,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
         : (options.signing.replay ?? new ReplayGuard());
   const requireSignature = options.requireSignature ?? options.signing !== undefined;
   const alwaysSeal = integrity || keyring !== undefined || signer !== undefined;
+  const openAll = options.open ?? true;
   const writeFrame = encoding === 'json' ? encodeJsonFrame : encodeMsgpackFrame;
 
   function checkSize(frame: Uint8Array): Uint8Array {
@@ -218,10 +250,38 @@ export function createCodec(options: CodecOptions = {}): Codec {
     if (env.body !== undefined) throw new InvalidMessageError('frame has both body and payload');
     if (env.ct === undefined)
       throw new InvalidMessageError('frame payload has no content type "ct"');
-    return open(env, payload);
+    if (!openAll && isSealed(env)) return env;
+    return open(env, payload, true);
   }
 
-  function open(env: Envelope, payload: Uint8Array): Envelope {
+  function openSealed(env: Envelope, opts?: { replay?: boolean }): Envelope {
+    const payload = env.payload;
+    if (payload === undefined) {
+      if (requireSignature)
+        throw new SignatureError('message is not signed and this peer requires signatures');
+      if (requireEncryption)
+        throw new DecryptionError('message is not encrypted and this peer requires encryption');
+      return env;
+    }
+    if (env.ct === undefined)
+      throw new InvalidMessageError('frame payload has no content type "ct"');
+    return open(env, payload, opts?.replay !== false);
+  }
+
+  function sealEnvelope(env: Envelope): Envelope {
+    if (env.payload !== undefined || !alwaysSeal) return env;
+    try {
+      const [bytes, ct] = serializeBody(env.body, encoding);
+      return seal(env, bytes, ct);
+    } catch (err) {
+      if (err instanceof WireError || err instanceof LocalError) throw err;
+      throw new InvalidMessageError(`message cannot be encoded: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  function open(env: Envelope, payload: Uint8Array, checkReplay: boolean): Envelope {
     // The checksum first: damage in transit is `integrity_failed` (retryable), not a bad signature.
     if (env.sum !== undefined) verifyChecksum(payload, env.sum);
     if (env.sig !== undefined) {
@@ -244,12 +304,12 @@ export function createCodec(options: CodecOptions = {}): Codec {
     if (env.zip !== undefined) bytes = decompress(bytes, env.zip, maxBodyBytes);
     const body = parseBody(bytes, env.ct!);
     // Recorded only once the whole frame opened, so a failed attempt does not burn the id.
-    if (env.sig !== undefined) replay?.check(env.id, env.ts);
+    if (env.sig !== undefined && checkReplay) replay?.check(env.id, env.ts);
     const { payload: _p, ct: _ct, zip: _z, sum: _s, enc: _e, sig: _g, ...header } = env;
     const opened: Envelope = env.sig === undefined ? header : knownFieldsOnly(header);
     opened.body = body;
     return opened;
   }
 
-  return { encoding, maxFrameBytes, encode, decode };
+  return { encoding, maxFrameBytes, encode, decode, seal: sealEnvelope, open: openSealed };
 }

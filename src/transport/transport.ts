@@ -29,6 +29,11 @@ export interface Transport {
   readonly name: string;
   /** Largest encoded frame the transport carries in one message (Infinity when unbounded). */
   readonly maxMessageBytes: number;
+  /**
+   * Who the far side takes this peer to be, when it says (a bus hub's `hello`): its `source`
+   * and `tenant` are stamped on every envelope sent (docs/security.md).
+   */
+  readonly identity?: { readonly source: string; readonly tenant?: string | undefined } | undefined;
 
   /**
    * Fire-and-forget publish to every matching subscription (one member per queue group). When

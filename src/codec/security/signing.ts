@@ -199,14 +199,19 @@ export class ReplayGuard {
     readonly maxEntries = 1_000_000,
   ) {}
 
-  check(id: string, ts: number, now = Date.now()): void {
+  /**
+   * `scope` names the receiver (a bus subscription): the same id reaching two receivers is two
+   * messages, the same id reaching one receiver twice is a replay (docs/protocol.md, "Replay").
+   */
+  check(id: string, ts: number, now = Date.now(), scope?: string): void {
     if (Math.abs(now - ts) > this.windowMs) {
       throw new ReplayError(`message timestamp is outside the ${this.windowMs} ms replay window`, {
         details: { ts, now },
       });
     }
-    if (this.seen.has(id)) throw new ReplayError(`message ${id} was already received`);
-    this.seen.set(id, ts);
+    const key = scope === undefined ? id : `${id} ${scope}`;
+    if (this.seen.has(key)) throw new ReplayError(`message ${id} was already received`);
+    this.seen.set(key, ts);
     this.evict(now);
   }
 

@@ -83,7 +83,7 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
     throw new ConfigError('amqp transport url must start with amqp:// or amqps://');
   }
   const names = new Names(options.exchange ?? 'llmwire');
-  const codec = options.codec ?? createCodec({ encoding: 'msgpack' });
+  const codec = options.codec ?? createCodec({ encoding: 'msgpack', open: false });
   const prefetch = positiveInt('prefetch', options.prefetch ?? 32);
   const onError = options.onError ?? ((err) => console.error('llmwire amqp transport:', err));
   const reconnect = options.reconnect;

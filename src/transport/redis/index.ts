@@ -22,7 +22,7 @@ export interface RedisTransportOptions {
   url: string;
   /** Start of every key and channel this transport uses. Default `llmwire:`. */
   prefix?: string;
-  /** Frames on channels and in queues. Default `createCodec({ encoding: 'msgpack' })`. */
+  /** Frames on channels and in queues. Default `createCodec({ encoding: 'msgpack', open: false })`. */
   codec?: Codec;
   /**
    * Names this process's connections (`<name>:cmd`, `<name>:sub` in CLIENT LIST) and its
@@ -66,7 +66,7 @@ export function createRedisTransport(options: RedisTransportOptions): Transport 
   if (!(Number.isFinite(maxBufferedBytes) && maxBufferedBytes > 0)) {
     throw new ConfigError('redis transport maxBufferedBytes must be a positive number');
   }
-  const codec = options.codec ?? createCodec({ encoding: 'msgpack' });
+  const codec = options.codec ?? createCodec({ encoding: 'msgpack', open: false });
   const onError =
     options.onError ?? ((err: unknown) => console.error('llmwire redis transport:', err));
 

@@ -62,7 +62,7 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
     throw new ConfigError(`hub url must be ws:// or wss://, got '${options.url}'`);
   }
-  const codec = options.codec ?? createCodec();
+  const codec = options.codec ?? createCodec({ open: false });
   const maxBufferedBytes = options.maxBufferedBytes ?? 8 * 1024 * 1024;
   const onError = options.onError ?? ((err) => console.error('llmwire ws transport:', err));
   const subs = new Map<number, ClientSub>();
@@ -150,6 +150,9 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
     },
     get peerId() {
       return link.peerId;
+    },
+    get identity() {
+      return link.identity;
     },
     publish(env) {
       assertOpen();

@@ -54,7 +54,10 @@ export interface BusHubOptions {
    * Default: none listed.
    */
   allowedOrigins?: string[];
-  /** Codec for frames sent to peers; it must be able to open what peers send. Default JSON. */
+  /**
+   * Codec for frames sent to peers. Default JSON with `open: false`: signed, encrypted and
+   * checksummed frames pass through sealed and are opened by the receiving buses (end to end).
+   */
   codec?: Codec;
   /** Largest frame accepted from or sent to a peer. Default: the codec's (8 MiB). */
   maxFrameBytes?: number;
@@ -93,9 +96,11 @@ export function createBusHub(local: Transport, options: BusHubOptions = {}): Bus
   if (!path.startsWith('/')) throw new ConfigError(`hub path must start with '/', got '${path}'`);
   const codec =
     options.codec ??
-    createCodec(
-      options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes },
-    );
+    // Header-only: sealed frames pass through unopened, so the hub needs no keys.
+    createCodec({
+      open: false,
+      ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
+    });
   const maxFrameBytes = Math.min(options.maxFrameBytes ?? codec.maxFrameBytes, codec.maxFrameBytes);
   const onError =
     options.onError ?? ((err, c) => console.error(`llmwire hub: peer ${c.peer ?? '-'}`, err));

@@ -2,6 +2,7 @@
 // worker picked by the routing policy; answers come back as OpenAI JSON or SSE.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '../../bus/index.js';
 import { silentLogger, type Logger, type Tracer } from '../../ops/index.js';
@@ -44,6 +45,7 @@ import { logRegistry, RequestObservation } from './observation.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
+import { httpsServerOptions, type ServerTlsOptions } from '../../transport/tls.js';
 
 export { parsePriority, parseTimeout } from './headers.js';
 
@@ -53,6 +55,11 @@ export interface GatewayOptions extends ObservabilityOptions {
   host?: string;
   /** Default 8787; 0 picks a free port. */
   port?: number;
+  /**
+   * Serve HTTPS (and the hub attached to `server` serves wss://). With `tls.ca`, clients must
+   * present a certificate signed by it: mutual TLS, refused at the handshake otherwise.
+   */
+  tls?: ServerTlsOptions;
   /** API key -> tenant. Without keys the gateway accepts anyone, so it only listens on loopback. */
   apiKeys?: Record<string, Tenant>;
   routing?: { policy?: PolicyName; models?: Record<string, PolicyName> };
@@ -176,7 +183,11 @@ export class Gateway {
       'GET /healthz': async (ctx) => sendJson(ctx, 200, { status: 'ok' }),
       'GET /readyz': async (ctx) => readiness(ctx, this.registry),
     };
-    this.server = createServer((req, res) => void this.onRequest(req, res));
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res);
+    this.server =
+      options.tls === undefined
+        ? createServer(onRequest)
+        : createHttpsServer(httpsServerOptions(options.tls, 'gateway.tls'), onRequest);
     this.server.keepAliveTimeout = 65_000;
   }
 
@@ -196,7 +207,7 @@ export class Gateway {
     const addr = this.server.address() as AddressInfo | null;
     if (addr === null) return '';
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return `http://${host}:${addr.port}`;
+    return `${this.options.tls === undefined ? 'http' : 'https'}://${host}:${addr.port}`;
   }
 
   /** Admission slots per model: the capacity of the ready workers serving it. */

@@ -11,6 +11,7 @@ import { parse, type Options } from './args.js';
 import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig, type Config } from './config.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
+import { readBroker, readServerTls } from './tls.js';
 
 export const UP_HELP = `Usage: llmwire up [options]
 
@@ -25,7 +26,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --transport T     sqlite (default: durable journal in the data dir), memory
   --data-dir DIR    where the journal lives (default .llmwire)
   --namespace NAME  LLM subjects become NAME.llm.* (share a broker with other deployments)
-  --config FILE     YAML or JSON configuration (flags win over it)
+  --config FILE     YAML or JSON configuration (flags win over it); HTTPS and wss:// with
+                    gateway.tls, broker credentials and TLS with broker (docs/deploy.md)
   --once            start, print what runs, and exit
 ${OBSERVE_HELP}  -h, --help        show this help
 `;
@@ -118,9 +120,15 @@ async function run(
   out: (line: string) => void,
 ): Promise<number> {
   const config = upConfig(flags);
+  // Certificates and broker secrets are read before anything starts: a bad file fails at once.
+  const { tls: tlsConfig, ...gatewayConfig } = config.gateway;
+  const tls = tlsConfig === undefined ? undefined : readServerTls(tlsConfig, 'gateway.tls');
+  const broker = config.broker === undefined ? undefined : readBroker(config.broker);
   const obs = observe(flags, command === 'up' ? 'llmwire' : 'llmwire-gateway');
-  const transport = await openTransport(config.transport, { dataDir: config.dataDir }, (t) =>
-    logTransportStatus(t, obs.logger),
+  const transport = await openTransport(
+    config.transport,
+    { dataDir: config.dataDir, broker },
+    (t) => logTransportStatus(t, obs.logger),
   );
   const bus = createBus({
     transport,
@@ -130,7 +138,13 @@ async function run(
   });
   await bus.ready;
   const namespace = config.namespace === undefined ? {} : { namespace: config.namespace };
-  const gateway = createGateway({ bus, ...config.gateway, ...namespace, ...obs.options });
+  const gateway = createGateway({
+    bus,
+    ...gatewayConfig,
+    ...(tls === undefined ? {} : { tls }),
+    ...namespace,
+    ...obs.options,
+  });
   const hub = createBusHub(transport, {
     server: gateway.server,
     ...(config.gateway.apiKeys === undefined
@@ -170,7 +184,7 @@ async function run(
   out(`llmwire ${command} (pid ${process.pid})`);
   out(`  gateway     ${url}/v1  (OpenAI API; health ${url}/healthz)`);
   out(
-    `  bus         ${transport.name}${config.transport === 'sqlite' ? ` journal in ${config.dataDir}/journal.db` : ''}; remote workers: ${url.replace('http', 'ws')}/v1/bus`,
+    `  bus         ${transport.name}${config.transport === 'sqlite' ? ` journal in ${config.dataDir}/journal.db` : ''}; remote workers: ${url.replace(/^http/, 'ws')}/v1/bus`,
   );
   out(
     workers.length > 0

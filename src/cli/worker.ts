@@ -9,6 +9,7 @@ import { ConfigError } from '../protocol/index.js';
 import { parse, type Options } from './args.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
+import { BROKER_HELP, BROKER_OPTIONS, brokerFromFlags } from './tls.js';
 
 export const WORKER_HELP = `Usage: llmwire worker [options]
 
@@ -34,7 +35,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --metrics-host ADDR address of the metrics server (default 127.0.0.1)
   --coalesce-ms N     send tokens produced within N ms of each other as one message to
                       readers that accept it (1-1000; default 0: one message per token)
-${OBSERVE_HELP}  -h, --help          show this help
+${BROKER_HELP}${OBSERVE_HELP}  -h, --help          show this help
 `;
 
 const OPTIONS: Options = {
@@ -56,6 +57,7 @@ const OPTIONS: Options = {
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'coalesce-ms': { type: 'string' },
+  ...BROKER_OPTIONS,
   ...OBSERVE_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 };
@@ -89,6 +91,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     flags['metrics-port'] === undefined
       ? undefined
       : positiveInt('metrics-port', flags['metrics-port'], 0, 0, 65_535);
+  const broker = brokerFromFlags(flags);
   const obs = observe(flags, 'llmwire-worker');
   const kind = typeof flags.backend === 'string' ? flags.backend : 'sim';
   const spec: Record<string, unknown> = { kind };
@@ -127,7 +130,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   const url = typeof flags.connect === 'string' ? flags.connect : 'ws://127.0.0.1:8787/v1/bus';
   const transport = await openTransport(
     url,
-    { dataDir: '.llmwire', token: flags.token as string | undefined },
+    { dataDir: '.llmwire', token: flags.token as string | undefined, broker },
     (t) => logTransportStatus(t, obs.logger),
   );
   const bus = createBus({

@@ -30,7 +30,7 @@ export interface ServerTlsOptions {
 }
 
 /** Options for `https.createServer`, after checking that the PEM parses and cert matches key. */
-export function httpsServerOptions(tls: ServerTlsOptions, field = 'tls'): ServerOptions {
+export function httpsServerOptions(tls: ServerTlsOptions, field: Field = 'tls'): ServerOptions {
   checkPem(tls, field);
   if (tls.ca === undefined) return { cert: tls.cert, key: tls.key };
   return {
@@ -43,9 +43,14 @@ export function httpsServerOptions(tls: ServerTlsOptions, field = 'tls'): Server
 }
 
 /** Checks a client's TLS material; returns it as Node's `tls.connect` options. */
-export function clientTlsOptions(tls: ClientTlsOptions, field = 'tls'): SecureContextOptions {
+export function clientTlsOptions(
+  tls: ClientTlsOptions,
+  field: Field = 'tls',
+): SecureContextOptions {
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
-    throw new ConfigError(`${field}: a client certificate needs both cert and key`);
+    throw new ConfigError(
+      `${nameOf(field, 'cert')}, ${nameOf(field, 'key')}: a client certificate needs both`,
+    );
   }
   checkPem(tls, field);
   return {
@@ -55,23 +60,30 @@ export function clientTlsOptions(tls: ClientTlsOptions, field = 'tls'): SecureCo
   };
 }
 
+/** How errors name a setting: `prefix.ca`, or whatever the function says (a flag's name). */
+export type Field = string | ((name: 'ca' | 'cert' | 'key') => string);
+
+function nameOf(field: Field, name: 'ca' | 'cert' | 'key'): string {
+  return typeof field === 'string' ? `${field}.${name}` : field(name);
+}
+
 /**
  * Parses each PEM on its own so the error names the field, then together, which checks that
  * the key belongs to the certificate. OpenSSL's message says what is wrong, never the bytes.
  */
-function checkPem(tls: ClientTlsOptions, field: string): void {
+function checkPem(tls: ClientTlsOptions, field: Field): void {
   for (const name of ['ca', 'cert', 'key'] as const) {
     const pem = tls[name];
     if (pem === undefined) continue;
     if (!pem.toString().includes('-----BEGIN ')) {
-      throw new ConfigError(`${field}.${name}: not a PEM file (no -----BEGIN line)`);
+      throw new ConfigError(`${nameOf(field, name)}: not a PEM file (no -----BEGIN line)`);
     }
     try {
       if (name === 'ca') createSecureContext({ ca: pem });
       else if (name === 'cert') createSecureContext({ cert: pem });
       else createSecureContext({ key: pem });
     } catch (cause) {
-      throw new ConfigError(`${field}.${name}: unusable PEM: ${(cause as Error).message}`, {
+      throw new ConfigError(`${nameOf(field, name)}: unusable PEM: ${(cause as Error).message}`, {
         cause,
       });
     }
@@ -81,7 +93,7 @@ function checkPem(tls: ClientTlsOptions, field: string): void {
       createSecureContext({ cert: tls.cert, key: tls.key });
     } catch (cause) {
       throw new ConfigError(
-        `${field}.key: does not belong to ${field}.cert: ${(cause as Error).message}`,
+        `${nameOf(field, 'key')}: does not belong to ${nameOf(field, 'cert')}: ${(cause as Error).message}`,
         { cause },
       );
     }

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../protocol/index.js';
 import { SecretSchema } from './secrets.js';
 import { CryptoSchema } from './crypto.js';
+import { BrokerSchema, ServerTlsSchema } from './tls.js';
 
 const Policy = Type.Union([
   Type.Literal('round-robin'),
@@ -81,6 +82,8 @@ export const ConfigSchema = Type.Object(
     /** 'sqlite' (embedded, durable), 'memory', or a URL of a remote bus (ws://host:port/v1/bus). */
     transport: Type.String({ minLength: 1 }),
     dataDir: Type.String({ minLength: 1 }),
+    /** Credentials and TLS for the broker `transport` names (nats, redis, amqp, wss). */
+    broker: Type.Optional(BrokerSchema),
     /** Puts every LLM subject under `NAME.` so deployments can share a broker (llm/subjects.ts). */
     namespace: Type.Optional(Type.String()),
     /** Who may use the gateway and the bus, with what role (docs/security.md). */
@@ -102,6 +105,8 @@ export const ConfigSchema = Type.Object(
         host: Type.String({ minLength: 1 }),
         port: Type.Integer({ minimum: 0, maximum: 65535 }),
         apiKeys: Type.Optional(Type.Record(Type.String({ minLength: 8 }), TenantSchema)),
+        /** HTTPS for the API and wss:// for the bus endpoint; with `ca`, mutual TLS. */
+        tls: Type.Optional(ServerTlsSchema),
         routing: Type.Optional(
           Type.Object(
             {

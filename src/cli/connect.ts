@@ -3,7 +3,7 @@
 // long-running command (tail, status --watch) holds it.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../protocol/index.js';
+import { ConfigError, UnauthorizedError } from '../protocol/index.js';
 import type { Transport, TransportStatus } from '../transport/transport.js';
 import { maskCredentials } from '../ops/mask.js';
 import { UnreachableError } from './errors.js';
@@ -53,6 +53,13 @@ export async function connectTransport(spec: string, options: ConnectOptions): P
     new UnreachableError(`cannot reach the broker at ${shown}: ${detail}; ${hint(spec)}`, {
       cause,
     });
+  // A refused credential or certificate is not an absent broker: it keeps its own code.
+  const refused = (err: unknown): err is Error =>
+    err instanceof Error && (err as { code?: unknown }).code === 'unauthorized';
+  const refusedBy = (err: Error) =>
+    new UnauthorizedError(`the broker at ${shown} refused this client: ${err.message}`, {
+      cause: err,
+    });
   const deadline = Date.now() + timeoutMs;
   const creating = createTransport(spec, { dataDir: options.dataDir, token: options.token });
   let transport: Transport;
@@ -64,12 +71,15 @@ export async function connectTransport(spec: string, options: ConnectOptions): P
       throw fail(`no connection after ${timeoutMs} ms`);
     }
     if (err instanceof ConfigError) throw err;
+    if (refused(err)) throw refusedBy(err);
     throw fail(err instanceof Error ? err.message : String(err), err);
   }
   let last: TransportStatus | undefined;
+  let lastError: Error | undefined;
   const connected = (async () => {
     for await (const s of transport.status()) {
       last = s;
+      if ('error' in s && s.error !== undefined) lastError = s.error;
       if (s.type === 'connected') return;
       if (s.type === 'closed') break;
     }
@@ -79,6 +89,7 @@ export async function connectTransport(spec: string, options: ConnectOptions): P
     await withTimeout(connected, Math.max(1, deadline - Date.now()));
   } catch (err) {
     await withTimeout(transport.close(), 2000).catch(() => undefined);
+    if (refused(lastError)) throw refusedBy(lastError);
     const reason =
       last !== undefined && 'error' in last && last.error !== undefined
         ? last.error.message

@@ -3,13 +3,16 @@
 // load every broker client.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../protocol/index.js';
+import { ConfigError, UnavailableError } from '../protocol/index.js';
 import type { AmqpTransport } from '../transport/amqp/index.js';
 import type { Transport } from '../transport/transport.js';
+import { checkBrokerFits, type BrokerSettings } from './tls.js';
 
 export interface TransportSpecOptions {
   dataDir: string;
   token?: string | undefined;
+  /** Credentials and TLS for the broker (or wss:// hub) the spec names. */
+  broker?: BrokerSettings | undefined;
 }
 
 /**
@@ -25,7 +28,22 @@ export async function openTransport(
   const transport = await createTransport(spec, options);
   watch?.(transport);
   if (isAmqp(transport)) await transport.ready;
+  if (transport.name === 'ws' || transport.name === 'redis') await firstConnection(transport);
   return transport;
+}
+
+/**
+ * Waits for the transport's first connection; rejects with the reason if it gives up first (a
+ * refused credential or certificate), so a process does not run on a transport that never will.
+ */
+async function firstConnection(transport: Transport): Promise<void> {
+  let reason: Error | undefined;
+  for await (const s of transport.status()) {
+    if (s.type === 'connected') return;
+    if (s.type === 'error') reason = s.error;
+    if (s.type === 'closed') break;
+  }
+  throw reason ?? new UnavailableError(`the ${transport.name} transport closed before connecting`);
 }
 
 function isAmqp(transport: Transport): transport is AmqpTransport {
@@ -50,11 +68,14 @@ export async function createTransport(
     const { createSqliteTransport } = await import('../transport/sqlite/index.js');
     return createSqliteTransport({ path: join(dir, 'journal.db') });
   }
+  const broker = options.broker ?? {};
   if (spec.startsWith('ws://') || spec.startsWith('wss://')) {
+    checkBrokerFits(broker, 'ws', ['tls']);
     const { createWebSocketTransport } = await import('../transport/ws/index.js');
     return createWebSocketTransport({
       url: spec,
       ...(options.token === undefined ? {} : { token: options.token }),
+      ...(broker.tls === undefined ? {} : { tls: broker.tls }),
     });
   }
   if (spec.startsWith('nats://') || spec.startsWith('tls://')) {
@@ -69,9 +90,19 @@ export async function createTransport(
     if (storage !== undefined && storage !== 'file' && storage !== 'memory') {
       throw new ConfigError(`transport URL: storage must be file or memory, got '${storage}'`);
     }
+    checkBrokerFits(broker, 'nats', ['user', 'password', 'token', 'nkeySeed', 'creds', 'tls']);
     const { createNatsTransport } = await import('../transport/nats/index.js');
+    const credentials = {
+      ...optional('user', broker.user),
+      ...optional('password', broker.password),
+      ...optional('token', broker.token),
+      ...optional('nkeySeed', broker.nkeySeed),
+      ...(broker.creds === undefined ? {} : { creds: broker.creds }),
+    };
     return createNatsTransport({
       servers: base.split(','),
+      ...(Object.keys(credentials).length === 0 ? {} : { credentials }),
+      ...(broker.tls === undefined ? {} : { tls: broker.tls }),
       ...(replicas === undefined ? {} : { replicas: intParam('replicas', replicas, 1, 5) }),
       ...(storage === undefined ? {} : { storage }),
       ...optional('streamPrefix', params.get('prefix')),
@@ -80,9 +111,13 @@ export async function createTransport(
   }
   if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {
     const { base, params } = splitParams(spec, ['prefix', 'name']);
+    checkBrokerFits(broker, 'redis', ['user', 'password', 'tls']);
     const { createRedisTransport } = await import('../transport/redis/index.js');
     return createRedisTransport({
       url: base,
+      ...optional('username', broker.user),
+      ...optional('password', broker.password),
+      ...(broker.tls === undefined ? {} : { tls: broker.tls }),
       ...optional('prefix', params.get('prefix')),
       ...optional('name', params.get('name')),
     });
@@ -90,9 +125,18 @@ export async function createTransport(
   if (spec.startsWith('amqp://') || spec.startsWith('amqps://')) {
     const { base, params } = splitParams(spec, ['exchange', 'prefetch', 'name']);
     const prefetch = params.get('prefetch');
+    checkBrokerFits(broker, 'amqp', ['user', 'password', 'vhost', 'tls']);
+    if (broker.password !== undefined && broker.user === undefined) {
+      throw new ConfigError('broker: a RabbitMQ password needs a user');
+    }
     const { createAmqpTransport } = await import('../transport/amqp/index.js');
     return createAmqpTransport({
       url: base,
+      ...(broker.user === undefined
+        ? {}
+        : { credentials: { user: broker.user, password: broker.password ?? '' } }),
+      ...optional('vhost', broker.vhost),
+      ...(broker.tls === undefined ? {} : { tls: broker.tls }),
       ...optional('exchange', params.get('exchange')),
       ...(prefetch === undefined ? {} : { prefetch: intParam('prefetch', prefetch, 1, 65_535) }),
       ...optional('connectionName', params.get('name')),

@@ -14,6 +14,7 @@ import { identityTable } from './identities.js';
 import { busSecurity } from './crypto.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
+import { readBroker, readServerTls } from './tls.js';
 
 export const UP_HELP = `Usage: llmwire up [options]
 
@@ -28,7 +29,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --transport T     sqlite (default: durable journal in the data dir), memory
   --data-dir DIR    where the journal lives (default .llmwire)
   --namespace NAME  LLM subjects become NAME.llm.* (share a broker with other deployments)
-  --config FILE     YAML or JSON configuration (flags win over it)
+  --config FILE     YAML or JSON configuration (flags win over it); HTTPS and wss:// with
+                    gateway.tls, broker credentials and TLS with broker (docs/deploy.md)
   --once            start, print what runs, and exit
 ${OBSERVE_HELP}  -h, --help        show this help
 `;
@@ -123,9 +125,15 @@ async function run(
   const config = upConfig(flags);
   // Keys are read before anything starts, so a missing key file fails at once.
   const security = busSecurity(config.crypto);
+  // Certificates and broker secrets are read before anything starts: a bad file fails at once.
+  const { tls: tlsConfig, ...gatewayConfig } = config.gateway;
+  const tls = tlsConfig === undefined ? undefined : readServerTls(tlsConfig, 'gateway.tls');
+  const broker = config.broker === undefined ? undefined : readBroker(config.broker);
   const obs = observe(flags, command === 'up' ? 'llmwire' : 'llmwire-gateway');
-  const transport = await openTransport(config.transport, { dataDir: config.dataDir }, (t) =>
-    logTransportStatus(t, obs.logger),
+  const transport = await openTransport(
+    config.transport,
+    { dataDir: config.dataDir, broker },
+    (t) => logTransportStatus(t, obs.logger),
   );
   const bus = createBus({
     transport,
@@ -139,8 +147,9 @@ async function run(
   const identities = identityTable(config);
   const gateway = createGateway({
     bus,
-    ...config.gateway,
+    ...gatewayConfig,
     identities,
+    ...(tls === undefined ? {} : { tls }),
     ...namespace,
     ...obs.options,
   });
@@ -195,7 +204,7 @@ async function run(
   out(`llmwire ${command} (pid ${process.pid})`);
   out(`  gateway     ${url}/v1  (OpenAI API; health ${url}/healthz)`);
   out(
-    `  bus         ${transport.name}${config.transport === 'sqlite' ? ` journal in ${config.dataDir}/journal.db` : ''}; remote workers: ${url.replace('http', 'ws')}/v1/bus`,
+    `  bus         ${transport.name}${config.transport === 'sqlite' ? ` journal in ${config.dataDir}/journal.db` : ''}; remote workers: ${url.replace(/^http/, 'ws')}/v1/bus`,
   );
   out(
     workers.length > 0

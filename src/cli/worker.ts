@@ -11,6 +11,7 @@ import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig } from './config.
 import { busSecurity } from './crypto.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
+import { BROKER_HELP, BROKER_OPTIONS, brokerFromFlags } from './tls.js';
 
 export const WORKER_HELP = `Usage: llmwire worker [options]
 
@@ -38,7 +39,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
                       section (signing, encryption, integrity keys) is used
   --coalesce-ms N     send tokens produced within N ms of each other as one message to
                       readers that accept it (1-1000; default 0: one message per token)
-${OBSERVE_HELP}  -h, --help          show this help
+${BROKER_HELP}${OBSERVE_HELP}  -h, --help          show this help
 `;
 
 const OPTIONS: Options = {
@@ -61,6 +62,7 @@ const OPTIONS: Options = {
   'metrics-host': { type: 'string' },
   'coalesce-ms': { type: 'string' },
   config: { type: 'string' },
+  ...BROKER_OPTIONS,
   ...OBSERVE_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 };
@@ -101,6 +103,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
           validateConfig(merge(DEFAULT_CONFIG, readConfigFile(flags.config)), flags.config).crypto,
         )
       : undefined;
+  const broker = brokerFromFlags(flags);
   const obs = observe(flags, 'llmwire-worker');
   const kind = typeof flags.backend === 'string' ? flags.backend : 'sim';
   const spec: Record<string, unknown> = { kind };
@@ -139,7 +142,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   const url = typeof flags.connect === 'string' ? flags.connect : 'ws://127.0.0.1:8787/v1/bus';
   const transport = await openTransport(
     url,
-    { dataDir: '.llmwire', token: flags.token as string | undefined },
+    { dataDir: '.llmwire', token: flags.token as string | undefined, broker },
     (t) => logTransportStatus(t, obs.logger),
   );
   const bus = createBus({

@@ -2,6 +2,7 @@
 // (headers 60 s, whole request 300 s, checked every 30 s, no connection cap) let a few hundred
 // sockets that trickle a byte now and then hold the server for minutes (slowloris).
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import { ConfigError } from '../../protocol/index.js';
 
 export interface HttpServerOptions {
@@ -28,6 +29,8 @@ export const HTTP_DEFAULTS: Required<HttpServerOptions> = {
 export function createHttpServer(
   listener: RequestListener,
   options: HttpServerOptions | undefined,
+  /** Serve HTTPS with these (certificate, key, client CA). */
+  tls?: HttpsOptions,
 ): Server {
   const o = { ...HTTP_DEFAULTS, ...options };
   for (const [name, value] of Object.entries(o)) {
@@ -40,15 +43,16 @@ export function createHttpServer(
       'gateway option http.headersTimeoutMs must not exceed http.requestTimeoutMs',
     );
   }
-  const server = createServer(
-    {
-      headersTimeout: o.headersTimeoutMs,
-      requestTimeout: o.requestTimeoutMs,
-      // How often Node looks for expired requests (default 30 s): a late cut is a held socket.
-      connectionsCheckingInterval: Math.min(1_000, o.headersTimeoutMs),
-    },
-    listener,
-  );
+  const limits = {
+    headersTimeout: o.headersTimeoutMs,
+    requestTimeout: o.requestTimeoutMs,
+    // How often Node looks for expired requests (default 30 s): a late cut is a held socket.
+    connectionsCheckingInterval: Math.min(1_000, o.headersTimeoutMs),
+  };
+  const server: Server =
+    tls === undefined
+      ? createServer(limits, listener)
+      : (createHttpsServer({ ...tls, ...limits }, listener) as unknown as Server);
   server.keepAliveTimeout = o.idleTimeoutMs;
   server.maxConnections = o.maxConnections;
   return server;

@@ -47,6 +47,7 @@ import { logRegistry, RequestObservation } from './observation.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
+import { httpsServerOptions, type ServerTlsOptions } from '../../transport/tls.js';
 
 export { parsePriority, parseTimeout } from './headers.js';
 
@@ -56,6 +57,11 @@ export interface GatewayOptions extends ObservabilityOptions {
   host?: string;
   /** Default 8787; 0 picks a free port. */
   port?: number;
+  /**
+   * Serve HTTPS (and the hub attached to `server` serves wss://). With `tls.ca`, clients must
+   * present a certificate signed by it: mutual TLS, refused at the handshake otherwise.
+   */
+  tls?: ServerTlsOptions;
   /** API key -> tenant. Without keys the gateway accepts anyone, so it only listens on loopback. */
   apiKeys?: Record<string, Tenant>;
   /** Credentials with roles (docs/security.md); when given, `apiKeys` is not read. */
@@ -207,7 +213,11 @@ export class Gateway {
       this.methods.set(path, [...(this.methods.get(path) ?? []), method]);
     }
     this.cors = new Cors(options.cors);
-    this.server = createHttpServer((req, res) => void this.onRequest(req, res), options.http);
+    this.server = createHttpServer(
+      (req, res) => void this.onRequest(req, res),
+      options.http,
+      options.tls === undefined ? undefined : httpsServerOptions(options.tls, 'gateway.tls'),
+    );
   }
 
   async listen(): Promise<string> {
@@ -226,7 +236,7 @@ export class Gateway {
     const addr = this.server.address() as AddressInfo | null;
     if (addr === null) return '';
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return `http://${host}:${addr.port}`;
+    return `${this.options.tls === undefined ? 'http' : 'https'}://${host}:${addr.port}`;
   }
 
   /** Admission slots per model: the capacity of the ready workers serving it. */

@@ -3,8 +3,10 @@
 // ManagedChannel that opens one on every new connection (and again if the broker closes just
 // that channel) and runs its setup: declarations, bindings, consumers.
 import amqp, { type Channel, type ChannelModel, type RecoveringChannelModel } from 'amqplib';
-import { ClosedError, UnavailableError } from '../../protocol/index.js';
+import type { SecureContextOptions } from 'node:tls';
+import { ClosedError, UnauthorizedError, UnavailableError } from '../../protocol/index.js';
 import { StatusFeed } from '../status.js';
+import { tlsFailure } from '../tls.js';
 
 export interface LinkOptions {
   url: string;
@@ -12,6 +14,12 @@ export interface LinkOptions {
   heartbeatSeconds: number;
   connectTimeoutMs: number;
   connectionName: string | undefined;
+  /** User and password; undefined: those of the URL (guest:guest without any). */
+  credentials: { user: string; password: string } | undefined;
+  /** Virtual host; undefined: the URL's path ('/' without one). */
+  vhost: string | undefined;
+  /** CA and client certificate for amqps:// (tls.connect options). */
+  tls: SecureContextOptions;
   onError: (err: unknown) => void;
 }
 
@@ -43,7 +51,17 @@ export class AmqpLink {
     if (!url.searchParams.has('heartbeat')) {
       url.searchParams.set('heartbeat', String(options.heartbeatSeconds));
     }
+    if (options.vhost !== undefined) url.pathname = `/${encodeURIComponent(options.vhost)}`;
     this.opening = amqp.connect(url.href, {
+      ...options.tls,
+      ...(options.credentials === undefined
+        ? {}
+        : {
+            credentials: amqp.credentials.plain(
+              options.credentials.user,
+              options.credentials.password,
+            ),
+          }),
       noDelay: true,
       timeout: options.connectTimeoutMs,
       clientProperties:
@@ -82,6 +100,10 @@ export class AmqpLink {
       this.status.push({ type: 'reconnecting', attempt: info.attempt });
     });
     recovering.on('reconnect-failed', (error: Error) => this.giveUp(error));
+    recovering.on('connect-failed', (error: Error) => {
+      const refused = refusal(error);
+      if (refused !== undefined) this.refuse(refused);
+    });
     recovering.on('blocked', (reason: string) => {
       // A memory or disk alarm: publishes wait until the broker lets them through.
       this.status.push({
@@ -101,6 +123,18 @@ export class AmqpLink {
     this.model = undefined;
     this.status.push({ type: 'error', error: this.failure });
     this.shutdown(this.failure);
+  }
+
+  /** The broker refused the credentials or certificate: retrying cannot help, so stop. */
+  private refuse(error: Error): void {
+    if (this.closed || this.failure !== undefined) return;
+    this.failure = error;
+    this.model = undefined;
+    this.status.push({ type: 'error', error });
+    this.shutdown(error);
+    void this.recovering?.close().catch(() => undefined);
+    this.status.push({ type: 'closed' });
+    this.status.end();
   }
 
   private shutdown(err: Error): void {
@@ -279,4 +313,22 @@ export class ManagedChannel<C extends Channel> {
     }
     await settingUp?.close().catch(() => undefined);
   }
+}
+
+/**
+ * A refused login or certificate, as UnauthorizedError. amqplib reports the broker's
+ * Connection.Close during the handshake only as text carrying the AMQP 0-9-1 reply code (403
+ * access-refused, spec section 1.5.2); that prefix, which amqplib writes, is all there is to read.
+ */
+function refusal(err: Error): Error | undefined {
+  const tlsProblem = tlsFailure(err);
+  if (tlsProblem !== undefined) {
+    return new UnauthorizedError(`TLS handshake with RabbitMQ failed: ${tlsProblem}`, {
+      cause: err,
+    });
+  }
+  if (!/^Handshake terminated by server: 403 /.test(err.message)) return undefined;
+  return new UnauthorizedError('RabbitMQ refused the credentials (403 ACCESS-REFUSED)', {
+    cause: err,
+  });
 }

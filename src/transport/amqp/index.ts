@@ -20,6 +20,7 @@ import { ClosedError, ConfigError, type Envelope } from '../../protocol/index.js
 import { resolveQueueOptions } from '../queue-policy.js';
 import { checkSubject } from '../subject.js';
 import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
+import { clientTlsOptions, type ClientTlsOptions } from '../tls.js';
 import { AdminChannel } from './admin.js';
 import { AmqpLink } from './connection.js';
 import { DelayLadder } from './delay.js';
@@ -47,6 +48,12 @@ export interface AmqpTransportOptions {
   heartbeatSeconds?: number;
   /** Time allowed to open the TCP connection. Default 10 s. */
   connectTimeoutMs?: number;
+  /** User and password (SASL PLAIN), instead of those in the URL. */
+  credentials?: { user: string; password: string };
+  /** Virtual host, instead of the URL's path. */
+  vhost?: string;
+  /** TLS (an amqps:// url): the CA to trust and a client certificate when the broker verifies peers. */
+  tls?: ClientTlsOptions;
   /** Shown by the broker for this connection (`rabbitmqctl list_connections client_properties`). */
   connectionName?: string;
   /** Bytes of publishes held while disconnected or backed up. Default 8 MiB. */
@@ -82,6 +89,10 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
   if (typeof options.url !== 'string' || !/^amqps?:\/\//.test(options.url)) {
     throw new ConfigError('amqp transport url must start with amqp:// or amqps://');
   }
+  if (options.tls !== undefined && !options.url.startsWith('amqps://')) {
+    throw new ConfigError('amqp transport url must be amqps:// when TLS options are given');
+  }
+  const tls = options.tls === undefined ? {} : clientTlsOptions(options.tls, 'amqp transport tls');
   const names = new Names(options.exchange ?? 'llmwire');
   const codec = options.codec ?? createCodec({ encoding: 'msgpack', open: false });
   const prefetch = positiveInt('prefetch', options.prefetch ?? 32);
@@ -96,6 +107,9 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
     heartbeatSeconds: options.heartbeatSeconds ?? 10,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     connectionName: options.connectionName,
+    credentials: options.credentials,
+    vhost: options.vhost,
+    tls,
     onError,
   });
   const pubsub = new Subscriptions(link, names, codec, (err) => onError(err));

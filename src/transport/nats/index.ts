@@ -2,11 +2,28 @@
 // queues on JetStream (docs: transport.ts for the semantics, queue.ts for the mapping). The only
 // module of llmwire that imports the NATS client.
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  AuthorizationError,
+  connect,
+  credsAuthenticator,
+  nkeyAuthenticator,
+  tokenAuthenticator,
+  usernamePasswordAuthenticator,
+  type Authenticator,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
 import { createCodec, type Codec } from '../../codec/codec.js';
-import { ClosedError, ConfigError, UnavailableError, type Envelope } from '../../protocol/index.js';
+import {
+  ClosedError,
+  ConfigError,
+  UnauthorizedError,
+  UnavailableError,
+  type Envelope,
+} from '../../protocol/index.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
+import { clientTlsOptions, tlsFailure, type ClientTlsOptions } from '../tls.js';
 import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
 import { payloadLimit, type NatsContext } from './context.js';
 import { NatsPubSub } from './pubsub.js';
@@ -38,12 +55,55 @@ export interface NatsTransportOptions {
    * only. Default true; false saves a header encode per message (about 2 µs).
    */
   idHeader?: boolean;
-  /** Anything else nats.js accepts (credentials, TLS, noRandomize...); the fields above win. */
+  /**
+   * How this client proves who it is (ADR-15 of nats-io/nats-architecture-and-design): any of
+   * user and password, a token, an NKey seed, or a `.creds` file (a user JWT and its seed).
+   */
+  credentials?: NatsCredentials;
+  /** TLS to the server: the CA to trust and a client certificate when the server verifies clients. */
+  tls?: ClientTlsOptions;
+  /** Anything else nats.js accepts (noRandomize, pingInterval...); the fields above win. */
   connection?: Partial<NodeConnectionOptions>;
   /** Errors with nowhere else to go (an undecodable message, a failed keepalive). Default stderr. */
   onError?: (err: unknown) => void;
   /** Called when a subscriber's handler throws. Default stderr. */
   onHandlerError?: (err: unknown, env: Envelope) => void;
+}
+
+export interface NatsCredentials {
+  user?: string;
+  password?: string;
+  token?: string;
+  /** An NKey user's seed (`SU...`); the server holds only its public key. */
+  nkeySeed?: string | Uint8Array;
+  /** The contents of a `.creds` file (`nsc generate creds`): decentralized JWT auth. */
+  creds?: string | Uint8Array;
+}
+
+/** nats.js authenticators for the credentials given; the server picks the one it asked for. */
+function authenticators(c: NatsCredentials): Authenticator[] {
+  const bytes = (v: string | Uint8Array) =>
+    typeof v === 'string' ? new TextEncoder().encode(v) : v;
+  const out: Authenticator[] = [];
+  if (c.password !== undefined && c.user === undefined) {
+    throw new ConfigError('nats transport credentials: a password needs a user');
+  }
+  if (c.user !== undefined) out.push(usernamePasswordAuthenticator(c.user, c.password));
+  if (c.token !== undefined) out.push(tokenAuthenticator(c.token));
+  if (c.nkeySeed !== undefined) out.push(nkeyAuthenticator(bytes(c.nkeySeed)));
+  if (c.creds !== undefined) out.push(credsAuthenticator(bytes(c.creds)));
+  return out;
+}
+
+/** nats.js takes PEM as strings. */
+function natsTls(tls: ClientTlsOptions): { ca?: string; cert?: string; key?: string } {
+  clientTlsOptions(tls, 'nats transport tls'); // checks the PEM
+  const out: { ca?: string; cert?: string; key?: string } = {};
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const v = tls[k];
+    if (v !== undefined) out[k] = typeof v === 'string' ? v : v.toString('utf8');
+  }
+  return out;
 }
 
 const PREFIX_RE = /^[A-Za-z0-9_-]{1,32}$/;
@@ -81,6 +141,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     options.onHandlerError ??
     ((err: unknown, env: Envelope) =>
       console.error(`llmwire: subscriber on '${env.subject}' threw`, err));
+  const auth = options.credentials === undefined ? [] : authenticators(options.credentials);
+  const tls = options.tls === undefined ? undefined : natsTls(options.tls);
   status.push({ type: 'connecting' });
   let nc: NatsConnection;
   try {
@@ -90,12 +152,24 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       ...options.connection,
       servers: options.servers,
       ...(options.name === undefined ? {} : { name: options.name }),
+      ...(auth.length === 0 ? {} : { authenticator: auth }),
+      ...(tls === undefined ? {} : { tls }),
       maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
       reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
     });
   } catch (cause) {
     status.push({ type: 'closed' });
     status.end();
+    // Neither a refused credential nor a refused certificate gets better by retrying.
+    if (cause instanceof AuthorizationError) {
+      throw new UnauthorizedError('NATS refused the credentials (authorization violation)', {
+        cause,
+      });
+    }
+    const tlsProblem = tlsFailure(cause);
+    if (tlsProblem !== undefined) {
+      throw new UnauthorizedError(`TLS handshake with NATS failed: ${tlsProblem}`, { cause });
+    }
     throw new UnavailableError(`cannot connect to NATS at ${String(options.servers)}`, { cause });
   }
   status.push({ type: 'connected' });

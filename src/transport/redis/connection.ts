@@ -2,9 +2,10 @@
 // connection of their own) and the one status feed they make together: connected only when
 // every connection is up and the subscriber has re-established its subscriptions.
 import { Redis, type RedisOptions } from 'ioredis';
-import { ConfigError } from '../../protocol/index.js';
+import { ConfigError, UnauthorizedError } from '../../protocol/index.js';
 import { backoffDelay } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
+import { tlsFailure } from '../tls.js';
 
 export interface ReconnectOptions {
   initialMs?: number;
@@ -76,6 +77,8 @@ export class RedisConnections {
   private watch(role: Role, conn: Redis): void {
     conn.on('error', (err: Error) => {
       this.lastError = err;
+      const refused = refusal(err);
+      if (refused !== undefined) this.fail(refused);
     });
     conn.on('ready', () => {
       if (role === 'cmd') {
@@ -119,6 +122,14 @@ export class RedisConnections {
     }
   }
 
+  /** Gives up for good on an error no reconnect can fix: the status says why, then closes. */
+  private fail(error: Error): void {
+    if (this.closed) return;
+    this.connected = false;
+    this.status.push({ type: 'error', error });
+    void this.close();
+  }
+
   get isConnected(): boolean {
     return this.connected;
   }
@@ -146,4 +157,22 @@ export class RedisConnections {
     this.status.push({ type: 'closed' });
     this.status.end();
   }
+}
+
+/**
+ * A refused credential or certificate, as UnauthorizedError; undefined for other errors. Redis
+ * error replies start with their code (RESP: "the first word after the -"), which is what is
+ * read here: WRONGPASS for a bad user or password, NOAUTH when one was needed and not given.
+ */
+function refusal(err: Error): Error | undefined {
+  const tlsProblem = tlsFailure(err);
+  if (tlsProblem !== undefined) {
+    return new UnauthorizedError(`TLS handshake with Redis failed: ${tlsProblem}`, { cause: err });
+  }
+  if (err.name !== 'ReplyError') return undefined;
+  const code = /^[A-Z]+/.exec(err.message)?.[0];
+  if (code === 'WRONGPASS' || code === 'NOAUTH') {
+    return new UnauthorizedError(`Redis refused the credentials (${code})`, { cause: err });
+  }
+  return undefined;
 }

@@ -8,6 +8,7 @@ import type { RedisOptions } from 'ioredis';
 import { createCodec, type Codec } from '../../codec/codec.js';
 import { ClosedError, ConfigError } from '../../protocol/index.js';
 import { resolveQueueOptions } from '../queue-policy.js';
+import { clientTlsOptions, type ClientTlsOptions } from '../tls.js';
 import type { DurableQueue, QueueOptions, Transport } from '../transport.js';
 import { Bells } from './bells.js';
 import { GroupClaims } from './groups.js';
@@ -45,7 +46,12 @@ export interface RedisTransportOptions {
   maxBufferedBytes?: number;
   /** Errors with nowhere else to go: a handler threw, a frame did not decode. Default: stderr. */
   onError?: (error: unknown) => void;
-  /** Further ioredis options (TLS, timeouts, `maxRetriesPerRequest`, ...). */
+  /** ACL user (Redis 6+ `AUTH username password`); without one, `password` is the default user's. */
+  username?: string;
+  password?: string;
+  /** TLS (a `rediss://` url): the CA to trust and a client certificate (`tls-auth-clients`). */
+  tls?: ClientTlsOptions;
+  /** Further ioredis options (timeouts, `maxRetriesPerRequest`, ...); the fields above win. */
   redis?: RedisOptions;
 }
 
@@ -70,11 +76,21 @@ export function createRedisTransport(options: RedisTransportOptions): Transport 
   const onError =
     options.onError ?? ((err: unknown) => console.error('llmwire redis transport:', err));
 
+  if (options.tls !== undefined && !options.url.startsWith('rediss://')) {
+    throw new ConfigError('redis transport url must be rediss:// when TLS options are given');
+  }
   const conns = new RedisConnections({
     url: options.url,
     name,
     reconnect: options.reconnect ?? {},
-    redis: options.redis,
+    redis: {
+      ...options.redis,
+      ...(options.username === undefined ? {} : { username: options.username }),
+      ...(options.password === undefined ? {} : { password: options.password }),
+      ...(options.tls === undefined
+        ? {}
+        : { tls: clientTlsOptions(options.tls, 'redis transport tls') }),
+    },
   });
   defineQueueScripts(conns.cmd);
   const groups = new GroupClaims(conns.cmd, keys, name, takeoverMs, onError);

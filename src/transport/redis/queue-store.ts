@@ -3,6 +3,7 @@
 // `defineCommand`, which loads them again after a Redis restart.
 import { ReplyError, type Redis } from 'ioredis';
 import {
+  ForbiddenError,
   InternalError,
   UnavailableError,
   WireError,
@@ -158,6 +159,13 @@ export class QueueStore {
 export function redisFailure(err: unknown): WireError {
   if (err instanceof WireError) return err;
   if (err instanceof (ReplyError as new () => Error)) {
+    // RESP error replies start with their code; NOPERM is an ACL that does not allow the key
+    // or command (redis.io/docs/management/security/acl).
+    if (/^NOPERM\b/.test(err.message)) {
+      return new ForbiddenError("redis ACL does not allow this user the queue's keys", {
+        cause: err,
+      });
+    }
     return new InternalError('redis refused a queue operation', { cause: err });
   }
   return new UnavailableError('redis is not reachable', { cause: err });

@@ -1,6 +1,7 @@
 // The client's connection to a bus hub: opens it, says hello, notices when it dies, reconnects
 // with backoff, and carries requests across it (each answered by `ok` or `err`, with any `dlv` or
 // `dead` items sent before the answer). What rides on the connection is the client's business.
+import type { SecureContextOptions } from 'node:tls';
 import { WebSocket } from 'ws';
 import type { Codec } from '../../codec/codec.js';
 import {
@@ -13,6 +14,7 @@ import {
 } from '../../protocol/index.js';
 import { backoffDelay } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
+import { tlsFailure } from '../tls.js';
 import type { BackoffOptions } from '../transport.js';
 import type { HubLink, Reply, RequestOptions } from './client-queue.js';
 import {
@@ -30,6 +32,8 @@ import {
 export interface LinkOptions {
   url: URL;
   token: string | undefined;
+  /** CA and client certificate for wss:// (tls.connect options). */
+  tls: SecureContextOptions;
   name: string | undefined;
   codec: Codec;
   /** Undefined: give up when the connection drops. */
@@ -159,6 +163,7 @@ export class HubConnection implements HubLink {
       maxPayload: o.codec.maxFrameBytes + RECORD_OVERHEAD_BYTES,
       handshakeTimeout: o.connectTimeoutMs,
       perMessageDeflate: false,
+      ...o.tls,
     });
     this.socket = ws;
     let refused: Error | undefined;
@@ -186,7 +191,16 @@ export class HubConnection implements HubLink {
     });
     ws.on('message', (data, isBinary) => this.onRecord(messageBytes(data), isBinary));
     ws.on('ping', () => (this.lastHeard = Date.now()));
-    ws.on('error', (err) => (lastError ??= err));
+    ws.on('error', (err) => {
+      lastError ??= err;
+      // A certificate that is refused now will be refused on every retry: give up at once.
+      const tlsProblem = tlsFailure(err);
+      if (tlsProblem !== undefined) {
+        refused ??= new UnauthorizedError(`TLS handshake with the hub failed: ${tlsProblem}`, {
+          cause: err,
+        });
+      }
+    });
     ws.on('close', () => this.onClose(ws, refused, lastError));
   }
 

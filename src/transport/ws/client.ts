@@ -13,6 +13,7 @@ import {
 import { resolveQueueOptions } from '../queue-policy.js';
 import { checkPattern, checkSubject } from '../subject.js';
 import type { MessageHandler, Transport } from '../transport.js';
+import { clientTlsOptions, type ClientTlsOptions } from '../tls.js';
 import { HubConnection } from './client-link.js';
 import { createRemoteQueue } from './client-queue.js';
 import { encodeRecord, wireQueueOptions } from './wire.js';
@@ -22,6 +23,8 @@ export interface WebSocketTransportOptions {
   url: string;
   /** Sent as `Authorization: Bearer <token>`. */
   token?: string;
+  /** For wss://: the CA to trust instead of the system's, and a client certificate (mTLS). */
+  tls?: ClientTlsOptions;
   /** Shown in the hub's list of peers. */
   name?: string;
   /** Codec for frames this peer sends; it reads both encodings. Default JSON. */
@@ -62,6 +65,12 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
     throw new ConfigError(`hub url must be ws:// or wss://, got '${options.url}'`);
   }
+  if (options.tls !== undefined && url.protocol !== 'wss:') {
+    throw new ConfigError(
+      `hub url must be wss:// when TLS options are given, got '${options.url}'`,
+    );
+  }
+  const tls = options.tls === undefined ? {} : clientTlsOptions(options.tls, 'ws transport tls');
   const codec = options.codec ?? createCodec({ open: false });
   const maxBufferedBytes = options.maxBufferedBytes ?? 8 * 1024 * 1024;
   const onError = options.onError ?? ((err) => console.error('llmwire ws transport:', err));
@@ -74,6 +83,7 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
     {
       url,
       token: options.token,
+      tls,
       name: options.name,
       codec,
       backoff:

@@ -1,7 +1,9 @@
 // The bus hub: a WebSocket endpoint through which other processes (remote workers, CLI tools,
 // other gateways) join the embedded bus of the process that hosts it (docs/ws-bus.md).
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { Server as TlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -13,6 +15,7 @@ import {
   type Envelope,
 } from '../../protocol/index.js';
 import type { Transport } from '../transport.js';
+import { httpsServerOptions, type ServerTlsOptions } from '../tls.js';
 import { InboxClaims, OPEN_IDENTITY, type PeerIdentity } from './hub-identity.js';
 import { PeerSession, type DeniedEvent, type HubContext, type PeerInfo } from './hub-peer.js';
 import { originAllowed, parseOrigins } from './origin.js';
@@ -24,6 +27,11 @@ export type { PeerIdentity } from './hub-identity.js';
 export interface BusHubOptions {
   /** Attach to this server (e.g. the gateway's) instead of listening on a port of its own. */
   server?: Server;
+  /**
+   * TLS of the hub's own server (wss://), when no `server` is given; an attached server is
+   * TLS or not as its owner made it. With `tls.ca`, peers need a client certificate.
+   */
+  tls?: ServerTlsOptions;
   /** URL path of the endpoint. Other upgrade paths on `server` are left alone. Default '/v1/bus'. */
   path?: string;
   /** Port to listen on when no `server` is given. Default 0 (any free port). */
@@ -81,7 +89,7 @@ export interface BusHub {
    * owner starts), after `listen` otherwise. Rejects if it cannot listen.
    */
   readonly listening: Promise<void>;
-  /** ws:// URL peers connect to; throws until the server listens on a TCP port. */
+  /** ws:// (wss:// over TLS) URL peers connect to; throws until the server listens on a TCP port. */
   readonly url: string;
   readonly address: AddressInfo;
   peers(): PeerInfo[];
@@ -161,12 +169,19 @@ export function createBusHub(local: Transport, options: BusHubOptions = {}): Bus
   let closed = false;
 
   const ownServer = options.server === undefined;
-  const server =
+  if (!ownServer && options.tls !== undefined) {
+    throw new ConfigError('hub option tls applies to its own server; give the TLS to `server`');
+  }
+  const upgradeOnly = (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+    res.end('llmwire bus hub: connect with WebSocket\n');
+  };
+  const server: Server =
     options.server ??
-    createServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
-      res.end('llmwire bus hub: connect with WebSocket\n');
-    });
+    (options.tls === undefined
+      ? createServer(upgradeOnly)
+      : createHttpsServer(httpsServerOptions(options.tls, 'hub.tls'), upgradeOnly));
+  const scheme = server instanceof TlsServer ? 'wss' : 'ws';
 
   const leave = (identity: PeerIdentity) => {
     connections--;
@@ -279,7 +294,7 @@ export function createBusHub(local: Transport, options: BusHubOptions = {}): Bus
     get url() {
       const a = addressOf();
       const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-      return `ws://${host}:${a.port}${path}`;
+      return `${scheme}://${host}:${a.port}${path}`;
     },
     get address() {
       return addressOf();

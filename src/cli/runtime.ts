@@ -10,6 +10,8 @@ import type { Transport } from '../transport/transport.js';
 export interface TransportSpecOptions {
   dataDir: string;
   token?: string | undefined;
+  /** nats: root of this process's reply subjects (its NATS user's `_INBOX.<user>`). */
+  inboxPrefix?: string | undefined;
 }
 
 /**
@@ -76,6 +78,7 @@ export async function createTransport(
       ...(storage === undefined ? {} : { storage }),
       ...optional('streamPrefix', params.get('prefix')),
       ...optional('name', params.get('name')),
+      ...optional('inboxPrefix', options.inboxPrefix),
     });
   }
   if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {

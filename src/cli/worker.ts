@@ -6,6 +6,7 @@ import { validateNamespace } from '../llm/subjects.js';
 import { createWorker } from '../llm/worker/worker.js';
 import { maskCredentials, serveMetrics, WorkerMetrics, type MetricsServer } from '../ops/index.js';
 import { ConfigError } from '../protocol/index.js';
+import { isValidSubject } from '../transport/subject.js';
 import { parse, type Options } from './args.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { openTransport, untilSignal } from './runtime.js';
@@ -24,6 +25,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --concurrency N     requests at once (default 16)
   --id ID             worker id (default random)
   --namespace NAME    join the gateways of this namespace (subjects NAME.llm.*)
+  --inbox-prefix P    root of its reply subjects (default _INBOX); on NATS with
+                      'llmwire nats-config' users: _INBOX.<its NATS user>
   --sim-ttft-ms N     sim: time to first token (default 20)
   --sim-itl-ms N      sim: time between tokens (default 10)
   --sim-crash-after-tokens N  sim: fail after N tokens (failure injection for failover drills)
@@ -47,6 +50,7 @@ const OPTIONS: Options = {
   concurrency: { type: 'string' },
   id: { type: 'string' },
   namespace: { type: 'string' },
+  'inbox-prefix': { type: 'string' },
   'sim-ttft-ms': { type: 'string' },
   'sim-itl-ms': { type: 'string' },
   'sim-crash-after-tokens': { type: 'string' },
@@ -125,13 +129,22 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   }
   const backend = await createBackend(spec);
   const url = typeof flags.connect === 'string' ? flags.connect : 'ws://127.0.0.1:8787/v1/bus';
+  const inboxPrefix = flags['inbox-prefix'];
+  if (
+    inboxPrefix !== undefined &&
+    (typeof inboxPrefix !== 'string' || !isValidSubject(inboxPrefix))
+  ) {
+    throw new ConfigError(`--inbox-prefix must be a subject, got '${String(inboxPrefix)}'`);
+  }
+  const inbox = inboxPrefix === undefined ? {} : { inboxPrefix };
   const transport = await openTransport(
     url,
-    { dataDir: '.llmwire', token: flags.token as string | undefined },
+    { dataDir: '.llmwire', token: flags.token as string | undefined, ...inbox },
     (t) => logTransportStatus(t, obs.logger),
   );
   const bus = createBus({
     transport,
+    ...inbox,
     source: 'llmwire-worker',
     ...(coalesceMs > 0 ? { coalesce: { maxDelayMs: coalesceMs } } : {}),
     onError: (err, where) =>

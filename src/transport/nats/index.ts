@@ -7,13 +7,18 @@ import { createCodec, type Codec } from '../../codec/codec.js';
 import { ClosedError, ConfigError, UnavailableError, type Envelope } from '../../protocol/index.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
+import { isValidSubject } from '../subject.js';
 import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
 import { payloadLimit, type NatsContext } from './context.js';
+import { CONTROL_ROOT } from './names.js';
 import { NatsPubSub } from './pubsub.js';
 import { NatsQueue } from './queue.js';
 
 export interface NatsTransportOptions {
-  /** One server or several (a cluster): `nats://127.0.0.1:4222`. */
+  /**
+   * One server or several (a cluster): `nats://127.0.0.1:4222`. A user and password in the URL
+   * (`nats://NAME:KEY@host:port`, percent-encoded) are the connection's credentials.
+   */
   servers: string | string[];
   /** Connection name shown by the server (`connz`). */
   name?: string;
@@ -38,6 +43,13 @@ export interface NatsTransportOptions {
    * only. Default true; false saves a header encode per message (about 2 µs).
    */
   idHeader?: boolean;
+  /**
+   * Root of every reply subject this connection listens on (nats.js request inboxes and the
+   * adapter's private `<prefix>._LLMW.<nuid>` subjects), so that a NATS user confined to
+   * subscribing `_INBOX.<user>.>` can use the bus (`llmwire nats-config`). Default: nats.js's
+   * `_INBOX` and the adapter's `_LLMW`.
+   */
+  inboxPrefix?: string;
   /** Anything else nats.js accepts (credentials, TLS, noRandomize...); the fields above win. */
   connection?: Partial<NodeConnectionOptions>;
   /** Errors with nowhere else to go (an undecodable message, a failed keepalive). Default stderr. */
@@ -56,6 +68,9 @@ function checkOptions(options: NatsTransportOptions): void {
   if (options.streamPrefix !== undefined && !PREFIX_RE.test(options.streamPrefix)) {
     throw new ConfigError('streamPrefix must be 1-32 letters, digits, _ or -');
   }
+  if (options.inboxPrefix !== undefined && !isValidSubject(options.inboxPrefix)) {
+    throw new ConfigError(`inboxPrefix '${options.inboxPrefix}' is not a subject`);
+  }
   const replicas = options.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
     throw new ConfigError('replicas must be an integer from 1 to 5');
@@ -71,6 +86,36 @@ function checkOptions(options: NatsTransportOptions): void {
   }
 }
 
+/**
+ * nats.js ignores credentials in a server URL: they are taken out of the URLs and passed as the
+ * connection's user and password (one set for all the servers of a cluster).
+ */
+function splitCredentials(spec: string | string[]): {
+  servers: string[];
+  credentials: { user?: string; pass?: string };
+} {
+  const urls = Array.isArray(spec) ? spec : [spec];
+  let credentials: { user?: string; pass?: string } = {};
+  const servers = urls.map((s) => {
+    const m = /^([a-z]+:\/\/)([^@/]*)@(.*)$/i.exec(s);
+    if (m === null) return s;
+    const info = m[2]!;
+    const colon = info.indexOf(':');
+    const user = decodeURIComponent(colon < 0 ? info : info.slice(0, colon));
+    const pass = colon < 0 ? undefined : decodeURIComponent(info.slice(colon + 1));
+    const found = { ...(user ? { user } : {}), ...(pass === undefined ? {} : { pass }) };
+    if (
+      Object.keys(credentials).length > 0 &&
+      (credentials.user !== found.user || credentials.pass !== found.pass)
+    ) {
+      throw new ConfigError('nats server URLs name different credentials');
+    }
+    credentials = found;
+    return `${m[1]}${m[3]}`;
+  });
+  return { servers, credentials };
+}
+
 /** Connects to NATS and resolves with the transport; rejects with UnavailableError if it cannot. */
 export async function createNatsTransport(options: NatsTransportOptions): Promise<Transport> {
   checkOptions(options);
@@ -82,14 +127,17 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     ((err: unknown, env: Envelope) =>
       console.error(`llmwire: subscriber on '${env.subject}' threw`, err));
   status.push({ type: 'connecting' });
+  const { servers, credentials } = splitCredentials(options.servers);
   let nc: NatsConnection;
   try {
     nc = await connect({
       // No stack captured per request (JetStream publishes and acks are requests).
       noAsyncTraces: true,
       ...options.connection,
-      servers: options.servers,
+      ...credentials,
+      servers,
       ...(options.name === undefined ? {} : { name: options.name }),
+      ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
       maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
       reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
     });
@@ -124,6 +172,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     onError,
     onHandlerError,
     idHeader: options.idHeader ?? true,
+    controlRoot:
+      options.inboxPrefix === undefined ? CONTROL_ROOT : `${options.inboxPrefix}.${CONTROL_ROOT}`,
     isClosed: () => closed || nc.isClosed(),
   });
   const queues = new Map<string, NatsQueue>();

@@ -86,6 +86,8 @@ export const ConfigSchema = Type.Object(
     broker: Type.Optional(BrokerSchema),
     /** Puts every LLM subject under `NAME.` so deployments can share a broker (llm/subjects.ts). */
     namespace: Type.Optional(Type.String()),
+    /** Root of this process's reply subjects (default _INBOX); see llmwire nats-config. */
+    inboxPrefix: Type.Optional(Type.String({ minLength: 1 })),
     /** Who may use the gateway and the bus, with what role (docs/security.md). */
     identities: Type.Optional(Type.Array(IdentitySchema, { maxItems: 100_000 })),
     /** The WebSocket bus endpoint's limits. */

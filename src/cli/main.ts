@@ -17,6 +17,7 @@ Commands:
   tail       print the messages on a subject as they pass
   dlq        list, show, replay or purge a durable queue's dead letters
   bench      load a gateway (or one started here) and report throughput and latency
+  nats-config  print the nats-server authorization block for the config's identities
   version    print the version
   help       show this help
 
@@ -65,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./dlq.js')).dlq(rest, out);
     case 'bench':
       return (await import('./bench.js')).bench(rest, out);
+    case 'nats-config':
+      return (await import('./nats-config.js')).natsConfig(rest, out);
     default:
       process.stderr.write(`llmwire: unknown command '${command}'\n\n${HELP}`);
       return 2;

@@ -13,6 +13,8 @@ export interface TransportSpecOptions {
   token?: string | undefined;
   /** Credentials and TLS for the broker (or wss:// hub) the spec names. */
   broker?: BrokerSettings | undefined;
+  /** nats: root of this process's reply subjects (its NATS user's `_INBOX.<user>`). */
+  inboxPrefix?: string | undefined;
 }
 
 /**
@@ -107,6 +109,7 @@ export async function createTransport(
       ...(storage === undefined ? {} : { storage }),
       ...optional('streamPrefix', params.get('prefix')),
       ...optional('name', params.get('name')),
+      ...optional('inboxPrefix', options.inboxPrefix),
     });
   }
   if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {

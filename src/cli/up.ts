@@ -7,6 +7,8 @@ import { validateNamespace } from '../llm/subjects.js';
 import { peerIdentity } from '../llm/security/roles.js';
 import { createWorker, type Worker } from '../llm/worker/worker.js';
 import { maskCredentials, WorkerMetrics } from '../ops/index.js';
+import { ConfigError } from '../protocol/index.js';
+import { isValidSubject } from '../transport/subject.js';
 import { createBusHub } from '../transport/ws/index.js';
 import { parse, type Options } from './args.js';
 import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig, type Config } from './config.js';
@@ -29,6 +31,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --transport T     sqlite (default: durable journal in the data dir), memory
   --data-dir DIR    where the journal lives (default .llmwire)
   --namespace NAME  LLM subjects become NAME.llm.* (share a broker with other deployments)
+  --inbox-prefix P  root of this process's reply subjects (default _INBOX); on NATS with
+                    'llmwire nats-config' users: _INBOX.<its NATS user>
   --config FILE     YAML or JSON configuration (flags win over it); HTTPS and wss:// with
                     gateway.tls, broker credentials and TLS with broker (docs/deploy.md)
   --once            start, print what runs, and exit
@@ -43,6 +47,7 @@ const OPTIONS: Options = {
   transport: { type: 'string' },
   'data-dir': { type: 'string' },
   namespace: { type: 'string' },
+  'inbox-prefix': { type: 'string' },
   config: { type: 'string' },
   once: { type: 'boolean' },
   ...OBSERVE_OPTIONS,
@@ -65,6 +70,7 @@ export function upConfig(flags: Record<string, string | boolean | undefined>): C
     transport: flags.transport,
     dataDir: flags['data-dir'],
     namespace: flags.namespace,
+    inboxPrefix: flags['inbox-prefix'],
     gateway: { host: flags.host, port: int('port', flags.port) },
     workers: { count: int('workers', flags.workers) },
   };
@@ -76,6 +82,9 @@ export function upConfig(flags: Record<string, string | boolean | undefined>): C
   }
   const valid = validateConfig(merged, typeof flags.config === 'string' ? flags.config : 'flags');
   if (valid.namespace !== undefined) validateNamespace(valid.namespace);
+  if (valid.inboxPrefix !== undefined && !isValidSubject(valid.inboxPrefix)) {
+    throw new ConfigError(`inboxPrefix '${valid.inboxPrefix}' is not a subject`);
+  }
   return valid;
 }
 
@@ -90,6 +99,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --transport T     sqlite (default: durable journal in the data dir), memory
   --data-dir DIR    where the journal lives (default .llmwire)
   --namespace NAME  serve only workers started with the same --namespace (subjects NAME.llm.*)
+  --inbox-prefix P  root of this process's reply subjects (default _INBOX); on NATS with
+                    'llmwire nats-config' users: _INBOX.<its NATS user>, e.g. _INBOX.gateway
   --config FILE     YAML or JSON configuration (flags win over it; workers.count is ignored)
   --once            start, print what runs, and exit
 ${OBSERVE_HELP}  -h, --help        show this help
@@ -130,13 +141,15 @@ async function run(
   const tls = tlsConfig === undefined ? undefined : readServerTls(tlsConfig, 'gateway.tls');
   const broker = config.broker === undefined ? undefined : readBroker(config.broker);
   const obs = observe(flags, command === 'up' ? 'llmwire' : 'llmwire-gateway');
+  const inbox = config.inboxPrefix === undefined ? {} : { inboxPrefix: config.inboxPrefix };
   const transport = await openTransport(
     config.transport,
-    { dataDir: config.dataDir, broker },
+    { dataDir: config.dataDir, broker, ...inbox },
     (t) => logTransportStatus(t, obs.logger),
   );
   const bus = createBus({
     transport,
+    ...inbox,
     source: 'llmwire-up',
     ...(security === undefined ? {} : { security }),
     onError: (err, where) =>

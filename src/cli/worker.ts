@@ -6,6 +6,7 @@ import { validateNamespace } from '../llm/subjects.js';
 import { createWorker } from '../llm/worker/worker.js';
 import { maskCredentials, serveMetrics, WorkerMetrics, type MetricsServer } from '../ops/index.js';
 import { ConfigError } from '../protocol/index.js';
+import { isValidSubject } from '../transport/subject.js';
 import { parse, type Options } from './args.js';
 import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig } from './config.js';
 import { busSecurity } from './crypto.js';
@@ -27,6 +28,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --concurrency N     requests at once (default 16)
   --id ID             worker id (default random)
   --namespace NAME    join the gateways of this namespace (subjects NAME.llm.*)
+  --inbox-prefix P    root of its reply subjects (default _INBOX); on NATS with
+                      'llmwire nats-config' users: _INBOX.<its NATS user>
   --sim-ttft-ms N     sim: time to first token (default 20)
   --sim-itl-ms N      sim: time between tokens (default 10)
   --sim-crash-after-tokens N  sim: fail after N tokens (failure injection for failover drills)
@@ -52,6 +55,7 @@ const OPTIONS: Options = {
   concurrency: { type: 'string' },
   id: { type: 'string' },
   namespace: { type: 'string' },
+  'inbox-prefix': { type: 'string' },
   'sim-ttft-ms': { type: 'string' },
   'sim-itl-ms': { type: 'string' },
   'sim-crash-after-tokens': { type: 'string' },
@@ -140,13 +144,22 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   }
   const backend = await createBackend(spec);
   const url = typeof flags.connect === 'string' ? flags.connect : 'ws://127.0.0.1:8787/v1/bus';
+  const inboxPrefix = flags['inbox-prefix'];
+  if (
+    inboxPrefix !== undefined &&
+    (typeof inboxPrefix !== 'string' || !isValidSubject(inboxPrefix))
+  ) {
+    throw new ConfigError(`--inbox-prefix must be a subject, got '${String(inboxPrefix)}'`);
+  }
+  const inbox = inboxPrefix === undefined ? {} : { inboxPrefix };
   const transport = await openTransport(
     url,
-    { dataDir: '.llmwire', token: flags.token as string | undefined, broker },
+    { dataDir: '.llmwire', token: flags.token as string | undefined, broker, ...inbox },
     (t) => logTransportStatus(t, obs.logger),
   );
   const bus = createBus({
     transport,
+    ...inbox,
     source: 'llmwire-worker',
     ...(security === undefined ? {} : { security }),
     ...(coalesceMs > 0 ? { coalesce: { maxDelayMs: coalesceMs } } : {}),

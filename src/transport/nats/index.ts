@@ -24,13 +24,18 @@ import {
 import { resolveQueueOptions } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
 import { clientTlsOptions, tlsFailure, type ClientTlsOptions } from '../tls.js';
+import { isValidSubject } from '../subject.js';
 import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
 import { payloadLimit, type NatsContext } from './context.js';
+import { CONTROL_ROOT } from './names.js';
 import { NatsPubSub } from './pubsub.js';
 import { NatsQueue } from './queue.js';
 
 export interface NatsTransportOptions {
-  /** One server or several (a cluster): `nats://127.0.0.1:4222`. */
+  /**
+   * One server or several (a cluster): `nats://127.0.0.1:4222`. A user and password in the URL
+   * (`nats://NAME:KEY@host:port`, percent-encoded) are the connection's credentials.
+   */
   servers: string | string[];
   /** Connection name shown by the server (`connz`). */
   name?: string;
@@ -62,7 +67,14 @@ export interface NatsTransportOptions {
   credentials?: NatsCredentials;
   /** TLS to the server: the CA to trust and a client certificate when the server verifies clients. */
   tls?: ClientTlsOptions;
-  /** Anything else nats.js accepts (noRandomize, pingInterval...); the fields above win. */
+  /**
+   * Root of every reply subject this connection listens on (nats.js request inboxes and the
+   * adapter's private `<prefix>._LLMW.<nuid>` subjects), so that a NATS user confined to
+   * subscribing `_INBOX.<user>.>` can use the bus (`llmwire nats-config`). Default: nats.js's
+   * `_INBOX` and the adapter's `_LLMW`.
+   */
+  inboxPrefix?: string;
+  /** Anything else nats.js accepts (credentials, TLS, noRandomize...); the fields above win. */
   connection?: Partial<NodeConnectionOptions>;
   /** Errors with nowhere else to go (an undecodable message, a failed keepalive). Default stderr. */
   onError?: (err: unknown) => void;
@@ -116,6 +128,9 @@ function checkOptions(options: NatsTransportOptions): void {
   if (options.streamPrefix !== undefined && !PREFIX_RE.test(options.streamPrefix)) {
     throw new ConfigError('streamPrefix must be 1-32 letters, digits, _ or -');
   }
+  if (options.inboxPrefix !== undefined && !isValidSubject(options.inboxPrefix)) {
+    throw new ConfigError(`inboxPrefix '${options.inboxPrefix}' is not a subject`);
+  }
   const replicas = options.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
     throw new ConfigError('replicas must be an integer from 1 to 5');
@@ -131,6 +146,36 @@ function checkOptions(options: NatsTransportOptions): void {
   }
 }
 
+/**
+ * nats.js ignores credentials in a server URL: they are taken out of the URLs and passed as the
+ * connection's user and password (one set for all the servers of a cluster).
+ */
+function splitCredentials(spec: string | string[]): {
+  servers: string[];
+  credentials: { user?: string; pass?: string };
+} {
+  const urls = Array.isArray(spec) ? spec : [spec];
+  let credentials: { user?: string; pass?: string } = {};
+  const servers = urls.map((s) => {
+    const m = /^([a-z]+:\/\/)([^@/]*)@(.*)$/i.exec(s);
+    if (m === null) return s;
+    const info = m[2]!;
+    const colon = info.indexOf(':');
+    const user = decodeURIComponent(colon < 0 ? info : info.slice(0, colon));
+    const pass = colon < 0 ? undefined : decodeURIComponent(info.slice(colon + 1));
+    const found = { ...(user ? { user } : {}), ...(pass === undefined ? {} : { pass }) };
+    if (
+      Object.keys(credentials).length > 0 &&
+      (credentials.user !== found.user || credentials.pass !== found.pass)
+    ) {
+      throw new ConfigError('nats server URLs name different credentials');
+    }
+    credentials = found;
+    return `${m[1]}${m[3]}`;
+  });
+  return { servers, credentials };
+}
+
 /** Connects to NATS and resolves with the transport; rejects with UnavailableError if it cannot. */
 export async function createNatsTransport(options: NatsTransportOptions): Promise<Transport> {
   checkOptions(options);
@@ -144,16 +189,19 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   const auth = options.credentials === undefined ? [] : authenticators(options.credentials);
   const tls = options.tls === undefined ? undefined : natsTls(options.tls);
   status.push({ type: 'connecting' });
+  const { servers, credentials } = splitCredentials(options.servers);
   let nc: NatsConnection;
   try {
     nc = await connect({
       // No stack captured per request (JetStream publishes and acks are requests).
       noAsyncTraces: true,
       ...options.connection,
-      servers: options.servers,
+      ...credentials,
+      servers,
       ...(options.name === undefined ? {} : { name: options.name }),
       ...(auth.length === 0 ? {} : { authenticator: auth }),
       ...(tls === undefined ? {} : { tls }),
+      ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
       maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
       reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
     });
@@ -198,6 +246,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     onError,
     onHandlerError,
     idHeader: options.idHeader ?? true,
+    controlRoot:
+      options.inboxPrefix === undefined ? CONTROL_ROOT : `${options.inboxPrefix}.${CONTROL_ROOT}`,
     isClosed: () => closed || nc.isClosed(),
   });
   const queues = new Map<string, NatsQueue>();

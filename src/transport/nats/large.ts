@@ -75,7 +75,7 @@ export class LargeMessages {
       return;
     }
     const target = new TextDecoder().decode(msg.data);
-    if (!target.startsWith(`${CONTROL_ROOT}.`)) return;
+    if (!isControlSubject(target, 'p')) return;
     for (let i = 1; i < offer.frames.length; i++) this.deps.nc.publish(target, offer.frames[i]);
   }
 
@@ -86,7 +86,10 @@ export class LargeMessages {
   accept(sink: PartSink, part: Envelope, reply: string | undefined): Envelope | undefined {
     if (part.chunk?.index === 0 && reply !== undefined && isOfferReply(reply)) {
       (sink.assembler ??= this.assembler()).expire();
-      this.deps.nc.publish(reply, `${this.deps.control}.p.${sink.id}`);
+      // The part subject is also the claim's reply, so a publisher whose NATS user may only
+      // answer (allow_responses) may send the parts there.
+      const parts = `${this.deps.control}.p.${sink.id}`;
+      this.deps.nc.publish(reply, parts, { reply: parts });
     }
     try {
       const result = (sink.assembler ??= this.assembler()).accept(part);
@@ -121,8 +124,14 @@ export class LargeMessages {
   }
 }
 
-/** `_LLMW.<nuid>.x.<transfer>` */
+/** `[<inboxPrefix>.]_LLMW.<nuid>.x.<transfer>` */
 function isOfferReply(reply: string): boolean {
-  const t = reply.split('.');
-  return t.length === 4 && t[0] === CONTROL_ROOT && t[2] === 'x';
+  return isControlSubject(reply, 'x');
+}
+
+/** `[<inboxPrefix>.]_LLMW.<nuid>.<kind>.<token>`: a connection's private subject. */
+function isControlSubject(subject: string, kind: 'x' | 'p'): boolean {
+  const t = subject.split('.');
+  const n = t.length;
+  return n >= 4 && t[n - 4] === CONTROL_ROOT && t[n - 2] === kind;
 }

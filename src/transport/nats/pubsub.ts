@@ -22,7 +22,7 @@ import { ClosedError, createEnvelope, type Envelope } from '../../protocol/index
 import { checkPattern, checkSubject, isValidSubject } from '../subject.js';
 import type { MessageHandler, SubscribeOptions, TransportSubscription } from '../transport.js';
 import { LargeMessages, type PartSink } from './large.js';
-import { CONTROL_ROOT, HEADER } from './names.js';
+import { HEADER } from './names.js';
 
 export interface PubSubDeps {
   readonly nc: NatsConnection;
@@ -33,6 +33,8 @@ export interface PubSubDeps {
   readonly onHandlerError: (err: unknown, env: Envelope) => void;
   /** Repeat the envelope id in a `Llmwire-Id` header (costs about 2 µs a message). */
   readonly idHeader: boolean;
+  /** Root of this connection's private subjects: `_LLMW`, or `<inboxPrefix>._LLMW`. */
+  readonly controlRoot: string;
   isClosed(): boolean;
 }
 
@@ -65,8 +67,8 @@ interface Outgoing {
 }
 
 export class NatsPubSub {
-  /** `_LLMW.<nuid>`: subjects only this connection listens on. */
-  private readonly control = `${CONTROL_ROOT}.${nuid.next()}`;
+  /** `[<inboxPrefix>.]_LLMW.<nuid>`: subjects only this connection listens on. */
+  private readonly control: string;
   private readonly controlSub: Subscription;
   private readonly sinks = new Map<number, Sink>();
   private readonly large: LargeMessages;
@@ -81,6 +83,7 @@ export class NatsPubSub {
   private readonly sendOutgoing = () => this.flushOutgoing();
 
   constructor(private readonly deps: PubSubDeps) {
+    this.control = `${deps.controlRoot}.${nuid.next()}`;
     this.large = new LargeMessages({
       nc: deps.nc,
       codec: deps.codec,
@@ -190,7 +193,8 @@ export class NatsPubSub {
 
   /** `_LLMW.<conn>.nr.<id>.<replyTo...>`, `.x.<transfer>` or `.p.<sink>`. */
   private onControl(msg: Msg): void {
-    const t = msg.subject.split('.');
+    // The tokens after the control subject's own (`[<inboxPrefix>.]_LLMW.<nuid>`).
+    const t = ['', '', ...msg.subject.slice(this.control.length + 1).split('.')];
     switch (t[2]) {
       case 'nr':
         if (isStatus(msg) && msg.headers?.code === 503 && t.length > 4) {

@@ -52,7 +52,7 @@ export function createHttpServer(
   const server: Server =
     tls === undefined
       ? createServer(limits, listener)
-      : (createHttpsServer({ ...tls, ...limits }, listener));
+      : createHttpsServer({ ...tls, ...limits }, listener);
   server.keepAliveTimeout = o.idleTimeoutMs;
   server.maxConnections = o.maxConnections;
   return server;

@@ -8,6 +8,7 @@ import { createKeyring } from '../../src/codec/security/encryption.js';
 import { createSigning } from '../../src/codec/security/signing.js';
 import { createSimBackend } from '../../src/llm/backends/sim/index.js';
 import { createGateway } from '../../src/llm/gateway/server.js';
+import { peerIdentity } from '../../src/llm/security/roles.js';
 import { createWorker } from '../../src/llm/worker/worker.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
@@ -24,6 +25,7 @@ const TOKENS = 64;
 const PATH = '/v1/chat/completions';
 const NATS_URL = process.env.LLMWIRE_NATS_URL ?? 'nats://127.0.0.1:4222';
 
+const WORKER_KEY = randomBytes(16).toString('hex');
 const hmac = randomBytes(32);
 const aes = randomBytes(32);
 const signed = (): BusSecurity => ({
@@ -46,7 +48,12 @@ interface Stack {
  * 'ws' (the worker's bus is a WebSocket client of the gateway's hub, as `llmwire worker
  * --connect ws://...`) or 'nats' (both buses on NATS, in a namespace of their own).
  */
-async function startStack(link: 'ws' | 'nats', security: BusSecurity | undefined): Promise<Stack> {
+async function startStack(
+  link: 'ws' | 'nats',
+  security: BusSecurity | undefined,
+  /** The hub admits the worker as a `worker` identity and checks every record against it. */
+  permissions = false,
+): Promise<Stack> {
   const errors: unknown[] = [];
   const onError = (e: unknown) => void errors.push(e);
   const sec = security === undefined ? {} : { security };
@@ -63,12 +70,22 @@ async function startStack(link: 'ws' | 'nats', security: BusSecurity | undefined
   await gatewayBus.ready;
   const gateway = createGateway({ bus: gatewayBus, port: 0, namespace });
   const url = await gateway.listen();
+  const identity = peerIdentity({ name: 'w1', role: 'worker' }, namespace);
   const hub =
-    link === 'ws' ? createBusHub(gatewayTransport, { server: gateway.server }) : undefined;
+    link === 'ws'
+      ? createBusHub(gatewayTransport, {
+          server: gateway.server,
+          onError,
+          ...(permissions
+            ? { authenticate: (token) => (token === WORKER_KEY ? identity : undefined) }
+            : {}),
+        })
+      : undefined;
   if (link === 'ws') {
     workerTransport = createWebSocketTransport({
       url: `${url.replace('http', 'ws')}/v1/bus`,
       onError,
+      ...(permissions ? { token: WORKER_KEY } : {}),
     });
   } else {
     workerTransport = await createNatsTransport({ servers: NATS_URL, onError });
@@ -145,6 +162,18 @@ async function compare(
 
 type Comparison = (ctx: GroupContext, client: LoadClient) => Promise<void>;
 
+const permissionsOverWs: Comparison = (ctx, client) =>
+  compare(
+    ctx,
+    client,
+    {
+      name: `streamed tokens/s, ${STREAMS} concurrent streams through a WebSocket worker, hub permissions on`,
+      baseline: 'the same stack with an open hub (no identities)',
+      target: { on: 'ratio', min: 0.95 },
+    },
+    (side) => startStack('ws', undefined, side === 'on'),
+  );
+
 const signingOverWs: Comparison = (ctx, client) =>
   compare(
     ctx,
@@ -180,12 +209,18 @@ const sealedOverNats: Comparison = async (ctx, client) => {
  * The comparisons this group runs, in order. Another on-vs-off comparison of a security setting
  * (e.g. subject permissions on the hub) is one more function here, built with `compare`.
  */
-export const SECURITY_COMPARISONS: Comparison[] = [signingOverWs, sealedOverNats];
+export const SECURITY_COMPARISONS: Comparison[] = [
+  permissionsOverWs,
+  signingOverWs,
+  sealedOverNats,
+];
 
 export const securityGroup: BenchGroup = {
   name: 'security',
   about:
-    'Streamed tokens/s with end-to-end message crypto on against the same stack with it off. ' +
+    'Streamed tokens/s with a security setting on against the same stack with it off: hub ' +
+    'permissions (the worker joins as a `worker` identity; every record it sends is checked ' +
+    'and stamped, every request forwarded to it grants a reply), and end-to-end message crypto. ' +
     'Each stack: `createGateway` on a free port with its bus, and one worker on a bus of its ' +
     'own reached through a real link: the gateway\u2019s WebSocket hub (the worker\u2019s bus is ' +
     `a WebSocket client, as \`llmwire worker --connect ws://...\`) or NATS at ${NATS_URL}; sim ` +
@@ -193,7 +228,7 @@ export const securityGroup: BenchGroup = {
     'load client process; rounds alternate the two stacks. Signing is HS256 on every message ' +
     '(requests, chunks, credit, heartbeats), verified once per receiver with replay checks; ' +
     '"sealed" adds AES-256-GCM and a SHA-256 checksum. Target for signing over WebSocket: at ' +
-    'least 0.5x. The NATS row is reported without a target.',
+    'least 0.5x; for permissions at least 0.95x. The NATS row is reported without a target.',
   settings: {
     full: { rounds: 4, roundMs: 1500, warmupMs: 600 },
     quick: { rounds: 2, roundMs: 300, warmupMs: 150 },

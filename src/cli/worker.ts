@@ -26,7 +26,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --upstream URL      openai backend: the upstream base URL (e.g. http://127.0.0.1:8000/v1)
   --model-path FILE   llama-cpp backend: the GGUF file
   --concurrency N     requests at once (default 16)
-  --id ID             worker id (default random)
+  --id ID             worker id (default: the name of its worker credential, else random)
   --namespace NAME    join the gateways of this namespace (subjects NAME.llm.*)
   --inbox-prefix P    root of its reply subjects (default _INBOX); on NATS with
                       'llmwire nats-config' users: _INBOX.<its NATS user>
@@ -85,6 +85,15 @@ function positiveInt(
     throw new ConfigError(`--${flag} must be an integer ${range}, got '${String(value)}'`);
   }
   return n;
+}
+
+/**
+ * Without --id, a worker that joined with a worker credential takes the credential's name: the
+ * id its heartbeats may carry (docs/security.md). Otherwise the worker picks a random one.
+ */
+function defaultId(transport: { identity?: { name: string; role: string } | undefined }) {
+  const identity = transport.identity;
+  return identity?.role === 'worker' ? { id: identity.name } : {};
 }
 
 export async function worker(args: string[], out: (line: string) => void): Promise<number> {
@@ -184,7 +193,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     heartbeatMs: positiveInt('heartbeat-ms', flags['heartbeat-ms'], 1000, 10),
     logger: obs.logger,
     ...(obs.tracer === undefined ? {} : { tracer: obs.tracer }),
-    ...(typeof flags.id === 'string' ? { id: flags.id } : {}),
+    ...(typeof flags.id === 'string' ? { id: flags.id } : defaultId(transport)),
     ...(namespace === undefined ? {} : { namespace }),
   });
   await w.start();

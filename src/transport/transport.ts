@@ -33,7 +33,14 @@ export interface Transport {
    * Who the far side takes this peer to be, when it says (a bus hub's `hello`): its `source`
    * and `tenant` are stamped on every envelope sent (docs/security.md).
    */
-  readonly identity?: { readonly source: string; readonly tenant?: string | undefined } | undefined;
+  readonly identity?:
+    | {
+        readonly name: string;
+        readonly role: string;
+        readonly source: string;
+        readonly tenant?: string | undefined;
+      }
+    | undefined;
 
   /**
    * Fire-and-forget publish to every matching subscription (one member per queue group). When

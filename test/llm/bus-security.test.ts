@@ -196,15 +196,13 @@ describe('bus security: attacks on a running llmwire up', () => {
     await legit();
   });
 
-  test('a worker process with its worker credential joins and serves; with a client key it cannot', async () => {
+  test('a worker process with its worker credential joins as that worker and serves; with a client key it cannot', async () => {
     await using _worker = new Background([
       'worker',
       '--connect',
       hubUrl,
       '--token',
       KEYS.worker,
-      '--id',
-      'gpu-1',
       '--sim-ttft-ms',
       '0',
       '--sim-itl-ms',

@@ -191,6 +191,24 @@ describe('ws hub - security', () => {
     await host.close();
   });
 
+  test('durable queues only for identities whose queue permission names them', async () => {
+    await using fx = await startHub({ authenticate });
+    const client = fx.join({ token: 'token-a' });
+    const operator = fx.join({ token: 'token-op' });
+    const name = unique('jobs');
+    await assert.rejects(client.queue(name).stats(), ForbiddenError);
+    await assert.rejects(
+      client.queue(name).enqueue(createBus({ transport: client }).envelope(name, 1)),
+      ForbiddenError,
+    );
+    assert.deepEqual(await operator.queue(name).stats(), {
+      ready: 0,
+      delayed: 0,
+      leased: 0,
+      dead: 0,
+    });
+  });
+
   test('permissions refuse with forbidden and the hub reports who tried what', async () => {
     const denied: string[] = [];
     await using fx = await startHub({

@@ -117,7 +117,10 @@ export class PeerSession {
     this.grant = Grant.of(identity);
     this.subs = new PeerSubscriptions(ctx.local, (sids, env) => this.forward(sids, env));
     // Enqueued messages are stamped like published ones.
-    const codec = { encode: ctx.codec.encode, decode: (f: Uint8Array) => this.admit(f).env };
+    const codec = {
+      encode: ctx.codec.encode,
+      decode: (f: Uint8Array) => this.admit(f, 'queue').env,
+    };
     this.queues = new PeerQueues(ctx.local, codec, ctx.maxLeasesPerPeer, ctx.nextHandle);
     socket.on('message', (data, isBinary) => this.onMessage(messageBytes(data), isBinary));
     socket.on('pong', () => (this.alive = true));
@@ -227,7 +230,7 @@ export class PeerSession {
       case 'hello':
         throw new InvalidMessageError('hello was already received');
       case 'pub': {
-        const { env, asSent } = this.admit(rec.frame);
+        const { env, asSent } = this.admit(rec.frame, 'publish');
         if (asSent) this.ctx.frames.set(env, rec.frame);
         this.ctx.local.publish(env);
         return;
@@ -257,15 +260,17 @@ export class PeerSession {
   }
 
   /**
-   * Opens a frame a peer sent, checks that its identity may publish it, and stamps its `source`
-   * and `tenant` from the identity. `asSent` is false when stamping changed the header, so the
-   * peer's bytes must not be forwarded as they are.
+   * Opens a frame a peer sent, checks that its identity may publish it (for a `queue` enqueue
+   * the queue permission, checked before, governs instead), and stamps its `source` and `tenant`
+   * from the identity. `asSent` is false when stamping changed the header, so the peer's bytes
+   * must not be forwarded as they are.
    */
-  private admit(frame: Uint8Array): { env: Envelope; asSent: boolean } {
+  private admit(frame: Uint8Array, via: 'publish' | 'queue'): { env: Envelope; asSent: boolean } {
     const env = this.ctx.codec.decode(frame);
     checkSubject(env.subject);
     const subject = env.subject;
     if (
+      via === 'publish' &&
       !this.grant.publish.allowsSubject(subject) &&
       !(this.grant.allowResponses && this.responses.allows(subject))
     ) {

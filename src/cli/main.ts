@@ -17,6 +17,7 @@ Commands:
   tail       print the messages on a subject as they pass
   dlq        list, show, replay or purge a durable queue's dead letters
   bench      load a gateway (or one started here) and report throughput and latency
+  keygen     write new signing and encryption keys and print their config section
   version    print the version
   help       show this help
 
@@ -65,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./dlq.js')).dlq(rest, out);
     case 'bench':
       return (await import('./bench.js')).bench(rest, out);
+    case 'keygen':
+      return (await import('./keygen.js')).keygen(rest, out);
     default:
       process.stderr.write(`llmwire: unknown command '${command}'\n\n${HELP}`);
       return 2;

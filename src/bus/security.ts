@@ -44,8 +44,12 @@ export class BusSealer {
   private readonly strict: boolean;
   /** True when the bus seals what it sends. */
   readonly sealing: boolean;
-  /** Envelopes already opened: one object delivered to several subscriptions is opened once. */
-  private readonly opened = new WeakMap<Envelope, Envelope>();
+  /**
+   * The last envelope opened and what it opened to: the in-process transport hands one object
+   * to each matching subscription in turn, and it is verified and decrypted once.
+   */
+  private lastIn: Envelope | undefined;
+  private lastOut: Envelope | undefined;
 
   constructor(security: BusSecurity = {}) {
     const signing = security.signing;
@@ -90,10 +94,12 @@ export class BusSealer {
    */
   open(env: Envelope, scope: OpenScope): Envelope {
     if (env.payload === undefined && !this.strict) return env;
-    let opened = this.opened.get(env);
-    if (opened === undefined) {
+    let opened: Envelope;
+    if (env === this.lastIn) opened = this.lastOut!;
+    else {
       opened = this.codec.open(env, { replay: false });
-      if (opened !== env) this.opened.set(env, opened);
+      this.lastIn = env;
+      this.lastOut = opened;
     }
     if (env.sig !== undefined && this.replay !== undefined && 'receiver' in scope) {
       this.replay.check(env.id, env.ts, Date.now(), scope.receiver);

@@ -18,6 +18,7 @@ Commands:
   dlq        list, show, replay or purge a durable queue's dead letters
   bench      load a gateway (or one started here) and report throughput and latency
   nats-config  print the nats-server authorization block for the config's identities
+  keygen     write new signing and encryption keys and print their config section
   version    print the version
   help       show this help
 
@@ -68,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./bench.js')).bench(rest, out);
     case 'nats-config':
       return (await import('./nats-config.js')).natsConfig(rest, out);
+    case 'keygen':
+      return (await import('./keygen.js')).keygen(rest, out);
     default:
       process.stderr.write(`llmwire: unknown command '${command}'\n\n${HELP}`);
       return 2;

@@ -95,12 +95,23 @@ export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
 const KNOWN_FIELDS = new Set(Object.keys(EnvelopeHeaderSchema.properties));
 
-/** Drops fields the signature does not cover, so nothing unsigned rides on a signed frame. */
-function knownFieldsOnly(header: Envelope): Envelope {
-  for (const key of Object.keys(header)) {
-    if (!KNOWN_FIELDS.has(key)) delete (header as unknown as Record<string, unknown>)[key];
+const SEAL_DROPS = new Set(['body', 'payload']);
+const OPEN_DROPS = new Set(['payload', 'ct', 'zip', 'sum', 'enc', 'sig']);
+
+/**
+ * A copy of the envelope without the `drop` fields and, when `keep` is given, without fields
+ * outside it (so nothing unsigned rides on a signed frame). A loop rather than object rest and
+ * `delete`: this runs for every sealed message.
+ */
+function headerOf(env: Envelope, drop: Set<string>, keep?: Set<string>): Envelope {
+  const out: Record<string, unknown> = {};
+  const record = env as unknown as Record<string, unknown>;
+  for (const key in record) {
+    if (drop.has(key) || (keep !== undefined && !keep.has(key))) continue;
+    const value = record[key];
+    if (value !== undefined) out[key] = value;
   }
-  return header;
+  return out as unknown as Envelope;
 }
 
 export function createCodec(options: CodecOptions = {}): Codec {
@@ -141,8 +152,8 @@ export function createCodec(options: CodecOptions = {}): Codec {
   }
 
   function seal(env: Envelope, bytes: Uint8Array, ct: Envelope['ct']): Envelope {
-    const { body: _b, payload: _p, ...header } = env;
-    const out: Envelope = { ...header, ct };
+    const out = headerOf(env, SEAL_DROPS);
+    out.ct = ct;
     let payload = bytes;
     if (compression !== false && payload.byteLength >= compression.thresholdBytes) {
       const packed = compress(payload, compression.algorithm);
@@ -305,8 +316,8 @@ export function createCodec(options: CodecOptions = {}): Codec {
     const body = parseBody(bytes, env.ct!);
     // Recorded only once the whole frame opened, so a failed attempt does not burn the id.
     if (env.sig !== undefined && checkReplay) replay?.check(env.id, env.ts);
-    const { payload: _p, ct: _ct, zip: _z, sum: _s, enc: _e, sig: _g, ...header } = env;
-    const opened: Envelope = env.sig === undefined ? header : knownFieldsOnly(header);
+    // A signed frame keeps only the fields its signature covers or the protocol names.
+    const opened = headerOf(env, OPEN_DROPS, env.sig === undefined ? undefined : KNOWN_FIELDS);
     opened.body = body;
     return opened;
   }

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DEFAULT_CONFIG, merge, validateConfig } from '../../src/cli/config.js';
 import { busSecurity, type CryptoConfig } from '../../src/cli/crypto.js';
+import { keygen } from '../../src/cli/keygen.js';
+import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../src/protocol/index.js';
 
 const configError = (pattern: RegExp) => (err: unknown) => {
@@ -130,4 +132,27 @@ describe('crypto config', () => {
       configError(/crypto\.signing\.keys\[0\]\.secret: cannot read secret file/),
     );
   });
+
+  for (const alg of ['HS256', 'Ed25519']) {
+    test(`keygen ${alg}: the printed section, with the key files it names, is a working config`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'llmwire-keygen-'));
+      try {
+        let text = '';
+        assert.equal(
+          keygen(['--dir', dir, '--kid', 'g1', '--alg', alg], (l) => (text += l)),
+          0,
+        );
+        const config = validateConfig(merge(DEFAULT_CONFIG, parseYaml(text)), 'keygen');
+        const security = busSecurity(config.crypto)!;
+        assert.equal(security.encryption?.current, 'g1');
+        assert.equal(security.signing?.signer?.sign(Buffer.from('x')).alg, alg);
+        assert.throws(
+          () => keygen(['--dir', dir, '--kid', 'g1'], () => undefined),
+          configError(/exists/),
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -19,7 +19,7 @@ import {
   type SignatureInfo,
 } from '../../protocol/index.js';
 import { fromBase64Url, toBase64Url } from '../base64.js';
-import { sha256 } from '../integrity.js';
+import { sha256Base64Url } from '../integrity.js';
 
 /** Header fields covered by the signature, in this order. `sig` itself is not. */
 export const SIGNED_FIELDS = [
@@ -55,16 +55,22 @@ export const SIGNED_FIELDS = [
  */
 export function signingInput(env: Envelope, payload: Uint8Array): Buffer {
   let text = '';
-  for (const field of SIGNED_FIELDS) {
-    const value = (env as unknown as Record<string, unknown>)[field];
+  const record = env as unknown as Record<string, unknown>;
+  for (let i = 0; i < SIGNED_FIELDS.length; i++) {
+    const field = SIGNED_FIELDS[i]!;
+    const value = record[field];
     if (value === undefined) continue;
-    text += `${field}=${canonicalJson(value)}\n`;
+    text += field + '=' + canonicalJson(value) + '\n';
   }
-  text += `payload=${toBase64Url(sha256(payload))}`;
+  text += 'payload=' + sha256Base64Url(payload);
   return Buffer.from(text);
 }
 
 function canonicalJson(value: unknown): string {
+  // Numbers and booleans are their own JSON text; strings need JSON's escaping.
+  if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+    return String(value);
+  }
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const obj = value as Record<string, unknown>;

@@ -78,7 +78,11 @@ export class RedisConnections {
     conn.on('error', (err: Error) => {
       this.lastError = err;
       const refused = refusal(err);
-      if (refused !== undefined) this.fail(refused);
+      if (refused === undefined) return;
+      // ioredis listens for one error per socket (`once`); a TLS socket that failed its
+      // handshake can report a second (the server's alert), which must not crash the process.
+      conn.stream?.on('error', () => undefined);
+      this.fail(refused);
     });
     conn.on('ready', () => {
       if (role === 'cmd') {

@@ -25,6 +25,7 @@ const identities: Record<string, PeerIdentity> = {
     tenant: 'a',
     publish: { allow: ['svc.>'] },
     subscribe: { allow: [] },
+    queues: { allow: [] },
   },
   'token-b': {
     name: 'b',

@@ -230,7 +230,7 @@ export const securityGroup: BenchGroup = {
     '"sealed" adds AES-256-GCM and a SHA-256 checksum. Target for signing over WebSocket: at ' +
     'least 0.5x; for permissions at least 0.95x. The NATS row is reported without a target.',
   settings: {
-    full: { rounds: 4, roundMs: 1500, warmupMs: 600 },
+    full: { rounds: 8, roundMs: 2000, warmupMs: 1000 },
     quick: { rounds: 2, roundMs: 300, warmupMs: 150 },
   },
   async run(ctx) {

@@ -16,10 +16,13 @@ export interface SubjectPermission {
 /** What a subscription may do: refused, allowed, or allowed with some subjects filtered out. */
 export type SubscribeVerdict = 'deny' | 'allow' | 'filter';
 
+const MAX_VERDICTS = 4096;
+
 /** One compiled allow/deny list. */
 export class SubjectRule {
   private readonly allow: string[][] | undefined;
   private readonly deny: string[][];
+  private readonly verdicts = new Map<string, boolean>();
 
   constructor(permission: SubjectPermission | undefined, field: string) {
     this.allow = permission?.allow?.map((p) => compile(p, `${field}.allow`));
@@ -33,9 +36,18 @@ export class SubjectRule {
 
   /** May a message be published on this concrete subject? */
   allowsSubject(subject: string): boolean {
-    const tokens = subject.split('.');
-    if (this.allow !== undefined && !this.allow.some((a) => matchTokens(a, tokens))) return false;
-    return !this.deny.some((d) => matchTokens(d, tokens));
+    if (this.allow === undefined && this.deny.length === 0) return true;
+    // A peer sends on few subjects (a stream's every item goes to one inbox): remembered.
+    let verdict = this.verdicts.get(subject);
+    if (verdict === undefined) {
+      const tokens = subject.split('.');
+      verdict =
+        (this.allow === undefined || this.allow.some((a) => matchTokens(a, tokens))) &&
+        !this.deny.some((d) => matchTokens(d, tokens));
+      if (this.verdicts.size >= MAX_VERDICTS) this.verdicts.clear();
+      this.verdicts.set(subject, verdict);
+    }
+    return verdict;
   }
 
   /** May a subscription on `pattern` be made, and must its messages be filtered? */

@@ -83,6 +83,20 @@ if (mayRun('nats isolation', haveServerBinary(), 'no nats-server binary')) {
     }
   }
 
+  /** Waits for the connection's status to report a refused publish on `subject`. */
+  function publishRefused(errors: readonly unknown[], subject: string): Promise<void> {
+    return eventually(
+      () =>
+        errors.some(
+          (e) =>
+            e instanceof PermissionViolationError &&
+            e.operation === 'publish' &&
+            e.subject === subject,
+        ),
+      `a publish violation for ${subject}`,
+    );
+  }
+
   function assertViolation(err: Error, operation: string, subject: string): void {
     assert.ok(err instanceof PermissionViolationError, `${String(err)} is a permission error`);
     assert.equal(err.operation, operation);
@@ -173,16 +187,7 @@ if (mayRun('nats isolation', haveServerBinary(), 'no nats-server binary')) {
     }
     // Nor answer into tenant-a's inbox.
     nc.publish('_INBOX.tenant-a.x', 'forged');
-    await eventually(
-      () =>
-        errors.some(
-          (e) =>
-            e instanceof PermissionViolationError &&
-            e.operation === 'publish' &&
-            e.subject === '_INBOX.tenant-a.x',
-        ),
-      'a publish violation for tenant-a inbox',
-    );
+    await publishRefused(errors, '_INBOX.tenant-a.x');
     assert.ok(!nc.isClosed(), 'a refusal does not end the connection');
   });
 
@@ -215,16 +220,7 @@ if (mayRun('nats isolation', haveServerBinary(), 'no nats-server binary')) {
   test('gpu-1 may announce only itself and serve only its own subjects', async () => {
     const { nc, errors } = await as('gpu-1');
     nc.publish('llm.heartbeat.other', 'forged heartbeat');
-    await eventually(
-      () =>
-        errors.some(
-          (e) =>
-            e instanceof PermissionViolationError &&
-            e.operation === 'publish' &&
-            e.subject === 'llm.heartbeat.other',
-        ),
-      'a publish violation for llm.heartbeat.other',
-    );
+    await publishRefused(errors, 'llm.heartbeat.other');
     for (const subject of ['llm.worker.gpu-2.>', 'llm.worker.*.chat', 'llm.heartbeat.*']) {
       assertViolation(await refusedSubscription(nc, subject), 'subscription', subject);
     }

@@ -11,7 +11,9 @@ import { WebSocket } from 'ws';
 import { createBus, type Bus } from '../../src/bus/index.js';
 import { ForbiddenError, UnauthorizedError, type WireError } from '../../src/protocol/index.js';
 import { createWebSocketTransport, type WebSocketTransport } from '../../src/transport/ws/index.js';
+import { connect, type Socket } from 'node:net';
 import { Background } from '../cli/helpers.js';
+import { RawPeer } from '../transport/ws-harness.js';
 
 /** Waits until `check` (sync or async) holds. */
 async function waitUntil(
@@ -103,6 +105,7 @@ describe('bus security: attacks on a running llmwire up', () => {
     writeFileSync(
       config,
       JSON.stringify({
+        gateway: { http: { headersTimeoutMs: 2_000, requestTimeoutMs: 4_000 } },
         identities: [
           { name: 'tenant-a', role: 'client', key: KEYS.a, models: ['sim'] },
           { name: 'tenant-b', role: 'client', key: { env: 'TEST_TENANT_B_KEY' }, models: ['x'] },
@@ -273,6 +276,63 @@ describe('bus security: attacks on a running llmwire up', () => {
     }
     assert.ok(refused instanceof UnauthorizedError, String(refused));
     await t.close();
+  });
+
+  test('10,000 identical subscriptions cost the hub one: each message reaches the peer once', async () => {
+    const raw = await RawPeer.connect(`${hubUrl}?token=${KEYS.ops}`);
+    const n = 10_000;
+    // In batches: past 1,024 unanswered requests a connection's next ones are refused.
+    for (let sid = 1; sid <= n; sid++) {
+      raw.send({ op: 'sub', id: sid, sid, pattern: 'llm.>' });
+      if (sid % 500 === 0) await raw.next((r) => r.op === 'ok' && r.id === sid, 10_000);
+    }
+    // Heartbeats reached the first subscriptions while the rest were being made: count after.
+    const from = raw.received.length;
+    await legit(16);
+    const msgs = raw.received.slice(from).filter((r) => r.op === 'msg');
+    assert.ok(msgs.length > 16, `the operator saw the traffic (${msgs.length} records)`);
+    assert.ok(
+      msgs.every((r) => r.op === 'msg' && r.sids?.length === n),
+      'every message went out once, naming all 10,000 subscriptions',
+    );
+    raw.close();
+  });
+
+  test('100 connections trickling a body are cut off within seconds; traffic beside them completes', async () => {
+    const { hostname, port } = new URL(url);
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 100 },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const s = connect(Number(port), hostname, () => resolve(s));
+            s.once('error', reject);
+          }),
+      ),
+    );
+    const start = Date.now();
+    const closed = sockets.map(
+      (s) =>
+        new Promise<number>((resolve) => {
+          s.on('error', () => undefined);
+          s.once('close', () => resolve(Date.now() - start));
+        }),
+    );
+    const timers = sockets.map((s) => {
+      s.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nauthorization: Bearer ${KEYS.a}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n`,
+      );
+      return setInterval(() => s.writable && s.write(' '), 2_000);
+    });
+    try {
+      await legit(16);
+      const times = await Promise.all(closed);
+      // requestTimeoutMs is 4 s here; Node checks every second.
+      assert.ok(Math.max(...times) < 15_000, `all cut within 15 s: ${Math.max(...times)} ms`);
+    } finally {
+      for (const t of timers) clearInterval(t);
+      for (const s of sockets) s.destroy();
+    }
   });
 
   test('each route says which roles may use it', async () => {

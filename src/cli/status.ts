@@ -17,7 +17,7 @@ counts of durable queues read straight from the broker.
 
 Options (each also as an environment variable, e.g. LLMWIRE_GATEWAY):
   --gateway URL        gateway base URL (default http://127.0.0.1:8787; --url is the same)
-  --key KEY            API key, when the gateway requires one
+  --key KEY            an operator or observer key, when the gateway has credentials
   --transport URL      broker holding durable queues: nats://, amqp://, redis://, ws://HOST/v1/bus,
                        or sqlite (the journal in --data-dir); without --gateway, only the broker
                        is asked

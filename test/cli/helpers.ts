@@ -1,6 +1,7 @@
 // Running the built CLI as a child process: to completion (exit code and output), or in the
 // background for the long-running commands, with a wait for a line on stderr.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { WebSocket } from 'ws';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,4 +65,20 @@ export class Background implements AsyncDisposable {
       await this.done;
     }
   }
+}
+
+/** Tries a WebSocket upgrade (from `origin`, if given); resolves 'open' or the refusal's status. */
+export function upgrade(url: string, origin?: string): Promise<'open' | number> {
+  return new Promise((resolvePromise, reject) => {
+    const ws = new WebSocket(url, origin === undefined ? {} : { origin });
+    ws.once('open', () => {
+      ws.close();
+      resolvePromise('open');
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      resolvePromise(res.statusCode ?? 0);
+      res.resume();
+    });
+    ws.once('error', (err) => reject(err));
+  });
 }

@@ -5,23 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { WebSocket } from 'ws';
-import { Background, llmwire } from './helpers.js';
-
-function upgrade(url: string, origin: string): Promise<'open' | number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { origin });
-    ws.once('open', () => {
-      ws.close();
-      resolve('open');
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-    });
-    ws.once('error', reject);
-  });
-}
+import { Background, llmwire, upgrade } from './helpers.js';
 
 describe('cli - up with browser origins', () => {
   test(

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import { WebSocket } from 'ws';
 import { DEFAULT_CONFIG, merge, validateConfig } from '../../src/cli/config.js';
 import { createGateway } from '../../src/llm/gateway/server.js';
 import { createBus } from '../../src/bus/index.js';
 import { ConfigError } from '../../src/protocol/index.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
 import { createBusHub } from '../../src/transport/ws/index.js';
+import { upgrade } from '../cli/helpers.js';
 import { completed, legitTraffic } from './legit-traffic.js';
 import { startStack } from './stack.js';
 
@@ -307,22 +307,6 @@ describe('http hardening - origins', () => {
 });
 
 describe('http hardening - bus endpoint origins', () => {
-  /** Tries a WebSocket upgrade; resolves 'open' or the HTTP status of the refusal. */
-  function upgrade(url: string, origin?: string): Promise<'open' | number> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, origin === undefined ? {} : { origin });
-      ws.once('open', () => {
-        ws.close();
-        resolve('open');
-      });
-      ws.once('unexpected-response', (_req, res) => {
-        resolve(res.statusCode ?? 0);
-        res.resume();
-      });
-      ws.once('error', (err) => reject(err));
-    });
-  }
-
   test('an upgrade from another origin gets 403; listed, own and no origin join', async () => {
     await using stack = await startStack({ workers: 1 });
     const hub = createBusHub(stack.transport, {

@@ -42,11 +42,7 @@ if (mayRun('nats tls', haveServerBinary(), 'no nats-server binary')) {
       open.push(t);
       return t;
     };
-    const mtls = () => ({
-      ca: certs.read(certs.caCert),
-      cert: certs.read(certs.clientCert),
-      key: certs.read(certs.clientKey),
-    });
+    const mtls = () => certs.clientTls();
 
     before(async () => {
       certs = makeTlsFiles();

@@ -38,11 +38,7 @@ if (mayRun('redis tls', existsSync(REDIS_SERVER_BIN), `no ${REDIS_SERVER_BIN}`))
       open.push(t);
       return t;
     };
-    const mtls = () => ({
-      ca: certs.read(certs.caCert),
-      cert: certs.read(certs.clientCert),
-      key: certs.read(certs.clientKey),
-    });
+    const mtls = () => certs.clientTls();
     const connected = async (t: Transport) => {
       for await (const s of t.status()) {
         if (s.type === 'connected') return;

@@ -7,7 +7,6 @@ import type { Codec } from '../../codec/codec.js';
 import {
   createEnvelope,
   errorFromWire,
-  ForbiddenError,
   OverloadedError,
   toWireError,
   UnsupportedVersionError,
@@ -15,17 +14,11 @@ import {
   ClosedError,
   UnavailableError,
   type Envelope,
-  type WireError,
 } from '../../protocol/index.js';
 import { checkPattern, checkSubject } from '../subject.js';
 import type { Transport } from '../transport.js';
-import {
-  Grant,
-  inboxToken,
-  ResponseGrants,
-  type InboxClaims,
-  type PeerIdentity,
-} from './hub-identity.js';
+import type { InboxClaims, PeerIdentity } from './hub-identity.js';
+import { PeerPolicy, type DeniedEvent } from './hub-policy.js';
 import { PeerQueues } from './hub-queue.js';
 import { PeerSubscriptions } from './hub-subs.js';
 import {
@@ -77,17 +70,6 @@ export interface HubContext {
   readonly onDenied: (event: DeniedEvent) => void;
 }
 
-/** What the hub reports when it refuses a peer's record. */
-export interface DeniedEvent {
-  readonly peer: string;
-  readonly identity: string;
-  readonly role: string;
-  readonly action: 'publish' | 'subscribe' | 'queue' | 'connect';
-  /** The subject, pattern or queue name refused. */
-  readonly target: string;
-  readonly reason: string;
-}
-
 /** Requests in flight per peer (mostly long-polls); past it new ones fail `overloaded`. */
 const MAX_PENDING_REQUESTS = 1024;
 
@@ -99,10 +81,7 @@ export class PeerSession {
   private alive = true;
   private pending = 0;
   private readonly subs: PeerSubscriptions;
-  /** Inbox tokens claimed, by subscription id. */
-  private readonly inboxOf = new Map<number, string>();
-  private readonly responses = new ResponseGrants();
-  private readonly grant: Grant;
+  private readonly policy: PeerPolicy;
   private readonly queues: PeerQueues;
   private readonly helloTimer: NodeJS.Timeout;
 
@@ -114,7 +93,7 @@ export class PeerSession {
     private readonly ctx: HubContext,
     private readonly onGone: (peer: PeerSession) => void,
   ) {
-    this.grant = Grant.of(identity);
+    this.policy = new PeerPolicy(id, identity, ctx.inboxes, ctx.onDenied);
     this.subs = new PeerSubscriptions(ctx.local, (sids, env) => this.forward(sids, env));
     // Enqueued messages are stamped like published ones.
     const codec = {
@@ -155,7 +134,7 @@ export class PeerSession {
     }
     this.alive = false;
     this.socket.ping();
-    this.responses.prune();
+    this.policy.prune();
   }
 
   /** Drops the peer's state now and closes its connection with `code`. */
@@ -252,75 +231,16 @@ export class PeerSession {
         this.ctx.onError(errorFromWire(rec.error), this.id);
         return;
       default:
-        if (!this.grant.queues.allowsSubject(rec.queue)) {
-          throw this.deny('queue', rec.queue, `may not use queue '${rec.queue}'`);
-        }
+        this.policy.queue(rec.queue);
         this.answer(rec.id, () => this.queues.call(rec));
     }
   }
 
-  /**
-   * Opens a frame a peer sent, checks that its identity may publish it (for a `queue` enqueue
-   * the queue permission, checked before, governs instead), and stamps its `source` and `tenant`
-   * from the identity. `asSent` is false when stamping changed the header, so the peer's bytes
-   * must not be forwarded as they are.
-   */
+  /** Opens a frame a peer sent and checks and stamps it (hub-policy.ts). */
   private admit(frame: Uint8Array, via: 'publish' | 'queue'): { env: Envelope; asSent: boolean } {
     const env = this.ctx.codec.decode(frame);
     checkSubject(env.subject);
-    const subject = env.subject;
-    if (
-      via === 'publish' &&
-      !this.grant.publish.allowsSubject(subject) &&
-      !(this.grant.allowResponses && this.responses.allows(subject))
-    ) {
-      throw this.deny('publish', subject, `may not publish on '${subject}'`);
-    }
-    // Replies must go where this peer itself may listen: otherwise a request could aim its
-    // responder's answer at someone else's subject.
-    if (env.replyTo !== undefined && !this.mayReceive(env.replyTo)) {
-      throw this.deny('publish', env.replyTo, `may not ask for replies on '${env.replyTo}'`);
-    }
-    const { source, tenant } = this.identity;
-    if (source === undefined) return { env, asSent: true };
-    if (env.source === source && (tenant === undefined || env.tenant === tenant)) {
-      return { env, asSent: true };
-    }
-    if (env.sig !== undefined) {
-      // The hub cannot restamp a signed header; the peer's client stamps it before signing.
-      throw this.deny(
-        'publish',
-        subject,
-        `a signed frame must carry source '${source}'${tenant === undefined ? '' : ` and tenant '${tenant}'`}`,
-      );
-    }
-    env.source = source;
-    if (tenant !== undefined) env.tenant = tenant;
-    return { env, asSent: false };
-  }
-
-  /** Could this peer subscribe to `subject` (its own inboxes, or its subscribe permission)? */
-  private mayReceive(subject: string): boolean {
-    const tokens = subject.split('.');
-    const inbox = inboxToken(tokens);
-    if (inbox !== undefined) {
-      for (const token of this.inboxOf.values()) if (token === inbox) return true;
-    }
-    return this.grant.subscribe.subscribeVerdict(subject) !== 'deny';
-  }
-
-  /** Logs and counts a refusal; returns the error to send back. */
-  private deny(action: DeniedEvent['action'], target: string, what: string): WireError {
-    const reason = `${this.identity.role} '${this.identity.name}' ${what}`;
-    this.ctx.onDenied({
-      peer: this.id,
-      identity: this.identity.name,
-      role: this.identity.role,
-      action,
-      target,
-      reason,
-    });
-    return new ForbiddenError(reason, { details: { action, target } });
+    return { env, asSent: this.policy.admit(env, via) };
   }
 
   private subscribe(id: number, sid: number, pattern: string, queue: string | undefined): void {
@@ -335,23 +255,8 @@ export class PeerSession {
     if (this.pending >= MAX_PENDING_REQUESTS) {
       throw new OverloadedError('too many requests in flight on this connection');
     }
-    const tokens = checkPattern(pattern);
-    const inbox = inboxToken(tokens);
-    let verdict = this.grant.subscribe.subscribeVerdict(pattern);
-    if (inbox !== undefined) {
-      // Every peer may have inboxes; each is bound to the connection that claims it first.
-      this.ctx.inboxes.claim(inbox, this.id, this.identity.name);
-      this.inboxOf.set(sid, inbox);
-      verdict = 'allow';
-    } else if (verdict === 'deny') {
-      throw this.deny('subscribe', pattern, `may not subscribe to '${pattern}'`);
-    }
-    const ready = this.subs.add(
-      sid,
-      pattern,
-      queue,
-      verdict === 'filter' ? this.grant.subscribe : undefined,
-    );
+    const filter = this.policy.subscribe(sid, pattern, checkPattern(pattern));
+    const ready = this.subs.add(sid, pattern, queue, filter);
     this.answer(id, () =>
       ready.then(
         () => ({}),
@@ -365,10 +270,7 @@ export class PeerSession {
 
   private unsubscribe(sid: number): void {
     this.subs.remove(sid);
-    const inbox = this.inboxOf.get(sid);
-    if (inbox === undefined) return;
-    this.inboxOf.delete(sid);
-    this.ctx.inboxes.release(inbox, this.id);
+    this.policy.unsubscribed(sid);
   }
 
   /** Sends one matching envelope to the peer. */
@@ -385,10 +287,7 @@ export class PeerSession {
       }
       this.ctx.frames.set(env, frame);
     }
-    // The peer may answer this message (allow_responses), until its deadline.
-    if (env.replyTo !== undefined && this.grant.allowResponses) {
-      this.responses.grant(env.replyTo, env.deadline);
-    }
+    this.policy.delivered(env);
     const sid = sids[0]!;
     this.send(
       sids.length === 1 ? { op: 'msg', sid, frame } : { op: 'msg', sid, sids: [...sids], frame },
@@ -459,8 +358,7 @@ export class PeerSession {
     this.closed = true;
     clearTimeout(this.helloTimer);
     this.subs.dispose();
-    for (const inbox of this.inboxOf.values()) this.ctx.inboxes.release(inbox, this.id);
-    this.inboxOf.clear();
+    this.policy.dispose();
     this.queues.dispose((err) => this.ctx.onError(err, this.id));
     this.onGone(this);
   }

@@ -17,11 +17,13 @@ import {
 import type { Transport } from '../transport.js';
 import { httpsServerOptions, type ServerTlsOptions } from '../tls.js';
 import { InboxClaims, OPEN_IDENTITY, type PeerIdentity } from './hub-identity.js';
-import { PeerSession, type DeniedEvent, type HubContext, type PeerInfo } from './hub-peer.js';
+import { PeerSession, type HubContext, type PeerInfo } from './hub-peer.js';
+import type { DeniedEvent } from './hub-policy.js';
 import { originAllowed, parseOrigins } from './origin.js';
 import { CloseCode, DEFAULT_PATH, RECORD_OVERHEAD_BYTES } from './wire.js';
 
-export type { DeniedEvent, PeerInfo } from './hub-peer.js';
+export type { PeerInfo } from './hub-peer.js';
+export type { DeniedEvent } from './hub-policy.js';
 export type { PeerIdentity } from './hub-identity.js';
 
 export interface BusHubOptions {

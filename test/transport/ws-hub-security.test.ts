@@ -128,6 +128,20 @@ describe('ws hub - security', () => {
     b.close();
   });
 
+  test("a peer that saw a request cannot take the host's inbox it names", async () => {
+    await using fx = await startHub({ authenticate });
+    const host = createBus({ transport: fx.local, source: 'host', onError: () => undefined });
+    const worker = fx.join({ token: 'token-w' });
+    let replyTo: string | undefined;
+    await worker.subscribe('svc.w', (env) => (replyTo = env.replyTo)).ready;
+    await assert.rejects(host.request('svc.w', 'hello', { timeoutMs: 300 }));
+    const inbox = replyTo ?? '';
+    assert.ok(inbox.startsWith('_INBOX.'), inbox);
+    await assert.rejects(worker.subscribe(inbox, () => undefined).ready, ForbiddenError);
+    await assert.rejects(worker.subscribe(`${inbox}.>`, () => undefined).ready, ForbiddenError);
+    await host.close();
+  });
+
   test('stamps source and tenant from the identity; a client cannot aim replies at others', async () => {
     await using fx = await startHub({ authenticate });
     const seen: { source?: string; tenant?: string }[] = [];

@@ -60,6 +60,9 @@ export class Grant {
   }
 }
 
+/** The holder of inboxes of the hub's own process (peer ids are never empty). */
+const LOCAL = '';
+
 /** How long an inbox stays bound to its identity after its connection ends. */
 const INBOX_GRACE_MS = 10 * 60_000;
 const MAX_RELEASED_INBOXES = 100_000;
@@ -87,6 +90,16 @@ export class InboxClaims {
       this.released.delete(token);
     }
     this.live.set(token, { peer, identity, refs: 1 });
+  }
+
+  /**
+   * A message from this hub's own process asks for replies on `_INBOX.<token>` (a local bus's
+   * inbox, which no peer subscribed): no peer may claim it, or a peer that saw a request could
+   * read every answer to it.
+   */
+  reserveLocal(token: string): void {
+    if (this.live.has(token) || this.released.has(token)) return;
+    this.live.set(token, { peer: LOCAL, identity: LOCAL, refs: 1 });
   }
 
   /** One subscription under `token` ended. */

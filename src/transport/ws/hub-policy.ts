@@ -110,9 +110,12 @@ export class PeerPolicy {
 
   /** The peer was handed `env`: it may answer it (allow_responses), until its deadline. */
   delivered(env: Envelope): void {
-    if (env.replyTo !== undefined && this.grant.allowResponses) {
-      this.responses.grant(env.replyTo, env.deadline);
-    }
+    if (env.replyTo === undefined) return;
+    // A reply subject nobody claimed is an inbox of the hub's own process: reserved, so this
+    // peer, having seen it, cannot subscribe there and read the answers meant for it.
+    const inbox = inboxToken(env.replyTo.split('.'));
+    if (inbox !== undefined) this.inboxes.reserveLocal(inbox);
+    if (this.grant.allowResponses) this.responses.grant(env.replyTo, env.deadline);
   }
 
   /** Forgets reply grants whose time is up. */

@@ -66,7 +66,10 @@ describe('dashboard', () => {
       if (drawn !== null && round >= 2) break;
     }
     await page.locator('#requests', { hasText: new RegExp(`^${sent}$`) }).waitFor();
-    await page.waitForSelector('#ttft path[data-series="p99"]');
+    // The p99 series is drawn: a path with at least one point. (Waiting for it to be visible
+    // would depend on timing: a line of one point, all samples in one second, has no extent.)
+    const p99 = await page.waitForSelector('#ttft path[data-series="p99"]', { state: 'attached' });
+    assert.match((await p99.getAttribute('d')) ?? '', /^M\d/);
     const tokens = await page.$$eval('#workers tr', (rows) =>
       rows.slice(1).map((r) => Number((r.children[5]?.textContent ?? '0').replace(/\D/g, ''))),
     );

@@ -13,6 +13,14 @@ import { referenceText, startStack } from './stack.js';
 const run = promisify(execFile);
 const hello = [{ role: 'user' as const, content: 'Say hello to the wire.' }];
 
+/** Waits (up to 5 s) until `check` holds. */
+async function waitFor(check: () => boolean): Promise<void> {
+  const until = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in 5 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 describe('gateway - OpenAI API', () => {
   test('lists the models of live workers', async () => {
     await using stack = await startStack({ workers: 2 });
@@ -248,9 +256,12 @@ describe('gateway - errors', () => {
       messages: hello,
       max_tokens: 40,
     });
-    await new Promise((r) => setTimeout(r, 100));
-    const drained = stack.workers[0]!.drain(5000);
-    await new Promise((r) => setTimeout(r, 50));
+    // Conditions, not sleeps: the request is running on the worker, then the gateway has heard
+    // that the worker drains.
+    const worker = stack.workers[0]!;
+    await waitFor(() => worker.stats.inflight === 1);
+    const drained = worker.drain(5000);
+    await waitFor(() => stack.gateway.registry.get(worker.id)?.status === 'draining');
     const err = await status(client.chat.completions.create({ model: 'sim', messages: hello }));
     assert.equal(err.status, 503);
     assert.equal(err.code, 'unavailable');

@@ -146,12 +146,18 @@ test('openai - a slow reader does not trip the upstream timeout', async () => {
     kind: 'stream',
     pieces: PIECES.slice(0, 3),
   }));
-  const backend = createOpenAIBackend({ baseURL: upstream.baseURL, models: ['m'], timeoutMs: 100 });
+  // The timeout bounds the wait for the answer to start, not the reading: each read here takes
+  // longer than it. (1 s rather than less: a loaded machine may take 100 ms to answer at all.)
+  const backend = createOpenAIBackend({
+    baseURL: upstream.baseURL,
+    models: ['m'],
+    timeoutMs: 1000,
+  });
   const stream = backend.generate(REQUEST, { signal: new AbortController().signal });
   const texts: string[] = [];
   for (let step = await stream.next(); step.done !== true; step = await stream.next()) {
     texts.push(step.value.text);
-    await delay(250);
+    await delay(1300);
   }
   assert.deepEqual(texts, PIECES.slice(0, 3));
 });

@@ -14,6 +14,8 @@ import { createWebSocketTransport, type WebSocketTransport } from '../../src/tra
 import { connect, type Socket } from 'node:net';
 import { Background } from '../cli/helpers.js';
 import { RawPeer } from '../transport/ws-harness.js';
+import { explain, streamChat } from './process-stack.js';
+import { referenceText } from './stack.js';
 
 /** Waits until `check` (sync or async) holds. */
 async function waitUntil(
@@ -79,21 +81,15 @@ describe('bus security: attacks on a running llmwire up', () => {
     const openai = client(KEYS.a);
     await Promise.all(
       Array.from({ length: n }, async (_, i) => {
-        const prompt = `secret prompt of tenant a #${i}`;
-        const stream = await openai.chat.completions.create({
+        const request = {
           model: 'sim',
-          messages: [{ role: 'user', content: prompt }],
-          stream: true,
+          messages: [{ role: 'user' as const, content: `secret prompt of tenant a #${i}` }],
           max_tokens: 8,
-        });
-        let text = '';
-        let finish: string | null | undefined;
-        for await (const c of stream) {
-          text += c.choices[0]?.delta.content ?? '';
-          finish = c.choices[0]?.finish_reason ?? finish;
-        }
-        assert.ok(text.length > 0, 'tenant a got its answer');
-        assert.equal(finish, 'length');
+        };
+        const outcome = await streamChat(openai, request);
+        assert.equal(outcome.error, undefined, explain(outcome.error));
+        assert.equal(outcome.text, await referenceText({}, request), 'tenant a got its answer');
+        assert.equal(outcome.finishReason, 'length');
       }),
     );
   }

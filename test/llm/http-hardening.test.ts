@@ -14,7 +14,8 @@ import { createMemoryTransport } from '../../src/transport/memory/index.js';
 import { createBusHub } from '../../src/transport/ws/index.js';
 import { upgrade } from '../cli/helpers.js';
 import { completed, legitTraffic } from './legit-traffic.js';
-import { startStack } from './stack.js';
+import { explain, streamChat } from './process-stack.js';
+import { referenceText, startStack } from './stack.js';
 
 const messages = [{ role: 'user' as const, content: 'hello' }];
 const chatBody = JSON.stringify({ model: 'sim', messages, max_tokens: 4 });
@@ -416,26 +417,12 @@ describe('http hardening - slow clients', () => {
         gateway: { http: { headersTimeoutMs: 500, requestTimeoutMs: 1_000 } },
       });
       const start = Date.now();
-      const stream = await stack.client().chat.completions.create({
-        model: 'sim',
-        messages,
-        max_tokens: 30,
-        seed: 3,
-        stream: true,
-      });
-      let text = '';
-      let finish: string | null | undefined;
-      for await (const chunk of stream) {
-        text += chunk.choices[0]?.delta.content ?? '';
-        finish = chunk.choices[0]?.finish_reason ?? finish;
-      }
+      const request = { model: 'sim', messages, max_tokens: 30, seed: 3 };
+      const outcome = await streamChat(stack.client(), request);
+      assert.equal(outcome.error, undefined, explain(outcome.error));
       assert.ok(Date.now() - start > 2_000, 'the stream outlived requestTimeoutMs');
-      assert.ok(finish === 'length' || finish === 'stop');
-      const { referenceText } = await import('./stack.js');
-      assert.equal(
-        text,
-        await referenceText({}, { model: 'sim', messages, max_tokens: 30, seed: 3 }),
-      );
+      assert.ok(outcome.finishReason === 'length' || outcome.finishReason === 'stop');
+      assert.equal(outcome.text, await referenceText({}, request));
     },
   );
 

@@ -19,7 +19,7 @@ import {
   sleep,
   tempDir,
 } from '../transport/fixtures/nats-server.js';
-import { spawnProcess, within, type WorkerProcess } from './process-stack.js';
+import { explain, spawnProcess, streamChat, within, type WorkerProcess } from './process-stack.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
@@ -284,19 +284,14 @@ if (mayRun('nats isolation', haveServerBinary(), 'no nats-server binary')) {
       maxRetries: 0,
       timeout: 30_000,
     });
-    const stream = await client.chat.completions.create({
-      model: 'sim',
-      messages: [{ role: 'user', content: 'hello over a locked-down NATS' }],
-      stream: true,
-    });
-    let text = '';
-    let finish: string | null | undefined;
-    for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta.content ?? '';
-      finish = chunk.choices[0]?.finish_reason ?? finish;
-    }
-    assert.ok(text.length > 0, 'tokens were streamed');
-    assert.equal(finish, 'stop');
+    const outcome = await streamChat(
+      client,
+      { model: 'sim', messages: [{ role: 'user', content: 'hello over a locked-down NATS' }] },
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(outcome.error, undefined, explain(outcome.error));
+    assert.ok(outcome.text.length > 0, 'tokens were streamed');
+    assert.equal(outcome.finishReason, 'stop');
     const log = gateway.output() + worker.output();
     assert.doesNotMatch(log, /permissions? violation/i, log);
   });

@@ -8,7 +8,7 @@ import type { WorkerOptions } from '../../src/llm/worker/worker.js';
 import { createLogger, setupTracing, type Tracer } from '../../src/ops/index.js';
 import type { BenchGroup } from '../group.js';
 import { LoadClient } from '../load/client.js';
-import { alternate, rateRow } from '../load/compare.js';
+import { streamedTokensRow } from '../load/compare.js';
 import { startOtlpReceiver } from '../load/otlp-receiver.js';
 import { startGatewayStack } from '../load/stack.js';
 
@@ -79,23 +79,15 @@ export const instrumentationGroup: BenchGroup = {
     const off = await startGatewayStack({ workers: WORKERS, sim, concurrency: STREAMS });
     const client = await LoadClient.start();
     try {
-      const job = { bodies: [body()], concurrency: STREAMS, durationMs: ctx.settings.roundMs };
-      const sides = await alternate(
+      await streamedTokensRow(
         ctx,
         client,
-        { ...job, stream: true, url: `${on.url}${PATH}` },
-        { ...job, stream: true, url: `${off.url}${PATH}` },
-      );
-      rateRow(
-        ctx,
+        { on: on.url, off: off.url, path: PATH, body: body(), concurrency: STREAMS },
         {
           name: `streamed tokens/s, ${STREAMS} concurrent streams, instrumentation on`,
-          unit: 'tokens/s',
           baseline: BASELINE,
           target: { on: 'ratio', min: 0.9 },
         },
-        sides,
-        (r) => (r.tokens * 1000) / r.elapsedMs,
       );
       const scraped = await (await fetch(`${on.url}/metrics`)).text();
       const ttft = /^llmwire_gateway_time_to_first_token_seconds_count\{[^}]*\} (\d+)$/m.exec(

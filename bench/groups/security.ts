@@ -18,7 +18,7 @@ import { createWebSocketTransport } from '../../src/transport/ws/client.js';
 import type { BenchGroup, GroupContext } from '../group.js';
 import type { Target } from '../harness.js';
 import { LoadClient } from '../load/client.js';
-import { alternate, rateRow } from '../load/compare.js';
+import { streamedTokensRow } from '../load/compare.js';
 
 const STREAMS = 256;
 const TOKENS = 64;
@@ -142,14 +142,12 @@ async function compare(
   const on = await start('on');
   const off = await start('off');
   try {
-    const job = { bodies: [body()], concurrency: STREAMS, durationMs: ctx.settings.roundMs };
-    const sides = await alternate(
+    await streamedTokensRow(
       ctx,
       client,
-      { ...job, stream: true, url: `${on.url}${PATH}` },
-      { ...job, stream: true, url: `${off.url}${PATH}` },
+      { on: on.url, off: off.url, path: PATH, body: body(), concurrency: STREAMS },
+      spec,
     );
-    rateRow(ctx, { ...spec, unit: 'tokens/s' }, sides, (r) => (r.tokens * 1000) / r.elapsedMs);
   } finally {
     await on.close();
     await off.close();

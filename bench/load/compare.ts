@@ -124,3 +124,28 @@ export function latencyRow(
     target: spec.target ?? null,
   });
 }
+
+/**
+ * Streamed tokens/s of the gateway at `on` against the one at `off` (base URLs): the same
+ * chat-completion `body`, `concurrency` streams at once, rounds alternating. Adds the row.
+ */
+export async function streamedTokensRow(
+  ctx: GroupContext,
+  client: LoadClient,
+  load: { on: string; off: string; path: string; body: string; concurrency: number },
+  spec: { name: string; baseline: string; target?: Target },
+): Promise<Row> {
+  const job = {
+    bodies: [load.body],
+    concurrency: load.concurrency,
+    durationMs: ctx.settings.roundMs,
+    stream: true,
+  };
+  const sides = await alternate(
+    ctx,
+    client,
+    { ...job, url: `${load.on}${load.path}` },
+    { ...job, url: `${load.off}${load.path}` },
+  );
+  return rateRow(ctx, { ...spec, unit: 'tokens/s' }, sides, (r) => (r.tokens * 1000) / r.elapsedMs);
+}

@@ -1,5 +1,6 @@
 // The llmwire protocol v1: envelope, kinds, errors and ids. Pure data: no I/O.
 export { PROTOCOL_VERSION } from './version.js';
+export { optionsCheck, type OptionsCheck } from './options.js';
 export { createId, idTime, isId } from './ids.js';
 export {
   type Envelope,

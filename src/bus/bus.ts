@@ -18,6 +18,7 @@ import {
   type Envelope,
   type EnvelopeInit,
 } from '../protocol/index.js';
+import { copyFrameEncoding } from '../codec/frame-encoding.js';
 import { checkSubject } from '../transport/subject.js';
 import type { QueueOptions, Transport } from '../transport/transport.js';
 import { DeadlineTimer, type DeadlineHandle } from './deadlines.js';
@@ -400,6 +401,8 @@ export class Bus {
     if (request.traceparent !== undefined) env.traceparent = request.traceparent;
     if (request.tracestate !== undefined) env.tracestate = request.tracestate;
     if (request.tenant !== undefined) env.tenant = request.tenant;
+    // Answers go back in the encoding the request came in (docs/protocol.md, "Default encoding").
+    copyFrameEncoding(request, env);
     if (extra !== undefined) {
       for (const key in extra) {
         const value = (extra as Record<string, unknown>)[key];

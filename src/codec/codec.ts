@@ -25,6 +25,7 @@ import {
 import { checksum, verifyChecksum } from './integrity.js';
 import { decodeJsonFrame, encodeJsonFrame, encodeJsonFrameWithBodyText } from './json.js';
 import { decodeMsgpackFrame, encodeMsgpackFrame, looksLikeMsgpackMap } from './msgpack.js';
+import { copyFrameEncoding, frameEncodingOf, setFrameEncoding } from './frame-encoding.js';
 import { decryptPayload, encryptPayload, type Keyring } from './security/encryption.js';
 import { ReplayGuard, signingInput, type Signer, type Verifier } from './security/signing.js';
 
@@ -57,7 +58,10 @@ export interface Codec {
 }
 
 export interface CodecOptions {
-  /** Encoding of frames this codec writes; it reads both. Default 'json'. */
+  /**
+   * Encoding of frames this codec writes; it reads both. Default 'json'. A message that answers
+   * or copies one read by a codec (see frame-encoding.ts) is written in that message's encoding.
+   */
   encoding?: Encoding;
   /** Largest frame accepted or produced, in bytes. Default 8 MiB. */
   maxFrameBytes?: number;
@@ -139,7 +143,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
   const requireSignature = options.requireSignature ?? options.signing !== undefined;
   const alwaysSeal = integrity || keyring !== undefined || signer !== undefined;
   const openAll = options.open ?? true;
-  const writeFrame = encoding === 'json' ? encodeJsonFrame : encodeMsgpackFrame;
+  const writerOf = (enc: Encoding) => (enc === 'json' ? encodeJsonFrame : encodeMsgpackFrame);
 
   function checkSize(frame: Uint8Array): Uint8Array {
     if (frame.byteLength > maxFrameBytes) {
@@ -153,6 +157,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
 
   function seal(env: Envelope, bytes: Uint8Array, ct: Envelope['ct']): Envelope {
     const out = headerOf(env, SEAL_DROPS);
+    copyFrameEncoding(env, out);
     out.ct = ct;
     let payload = bytes;
     if (compression !== false && payload.byteLength >= compression.thresholdBytes) {
@@ -186,14 +191,16 @@ export function createCodec(options: CodecOptions = {}): Codec {
   }
 
   function encodeUnchecked(env: Envelope): Uint8Array {
+    const as = frameEncodingOf(env) ?? encoding;
+    const writeFrame = writerOf(as);
     if (env.payload !== undefined) return checkSize(writeFrame(env)); // already sealed: forward as is
     const body = env.body;
     if (alwaysSeal || body instanceof Uint8Array) {
-      const [bytes, ct] = serializeBody(body, encoding);
+      const [bytes, ct] = serializeBody(body, as);
       return checkSize(writeFrame(seal(env, bytes, ct)));
     }
     if (compression === false) return checkSize(writeFrame(env));
-    if (encoding === 'json') {
+    if (as === 'json') {
       const frame = encodeJsonFrame(env);
       if (frame.byteLength < compression.thresholdBytes) return checkSize(frame);
       const text = JSON.stringify(body ?? null);
@@ -220,9 +227,15 @@ export function createCodec(options: CodecOptions = {}): Codec {
     }
     const first = frame[0]!;
     let record: Record<string, unknown>;
-    if (first === 0x7b) record = decodeJsonFrame(frame);
-    else if (looksLikeMsgpackMap(first)) record = decodeMsgpackFrame(frame);
-    else throw new InvalidMessageError(`unknown frame format (first byte 0x${first.toString(16)})`);
+    let read: Encoding;
+    if (first === 0x7b) {
+      record = decodeJsonFrame(frame);
+      read = 'json';
+    } else if (looksLikeMsgpackMap(first)) {
+      record = decodeMsgpackFrame(frame);
+      read = 'msgpack';
+    } else
+      throw new InvalidMessageError(`unknown frame format (first byte 0x${first.toString(16)})`);
 
     if (record.v !== PROTOCOL_VERSION) {
       if (typeof record.v === 'number' && Number.isInteger(record.v) && record.v > 0) {
@@ -241,6 +254,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
       );
     }
     const env = record as unknown as Envelope;
+    setFrameEncoding(env, read);
     const payload = env.payload;
     if (payload === undefined) {
       if (
@@ -282,7 +296,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
   function sealEnvelope(env: Envelope): Envelope {
     if (env.payload !== undefined || !alwaysSeal) return env;
     try {
-      const [bytes, ct] = serializeBody(env.body, encoding);
+      const [bytes, ct] = serializeBody(env.body, frameEncodingOf(env) ?? encoding);
       return seal(env, bytes, ct);
     } catch (err) {
       if (err instanceof WireError || err instanceof LocalError) throw err;
@@ -318,6 +332,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
     if (env.sig !== undefined && checkReplay) replay?.check(env.id, env.ts);
     // A signed frame keeps only the fields its signature covers or the protocol names.
     const opened = headerOf(env, OPEN_DROPS, env.sig === undefined ? undefined : KNOWN_FIELDS);
+    copyFrameEncoding(env, opened);
     opened.body = body;
     return opened;
   }

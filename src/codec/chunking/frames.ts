@@ -9,6 +9,7 @@ import {
   type Envelope,
 } from '../../protocol/index.js';
 import type { Codec } from '../codec.js';
+import { copyFrameEncoding } from '../frame-encoding.js';
 import { ChunkAssembler } from './assembler.js';
 import { CHUNK_KIND, partCount, splitIntoChunks, type ChunkBase } from './split.js';
 
@@ -61,6 +62,7 @@ export function encodeChunked(
         const most = frame.byteLength;
         Object.assign(part.chunk!, { index: most, total: most, size: most, offset: most });
       }
+      copyFrameEncoding(env, part); // the parts travel in the encoding of the message
       return codec.encode(part);
     });
 

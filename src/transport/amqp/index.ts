@@ -40,7 +40,7 @@ export interface AmqpTransportOptions {
   exchange?: string;
   /** Unacked messages each durable-queue consumer may hold (per AMQP consumer). Default 32. */
   prefetch?: number;
-  /** Codec for frames this transport writes; it reads both encodings. Default msgpack. */
+  /** Codec for frames this transport writes; it reads both encodings. Default JSON. */
   codec?: Codec;
   /** Reconnect delays (exponential with jitter), or `false` to give up when the link drops. */
   reconnect?: { initialMs?: number; maxMs?: number } | false;
@@ -94,7 +94,7 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
   }
   const tls = options.tls === undefined ? {} : clientTlsOptions(options.tls, 'amqp transport tls');
   const names = new Names(options.exchange ?? 'llmwire');
-  const codec = options.codec ?? createCodec({ encoding: 'msgpack', open: false });
+  const codec = options.codec ?? createCodec({ open: false });
   const prefetch = positiveInt('prefetch', options.prefetch ?? 32);
   const onError = options.onError ?? ((err) => console.error('llmwire amqp transport:', err));
   const reconnect = options.reconnect;

@@ -39,7 +39,7 @@ export interface NatsTransportOptions {
   servers: string | string[];
   /** Connection name shown by the server (`connz`). */
   name?: string;
-  /** Codec of envelopes on the wire. Default `createCodec({ encoding: 'msgpack', open: false })`. */
+  /** Codec of envelopes on the wire. Default `createCodec({ open: false })`: JSON frames (reads both encodings). */
   codec?: Codec;
   /** Prefix of stream names (`<prefix>_Q_<queue>`, `<prefix>_DLQ_<queue>`) and queue subjects. Default 'LLMWIRE'. */
   streamPrefix?: string;
@@ -230,7 +230,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       timeout: options.requestTimeoutMs ?? 5_000,
       checkAPI: false,
     }),
-    codec: options.codec ?? createCodec({ encoding: 'msgpack', open: false }),
+    codec: options.codec ?? createCodec({ open: false }),
     prefix: options.streamPrefix ?? 'LLMWIRE',
     setup: { storage: options.storage ?? 'file', replicas: options.replicas ?? 1 },
     requestTimeoutMs: options.requestTimeoutMs ?? 5_000,

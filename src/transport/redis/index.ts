@@ -23,7 +23,7 @@ export interface RedisTransportOptions {
   url: string;
   /** Start of every key and channel this transport uses. Default `llmwire:`. */
   prefix?: string;
-  /** Frames on channels and in queues. Default `createCodec({ encoding: 'msgpack', open: false })`. */
+  /** Frames on channels and in queues. Default `createCodec({ open: false })`: JSON frames (reads both encodings). */
   codec?: Codec;
   /**
    * Names this process's connections (`<name>:cmd`, `<name>:sub` in CLIENT LIST) and its
@@ -72,7 +72,7 @@ export function createRedisTransport(options: RedisTransportOptions): Transport 
   if (!(Number.isFinite(maxBufferedBytes) && maxBufferedBytes > 0)) {
     throw new ConfigError('redis transport maxBufferedBytes must be a positive number');
   }
-  const codec = options.codec ?? createCodec({ encoding: 'msgpack', open: false });
+  const codec = options.codec ?? createCodec({ open: false });
   const onError =
     options.onError ?? ((err: unknown) => console.error('llmwire redis transport:', err));
 

@@ -21,7 +21,7 @@ export interface SqliteTransportOptions {
    * made through this transport wake receivers at once. Default 50.
    */
   pollMs?: number;
-  /** How queued envelopes are stored. Default: `createCodec({ encoding: 'msgpack', open: false })`. */
+  /** How queued envelopes are stored. Default: `createCodec({ open: false })` (JSON; reads both encodings). */
   codec?: Codec;
   /** How long a write waits for another process holding the file's write lock. Default 5000 ms. */
   busyTimeoutMs?: number;
@@ -39,7 +39,7 @@ export function createSqliteTransport(options: SqliteTransportOptions): Transpor
   if (!(Number.isFinite(busyTimeoutMs) && busyTimeoutMs >= 0)) {
     throw new ConfigError('sqlite transport busyTimeoutMs must be zero or more');
   }
-  const codec = options.codec ?? createCodec({ encoding: 'msgpack', open: false });
+  const codec = options.codec ?? createCodec({ open: false });
   const db = openDatabase({ path: options.path, busyTimeoutMs });
   const pubsub = createMemoryTransport(options.memory);
   const waiters = new Map<string, Set<() => void>>();

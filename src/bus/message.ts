@@ -55,6 +55,11 @@ export class BusMessage<B = unknown> implements Message<B> {
   respondError(error: unknown): void {
     const env = this.envelope;
     if (env.replyTo === undefined) return;
-    this.bus.sendReply(this.bus.replyEnvelope(env, 'error', toWireError(error).toWire()), env.id);
+    // A refused stream request ends its stream like any other error (docs/protocol.md, "Streams").
+    const extra = env.credit === undefined ? undefined : { eos: true };
+    this.bus.sendReply(
+      this.bus.replyEnvelope(env, 'error', toWireError(error).toWire(), extra),
+      env.id,
+    );
   }
 }

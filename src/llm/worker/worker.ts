@@ -26,6 +26,7 @@ import {
 } from '../../protocol/index.js';
 import type { Backend } from '../backends/backend.js';
 import { isValidWorkerId, llmSubjects, type LlmSubjects } from '../subjects.js';
+import { wholeAnswer } from './whole.js';
 
 export interface WorkerOptions {
   bus: Bus;
@@ -115,7 +116,11 @@ export class Worker {
     this.subs = [
       this.bus.serve(
         this.subjects.chat(this.id),
-        (req, ctx) => this.chat(req as Message<InferenceRequest>, ctx.signal),
+        (req, ctx) => {
+          const answer = this.chat(req as Message<InferenceRequest>, ctx.signal);
+          // No `credit`: the requester asked for one `inference.result`, not a stream.
+          return req.envelope.credit === undefined ? wholeAnswer(answer) : answer;
+        },
         {
           kinds: ['inference.request'],
         },

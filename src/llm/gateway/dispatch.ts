@@ -169,7 +169,8 @@ export class Dispatcher {
       registry.track(worker.id, +1);
       const body: InferenceRequest = sent === '' ? request : { ...request, continue_from: sent };
       const span = this.span(worker, attempt, call);
-      const subject = registry.subjects.chat(worker.id);
+      // The address the worker announced (kept only under its own subjects), else its chat subject.
+      const subject = worker.address;
       const stream = bus.stream<TokenDelta, InferenceResult>(subject, body, {
         kind: 'inference.request',
         deadline: call.deadline,

@@ -8,6 +8,7 @@ import {
   type Envelope,
   type Heartbeat,
 } from '../../protocol/index.js';
+import { isValidSubject } from '../../transport/subject.js';
 import type { WorkerView } from '../routing/policy.js';
 import { isValidWorkerId, llmSubjects, type LlmSubjects } from '../subjects.js';
 
@@ -35,7 +36,9 @@ const SWEEP_MS = 100;
  * not point the router at a subject someone else receives (docs/security.md).
  */
 function ownAddress(announced: string | undefined, prefix: string): string | undefined {
-  return announced !== undefined && announced.startsWith(`${prefix}.`) ? announced : undefined;
+  return announced !== undefined && announced.startsWith(`${prefix}.`) && isValidSubject(announced)
+    ? announced
+    : undefined;
 }
 
 /** `changed`: a known worker's status, capacity or models moved (admission slots follow). */

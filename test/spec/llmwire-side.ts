@@ -1,0 +1,90 @@
+// The llmwire side of the spec tests: sim workers or a gateway on a NATS transport, in-process,
+// under a namespace of their own. Only this file imports llmwire code; bare.ts imports none.
+import { randomBytes } from 'node:crypto';
+import OpenAI from 'openai';
+import { createBus, type Bus } from '../../src/bus/index.js';
+import { createSimBackend, type SimBackendOptions } from '../../src/llm/backends/sim/index.js';
+import { createGateway, type Gateway } from '../../src/llm/gateway/server.js';
+import { createWorker, type Worker } from '../../src/llm/worker/worker.js';
+import { createNatsTransport } from '../../src/transport/nats/index.js';
+import type { Transport } from '../../src/transport/transport.js';
+
+export function namespace(): string {
+  return `spec${randomBytes(4).toString('hex')}`;
+}
+
+export interface LlmwireWorkers extends AsyncDisposable {
+  readonly workers: Map<string, Worker>;
+  readonly errors: unknown[];
+}
+
+/** Sim workers, one per entry of `sims` (id -> options), on one bus over NATS at `url`. */
+export async function startWorkers(
+  url: string,
+  ns: string,
+  sims: Record<string, SimBackendOptions>,
+): Promise<LlmwireWorkers> {
+  const errors: unknown[] = [];
+  const transport: Transport = await createNatsTransport({
+    servers: url,
+    onError: (e) => errors.push(e),
+  });
+  const bus: Bus = createBus({
+    transport,
+    source: 'llmwire-workers',
+    onError: (e) => errors.push(e),
+  });
+  await bus.ready;
+  const workers = new Map<string, Worker>();
+  for (const [id, sim] of Object.entries(sims)) {
+    const w = createWorker({
+      bus,
+      id,
+      namespace: ns,
+      backend: createSimBackend({ models: ['sim'], ...sim }),
+      heartbeatMs: 200,
+    });
+    await w.start();
+    workers.set(id, w);
+  }
+  return {
+    workers,
+    errors,
+    async [Symbol.asyncDispose]() {
+      for (const w of workers.values()) await w.stop();
+      await bus.close();
+      await transport.close();
+    },
+  };
+}
+
+export interface LlmwireGateway extends AsyncDisposable {
+  readonly gateway: Gateway;
+  readonly client: OpenAI;
+  waitForWorker(id: string): Promise<void>;
+}
+
+/** A gateway serving `ns` over NATS at `url`, and an `openai` SDK client pointed at it. */
+export async function startGateway(url: string, ns: string): Promise<LlmwireGateway> {
+  const transport = await createNatsTransport({ servers: url, onError: () => undefined });
+  const bus = createBus({ transport, source: 'gateway', onError: () => undefined });
+  await bus.ready;
+  const gateway = createGateway({ bus, port: 0, namespace: ns });
+  const base = await gateway.listen();
+  return {
+    gateway,
+    client: new OpenAI({ baseURL: `${base}/v1`, apiKey: 'none', maxRetries: 0 }),
+    async waitForWorker(id) {
+      const until = Date.now() + 5000;
+      while (!gateway.registry.all().some((w) => w.id === id && w.status === 'ready')) {
+        if (Date.now() > until) throw new Error(`worker ${id} never joined the gateway`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async [Symbol.asyncDispose]() {
+      await gateway.close();
+      await bus.close();
+      await transport.close();
+    },
+  };
+}

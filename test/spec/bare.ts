@@ -187,7 +187,7 @@ export function isFramePart(env: Env): boolean {
 export class BarePeer {
   /** `_LLMW.<token>`: where claims and parts reach this connection ("NATS"). */
   readonly control = `_LLMW.${token()}`;
-  private readonly offers = new Map<string, Uint8Array[]>();
+  private readonly offers = new Map<string, { parts: Uint8Array[]; sent: () => void }>();
   private readonly sinks = new Map<
     string,
     { reassembler: Reassembler; deliver: (e: Env, m: Msg) => void }
@@ -214,7 +214,12 @@ export class BarePeer {
     return new BarePeer(nc, encoding, nc.info!.max_payload - 512);
   }
 
-  publish(env: Env, natsReply?: string): void {
+  /**
+   * Publishes `env`. Resolves at once, or for an oversized frame once its parts have gone to the
+   * claimer (or nobody took the offer): later messages on the subject must wait for that, or they
+   * would overtake the parts ("Oversized frames on NATS").
+   */
+  publish(env: Env, natsReply?: string): Promise<void> {
     const frame = encode(env, this.encoding);
     const h = headers();
     h.set('Llmwire-Id', env.id);
@@ -224,16 +229,21 @@ export class BarePeer {
         frame,
         natsReply === undefined ? { headers: h } : { headers: h, reply: natsReply },
       );
-      return;
+      return Promise.resolve();
     }
-    // "Oversized frames on NATS": part 0 to the subject, offering the rest on our x subject.
+    // Part 0 to the subject, offering the rest on our `x` subject.
     // A part's frame is its bytes (base64url in JSON: 4 characters per 3 bytes) plus ~600 bytes.
     const room = this.limit - 1024;
     const partSize = this.encoding === 'json' ? Math.floor((room * 3) / 4) : room;
     const parts = splitFrame(env, frame, partSize, this.encoding);
     const transfer = token();
-    this.offers.set(transfer, parts);
-    this.nc.publish(env.subject, parts[0], { headers: h, reply: `${this.control}.x.${transfer}` });
+    return new Promise<void>((resolve) => {
+      this.offers.set(transfer, { parts, sent: resolve });
+      this.nc.publish(env.subject, parts[0], {
+        headers: h,
+        reply: `${this.control}.x.${transfer}`,
+      });
+    });
   }
 
   /** Subscribes; `deliver` gets whole envelopes (and the NATS message of the last frame). */
@@ -283,15 +293,17 @@ export class BarePeer {
   private onControl(msg: Msg): void {
     const t = msg.subject.slice(this.control.length + 1).split('.');
     if (t[0] === 'x') {
-      const parts = this.offers.get(t[1] ?? '');
-      if (parts === undefined) return;
+      const offer = this.offers.get(t[1] ?? '');
+      if (offer === undefined) return;
       if (msg.data.length === 0) {
         this.statuses.push({ subject: msg.subject, code: msg.headers?.code ?? 0 });
         this.offers.delete(t[1]!);
+        offer.sent();
         return;
       }
       const target = Buffer.from(msg.data).toString('utf8');
-      for (const part of parts.slice(1)) this.nc.publish(target, part);
+      for (const part of offer.parts.slice(1)) this.nc.publish(target, part);
+      offer.sent();
     } else if (t[0] === 'p') {
       this.part(t[1] ?? '', decode(msg.data), msg);
     } else if (msg.data.length === 0) {

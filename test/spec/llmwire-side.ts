@@ -66,8 +66,15 @@ export interface LlmwireGateway extends AsyncDisposable {
 
 /** A gateway serving `ns` over NATS at `url`, and an `openai` SDK client pointed at it. */
 export async function startGateway(url: string, ns: string): Promise<LlmwireGateway> {
-  const transport = await createNatsTransport({ servers: url, onError: () => undefined });
-  const bus = createBus({ transport, source: 'gateway', onError: () => undefined });
+  const transport = await createNatsTransport({
+    servers: url,
+    onError: (e) => process.env.SPEC_DEBUG && console.error('T', e),
+  });
+  const bus = createBus({
+    transport,
+    source: 'gateway',
+    onError: (e) => process.env.SPEC_DEBUG && console.error('B', e),
+  });
   await bus.ready;
   const gateway = createGateway({ bus, port: 0, namespace: ns });
   const base = await gateway.listen();

@@ -52,7 +52,7 @@ class Requester {
     });
     const replies = new Replies();
     this.byRequest.set(env.id, replies);
-    this.peer.publish(env);
+    void this.peer.publish(env);
     return { env, replies };
   }
 
@@ -71,7 +71,7 @@ class Requester {
       if (open?.replyTo !== undefined && n - granted >= Math.ceil(credit / 2)) {
         const k = n - granted;
         granted = n;
-        this.peer.publish(
+        void this.peer.publish(
           envelope('control.credit', open.replyTo, { credits: k }, { corr: env.id }),
         );
       }
@@ -225,7 +225,7 @@ if (mayRun('spec nats client', ok, `no NATS at ${NATS_URL}`)) {
         );
         const got = await replies.until((g) => items(g).length >= 2);
         const open = got.find((e) => e.seq === 0)!;
-        peer.publish(
+        void peer.publish(
           envelope('control.cancel', open.replyTo!, { reason: 'enough' }, { corr: env.id }),
         );
         const worker = side.workers.get('ws')!;
@@ -326,10 +326,10 @@ if (mayRun('spec nats client', ok, `no NATS at ${NATS_URL}`)) {
           replyTo: inbox,
         });
         // Plainly: the NATS reply subject is the inbox; the 503 status arrives there.
-        peer.publish(request, inbox);
+        void peer.publish(request, inbox);
         // The llmwire layout: the reply subject names the request, so the 503 says which one.
         const nr = `${peer.control}.nr.${Buffer.from(request.id).toString('base64url')}.${inbox}`;
-        peer.publish(request, nr);
+        void peer.publish(request, nr);
         const until = Date.now() + 5000;
         while (peer.statuses.length < 2 && Date.now() < until)
           await new Promise((r) => setTimeout(r, 20));

@@ -193,6 +193,8 @@ export class BarePeer {
     { reassembler: Reassembler; deliver: (e: Env, m: Msg) => void }
   >();
   private nextSink = 0;
+  /** Oversized frames this peer claimed (received in parts). */
+  claims = 0;
   /** Status messages (no payload, a `Status` header) seen on any subscription. */
   readonly statuses: { subject: string; code: number }[] = [];
 
@@ -262,6 +264,7 @@ export class BarePeer {
           if (env.chunk!.index === 0 && msg.reply) {
             // Claim the rest: our part subject, which is also the claim's reply subject.
             const parts = `${this.control}.p.${sinkId}`;
+            this.claims++;
             this.nc.publish(msg.reply, Buffer.from(parts), { reply: parts });
           }
           this.part(sinkId, env, msg);

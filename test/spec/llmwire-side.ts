@@ -95,3 +95,24 @@ export async function startGateway(url: string, ns: string): Promise<LlmwireGate
     },
   };
 }
+
+/** A bus on NATS at `url` serving `subject` with a stream of `items`, each item as given. */
+export async function startStreamer(
+  url: string,
+  subject: string,
+  items: unknown[],
+): Promise<AsyncDisposable> {
+  const transport = await createNatsTransport({ servers: url, onError: () => undefined });
+  const bus = createBus({ transport, source: 'streamer', onError: () => undefined });
+  const sub = bus.serve(subject, async function* () {
+    for (const item of items) yield item;
+    return { done: true };
+  });
+  await sub.ready;
+  return {
+    async [Symbol.asyncDispose]() {
+      await bus.close();
+      await transport.close();
+    },
+  };
+}

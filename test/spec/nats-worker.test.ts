@@ -3,6 +3,7 @@
 // cancel reaching the worker, errors before and after the first token, and frames over
 // max_payload both ways.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { APIError } from 'openai';
 import { BarePeer } from './bare.js';
@@ -134,7 +135,7 @@ if (
         config: ['max_payload: 16384'],
       }).start();
       await withWorker(server.url, async (worker, gw) => {
-        const prompt = 'long prompt '.repeat(5000); // 60 KB
+        const prompt = randomBytes(45_000).toString('base64'); // 60 KB that gzip cannot shrink
         const whole = await gw.client.chat.completions.create({
           model: 'bare',
           messages: [{ role: 'user', content: prompt }],
@@ -143,6 +144,7 @@ if (
           whole.choices[0]?.message.content,
           `bare answer to ${prompt.length} characters`,
         );
+        assert.equal(worker.peer.claims, 1, 'the request reached the bare worker in parts');
         const stream = await gw.client.chat.completions.create({
           model: 'bare-big',
           messages: [{ role: 'user', content: 'big' }],

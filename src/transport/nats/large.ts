@@ -29,6 +29,8 @@ interface Offer {
   readonly subject: string;
   readonly replyTo: string | undefined;
   readonly timer: NodeJS.Timeout;
+  /** Called once: the parts went to the first claimer, nobody took the offer, or it expired. */
+  settled: (() => void) | undefined;
 }
 
 export interface LargeDeps {
@@ -46,14 +48,29 @@ export class LargeMessages {
 
   constructor(private readonly deps: LargeDeps) {}
 
-  /** Publishes `env` (whose frame is over `limit`) as an offer and keeps the rest for claims. */
-  send(env: Envelope, limit: number, hdrs: MsgHdrs | undefined): void {
+  /**
+   * Publishes `env` (whose frame is over `limit`) as an offer and keeps the rest for claims.
+   * `settled` is called once the parts have gone to a claimer, or nobody took the offer, or it
+   * expired: until then later messages on the subject would overtake the parts.
+   */
+  send(env: Envelope, limit: number, hdrs: MsgHdrs | undefined, settled?: () => void): void {
     const transfer = nuid.next();
     const frames = encodeChunked(this.deps.codec, env, limit, { transfer });
     const replyTo = env.kind === 'error' ? undefined : env.replyTo;
-    const timer = setTimeout(() => this.offers.delete(transfer), OFFER_WINDOW_MS);
+    const timer = setTimeout(() => {
+      const offer = this.offers.get(transfer);
+      this.offers.delete(transfer);
+      if (offer !== undefined) settle(offer);
+    }, OFFER_WINDOW_MS);
     timer.unref();
-    this.offers.set(transfer, { frames, id: env.id, subject: env.subject, replyTo, timer });
+    this.offers.set(transfer, {
+      frames,
+      id: env.id,
+      subject: env.subject,
+      replyTo,
+      timer,
+      settled,
+    });
     const reply = `${this.deps.control}.x.${transfer}`;
     this.deps.nc.publish(
       env.subject,
@@ -72,11 +89,13 @@ export class LargeMessages {
       if (offer.replyTo !== undefined) {
         this.deps.noResponders(offer.id, offer.replyTo, offer.subject);
       }
+      settle(offer);
       return;
     }
     const target = new TextDecoder().decode(msg.data);
     if (!isControlSubject(target, 'p')) return;
     for (let i = 1; i < offer.frames.length; i++) this.deps.nc.publish(target, offer.frames[i]);
+    settle(offer);
   }
 
   /**
@@ -122,6 +141,12 @@ export class LargeMessages {
   private assembler(): ChunkAssembler {
     return new ChunkAssembler({ maxObjectBytes: this.deps.codec.maxFrameBytes, maxTransfers: 16 });
   }
+}
+
+function settle(offer: Offer): void {
+  const settled = offer.settled;
+  offer.settled = undefined;
+  settled?.();
 }
 
 /** `[<inboxPrefix>.]_LLMW.<nuid>.x.<transfer>` */

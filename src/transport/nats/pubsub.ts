@@ -81,6 +81,12 @@ export class NatsPubSub {
    */
   private outgoing: Outgoing[] = [];
   private readonly sendOutgoing = () => this.flushOutgoing();
+  /**
+   * Publishes held behind an oversized message on the same subject until its parts have gone
+   * to a claimer (docs/protocol.md, "Oversized frames on NATS": later messages would overtake
+   * the parts, and a stream reader would see a gap).
+   */
+  private readonly held = new Map<string, { env: Envelope; frame: Uint8Array }[]>();
 
   constructor(private readonly deps: PubSubDeps) {
     this.control = `${deps.controlRoot}.${nuid.next()}`;
@@ -100,6 +106,15 @@ export class NatsPubSub {
     checkSubject(env.subject);
     if (this.deps.isClosed()) throw new ClosedError('nats transport');
     const frame = this.deps.codec.encode(env);
+    const waiting = this.held.get(env.subject);
+    if (waiting !== undefined) {
+      waiting.push({ env, frame });
+      return;
+    }
+    this.send(env, frame);
+  }
+
+  private send(env: Envelope, frame: Uint8Array): void {
     let h: MsgHdrs | undefined;
     if (this.deps.idHeader) {
       h = headers();
@@ -108,7 +123,9 @@ export class NatsPubSub {
     const limit = this.deps.payloadLimit();
     if (frame.byteLength > limit) {
       this.flushOutgoing(); // keeps publish order
-      this.large.send(env, limit, h);
+      const subject = env.subject;
+      this.held.set(subject, []);
+      this.large.send(env, limit, h, () => this.release(subject));
       return;
     }
     const replyTo = env.replyTo;
@@ -122,6 +139,25 @@ export class NatsPubSub {
     }
     if (this.outgoing.length === 0) process.nextTick(this.sendOutgoing);
     this.outgoing.push({ subject: env.subject, frame, options });
+  }
+
+  /** Sends what waited behind an offer on `subject`, until the next oversized one, if any. */
+  private release(subject: string): void {
+    const waiting = this.held.get(subject);
+    this.held.delete(subject);
+    if (waiting === undefined || this.deps.isClosed()) return;
+    for (const [i, m] of waiting.entries()) {
+      const again = this.held.get(subject);
+      if (again !== undefined) {
+        again.push(...waiting.slice(i));
+        return;
+      }
+      try {
+        this.send(m.env, m.frame);
+      } catch (err) {
+        this.deps.onError(err);
+      }
+    }
   }
 
   /** Hands the publishes held in this turn to nats.js (transport.flush and close call it too). */
@@ -170,6 +206,7 @@ export class NatsPubSub {
   close(): void {
     if (!this.deps.nc.isClosed()) this.flushOutgoing();
     this.large.close();
+    this.held.clear();
     this.sinks.clear();
     if (!this.deps.nc.isClosed()) this.controlSub.unsubscribe();
   }

@@ -25,8 +25,10 @@ export class BareWorker {
     readonly peer: BarePeer,
     readonly ns: string,
     readonly id: string,
-    /** The chat subject announced in `heartbeat.address` (must lie under llm.worker.<id>.). */
+    /** The chat subject it serves, announced in `heartbeat.address`. */
     readonly address = `${ns}.llm.worker.${id}.chat`,
+    /** What it announces instead, to see a router refuse an address not under its own subjects. */
+    readonly announced = address,
   ) {}
 
   async start(): Promise<void> {
@@ -56,7 +58,7 @@ export class BareWorker {
           capacity: 8,
           inflight: this.inflight,
           intervalMs: 200,
-          address: this.address,
+          address: this.announced,
         },
         { source: this.id },
       ),

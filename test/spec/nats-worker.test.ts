@@ -24,11 +24,12 @@ async function withWorker(
   url: string,
   run: (w: BareWorker, gw: Awaited<ReturnType<typeof startGateway>>) => Promise<void>,
   address?: (ns: string, id: string) => string,
+  announced?: (ns: string) => string,
 ): Promise<void> {
   const ns = namespace();
   await using gw = await startGateway(url, ns);
   const peer = await BarePeer.connect(url, 'json');
-  const worker = new BareWorker(peer, ns, 'bare1', address?.(ns, 'bare1'));
+  const worker = new BareWorker(peer, ns, 'bare1', address?.(ns, 'bare1'), announced?.(ns));
   try {
     await worker.start();
     await gw.waitForWorker('bare1');
@@ -66,6 +67,22 @@ if (mayRun('spec nats worker', ok, `no NATS at ${NATS_URL}`)) {
           );
         },
         (ns, id) => `${ns}.llm.worker.${id}.chat-v2`,
+      );
+    });
+
+    test('spec - an announced address outside its own subjects is ignored', async () => {
+      await withWorker(
+        NATS_URL,
+        async (worker, gw) => {
+          const whole = await gw.client.chat.completions.create({
+            model: 'bare',
+            messages: [{ role: 'user', content: 'hi' }],
+          });
+          assert.equal(whole.choices[0]?.message.content, 'bare answer to 2 characters');
+          assert.equal(worker.requests[0]!.subject, worker.address, 'sent to its chat subject');
+        },
+        undefined,
+        (ns) => `${ns}.llm.worker.someone-else.chat`,
       );
     });
 

@@ -7,6 +7,7 @@ import { createSimBackend, type SimBackendOptions } from '../../src/llm/backends
 import { createGateway, type Gateway } from '../../src/llm/gateway/server.js';
 import { createWorker, type Worker } from '../../src/llm/worker/worker.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
+import { createRedisTransport } from '../../src/transport/redis/index.js';
 import type { Transport } from '../../src/transport/transport.js';
 
 export function namespace(): string {
@@ -111,6 +112,30 @@ export async function startStreamer(
   await sub.ready;
   return {
     async [Symbol.asyncDispose]() {
+      await bus.close();
+      await transport.close();
+    },
+  };
+}
+
+/** Sim workers on one bus over Redis at `url`, with channels under `prefix`. */
+export async function startRedisWorkers(
+  url: string,
+  prefix: string,
+  ids: string[],
+): Promise<AsyncDisposable> {
+  const transport = createRedisTransport({ url, prefix, onError: () => undefined });
+  const bus = createBus({ transport, source: 'llmwire-workers', onError: () => undefined });
+  await bus.ready;
+  const workers: Worker[] = [];
+  for (const id of ids) {
+    const w = createWorker({ bus, id, backend: createSimBackend({ models: ['sim'] }) });
+    await w.start();
+    workers.push(w);
+  }
+  return {
+    async [Symbol.asyncDispose]() {
+      for (const w of workers) await w.stop();
       await bus.close();
       await transport.close();
     },

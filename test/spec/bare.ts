@@ -88,11 +88,16 @@ export function decode(frame: Uint8Array): Env {
 // "Body bytes" and "Compression": these peers use no keys, so a payload is the raw bytes of a
 // chunk, or a body serialized by `ct`, maybe compressed (bodies of 16 KiB and more are).
 function openBody(env: Env): Env {
-  if (env.payload === undefined || env.ct === 'raw') return env;
+  if (env.payload === undefined) return env;
   if (env.sig !== undefined || env.enc !== undefined) throw new Error('sealed frames not handled');
   const bytes = Buffer.from(env.payload);
   const text =
     env.zip === 'gzip' ? gunzipSync(bytes) : env.zip === 'br' ? brotliDecompressSync(bytes) : bytes;
+  if (env.ct === 'raw') {
+    env.payload = new Uint8Array(text); // a chunk's bytes, maybe compressed on the way
+    delete env.zip;
+    return env;
+  }
   env.body = env.ct === 'json' ? JSON.parse(text.toString('utf8')) : packr.unpack(text);
   delete env.payload;
   delete env.ct;

@@ -8,6 +8,8 @@ import { createGateway, type Gateway } from '../../src/llm/gateway/server.js';
 import { createWorker, type Worker } from '../../src/llm/worker/worker.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import { createRedisTransport } from '../../src/transport/redis/index.js';
+import { createMemoryTransport } from '../../src/transport/memory/index.js';
+import { createBusHub } from '../../src/transport/ws/hub.js';
 import type { Transport } from '../../src/transport/transport.js';
 
 export function namespace(): string {
@@ -136,6 +138,25 @@ export async function startRedisWorkers(
   return {
     async [Symbol.asyncDispose]() {
       for (const w of workers) await w.stop();
+      await bus.close();
+      await transport.close();
+    },
+  };
+}
+
+/** A sim worker on an in-process bus, joined by peers through a WebSocket hub. */
+export async function startHubWorker(id: string): Promise<AsyncDisposable & { url: string }> {
+  const transport = createMemoryTransport();
+  const hub = createBusHub(transport);
+  await hub.listening;
+  const bus = createBus({ transport, source: 'llmwire-workers', onError: () => undefined });
+  const worker = createWorker({ bus, id, backend: createSimBackend({ models: ['sim'] }) });
+  await worker.start();
+  return {
+    url: hub.url,
+    async [Symbol.asyncDispose]() {
+      await worker.stop();
+      await hub.close();
       await bus.close();
       await transport.close();
     },

@@ -208,6 +208,22 @@ export function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
+/**
+ * A config file over the defaults (or any config): deep-merged, except that a backend of another
+ * kind replaces the base's backend whole — the options of one backend mean nothing to another.
+ */
+export function mergeConfig(base: Config, over: unknown): Config {
+  const merged = merge(base, over);
+  const workers = isObject(over) ? over['workers'] : undefined;
+  const backend = isObject(workers) ? workers['backend'] : undefined;
+  if (isObject(backend) && backend['kind'] !== undefined) {
+    if (backend['kind'] !== base.workers.backend['kind']) {
+      return { ...merged, workers: { ...merged.workers, backend } };
+    }
+  }
+  return merged;
+}
+
 /** Checks a whole config; the error lists every wrong field, one per line. */
 export function validateConfig(value: unknown, source: string): Config {
   if (check.Check(value)) return value;

@@ -69,13 +69,9 @@ const OPTIONS: Options = {
   help: { type: 'boolean', short: 'h' },
 };
 
-function int(name: string, value: string | boolean | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
-    return NaN; // caught by the schema check with the field named
-  }
-  return n;
+/** A flag as a number when it is one; otherwise as typed, for the schema check to name. */
+function int(value: string | boolean | undefined): number | string | boolean | undefined {
+  return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
 }
 
 export function upConfig(flags: Record<string, string | boolean | undefined>): Config {
@@ -86,8 +82,8 @@ export function upConfig(flags: Record<string, string | boolean | undefined>): C
     dataDir: flags['data-dir'],
     namespace: flags.namespace,
     inboxPrefix: flags['inbox-prefix'],
-    gateway: { host: flags.host, port: int('port', flags.port) },
-    workers: { count: int('workers', flags.workers) },
+    gateway: { host: flags.host, port: int(flags.port) },
+    workers: { count: int(flags.workers) },
   };
   const merged = merge(config, overrides);
   // A backend named on the command line replaces the configured one rather than merging into

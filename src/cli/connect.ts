@@ -98,7 +98,9 @@ export async function connectTransport(spec: string, options: ConnectOptions): P
     if (told || options.onRetry === undefined) return;
     told = true;
     options.onRetry(
-      `llmwire: cannot reach ${shown} yet (${detail}); ${hint(spec)} Retrying for up to ${timeoutMs / 1000} s.`,
+      maskCredentials(
+        `llmwire: cannot reach ${shown} yet (${detail}); ${hint(spec)} Retrying for up to ${timeoutMs / 1000} s.`,
+      ),
     );
   };
   let transport: Transport | undefined;

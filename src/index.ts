@@ -12,6 +12,8 @@ export {
   Priority,
   WireError,
   LocalError,
+  ConfigError,
+  MissingPackageError,
   ERROR_TABLE,
   type ErrorCode,
 } from './protocol/index.js';

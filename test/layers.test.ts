@@ -89,3 +89,41 @@ test('layers - imports point down the layers only', () => {
   }
   assert.deepEqual(problems, []);
 });
+
+/** The optional peers and the optional SQLite addon: loaded only when what needs them is used. */
+const OPTIONAL_PACKAGES = [
+  '@nats-io/transport-node',
+  '@nats-io/jetstream',
+  '@nats-io/kv',
+  'amqplib',
+  'ioredis',
+  'better-sqlite3',
+  '@opentelemetry/exporter-trace-otlp-http',
+  '@opentelemetry/resources',
+  '@opentelemetry/sdk-trace-node',
+];
+
+test('layers - the CLI and its commands import no optional package until it is chosen', () => {
+  // Only static imports: a command reaches an adapter by `await import()` when its transport
+  // is chosen, and the OpenTelemetry SDK by require() when export is switched on.
+  const STATIC_RE = /(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g;
+  const cli = join(dist, 'cli');
+  for (const entry of files(cli)) {
+    const seen = new Set<string>();
+    const todo = [entry];
+    const found = new Set<string>();
+    while (todo.length > 0) {
+      const file = todo.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const m of readFileSync(file, 'utf8').matchAll(STATIC_RE)) {
+        const spec = m[1]!;
+        if (spec.startsWith('.')) todo.push(resolve(dirname(file), spec));
+        else if (OPTIONAL_PACKAGES.some((p) => spec === p || spec.startsWith(`${p}/`))) {
+          found.add(`${relative(dist, file)} -> ${spec}`);
+        }
+      }
+    }
+    assert.deepEqual([...found], [], `${relative(dist, entry)} loads optional packages`);
+  }
+});

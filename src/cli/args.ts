@@ -1,7 +1,9 @@
 // Command-line parsing shared by the commands: node:util parseArgs with errors that say what
 // to fix, and environment fallbacks (LLMWIRE_<FLAG>).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Type, type TInteger } from '@sinclair/typebox';
 import { ConfigError } from '../protocol/index.js';
+import { optionsCheck, type OptionsCheck } from '../protocol/options.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -38,4 +40,28 @@ export function parseWithPositionals(
       { cause },
     );
   }
+}
+
+const intChecks = new Map<string, OptionsCheck<TInteger>>();
+
+/**
+ * An integer flag from `min` to `max`, or `fallback` when it is not given. A wrong value is a
+ * ConfigError naming the flag: `--concurrency: expected integer to be greater or equal to 1, got 0`.
+ */
+export function intFlag(
+  flag: string,
+  value: string | boolean | undefined,
+  fallback: number,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined) return fallback;
+  const key = `${flag}:${min}:${max}`;
+  let check = intChecks.get(key);
+  if (check === undefined) {
+    check = optionsCheck(`--${flag}`, Type.Integer({ minimum: min, maximum: max }));
+    intChecks.set(key, check);
+  }
+  // Digits only: Number('') is 0 and Number('1e3') is 1000, neither what was typed.
+  return check(typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value);
 }

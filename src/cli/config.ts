@@ -2,9 +2,9 @@
 // against one schema with one clear message per wrong field.
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../protocol/index.js';
+import { optionsCheck } from '../protocol/options.js';
 import { SecretSchema } from './secrets.js';
 import { CryptoSchema } from './crypto.js';
 import { BrokerSchema, ServerTlsSchema } from './tls.js';
@@ -163,8 +163,6 @@ export const ConfigSchema = Type.Object(
 );
 export type Config = Static<typeof ConfigSchema>;
 
-const check = TypeCompiler.Compile(ConfigSchema);
-
 export const DEFAULT_CONFIG: Config = {
   transport: 'sqlite',
   dataDir: '.llmwire',
@@ -208,11 +206,23 @@ export function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
+/**
+ * A config file over the defaults (or any config): deep-merged, except that a backend of another
+ * kind replaces the base's backend whole — the options of one backend mean nothing to another.
+ */
+export function mergeConfig(base: Config, over: unknown): Config {
+  const merged = merge(base, over);
+  const workers = isObject(over) ? over['workers'] : undefined;
+  const backend = isObject(workers) ? workers['backend'] : undefined;
+  if (isObject(backend) && backend['kind'] !== undefined) {
+    if (backend['kind'] !== base.workers.backend['kind']) {
+      return { ...merged, workers: { ...merged.workers, backend } };
+    }
+  }
+  return merged;
+}
+
 /** Checks a whole config; the error lists every wrong field, one per line. */
 export function validateConfig(value: unknown, source: string): Config {
-  if (check.Check(value)) return value;
-  const lines = [...check.Errors(value)]
-    .slice(0, 20)
-    .map((e) => `  ${e.path.replace(/^\//, '').replace(/\//g, '.') || '(root)'}: ${e.message}`);
-  throw new ConfigError(`invalid configuration (${source}):\n${[...new Set(lines)].join('\n')}`);
+  return optionsCheck(`invalid configuration (${source})`, ConfigSchema)(value);
 }

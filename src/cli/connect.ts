@@ -1,13 +1,15 @@
-// Reaching a broker from a short-lived command: connect within a time limit or fail with
-// `unreachable` naming the URL, and report the connection's ups and downs on stderr while a
-// long-running command (tail, status --watch) holds it.
+// Reaching a broker: connect within a time limit or fail with `unreachable` naming the URL, and
+// report the connection's ups and downs on stderr while a long-running command (tail, status
+// --watch) holds it. Services (up, gateway, worker) keep trying until the limit, saying so, so
+// a worker started just before its hub or broker still joins.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, UnauthorizedError } from '../protocol/index.js';
+import { ConfigError, MissingPackageError, UnauthorizedError } from '../protocol/index.js';
 import type { Transport, TransportStatus } from '../transport/transport.js';
 import { maskCredentials } from '../ops/mask.js';
 import { UnreachableError } from './errors.js';
-import { createTransport } from './runtime.js';
+import { createTransport, isAmqp, openTransport } from './runtime.js';
+import type { BrokerSettings } from './tls.js';
 
 export interface ConnectOptions {
   dataDir: string;
@@ -16,6 +18,35 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** What the command needs the transport for, for the message when it cannot have it. */
   purpose: 'queues' | 'messages';
+  /** Credentials and TLS for the broker. */
+  broker?: BrokerSettings | undefined;
+  /** nats: root of this process's reply subjects. */
+  inboxPrefix?: string | undefined;
+  /**
+   * When given, failed attempts are retried until the time limit, and this is called once, with
+   * a line for people, when the first attempt fails. Without it the first failure is final.
+   */
+  onRetry?: (line: string) => void;
+  /** Sees the transport as soon as it is made, before it connects (status logging). */
+  watch?: (transport: Transport) => void;
+}
+
+/** Default time a service (up, gateway, worker) keeps trying to reach its bus. */
+export const SERVICE_CONNECT_TIMEOUT_MS = 30_000;
+
+/**
+ * Opens the transport of a service: sqlite and memory at once; a broker or hub retried until
+ * `timeoutMs`, with one line on stderr when the first attempt fails, then `unreachable`.
+ */
+export async function connectService(
+  spec: string,
+  options: Omit<ConnectOptions, 'purpose' | 'onRetry'> & { timeoutMs: number },
+  err: (line: string) => void,
+): Promise<Transport> {
+  if (spec === 'memory' || spec === 'sqlite') {
+    return openTransport(spec, options, options.watch);
+  }
+  return connectTransport(spec, { ...options, purpose: 'messages', onRetry: err });
 }
 
 /** Where to look when a transport does not answer, by scheme. */
@@ -61,34 +92,64 @@ export async function connectTransport(spec: string, options: ConnectOptions): P
       cause: err,
     });
   const deadline = Date.now() + timeoutMs;
-  const creating = createTransport(spec, { dataDir: options.dataDir, token: options.token });
-  let transport: Transport;
-  try {
-    transport = await withTimeout(creating, timeoutMs);
-  } catch (err) {
-    if (err instanceof TimedOut) {
-      void creating.then((t) => t.close()).catch(() => undefined);
-      throw fail(`no connection after ${timeoutMs} ms`);
+  const left = () => Math.max(1, deadline - Date.now());
+  let told = false;
+  const retrying = (detail: string) => {
+    if (told || options.onRetry === undefined) return;
+    told = true;
+    options.onRetry(
+      maskCredentials(
+        `llmwire: cannot reach ${shown} yet (${detail}); ${hint(spec)} Retrying for up to ${timeoutMs / 1000} s.`,
+      ),
+    );
+  };
+  let transport: Transport | undefined;
+  for (let delayMs = 250; transport === undefined; delayMs = Math.min(delayMs * 2, 2000)) {
+    const creating = createTransport(spec, {
+      dataDir: options.dataDir,
+      token: options.token,
+      broker: options.broker,
+      inboxPrefix: options.inboxPrefix,
+    });
+    try {
+      transport = await withTimeout(creating, left());
+    } catch (err) {
+      if (err instanceof TimedOut) {
+        void creating.then((t) => t.close()).catch(() => undefined);
+        throw fail(`no connection after ${timeoutMs} ms`);
+      }
+      if (err instanceof ConfigError || err instanceof MissingPackageError) throw err;
+      if (refused(err)) throw refusedBy(err);
+      const detail = err instanceof Error ? err.message : String(err);
+      if (options.onRetry === undefined || Date.now() + delayMs >= deadline)
+        throw fail(detail, err);
+      retrying(detail);
+      await new Promise((r) => setTimeout(r, delayMs));
     }
-    if (err instanceof ConfigError) throw err;
-    if (refused(err)) throw refusedBy(err);
-    throw fail(err instanceof Error ? err.message : String(err), err);
   }
+  options.watch?.(transport);
+  const opened = transport;
   let last: TransportStatus | undefined;
   let lastError: Error | undefined;
   const connected = (async () => {
-    for await (const s of transport.status()) {
+    for await (const s of opened.status()) {
       last = s;
-      if ('error' in s && s.error !== undefined) lastError = s.error;
+      if ('error' in s && s.error !== undefined) {
+        lastError = s.error;
+        const detail = s.error.message;
+        if (!refused(s.error)) retrying(detail);
+      }
+      if (s.type === 'reconnecting') retrying('no answer');
       if (s.type === 'connected') return;
       if (s.type === 'closed') break;
     }
     throw new Error('the transport closed');
   })();
   try {
-    await withTimeout(connected, Math.max(1, deadline - Date.now()));
+    await withTimeout(connected, left());
+    if (isAmqp(opened)) await withTimeout(opened.ready, left());
   } catch (err) {
-    await withTimeout(transport.close(), 2000).catch(() => undefined);
+    await withTimeout(opened.close(), 2000).catch(() => undefined);
     if (refused(lastError)) throw refusedBy(lastError);
     const reason =
       last !== undefined && 'error' in last && last.error !== undefined
@@ -96,7 +157,7 @@ export async function connectTransport(spec: string, options: ConnectOptions): P
         : `no connection after ${timeoutMs} ms`;
     throw fail(reason, err);
   }
-  return transport;
+  return opened;
 }
 
 /**

@@ -3,7 +3,7 @@
 // command starts without loading every broker client.
 import { readFileSync } from 'node:fs';
 import { maskCredentials } from '../ops/mask.js';
-import { LocalError, WireError } from '../protocol/index.js';
+import { ConfigError, LocalError, WireError } from '../protocol/index.js';
 import { EXIT, exitCodeOf } from './errors.js';
 
 const HELP = `Usage: llmwire <command> [options]
@@ -28,6 +28,11 @@ Exit codes: 0 done, 1 unexpected failure, 2 bad flags, configuration or an error
 3 gateway or broker unreachable. Errors print one line: llmwire: MESSAGE [CODE].
 `;
 
+const VERSION_HELP = `Usage: llmwire version (or llmwire --version)
+
+Prints the version of llmwire, e.g. 0.1.0, and exits 0.
+`;
+
 function version(): string {
   const pkg = JSON.parse(
     readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
@@ -49,6 +54,15 @@ async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     case 'version':
     case '--version':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        out(VERSION_HELP);
+        return 0;
+      }
+      if (rest.length > 0) {
+        throw new ConfigError(
+          `version takes no arguments, got '${rest.join(' ')}'; run 'llmwire version --help'`,
+        );
+      }
       out(version());
       return 0;
     case 'up':
@@ -90,11 +104,21 @@ main(process.argv.slice(2)).then(
     if (err instanceof LocalError || err instanceof WireError) {
       process.stderr.write(`llmwire: ${maskCredentials(err.message)} [${err.code}]\n`);
       process.exitCode = exitCodeOf(err);
+      exitSoon();
     } else {
       process.stderr.write(
         `llmwire: unexpected failure: ${maskCredentials(String((err as Error)?.stack ?? err))}\n`,
       );
       process.exitCode = EXIT.failure;
+      exitSoon();
     }
   },
 );
+
+/**
+ * A command that failed has closed what it opened; should a client library still hold a
+ * socket or timer, the process exits anyway once the error is written, never serving half-started.
+ */
+function exitSoon(): void {
+  setTimeout(() => process.exit(), 2000).unref();
+}

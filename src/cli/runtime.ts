@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError, UnavailableError } from '../protocol/index.js';
 import type { AmqpTransport } from '../transport/amqp/index.js';
 import type { Transport } from '../transport/transport.js';
+import { needPackages } from './packages.js';
 import { checkBrokerFits, type BrokerSettings } from './tls.js';
 
 export interface TransportSpecOptions {
@@ -48,7 +49,7 @@ async function firstConnection(transport: Transport): Promise<void> {
   throw reason ?? new UnavailableError(`the ${transport.name} transport closed before connecting`);
 }
 
-function isAmqp(transport: Transport): transport is AmqpTransport {
+export function isAmqp(transport: Transport): transport is AmqpTransport {
   return transport.name === 'amqp' && 'ready' in transport;
 }
 
@@ -66,6 +67,10 @@ export async function createTransport(
   }
   if (spec === 'sqlite') {
     const dir = resolve(options.dataDir);
+    needPackages(
+      'the sqlite transport (the default of llmwire up; --transport memory needs no package)',
+      'better-sqlite3',
+    );
     mkdirSync(dir, { recursive: true });
     const { createSqliteTransport } = await import('../transport/sqlite/index.js');
     return createSqliteTransport({ path: join(dir, 'journal.db') });
@@ -93,6 +98,12 @@ export async function createTransport(
       throw new ConfigError(`transport URL: storage must be file or memory, got '${storage}'`);
     }
     checkBrokerFits(broker, 'nats', ['user', 'password', 'token', 'nkeySeed', 'creds', 'tls']);
+    needPackages(
+      'nats:// transports',
+      '@nats-io/transport-node',
+      '@nats-io/jetstream',
+      '@nats-io/kv',
+    );
     const { createNatsTransport } = await import('../transport/nats/index.js');
     const credentials = {
       ...optional('user', broker.user),
@@ -115,6 +126,7 @@ export async function createTransport(
   if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {
     const { base, params } = splitParams(spec, ['prefix', 'name']);
     checkBrokerFits(broker, 'redis', ['user', 'password', 'tls']);
+    needPackages('redis:// transports', 'ioredis');
     const { createRedisTransport } = await import('../transport/redis/index.js');
     return createRedisTransport({
       url: base,
@@ -132,6 +144,7 @@ export async function createTransport(
     if (broker.password !== undefined && broker.user === undefined) {
       throw new ConfigError('broker: a RabbitMQ password needs a user');
     }
+    needPackages('amqp:// transports', 'amqplib');
     const { createAmqpTransport } = await import('../transport/amqp/index.js');
     return createAmqpTransport({
       url: base,

@@ -1,7 +1,7 @@
 // `llmwire up`: the whole path in one process — the bus (SQLite journal by default), the
 // OpenAI-compatible gateway with its WebSocket bus endpoint, and simulated workers.
 import { createBus } from '../bus/index.js';
-import { createBackend } from '../llm/backends/index.js';
+import type { Backend } from '../llm/backends/index.js';
 import { createGateway } from '../llm/gateway/server.js';
 import { validateNamespace } from '../llm/subjects.js';
 import { peerIdentity } from '../llm/security/roles.js';
@@ -10,12 +10,21 @@ import { maskCredentials, WorkerMetrics } from '../ops/index.js';
 import { ConfigError } from '../protocol/index.js';
 import { isValidSubject } from '../transport/subject.js';
 import { createBusHub } from '../transport/ws/index.js';
-import { parse, type Options } from './args.js';
-import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig, type Config } from './config.js';
+import { intFlag, parse, type Options } from './args.js';
+import { startBackend } from './backend.js';
+import {
+  DEFAULT_CONFIG,
+  merge,
+  mergeConfig,
+  readConfigFile,
+  validateConfig,
+  type Config,
+} from './config.js';
 import { identityTable } from './identities.js';
 import { busSecurity } from './crypto.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
-import { openTransport, untilSignal } from './runtime.js';
+import { connectService, SERVICE_CONNECT_TIMEOUT_MS } from './connect.js';
+import { untilSignal } from './runtime.js';
 import { readBroker, readServerTls } from './tls.js';
 
 export const UP_HELP = `Usage: llmwire up [options]
@@ -28,7 +37,12 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --host ADDR       gateway address (default 127.0.0.1; others need API keys in the config)
   --workers N       in-process workers (default 2)
   --backend KIND    backend of the in-process workers: sim (default), openai, llama-cpp
-  --transport T     sqlite (default: durable journal in the data dir), memory
+  --transport T     sqlite (default: durable journal in the data dir), memory, or a broker
+                    shared with other processes: nats://HOST:4222 (several comma-separated),
+                    redis://HOST:6379, amqp://USER:PASS@HOST:5672 (rediss://, amqps://, tls://
+                    with TLS), or another process's bus ws://HOST:PORT/v1/bus
+  --connect-timeout-ms N  how long to keep trying to reach a broker at start (default 30000),
+                    then exit 3
   --data-dir DIR    where the journal lives (default .llmwire)
   --namespace NAME  LLM subjects become NAME.llm.* (share a broker with other deployments)
   --inbox-prefix P  root of this process's reply subjects (default _INBOX); on NATS with
@@ -45,6 +59,7 @@ const OPTIONS: Options = {
   workers: { type: 'string' },
   backend: { type: 'string' },
   transport: { type: 'string' },
+  'connect-timeout-ms': { type: 'string' },
   'data-dir': { type: 'string' },
   namespace: { type: 'string' },
   'inbox-prefix': { type: 'string' },
@@ -54,25 +69,21 @@ const OPTIONS: Options = {
   help: { type: 'boolean', short: 'h' },
 };
 
-function int(name: string, value: string | boolean | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
-    return NaN; // caught by the schema check with the field named
-  }
-  return n;
+/** A flag as a number when it is one; otherwise as typed, for the schema check to name. */
+function int(value: string | boolean | undefined): number | string | boolean | undefined {
+  return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
 }
 
 export function upConfig(flags: Record<string, string | boolean | undefined>): Config {
   let config: Config = DEFAULT_CONFIG;
-  if (typeof flags.config === 'string') config = merge(config, readConfigFile(flags.config));
+  if (typeof flags.config === 'string') config = mergeConfig(config, readConfigFile(flags.config));
   const overrides = {
     transport: flags.transport,
     dataDir: flags['data-dir'],
     namespace: flags.namespace,
     inboxPrefix: flags['inbox-prefix'],
-    gateway: { host: flags.host, port: int('port', flags.port) },
-    workers: { count: int('workers', flags.workers) },
+    gateway: { host: flags.host, port: int(flags.port) },
+    workers: { count: int(flags.workers) },
   };
   const merged = merge(config, overrides);
   // A backend named on the command line replaces the configured one rather than merging into
@@ -96,7 +107,12 @@ other processes through the WebSocket bus endpoint (llmwire worker --connect ws:
 Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --port N          gateway port (default 8787)
   --host ADDR       gateway address (default 127.0.0.1; others need API keys in the config)
-  --transport T     sqlite (default: durable journal in the data dir), memory
+  --transport T     sqlite (default: durable journal in the data dir), memory, or a broker
+                    shared with other processes: nats://HOST:4222 (several comma-separated),
+                    redis://HOST:6379, amqp://USER:PASS@HOST:5672 (rediss://, amqps://, tls://
+                    with TLS), or another process's bus ws://HOST:PORT/v1/bus
+  --connect-timeout-ms N  how long to keep trying to reach a broker at start (default 30000),
+                    then exit 3
   --data-dir DIR    where the journal lives (default .llmwire)
   --namespace NAME  serve only workers started with the same --namespace (subjects NAME.llm.*)
   --inbox-prefix P  root of this process's reply subjects (default _INBOX); on NATS with
@@ -134,19 +150,80 @@ async function run(
   out: (line: string) => void,
 ): Promise<number> {
   const config = upConfig(flags);
+  const connectTimeoutMs = intFlag(
+    'connect-timeout-ms',
+    flags['connect-timeout-ms'],
+    SERVICE_CONNECT_TIMEOUT_MS,
+  );
   // Keys are read before anything starts, so a missing key file fails at once.
   const security = busSecurity(config.crypto);
   // Certificates and broker secrets are read before anything starts: a bad file fails at once.
-  const { tls: tlsConfig, ...gatewayConfig } = config.gateway;
+  const tlsConfig = config.gateway.tls;
   const tls = tlsConfig === undefined ? undefined : readServerTls(tlsConfig, 'gateway.tls');
   const broker = config.broker === undefined ? undefined : readBroker(config.broker);
   const obs = observe(flags, command === 'up' ? 'llmwire' : 'llmwire-gateway');
+  // What is started is stopped again, last first, when a later step fails: a process that
+  // cannot run its workers exits with the error rather than serving without them.
+  const started: (() => Promise<void>)[] = [() => obs.shutdown()];
+  const stopAll = async () => {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    return await serve(
+      command,
+      flags,
+      config,
+      { security, tls, broker, obs, connectTimeoutMs },
+      started,
+      out,
+    );
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+interface Prepared {
+  security: ReturnType<typeof busSecurity>;
+  tls: ReturnType<typeof readServerTls> | undefined;
+  broker: ReturnType<typeof readBroker> | undefined;
+  obs: ReturnType<typeof observe>;
+  connectTimeoutMs: number;
+}
+
+async function serve(
+  command: 'up' | 'gateway',
+  flags: Record<string, string | boolean | undefined>,
+  config: Config,
+  { security, tls, broker, obs, connectTimeoutMs }: Prepared,
+  started: (() => Promise<void>)[],
+  out: (line: string) => void,
+): Promise<number> {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- the files, read into `tls`
+  const { tls: tlsFiles, ...gatewayConfig } = config.gateway;
+  // Backends first: one that cannot start (a bad option, an upstream that does not answer)
+  // stops the command before it listens.
+  const backends: Backend[] = [];
+  for (let i = 0; i < config.workers.count; i++) {
+    const backend = await startBackend(config.workers.backend, {
+      baseURL: 'workers.backend.baseURL (and optionally models) in a --config file',
+    });
+    backends.push(backend);
+    if (backend.close !== undefined) started.push(() => backend.close!());
+  }
   const inbox = config.inboxPrefix === undefined ? {} : { inboxPrefix: config.inboxPrefix };
-  const transport = await openTransport(
+  const transport = await connectService(
     config.transport,
-    { dataDir: config.dataDir, broker, ...inbox },
-    (t) => logTransportStatus(t, obs.logger),
+    {
+      dataDir: config.dataDir,
+      broker,
+      ...inbox,
+      timeoutMs: connectTimeoutMs,
+      watch: (t) => logTransportStatus(t, obs.logger),
+    },
+    (line) => process.stderr.write(`${line}\n`),
   );
+  started.push(() => transport.close());
   const bus = createBus({
     transport,
     ...inbox,
@@ -155,6 +232,7 @@ async function run(
     onError: (err, where) =>
       obs.logger.error({ ...where, reason: maskCredentials(String(err)) }, 'bus error'),
   });
+  started.push(() => bus.close());
   await bus.ready;
   const namespace = config.namespace === undefined ? {} : { namespace: config.namespace };
   const identities = identityTable(config);
@@ -166,6 +244,7 @@ async function run(
     ...namespace,
     ...obs.options,
   });
+  started.push(() => gateway.close());
   const hub = createBusHub(transport, {
     server: gateway.server,
     allowedOrigins: config.gateway.cors?.origins ?? [],
@@ -187,6 +266,7 @@ async function run(
       gateway.metrics?.deniedOnBus(e.identity, e.role, e.action);
     },
   });
+  started.push(() => hub.close());
   const workers: Worker[] = [];
   // In-process workers report into the gateway's registry: one /metrics for the whole process.
   const workerMetrics =
@@ -196,8 +276,7 @@ async function run(
   // Listening first: the registry then hears the workers' first heartbeats, so the gateway
   // serves as soon as 'ready' is printed.
   const url = await gateway.listen();
-  for (let i = 0; i < config.workers.count; i++) {
-    const backend = await createBackend(config.workers.backend);
+  for (const [i, backend] of backends.entries()) {
     const worker = createWorker({
       bus,
       backend,
@@ -211,6 +290,7 @@ async function run(
         ? {}
         : { heartbeatMs: config.workers.heartbeatMs }),
     });
+    started.push(() => worker.drain(10_000));
     await worker.start();
     workers.push(worker);
   }

@@ -1,17 +1,18 @@
 // `llmwire worker`: one worker process hosting one backend, joined to a bus (the gateway's
 // WebSocket endpoint by default). SIGTERM drains it: it finishes what it has and takes nothing new.
 import { createBus } from '../bus/index.js';
-import { createBackend } from '../llm/backends/index.js';
 import { validateNamespace } from '../llm/subjects.js';
 import { createWorker } from '../llm/worker/worker.js';
 import { maskCredentials, serveMetrics, WorkerMetrics, type MetricsServer } from '../ops/index.js';
 import { ConfigError } from '../protocol/index.js';
 import { isValidSubject } from '../transport/subject.js';
-import { parse, type Options } from './args.js';
-import { DEFAULT_CONFIG, merge, readConfigFile, validateConfig } from './config.js';
+import { intFlag, parse, type Options } from './args.js';
+import { startBackend } from './backend.js';
+import { DEFAULT_CONFIG, mergeConfig, readConfigFile, validateConfig } from './config.js';
 import { busSecurity } from './crypto.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
-import { openTransport, untilSignal } from './runtime.js';
+import { connectService, SERVICE_CONNECT_TIMEOUT_MS } from './connect.js';
+import { untilSignal } from './runtime.js';
 import { BROKER_HELP, BROKER_OPTIONS, brokerFromFlags } from './tls.js';
 
 export const WORKER_HELP = `Usage: llmwire worker [options]
@@ -19,7 +20,11 @@ export const WORKER_HELP = `Usage: llmwire worker [options]
 Runs one worker: a backend on the bus, announced by heartbeat, with a concurrency limit.
 
 Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
-  --connect URL       bus to join (default ws://127.0.0.1:8787/v1/bus)
+  --connect URL       bus to join (default ws://127.0.0.1:8787/v1/bus): a gateway's endpoint
+                      ws://HOST:PORT/v1/bus or wss://, or a broker: nats://HOST:4222,
+                      redis://HOST:6379, amqp://USER:PASS@HOST:5672 (as the gateway's --transport)
+  --connect-timeout-ms N  how long to keep trying to reach it at start (default 30000), then
+                      exit 3
   --token KEY         API key for the bus endpoint, when the gateway requires one
   --backend KIND      sim (default), openai, llama-cpp
   --model NAME        model name(s) served, comma-separated (sim default: sim)
@@ -47,6 +52,7 @@ ${BROKER_HELP}${OBSERVE_HELP}  -h, --help          show this help
 
 const OPTIONS: Options = {
   connect: { type: 'string' },
+  'connect-timeout-ms': { type: 'string' },
   token: { type: 'string' },
   backend: { type: 'string' },
   model: { type: 'string' },
@@ -71,22 +77,6 @@ const OPTIONS: Options = {
   help: { type: 'boolean', short: 'h' },
 };
 
-function positiveInt(
-  flag: string,
-  value: string | boolean | undefined,
-  fallback: number,
-  min = 1,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new ConfigError(`--${flag} must be an integer ${range}, got '${String(value)}'`);
-  }
-  return n;
-}
-
 /**
  * Without --id, a worker that joined with a worker credential takes the credential's name: the
  * id its heartbeats may carry (docs/security.md). Otherwise the worker picks a random one.
@@ -108,12 +98,13 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   const metricsPort =
     flags['metrics-port'] === undefined
       ? undefined
-      : positiveInt('metrics-port', flags['metrics-port'], 0, 0, 65_535);
+      : intFlag('metrics-port', flags['metrics-port'], 0, 0, 65_535);
   // The whole file is checked (a typo anywhere fails at once); the worker uses its crypto keys.
   const security =
     typeof flags.config === 'string'
       ? busSecurity(
-          validateConfig(merge(DEFAULT_CONFIG, readConfigFile(flags.config)), flags.config).crypto,
+          validateConfig(mergeConfig(DEFAULT_CONFIG, readConfigFile(flags.config)), flags.config)
+            .crypto,
         )
       : undefined;
   const broker = brokerFromFlags(flags);
@@ -129,29 +120,29 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   if (typeof flags['model-path'] === 'string') spec.modelPath = flags['model-path'];
   if (kind === 'sim') {
     spec.models ??= ['sim'];
-    spec.ttftMs = positiveInt('sim-ttft-ms', flags['sim-ttft-ms'], 20, 0);
-    spec.itlMs = positiveInt('sim-itl-ms', flags['sim-itl-ms'], 10, 0);
+    spec.ttftMs = intFlag('sim-ttft-ms', flags['sim-ttft-ms'], 20, 0);
+    spec.itlMs = intFlag('sim-itl-ms', flags['sim-itl-ms'], 10, 0);
     if (flags['sim-crash-after-tokens'] !== undefined) {
       const mode = flags['sim-crash-mode'] ?? 'throw';
       if (mode !== 'exit' && mode !== 'throw') {
         throw new ConfigError(`--sim-crash-mode must be 'exit' or 'throw', got '${String(mode)}'`);
       }
       spec.failure = {
-        crashAfterTokens: positiveInt(
-          'sim-crash-after-tokens',
-          flags['sim-crash-after-tokens'],
-          0,
-          0,
-        ),
+        crashAfterTokens: intFlag('sim-crash-after-tokens', flags['sim-crash-after-tokens'], 0, 0),
         mode,
       };
     }
   }
-  const coalesceMs = positiveInt('coalesce-ms', flags['coalesce-ms'], 0, 0);
-  if (coalesceMs > 1000) {
-    throw new ConfigError(`--coalesce-ms must be at most 1000, got '${coalesceMs}'`);
-  }
-  const backend = await createBackend(spec);
+  const coalesceMs = intFlag('coalesce-ms', flags['coalesce-ms'], 0, 0, 1000);
+  const concurrency = intFlag('concurrency', flags.concurrency, 16);
+  const heartbeatMs = intFlag('heartbeat-ms', flags['heartbeat-ms'], 1000, 10);
+  const drainTimeoutMs = intFlag('drain-timeout-ms', flags['drain-timeout-ms'], 30_000);
+  const connectTimeoutMs = intFlag(
+    'connect-timeout-ms',
+    flags['connect-timeout-ms'],
+    SERVICE_CONNECT_TIMEOUT_MS,
+  );
+  const backend = await startBackend(spec, { baseURL: '--upstream URL' });
   const url = typeof flags.connect === 'string' ? flags.connect : 'ws://127.0.0.1:8787/v1/bus';
   const inboxPrefix = flags['inbox-prefix'];
   if (
@@ -161,10 +152,17 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     throw new ConfigError(`--inbox-prefix must be a subject, got '${String(inboxPrefix)}'`);
   }
   const inbox = inboxPrefix === undefined ? {} : { inboxPrefix };
-  const transport = await openTransport(
+  const transport = await connectService(
     url,
-    { dataDir: '.llmwire', token: flags.token as string | undefined, broker, ...inbox },
-    (t) => logTransportStatus(t, obs.logger),
+    {
+      dataDir: '.llmwire',
+      token: flags.token as string | undefined,
+      broker,
+      ...inbox,
+      timeoutMs: connectTimeoutMs,
+      watch: (t) => logTransportStatus(t, obs.logger),
+    },
+    (line) => process.stderr.write(`${line}\n`),
   );
   const bus = createBus({
     transport,
@@ -189,8 +187,8 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     ...(metrics === undefined ? {} : { observer: metrics }),
     bus,
     backend,
-    concurrency: positiveInt('concurrency', flags.concurrency, 16),
-    heartbeatMs: positiveInt('heartbeat-ms', flags['heartbeat-ms'], 1000, 10),
+    concurrency,
+    heartbeatMs,
     logger: obs.logger,
     ...(obs.tracer === undefined ? {} : { tracer: obs.tracer }),
     ...(typeof flags.id === 'string' ? { id: flags.id } : defaultId(transport)),
@@ -203,7 +201,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
   );
   const signal = await untilSignal();
   out(`${signal}: draining (${w.stats.inflight} in flight)`);
-  await w.drain(positiveInt('drain-timeout-ms', flags['drain-timeout-ms'], 30_000));
+  await w.drain(drainTimeoutMs);
   out(
     `stopped: ${w.stats.completed} completed, ${w.stats.failed} failed, ${w.stats.cancelled} cancelled`,
   );

@@ -1,11 +1,28 @@
 // OpenTelemetry span export, set up only when the standard OTEL_* environment variables ask for
 // it (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/). The
-// provider is returned, never registered globally: components are handed its tracer.
+// provider is returned, never registered globally: components are handed its tracer. The SDK
+// and exporter packages are optional peers, loaded only when export is switched on.
+import { createRequire } from 'node:module';
 import type { Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { ConfigError } from '../protocol/index.js';
+import type * as OtlpExporter from '@opentelemetry/exporter-trace-otlp-http';
+import type * as Resources from '@opentelemetry/resources';
+import type * as SdkTraceNode from '@opentelemetry/sdk-trace-node';
+import { ConfigError, MissingPackageError } from '../protocol/index.js';
+
+const require = createRequire(import.meta.url);
+
+/** Loads an optional package (synchronously: setupTracing is); a MissingPackageError names it. */
+function load<T>(name: string): T {
+  try {
+    require.resolve(name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new MissingPackageError(name, 'OpenTelemetry span export (OTEL_* settings)', {
+      cause: err,
+    });
+  }
+  return require(name) as T;
+}
 
 export interface TracingSetup {
   /** The tracer to hand to the gateway and workers; undefined when export is off. */
@@ -73,6 +90,13 @@ export function setupTracing(options: TracingOptions): TracingSetup {
   if (protocol !== undefined && protocol !== 'http/json') {
     warn(`OTLP protocol '${protocol}' is not built in; exporting spans as http/json`);
   }
+  const { OTLPTraceExporter } = load<typeof OtlpExporter>(
+    '@opentelemetry/exporter-trace-otlp-http',
+  );
+  const { resourceFromAttributes } = load<typeof Resources>('@opentelemetry/resources');
+  const { BatchSpanProcessor, NodeTracerProvider } = load<typeof SdkTraceNode>(
+    '@opentelemetry/sdk-trace-node',
+  );
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({
       'service.name': setting(env, 'OTEL_SERVICE_NAME') ?? options.serviceName,

@@ -226,6 +226,20 @@ export class ConfigError extends LocalError {
   }
 }
 
+/**
+ * An optional package a feature needs is not installed (broker clients, OpenTelemetry export,
+ * the SQLite addon): the message names the package to install and what it is for.
+ */
+export class MissingPackageError extends LocalError {
+  override name = 'MissingPackageError';
+  /** The npm package to install. */
+  readonly packageName: string;
+  constructor(packageName: string, use: string, options?: { cause?: unknown }) {
+    super('missing_package', `install ${packageName} to use ${use}`, options);
+    this.packageName = packageName;
+  }
+}
+
 export class ClosedError extends LocalError {
   override name = 'ClosedError';
   constructor(what: string) {

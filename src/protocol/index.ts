@@ -29,6 +29,7 @@ export {
   WireError,
   LocalError,
   ConfigError,
+  MissingPackageError,
   ClosedError,
   NotConnectedError,
   createWireError,

@@ -60,7 +60,7 @@ describe('cli', () => {
         'ws://127.0.0.1:1/v1/bus',
       ]);
       assert.equal(r.code, 2, value);
-      assert.match(r.stderr, /--coalesce-ms must be/, value);
+      assert.match(r.stderr, /--coalesce-ms: expected integer/, value);
     }
   });
 

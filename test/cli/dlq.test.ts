@@ -11,11 +11,11 @@ import { openTransport } from '../../src/cli/runtime.js';
 import { createEnvelope } from '../../src/protocol/index.js';
 import type { DurableQueue, Transport } from '../../src/transport/transport.js';
 import { eventually } from '../conformance/harness.js';
-import { AMQP_URL, openTransport as openAmqp } from '../transport/amqp-harness.js';
-import { deleteStreams, NATS_URL, reachable } from '../transport/fixtures/nats-server.js';
-import { dropKeys, REDIS_URL } from '../transport/redis-harness.js';
+import { AMQP_URL, NATS_URL, NEEDS, REDIS_URL, requires } from '../helpers/requires.js';
+import { openTransport as openAmqp } from '../transport/amqp-harness.js';
+import { deleteStreams } from '../transport/fixtures/nats-server.js';
+import { dropKeys } from '../transport/redis-harness.js';
 import { Background, llmwire } from './helpers.js';
-import { brokerUp } from './brokers.js';
 
 interface Case {
   name: string;
@@ -56,7 +56,7 @@ async function cases(): Promise<Case[]> {
     open: () => openTransport(bus, { dataDir: dir }),
     cleanup: () => up[Symbol.asyncDispose](),
   });
-  if (await reachable(NATS_URL)) {
+  if (await requires('cli dlq on nats', NEEDS.nats)) {
     const prefix = tag().toUpperCase();
     const url = `${NATS_URL}?prefix=${prefix}`;
     out.push({
@@ -67,7 +67,7 @@ async function cases(): Promise<Case[]> {
       cleanup: () => deleteStreams(NATS_URL, prefix),
     });
   }
-  if (await brokerUp(REDIS_URL)) {
+  if (await requires('cli dlq on redis', NEEDS.redis)) {
     const prefix = `${tag()}:`;
     const url = `${REDIS_URL}?prefix=${encodeURIComponent(prefix)}`;
     out.push({
@@ -78,7 +78,7 @@ async function cases(): Promise<Case[]> {
       cleanup: async () => void (await dropKeys(prefix)),
     });
   }
-  if (await brokerUp(AMQP_URL)) {
+  if (await requires('cli dlq on amqp', NEEDS.amqp)) {
     const exchange = tag();
     out.push({
       name: 'amqp',

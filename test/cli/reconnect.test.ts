@@ -4,17 +4,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openTransport } from '../../src/cli/runtime.js';
 import { createEnvelope } from '../../src/protocol/index.js';
-import {
-  freePort,
-  haveServerBinary,
-  mayRun,
-  NATS_SERVER_BIN,
-  NatsServerProcess,
-  tempDir,
-} from '../transport/fixtures/nats-server.js';
+import { NEEDS, requires } from '../helpers/requires.js';
+import { freePort, NatsServerProcess, tempDir } from '../transport/fixtures/nats-server.js';
 import { Background } from './helpers.js';
 
-if (mayRun('cli tail across a broker restart', haveServerBinary(), `no ${NATS_SERVER_BIN}`)) {
+if (await requires('cli tail across a broker restart', NEEDS.natsServer)) {
   test('tail - reports lost, reconnecting and reconnected, and tails again after a broker restart', async () => {
     using store = tempDir('llmwire-cli-nats-');
     await using server = await new NatsServerProcess({

@@ -6,25 +6,24 @@ import { describe, test } from 'node:test';
 import { openTransport } from '../../src/cli/runtime.js';
 import { createEnvelope } from '../../src/protocol/index.js';
 import type { Transport } from '../../src/transport/transport.js';
-import { AMQP_URL, openTransport as openAmqp } from '../transport/amqp-harness.js';
-import { NATS_URL, reachable } from '../transport/fixtures/nats-server.js';
-import { REDIS_URL } from '../transport/redis-harness.js';
-import { brokerUp } from './brokers.js';
+import { AMQP_URL, NATS_URL, NEEDS, REDIS_URL, requires } from '../helpers/requires.js';
+import { openTransport as openAmqp } from '../transport/amqp-harness.js';
 import { Background } from './helpers.js';
 
 /** The test's side of the broker: the amqp one deletes the exchange it declared when closed. */
 type Opener = (url: string) => Promise<Transport>;
 const plain: Opener = (url) => openTransport(url, { dataDir: '.llmwire' });
 const brokers: { name: string; url: string; open: Opener }[] = [];
-if (await reachable(NATS_URL)) brokers.push({ name: 'nats', url: NATS_URL, open: plain });
-if (await brokerUp(REDIS_URL)) {
+if (await requires('cli tail on nats', NEEDS.nats))
+  brokers.push({ name: 'nats', url: NATS_URL, open: plain });
+if (await requires('cli tail on redis', NEEDS.redis)) {
   brokers.push({
     name: 'redis',
     url: `${REDIS_URL}?prefix=lwtail${randomBytes(4).toString('hex')}:`,
     open: plain,
   });
 }
-if (await brokerUp(AMQP_URL)) {
+if (await requires('cli tail on amqp', NEEDS.amqp)) {
   const exchange = `lwtail${randomBytes(4).toString('hex')}`;
   brokers.push({
     name: 'amqp',

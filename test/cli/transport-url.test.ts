@@ -8,7 +8,8 @@ import { connect } from '@nats-io/transport-node';
 import { createBus } from '../../src/bus/index.js';
 import { openTransport, splitParams } from '../../src/cli/runtime.js';
 import { ConfigError } from '../../src/protocol/index.js';
-import { deleteStreams, mayRun, NATS_URL, reachable } from '../transport/fixtures/nats-server.js';
+import { NATS_URL, NEEDS, requires } from '../helpers/requires.js';
+import { deleteStreams } from '../transport/fixtures/nats-server.js';
 
 test('transport URL - owned settings are taken out, the rest stays for the client', () => {
   const { base, params } = splitParams(
@@ -48,7 +49,7 @@ test('transport URL - bad settings are refused before anything connects', async 
   }
 });
 
-if (mayRun('transport URL on nats', await reachable(NATS_URL), `no broker at ${NATS_URL}`)) {
+if (await requires('transport URL on nats', NEEDS.nats)) {
   test('transport URL - nats prefix and storage reach the JetStream streams', async () => {
     const prefix = `URLT${randomUUID().replaceAll('-', '').slice(0, 10)}`;
     const transport = await openTransport(

@@ -19,7 +19,7 @@ import { createMemoryTransport } from '../../src/transport/memory/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { eventually, sleep, unique } from '../conformance/harness.js';
-import { mayRun, NATS_URL, reachable } from '../transport/fixtures/nats-server.js';
+import { NATS_URL, NEEDS, requires } from '../helpers/requires.js';
 import { startHub } from '../transport/ws-harness.js';
 
 const hmac = randomBytes(32);
@@ -188,7 +188,7 @@ describe('bus sealing - ws hub', () => {
 });
 
 describe('bus sealing - nats', async () => {
-  if (!mayRun('bus sealing - nats', await reachable(NATS_URL), `no NATS at ${NATS_URL}`)) return;
+  if (!(await requires('bus sealing - nats', NEEDS.nats))) return;
   const opened: Transport[] = [];
   after(async () => {
     for (const t of opened) await t.close();

@@ -1,65 +1,27 @@
 // The LLM path on a real broker, every part its own process: `llmwire gateway --transport URL`
 // and `llmwire worker --connect URL` children, all in a namespace of their own so that test
-// files running at once on one broker never see each other. Which broker: LLMWIRE_NATS_URL,
-// LLMWIRE_REDIS_URL, LLMWIRE_AMQP_URL (as the transport tests), or the local defaults. With
-// CI=true a broker that does not answer fails the run; elsewhere the suite is skipped with a
-// printed line saying what was skipped.
+// files running at once on one broker never see each other. Which broker, and what happens
+// when it does not answer, is test/helpers/requires.ts's business.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
-import { openTransport } from '../../src/cli/runtime.js';
-import { maskCredentials } from '../../src/ops/mask.js';
+import { BROKER_URLS, NEEDS, requires, type BrokerName } from '../helpers/requires.js';
 import { spawnProcess, within, type WorkerProcess } from './process-stack.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-export type BrokerName = 'nats' | 'redis' | 'amqp';
-
-export const BROKER_URLS: Record<BrokerName, string> = {
-  nats: process.env.LLMWIRE_NATS_URL ?? 'nats://127.0.0.1:4222',
-  redis: process.env.LLMWIRE_REDIS_URL ?? 'redis://127.0.0.1:6379',
-  amqp: process.env.LLMWIRE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
-};
-const ENV_NAMES: Record<BrokerName, string> = {
-  nats: 'LLMWIRE_NATS_URL',
-  redis: 'LLMWIRE_REDIS_URL',
-  amqp: 'LLMWIRE_AMQP_URL',
-};
-
-/** Why the broker cannot be used, or undefined when it answers (opened as the CLI opens it). */
-async function problemReaching(url: string): Promise<string | undefined> {
-  try {
-    const transport = await within(openTransport(url, { dataDir: '.llmwire' }), 'connect', 5000);
-    await transport.close();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
+export { BROKER_URLS, type BrokerName } from '../helpers/requires.js';
 
 /**
- * True when `broker` answers. Otherwise, under CI=true, registers a failing test; elsewhere
- * prints what is skipped and registers a skipped test; and returns false.
+ * True when `broker` answers; otherwise a stand-in test says why (skipped, or failed under CI)
+ * and the caller registers nothing.
  */
-export async function brokerAvailable(broker: BrokerName, what: string): Promise<boolean> {
-  const url = BROKER_URLS[broker];
-  const problem = await problemReaching(url);
-  if (problem === undefined) return true;
-  const why = `no ${broker} broker at ${maskCredentials(url)} (${problem})`;
-  if (process.env.CI === 'true') {
-    test(`${what} - ${broker} broker answers`, () => {
-      assert.fail(`${why}; CI=true, so a missing broker fails the run`);
-    });
-  } else {
-    console.log(`skipped: ${what}: ${why}; set ${ENV_NAMES[broker]} to point at one`);
-    test(what, { skip: why }, () => undefined);
-  }
-  return false;
+export function brokerAvailable(broker: BrokerName, what: string): Promise<boolean> {
+  return requires(what, NEEDS[broker]);
 }
 
 /** API keys of the gateway: an unlimited tenant, and one allowed 2 requests a minute. */

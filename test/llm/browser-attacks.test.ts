@@ -1,19 +1,18 @@
 // A hostile web page against a local gateway, in a real Chromium (playwright-core,
-// /usr/bin/chromium): from another origin (a second local server on another port) it tries a
+// LLMWIRE_CHROMIUM or /usr/bin/chromium): from another origin (a second local server on another port) it tries a
 // no-cors text/plain POST (no preflight), a JSON POST (needs a preflight) and a WebSocket to
 // the bus endpoint. None may reach a worker or join the bus, while SDK traffic beside them is
 // served exactly; once that origin is listed in cors.origins, the same page's JSON call works.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { createBusHub } from '../../src/transport/ws/index.js';
+import { CHROMIUM_PATH, NEEDS, skipUnless } from '../helpers/requires.js';
 import { completed, legitTraffic } from './legit-traffic.js';
 import { referenceText, startStack, type Stack } from './stack.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const request = {
   model: 'sim',
   messages: [{ role: 'user' as const, content: 'Spend their budget.' }],
@@ -21,23 +20,8 @@ const request = {
   seed: 5,
 };
 
-/** True when Chromium is here; otherwise a failing test under CI=true, else a visible skip. */
-function chromiumAvailable(what: string): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  const why = `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
-  if (process.env.CI === 'true') {
-    test(`${what} - Chromium is installed`, () => {
-      assert.fail(`${why}; CI=true, so a missing browser fails the run`);
-    });
-  } else {
-    console.log(`skipped: ${what}: ${why}`);
-    test(what, { skip: why }, () => undefined);
-  }
-  return false;
-}
-
 async function launch(): Promise<Browser & AsyncDisposable> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--no-sandbox'] });
   return Object.assign(browser, { [Symbol.asyncDispose]: () => browser.close() });
 }
 
@@ -121,10 +105,9 @@ function attack([gateway, body]: readonly [string, string]): Promise<PageResults
   })();
 }
 
-describe('browser attacks', () => {
-  if (!chromiumAvailable('browser attacks - a page from another origin cannot use the gateway'))
-    return;
+const needsChromium = await skipUnless('browser attacks', NEEDS.chromium);
 
+describe('browser attacks', needsChromium, () => {
   test(
     'a page from another origin reaches no worker and cannot join the bus; listed, it can call the API',
     { timeout: 90_000 },

@@ -11,14 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import OpenAI from 'openai';
-import {
-  freePort,
-  haveServerBinary,
-  mayRun,
-  NatsServerProcess,
-  sleep,
-  tempDir,
-} from '../transport/fixtures/nats-server.js';
+import { NEEDS, requires } from '../helpers/requires.js';
+import { freePort, NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
 import { explain, spawnProcess, streamChat, within, type WorkerProcess } from './process-stack.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -33,7 +27,7 @@ const KEYS = {
 } as const;
 type User = keyof typeof KEYS;
 
-if (mayRun('nats isolation', haveServerBinary(), 'no nats-server binary')) {
+if (await requires('nats isolation', NEEDS.natsServer)) {
   const dir = tempDir('llmwire-nats-iso-');
   let server: NatsServerProcess;
   let port = 0;

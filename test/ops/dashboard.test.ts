@@ -1,4 +1,4 @@
-// The dashboard in a real Chromium (playwright-core, /usr/bin/chromium): the page loads with
+// The dashboard in a real Chromium (playwright-core, LLMWIRE_CHROMIUM or /usr/bin/chromium): the page loads with
 // nothing fetched from elsewhere, lists the running workers, its numbers move as requests are
 // served, names from outside are shown as text, and the feed's timer stops with the last client.
 import assert from 'node:assert/strict';
@@ -7,19 +7,22 @@ import { describe, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { waitUntil } from '../llm/process-stack.js';
 import { startStack } from '../llm/stack.js';
+import { CHROMIUM_PATH, NEEDS, skipUnless } from '../helpers/requires.js';
 
 const messages = [{ role: 'user' as const, content: 'Make the dashboard move.' }];
 const ODD_MODEL = '<img src=x onerror="window.injected=1">';
 
 async function launch(): Promise<Browser & AsyncDisposable> {
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     args: ['--no-sandbox'],
   });
   return Object.assign(browser, { [Symbol.asyncDispose]: () => browser.close() });
 }
 
-describe('dashboard', () => {
+const needsChromium = await skipUnless('dashboard', NEEDS.chromium);
+
+describe('dashboard', needsChromium, () => {
   test('shows live workers, moving numbers and latency charts', { timeout: 60_000 }, async () => {
     await using stack = await startStack({
       workers: 2,

@@ -136,10 +136,20 @@ test('log - a URL password in an error text is hidden, the rest kept', () => {
 test('log - a broker password never reaches stderr when the broker cannot be reached', () => {
   const run = spawnSync(
     process.execPath,
-    [CLI, 'up', '--transport', 'nats://alice:s3cret-pw@127.0.0.1:1', '--port', '0'],
+    [
+      CLI,
+      'up',
+      '--transport',
+      'nats://alice:s3cret-pw@127.0.0.1:1',
+      '--port',
+      '0',
+      '--connect-timeout-ms',
+      '1000',
+    ],
     { encoding: 'utf8', timeout: 30_000 },
   );
-  assert.equal(run.status, 2, run.stderr);
+  assert.equal(run.status, 3, run.stderr);
+  assert.match(run.stderr, /cannot reach nats:\/\/alice:\*\*\*@127\.0\.0\.1:1 yet/);
   assert.match(run.stderr, /nats:\/\/alice:\*\*\*@127\.0\.0\.1:1/);
   assert.doesNotMatch(run.stderr + run.stdout, /s3cret-pw/);
 });

@@ -1,5 +1,8 @@
 // Reading a Prometheus exposition in tests: samples by name and labels, and promtool's verdict.
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import { NEEDS, PROMTOOL_PATH, skipUnless } from '../helpers/requires.js';
 
 export interface Sample {
   name: string;
@@ -54,7 +57,17 @@ export async function scrape(url: string): Promise<Scrape> {
 
 /** `promtool check metrics` on the exposition: its exit status and what it printed. */
 export function promtool(text: string): { status: number | null; output: string } {
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  const r = spawnSync(PROMTOOL_PATH, ['check', 'metrics'], { input: text, encoding: 'utf8' });
   if (r.error) throw r.error;
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+const needsPromtool = await skipUnless('metrics - promtool check metrics', NEEDS.promtool);
+
+/** A subtest of `t`: `promtool check metrics` accepts the exposition (skipped without promtool). */
+export async function promtoolAccepts(t: TestContext, text: string): Promise<void> {
+  await t.test('passes promtool check metrics', needsPromtool, () => {
+    const check = promtool(text);
+    assert.equal(check.status, 0, check.output);
+  });
 }

@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { createAmqpTransport } from '../../src/transport/amqp/index.js';
+import { AMQP_URL as URL, NEEDS, skipUnless } from '../helpers/requires.js';
 
-const URL = process.env.LLMWIRE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const broker = await skipUnless('amqp ready', NEEDS.amqp);
 
 test(
   'amqp - a second subscription made after the first is ready becomes ready too',
-  { timeout: 20_000 },
+  { timeout: 20_000, ...broker },
   async () => {
     const t = createAmqpTransport({
       url: URL,

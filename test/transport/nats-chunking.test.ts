@@ -13,15 +13,8 @@ import {
 } from '../../src/protocol/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
-import {
-  freePort,
-  haveServerBinary,
-  mayRun,
-  NATS_SERVER_BIN,
-  NatsServerProcess,
-  sleep,
-  tempDir,
-} from './fixtures/nats-server.js';
+import { NEEDS, requires } from '../helpers/requires.js';
+import { freePort, NatsServerProcess, sleep, tempDir } from './fixtures/nats-server.js';
 
 const MIB = 1024 * 1024;
 
@@ -33,7 +26,7 @@ async function eventually(check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-if (mayRun('nats chunking', haveServerBinary(), `no ${NATS_SERVER_BIN}`)) {
+if (await requires('nats chunking', NEEDS.natsServer)) {
   describe('nats transport - payloads above max_payload', () => {
     const dir = tempDir('llmwire-nats-chunk-');
     let server: NatsServerProcess;

@@ -10,14 +10,8 @@ import { createBus } from '../../src/bus/index.js';
 import { createEnvelope } from '../../src/protocol/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport, TransportStatus } from '../../src/transport/transport.js';
-import {
-  haveServerBinary,
-  mayRun,
-  NATS_SERVER_BIN,
-  sleep,
-  startCluster,
-  tempDir,
-} from './fixtures/nats-server.js';
+import { NEEDS, requires } from '../helpers/requires.js';
+import { sleep, startCluster, tempDir } from './fixtures/nats-server.js';
 
 async function eventually(check: () => boolean | Promise<boolean>, ms: number, what: string) {
   const until = Date.now() + ms;
@@ -40,7 +34,7 @@ async function retry<T>(fn: () => Promise<T>, ms: number, what: string): Promise
   }
 }
 
-if (mayRun('nats cluster', haveServerBinary(), `no ${NATS_SERVER_BIN}`)) {
+if (await requires('nats cluster', NEEDS.natsServer)) {
   test('nats transport - a cluster node killed mid-run: traffic and the R3 queue go on', async () => {
     using dir = tempDir('llmwire-nats-cluster-');
     const nodes = await startCluster(dir.path);

@@ -9,7 +9,8 @@ import { connect } from '@nats-io/transport-node';
 import { createEnvelope } from '../../src/protocol/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
-import { deleteStreams, mayRun, NATS_URL, reachable, sleep } from './fixtures/nats-server.js';
+import { NATS_URL, NEEDS, requires } from '../helpers/requires.js';
+import { deleteStreams, sleep } from './fixtures/nats-server.js';
 
 const prefix = `T${randomBytes(4).toString('hex')}`;
 const fast = { backoff: { initialMs: 10, maxMs: 50, jitter: 0 } };
@@ -18,7 +19,7 @@ function unique(name: string): string {
   return `${name}_${randomBytes(4).toString('hex')}`;
 }
 
-if (mayRun('nats queues', await reachable(NATS_URL), `no broker at ${NATS_URL}`)) {
+if (await requires('nats queues', NEEDS.nats)) {
   describe('nats transport - durable queues on JetStream', () => {
     const open: Transport[] = [];
     const transport = async () => {

@@ -7,15 +7,8 @@ import { test } from 'node:test';
 import { createEnvelope } from '../../src/protocol/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { TransportStatus } from '../../src/transport/transport.js';
-import {
-  freePort,
-  haveServerBinary,
-  mayRun,
-  NATS_SERVER_BIN,
-  NatsServerProcess,
-  sleep,
-  tempDir,
-} from './fixtures/nats-server.js';
+import { NEEDS, requires } from '../helpers/requires.js';
+import { freePort, NatsServerProcess, sleep, tempDir } from './fixtures/nats-server.js';
 
 async function eventually(check: () => boolean, ms: number, what: string): Promise<void> {
   const until = Date.now() + ms;
@@ -25,7 +18,7 @@ async function eventually(check: () => boolean, ms: number, what: string): Promi
   }
 }
 
-if (mayRun('nats restart', haveServerBinary(), `no ${NATS_SERVER_BIN}`)) {
+if (await requires('nats restart', NEEDS.natsServer)) {
   test('nats transport - a server killed and restarted loses no acknowledged enqueue; the client reconnects', async () => {
     using dir = tempDir('llmwire-nats-restart-');
     await using server = await new NatsServerProcess({

@@ -13,7 +13,8 @@ import {
   type Envelope,
 } from '../../src/protocol/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
-import { freePort, mayRun, NATS_URL, reachable, sleep } from './fixtures/nats-server.js';
+import { NATS_URL, NEEDS, requires } from '../helpers/requires.js';
+import { freePort, sleep } from './fixtures/nats-server.js';
 
 async function eventually(check: () => boolean, ms = 3000): Promise<void> {
   const until = Date.now() + ms;
@@ -42,7 +43,7 @@ describe('nats transport - without a broker', () => {
   });
 });
 
-if (mayRun('nats transport', await reachable(NATS_URL), `no broker at ${NATS_URL}`)) {
+if (await requires('nats transport', NEEDS.nats)) {
   describe('nats transport - on the wire', () => {
     test('publishes the codec frame as the payload with the envelope id in a header', async () => {
       const transport = await createNatsTransport({ servers: NATS_URL });

@@ -6,11 +6,12 @@ import { after } from 'node:test';
 import { createCodec } from '../../src/codec/codec.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import { runConformance } from '../conformance/index.js';
-import { deleteStreams, mayRun, NATS_URL, reachable } from './fixtures/nats-server.js';
+import { NATS_URL, NEEDS, requires } from '../helpers/requires.js';
+import { deleteStreams } from './fixtures/nats-server.js';
 
 const prefix = `T${randomBytes(4).toString('hex')}`;
 
-if (mayRun('nats conformance', await reachable(NATS_URL), `no broker at ${NATS_URL}`)) {
+if (await requires('nats conformance', NEEDS.nats)) {
   after(() => deleteStreams(NATS_URL, prefix));
   const quiet = { onError: () => undefined };
   runConformance({

@@ -1,21 +1,16 @@
 // Shared set-up of the redis transport tests: which Redis (LLMWIRE_REDIS_URL), whether it
-// answers (with CI set a missing Redis fails the run; elsewhere the suites are skipped with a
-// printed line), and a key prefix per test file, removed afterwards.
+// answers (test/helpers/requires.ts), and a key prefix per test file, removed afterwards.
 import { randomBytes } from 'node:crypto';
-import { after, test } from 'node:test';
+import { after } from 'node:test';
 import { Redis } from 'ioredis';
 import {
   createRedisTransport,
   type RedisTransportOptions,
 } from '../../src/transport/redis/index.js';
 import type { Transport } from '../../src/transport/transport.js';
+import { NEEDS, REDIS_URL, requires } from '../helpers/requires.js';
 
-export const REDIS_URL = process.env['LLMWIRE_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-
-const inCI = (() => {
-  const ci = process.env['CI'];
-  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
-})();
+export { REDIS_URL };
 
 /** A plain client for checks and faults; one attempt to connect, no reconnecting. */
 export function rawClient(): Redis {
@@ -27,38 +22,12 @@ export function rawClient(): Redis {
   });
 }
 
-async function problemReaching(): Promise<string | undefined> {
-  const client = rawClient();
-  let cause: Error | undefined; // the socket's error says more than the failed connect()
-  client.on('error', (err: Error) => (cause ??= err));
-  try {
-    await client.connect();
-    await client.ping();
-    return undefined;
-  } catch (err) {
-    return (cause ?? (err as Error)).message;
-  } finally {
-    client.disconnect();
-  }
-}
-
 /**
- * True when Redis answers. Otherwise registers a failing test under CI, or a skipped one
- * (and prints what was skipped) elsewhere, and returns false: the caller registers nothing.
+ * True when Redis answers; otherwise a stand-in test says why (skipped, or failed under CI)
+ * and the caller registers nothing.
  */
-export async function redisAvailable(what: string): Promise<boolean> {
-  const problem = await problemReaching();
-  if (problem === undefined) return true;
-  const why = `no Redis at ${REDIS_URL} (${problem})`;
-  if (inCI) {
-    test(`${what} - needs Redis`, () => {
-      throw new Error(`${why}; CI is set, so a missing broker fails the run`);
-    });
-  } else {
-    console.log(`skipped: ${what}: ${why}; set LLMWIRE_REDIS_URL or start redis-server`);
-    test(what, { skip: why }, () => undefined);
-  }
-  return false;
+export function redisAvailable(what: string): Promise<boolean> {
+  return requires(what, NEEDS.redis);
 }
 
 /**

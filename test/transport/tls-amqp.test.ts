@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -13,8 +12,8 @@ import {
   type AmqpTransport,
   type AmqpTransportOptions,
 } from '../../src/transport/amqp/index.js';
-import { AMQP_URL, namespace, withBroker } from './amqp-harness.js';
-import { mayRun } from './fixtures/nats-server.js';
+import { AMQP_URL, namespace } from './amqp-harness.js';
+import { executable, NEEDS, requires } from '../helpers/requires.js';
 import { makeTlsFiles, type TlsFiles } from './fixtures/tls-certs.js';
 import { assertUnauthorized, pubSubRoundTrip, queueRoundTrip, refusal } from './tls-helpers.js';
 
@@ -25,8 +24,12 @@ const ctl = (...args: string[]) => run(RABBITMQCTL, args, { timeout: 30_000 });
 const broker = new URL(AMQP_URL);
 const PLAIN_HOST = `${broker.hostname}:${broker.port || '5672'}`;
 
-await withBroker('amqp credentials', () => {
-  if (!mayRun('amqp credentials', existsSync(RABBITMQCTL), `no ${RABBITMQCTL}`)) return;
+const rabbitmqctl = executable(
+  'rabbitmqctl',
+  RABBITMQCTL,
+  'run the tests where RabbitMQ is installed, or set LLMWIRE_RABBITMQCTL',
+);
+if (await requires('amqp credentials', NEEDS.amqp, rabbitmqctl)) {
   describe('amqp credentials', () => {
     const id = randomBytes(4).toString('hex');
     const vhost = `llmwire-test-${id}`;
@@ -99,4 +102,4 @@ await withBroker('amqp credentials', () => {
       );
     });
   });
-});
+}

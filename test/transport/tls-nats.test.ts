@@ -8,20 +8,15 @@ import { nkeys } from '@nats-io/transport-node';
 import { createEnvelope } from '../../src/protocol/index.js';
 import { createNatsTransport, type NatsTransportOptions } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
-import {
-  freePort,
-  haveServerBinary,
-  mayRun,
-  NatsServerProcess,
-  tempDir,
-} from './fixtures/nats-server.js';
+import { NEEDS, requires } from '../helpers/requires.js';
+import { freePort, NatsServerProcess, tempDir } from './fixtures/nats-server.js';
 import { makeTlsFiles, type TlsFiles } from './fixtures/tls-certs.js';
 import { assertUnauthorized, delivered, pubSubRoundTrip, queueRoundTrip } from './tls-helpers.js';
 
 const PASSWORD = 'alice-s3cret-pw';
 const TOKEN = 'the-t0ken-of-nats';
 
-if (mayRun('nats tls', haveServerBinary(), 'no nats-server binary')) {
+if (await requires('nats tls', NEEDS.natsServer)) {
   describe('nats tls', () => {
     let certs: TlsFiles;
     let store: ReturnType<typeof tempDir>;

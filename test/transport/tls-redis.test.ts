@@ -3,7 +3,6 @@
 // channels (ACL ~pattern and &pattern).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import {
   createRedisTransport,
@@ -11,7 +10,8 @@ import {
 } from '../../src/transport/redis/index.js';
 import { createEnvelope } from '../../src/protocol/index.js';
 import type { Transport } from '../../src/transport/transport.js';
-import { freePort, mayRun, reachable, sleep } from './fixtures/nats-server.js';
+import { executable, requires } from '../helpers/requires.js';
+import { freePort, reachable, sleep } from './fixtures/nats-server.js';
 import { makeTlsFiles, type TlsFiles } from './fixtures/tls-certs.js';
 import { assertUnauthorized, pubSubRoundTrip, queueRoundTrip, refusal } from './tls-helpers.js';
 
@@ -19,7 +19,12 @@ const REDIS_SERVER_BIN = process.env.LLMWIRE_REDIS_SERVER ?? '/usr/bin/redis-ser
 const PASSWORD = 'redis-acl-s3cret';
 const PREFIX = 'tlstest:';
 
-if (mayRun('redis tls', existsSync(REDIS_SERVER_BIN), `no ${REDIS_SERVER_BIN}`)) {
+const redisServer = executable(
+  'redis-server',
+  REDIS_SERVER_BIN,
+  'install redis-server (Debian/Ubuntu: apt-get install redis-server) or set LLMWIRE_REDIS_SERVER',
+);
+if (await requires('redis tls', redisServer)) {
   describe('redis tls', () => {
     let certs: TlsFiles;
     let child: ChildProcess | undefined;

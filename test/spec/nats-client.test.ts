@@ -16,16 +16,8 @@ import {
   type Env,
 } from './bare.js';
 import { namespace, startStreamer, startWorkers } from './llmwire-side.js';
-import {
-  freePort,
-  haveServerBinary,
-  mayRun,
-  NATS_URL,
-  NatsServerProcess,
-  reachable,
-} from '../transport/fixtures/nats-server.js';
-
-const ok = await reachable(NATS_URL);
+import { NATS_URL, NEEDS, requires } from '../helpers/requires.js';
+import { freePort, NatsServerProcess } from '../transport/fixtures/nats-server.js';
 
 /** A requester: its inbox, and the replies to each request by id. */
 class Requester {
@@ -99,7 +91,7 @@ const chat = (content: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-if (mayRun('spec nats client', ok, `no NATS at ${NATS_URL}`)) {
+if (await requires('spec nats client', NEEDS.nats)) {
   describe('spec - a bare NATS client and llmwire workers', () => {
     test('spec - heartbeats announce an address a bare client can stream a chat from (JSON)', async () => {
       const ns = namespace();
@@ -345,9 +337,7 @@ if (mayRun('spec nats client', ok, `no NATS at ${NATS_URL}`)) {
   });
 }
 
-if (
-  mayRun('spec nats client, small max_payload', ok && haveServerBinary(), 'no nats-server binary')
-) {
+if (await requires('spec nats client, small max_payload', NEEDS.nats, NEEDS.natsServer)) {
   describe('spec - frames over max_payload between a bare client and llmwire', () => {
     test('spec - an oversized stream item arrives in its place, before the items after it', async () => {
       await using server = await new NatsServerProcess({

@@ -9,16 +9,8 @@ import { APIError } from 'openai';
 import { BarePeer } from './bare.js';
 import { BareWorker } from './bare-worker.js';
 import { namespace, startGateway } from './llmwire-side.js';
-import {
-  freePort,
-  haveServerBinary,
-  mayRun,
-  NATS_URL,
-  NatsServerProcess,
-  reachable,
-} from '../transport/fixtures/nats-server.js';
-
-const ok = await reachable(NATS_URL);
+import { NATS_URL, NEEDS, requires } from '../helpers/requires.js';
+import { freePort, NatsServerProcess } from '../transport/fixtures/nats-server.js';
 
 async function withWorker(
   url: string,
@@ -40,7 +32,7 @@ async function withWorker(
   }
 }
 
-if (mayRun('spec nats worker', ok, `no NATS at ${NATS_URL}`)) {
+if (await requires('spec nats worker', NEEDS.nats)) {
   describe('spec - a bare NATS worker serving the llmwire gateway', () => {
     test('spec - streamed and whole chat completions reach the announced address', async () => {
       await withWorker(
@@ -142,9 +134,7 @@ if (mayRun('spec nats worker', ok, `no NATS at ${NATS_URL}`)) {
   });
 }
 
-if (
-  mayRun('spec nats worker, small max_payload', ok && haveServerBinary(), 'no nats-server binary')
-) {
+if (await requires('spec nats worker, small max_payload', NEEDS.nats, NEEDS.natsServer)) {
   describe('spec - a bare worker and the gateway over a small max_payload', () => {
     test('spec - an oversized request reaches the bare worker and its oversized chunk reaches the client', async () => {
       await using server = await new NatsServerProcess({

@@ -4,7 +4,7 @@
 // said, with `batch`, that their reader unpacks such messages. A paced producer (a model emitting
 // tokens) then pays one broker message per few tokens instead of one per token.
 import { ConfigError, MAX_BATCH_ITEMS, type Envelope } from '../protocol/index.js';
-import type { Bus } from './bus.js';
+import type { BusContext } from './context.js';
 
 export interface CoalesceOptions {
   /** Longest an item waits for others to join it, ms (0 < maxDelayMs <= 1000). */
@@ -104,7 +104,7 @@ export class Coalescer {
   private readonly limit: number;
 
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: BusContext,
     private readonly clock: CoalesceClock,
     private readonly request: Envelope,
     private readonly kind: string,

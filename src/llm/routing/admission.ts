@@ -9,11 +9,12 @@ import {
   Priority,
   UnavailableError,
   type WireError,
+  optionsCheck,
 } from '../../protocol/index.js';
-import { integerOption, numberOption } from './config.js';
+import { Type } from '@sinclair/typebox';
 import { priorityClass, type FairItem, type QueueEntry } from './fair-queue.js';
 import { ModelSlots } from './model-slots.js';
-import { TenantLimiter, type TenantLimits } from './tenant-limits.js';
+import { TenantLimiter, TenantLimitsSchema, type TenantLimits } from './tenant-limits.js';
 
 export type { TenantLimits } from './tenant-limits.js';
 
@@ -90,6 +91,39 @@ interface Waiter extends FairItem {
   done: boolean;
 }
 
+const QueueLength = Type.Integer({ minimum: 0 });
+const QueueWaitMs = Type.Number({ minimum: 0, maximum: 2 ** 31 });
+
+const checkOptions = optionsCheck(
+  'admission',
+  Type.Object(
+    {
+      maxQueueLength: Type.Optional(QueueLength),
+      maxQueueWaitMs: Type.Optional(QueueWaitMs),
+      tenants: Type.Optional(Type.Record(Type.String(), TenantLimitsSchema)),
+      defaultTenantLimits: Type.Optional(TenantLimitsSchema),
+      models: Type.Optional(
+        Type.Record(
+          Type.String(),
+          Type.Object(
+            {
+              maxQueueLength: Type.Optional(QueueLength),
+              maxQueueWaitMs: Type.Optional(QueueWaitMs),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+      ),
+      agingMs: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+      fairShareBy: Type.Optional(Type.Union([Type.Literal('tokens'), Type.Literal('requests')])),
+      initialServiceMs: Type.Optional(Type.Number({ minimum: 0 })),
+      // A clock may be a class instance, whose methods TypeBox's object check does not see.
+      clock: Type.Optional(Type.Unknown()),
+    },
+    { additionalProperties: false },
+  ),
+);
+
 const realClock: AdmissionClock = {
   now: () => Date.now(),
   setTimer(delayMs, fire) {
@@ -111,18 +145,13 @@ export class AdmissionController {
   private closed = false;
 
   constructor(private readonly options: AdmissionOptions = {}) {
-    const o = 'admission';
+    checkOptions(options);
     this.clock = options.clock ?? realClock;
     this.defaults = {
-      maxQueueLength: integerOption(o, 'maxQueueLength', options.maxQueueLength, 1000, 0),
-      maxQueueWaitMs: numberOption(o, 'maxQueueWaitMs', options.maxQueueWaitMs, 30_000, 0, 2 ** 31),
-      initialServiceMs: numberOption(o, 'initialServiceMs', options.initialServiceMs, 1000, 0),
+      maxQueueLength: options.maxQueueLength ?? 1000,
+      maxQueueWaitMs: options.maxQueueWaitMs ?? 30_000,
+      initialServiceMs: options.initialServiceMs ?? 1000,
     };
-    numberOption(o, 'agingMs', options.agingMs, 1, Number.MIN_VALUE);
-    for (const [model, limits] of Object.entries(options.models ?? {})) {
-      integerOption(`${o}: models.${model}`, 'maxQueueLength', limits.maxQueueLength, 0, 0);
-      numberOption(`${o}: models.${model}`, 'maxQueueWaitMs', limits.maxQueueWaitMs, 0, 0, 2 ** 31);
-    }
     this.limiter = new TenantLimiter(options.defaultTenantLimits, options.tenants);
   }
 

@@ -1,26 +1,46 @@
 // The bus: publish/subscribe, request/reply with deadlines, streamed replies with credit-based
 // flow control, and durable queues, over any Transport. Applications talk to this; nothing here
 // knows which transport carries the messages.
+import { Type } from '@sinclair/typebox';
 import {
   CancelledError,
   ClosedError,
-  ConfigError,
   DeadlineExceededError,
   errorFromWire,
+  optionsCheck,
   toWireError,
   type Envelope,
 } from '../protocol/index.js';
 import type { QueueOptions, Transport } from '../transport/transport.js';
 import type { Bus, BusOptions, ServeHandler } from './api.js';
-import { resolveCoalesce } from './coalesce.js';
+import { CoalesceSchema, resolveCoalesce } from './coalesce.js';
 import { BusCore } from './core.js';
 import type { DeadlineHandle, DeadlineTimer } from './deadlines.js';
 import type { Message } from './message.js';
 import type { PublishOptions, RequestOptions, ServeOptions } from './options.js';
 import { BusQueue } from './queue.js';
+import { BusSecuritySchema } from './security.js';
 import { StreamServer } from './serve.js';
 import { fromExpected, StreamClient, type ResponseStream } from './stream.js';
 import { Subscription, type SubscriptionOptions } from './subscription.js';
+
+const checkOptions = optionsCheck(
+  'bus',
+  Type.Object(
+    {
+      // Any Transport; its methods are its own business.
+      transport: Type.Object({}),
+      source: Type.Optional(Type.String()),
+      inboxPrefix: Type.Optional(Type.String()),
+      defaultTimeoutMs: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+      streamCredit: Type.Optional(Type.Integer({ minimum: 1 })),
+      coalesce: Type.Optional(CoalesceSchema),
+      security: Type.Optional(BusSecuritySchema),
+      onError: Type.Optional(Type.Function([Type.Unknown(), Type.Unknown()], Type.Unknown())),
+    },
+    { additionalProperties: false },
+  ),
+);
 
 /** One request waiting for its reply; also its own deadline handle (no closure per request). */
 class PendingRequest implements DeadlineHandle {
@@ -79,14 +99,10 @@ class MessageBus implements Bus {
   readonly #inboxSub;
 
   constructor(options: BusOptions) {
-    if (options.transport === undefined) throw new ConfigError('a bus needs a transport');
+    checkOptions(options);
     const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
     const streamCredit = options.streamCredit ?? 64;
     const coalesce = resolveCoalesce(options.coalesce);
-    if (!(defaultTimeoutMs > 0)) throw new ConfigError('defaultTimeoutMs must be positive');
-    if (!Number.isInteger(streamCredit) || streamCredit < 1) {
-      throw new ConfigError('streamCredit must be a positive integer');
-    }
     this.#defaultTimeoutMs = defaultTimeoutMs;
     const core = new BusCore(
       options.transport,

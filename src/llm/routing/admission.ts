@@ -9,12 +9,11 @@ import {
   Priority,
   UnavailableError,
   type WireError,
-  optionsCheck,
 } from '../../protocol/index.js';
-import { Type } from '@sinclair/typebox';
+import { checkAdmissionOptions } from './admission-options.js';
 import { priorityClass, type FairItem, type QueueEntry } from './fair-queue.js';
 import { ModelSlots } from './model-slots.js';
-import { TenantLimiter, TenantLimitsSchema, type TenantLimits } from './tenant-limits.js';
+import { TenantLimiter, type TenantLimits } from './tenant-limits.js';
 
 export type { TenantLimits } from './tenant-limits.js';
 
@@ -91,39 +90,6 @@ interface Waiter extends FairItem {
   done: boolean;
 }
 
-const QueueLength = Type.Integer({ minimum: 0 });
-const QueueWaitMs = Type.Number({ minimum: 0, maximum: 2 ** 31 });
-
-const checkOptions = optionsCheck(
-  'admission',
-  Type.Object(
-    {
-      maxQueueLength: Type.Optional(QueueLength),
-      maxQueueWaitMs: Type.Optional(QueueWaitMs),
-      tenants: Type.Optional(Type.Record(Type.String(), TenantLimitsSchema)),
-      defaultTenantLimits: Type.Optional(TenantLimitsSchema),
-      models: Type.Optional(
-        Type.Record(
-          Type.String(),
-          Type.Object(
-            {
-              maxQueueLength: Type.Optional(QueueLength),
-              maxQueueWaitMs: Type.Optional(QueueWaitMs),
-            },
-            { additionalProperties: false },
-          ),
-        ),
-      ),
-      agingMs: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-      fairShareBy: Type.Optional(Type.Union([Type.Literal('tokens'), Type.Literal('requests')])),
-      initialServiceMs: Type.Optional(Type.Number({ minimum: 0 })),
-      // A clock may be a class instance, whose methods TypeBox's object check does not see.
-      clock: Type.Optional(Type.Unknown()),
-    },
-    { additionalProperties: false },
-  ),
-);
-
 const realClock: AdmissionClock = {
   now: () => Date.now(),
   setTimer(delayMs, fire) {
@@ -145,7 +111,7 @@ export class AdmissionController {
   private closed = false;
 
   constructor(private readonly options: AdmissionOptions = {}) {
-    checkOptions(options);
+    checkAdmissionOptions(options);
     this.clock = options.clock ?? realClock;
     this.defaults = {
       maxQueueLength: options.maxQueueLength ?? 1000,

@@ -127,3 +127,53 @@ test('layers - the CLI and its commands import no optional package until it is c
     assert.deepEqual([...found], [], `${relative(dist, entry)} loads optional packages`);
   }
 });
+
+/** Every import cycle among `files` (as `a -> b -> a`), following only relative imports. */
+function cycles(all: string[], importsOf: (file: string) => string[]): string[] {
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const found: string[] = [];
+  const visit = (file: string) => {
+    state.set(file, 'open');
+    stack.push(file);
+    for (const next of importsOf(file)) {
+      if (state.get(next) === 'open') {
+        found.push([...stack.slice(stack.indexOf(next)), next].join(' -> '));
+      } else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(file, 'done');
+  };
+  for (const file of all) if (!state.has(file)) visit(file);
+  return found;
+}
+
+test('layers - the built files import no cycle', () => {
+  const all = files(dist);
+  const found = cycles(all, (file) =>
+    imports(file)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => resolve(dirname(file), spec)),
+  ).map((c) => c.replaceAll(`${dist}/`, ''));
+  assert.ok(all.length > 100, `found ${all.length} built files`);
+  assert.deepEqual(found, []);
+});
+
+test('layers - the sources import no cycle, type-only imports included', () => {
+  // `import type` leaves no trace in the built files, yet a cycle through it still ties the
+  // modules together: each must be read with the other.
+  const src = resolve(dist, '../../src');
+  const sources = (dir: string): string[] =>
+    readdirSync(dir).flatMap((name) => {
+      const p = join(dir, name);
+      return statSync(p).isDirectory() ? sources(p) : p.endsWith('.ts') ? [p] : [];
+    });
+  const all = sources(src);
+  const found = cycles(all, (file) =>
+    imports(file)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => resolve(dirname(file), spec).replace(/\.js$/, '.ts')),
+  ).map((c) => c.replaceAll(`${src}/`, ''));
+  assert.ok(all.length > 100, `found ${all.length} source files`);
+  assert.deepEqual(found, []);
+});

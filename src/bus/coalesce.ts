@@ -3,8 +3,9 @@
 // the array of their bodies, `items` = how many, `seq` = the last one's. Only for requests that
 // said, with `batch`, that their reader unpacks such messages. A paced producer (a model emitting
 // tokens) then pays one broker message per few tokens instead of one per token.
-import { ConfigError, MAX_BATCH_ITEMS, type Envelope } from '../protocol/index.js';
-import type { Bus } from './bus.js';
+import { Type } from '@sinclair/typebox';
+import { MAX_BATCH_ITEMS, type Envelope } from '../protocol/index.js';
+import type { BusContext } from './context.js';
 
 export interface CoalesceOptions {
   /** Longest an item waits for others to join it, ms (0 < maxDelayMs <= 1000). */
@@ -23,20 +24,22 @@ export interface ResolvedCoalesce {
 
 export const MAX_COALESCE_BYTES = 16 * 1024;
 
+/** The schema of CoalesceOptions (checked as the bus option `coalesce`). */
+export const CoalesceSchema = Type.Object(
+  {
+    maxDelayMs: Type.Number({ exclusiveMinimum: 0, maximum: 1000 }),
+    maxChunks: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BATCH_ITEMS })),
+    maxBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_COALESCE_BYTES })),
+  },
+  { additionalProperties: false },
+);
+
+/** Coalescing with its defaults filled in; the options were checked against CoalesceSchema. */
 export function resolveCoalesce(
   options: CoalesceOptions | undefined,
 ): ResolvedCoalesce | undefined {
   if (options === undefined) return undefined;
   const { maxDelayMs, maxChunks = MAX_BATCH_ITEMS, maxBytes = MAX_COALESCE_BYTES } = options;
-  if (!(typeof maxDelayMs === 'number' && maxDelayMs > 0 && maxDelayMs <= 1000)) {
-    throw new ConfigError('coalesce.maxDelayMs must be a number above 0 and at most 1000');
-  }
-  if (!(Number.isInteger(maxChunks) && maxChunks >= 1 && maxChunks <= MAX_BATCH_ITEMS)) {
-    throw new ConfigError(`coalesce.maxChunks must be an integer from 1 to ${MAX_BATCH_ITEMS}`);
-  }
-  if (!(Number.isInteger(maxBytes) && maxBytes >= 1 && maxBytes <= MAX_COALESCE_BYTES)) {
-    throw new ConfigError(`coalesce.maxBytes must be an integer from 1 to ${MAX_COALESCE_BYTES}`);
-  }
   return { maxDelayMs, maxChunks, maxBytes };
 }
 
@@ -104,7 +107,7 @@ export class Coalescer {
   private readonly limit: number;
 
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: BusContext,
     private readonly clock: CoalesceClock,
     private readonly request: Envelope,
     private readonly kind: string,

@@ -1,14 +1,12 @@
 // The bus: the semantics every llmwire component speaks, the same on every transport.
+export { createBus } from './bus.js';
+export { type Bus, type BusOptions, type ServeHandler } from './api.js';
 export {
-  Bus,
-  createBus,
-  type BusOptions,
   type PublishOptions,
   type RequestOptions,
   type ServeOptions,
-  type ServeHandler,
   type HandlerContext,
-} from './bus.js';
+} from './options.js';
 export { type Message, type ReplyOptions, replyKindFor } from './message.js';
 export { Subscription, type SubscriptionOptions } from './subscription.js';
 export { type ResponseStream } from './stream.js';

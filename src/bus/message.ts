@@ -1,6 +1,5 @@
 // What handlers receive: the envelope plus the means to answer it.
-import { toWireError, type Envelope } from '../protocol/index.js';
-import type { Bus } from './bus.js';
+import { toWireError, type Envelope, type EnvelopeInit } from '../protocol/index.js';
 
 export interface ReplyOptions {
   kind?: string;
@@ -24,10 +23,21 @@ export function replyKindFor(kind: string): string {
   return kind.endsWith('.request') ? `${kind.slice(0, -'.request'.length)}.result` : kind;
 }
 
+/** What a message needs of its bus to answer (a slice of BusContext). */
+export interface Replier {
+  replyEnvelope(
+    request: Envelope,
+    kind: string,
+    body: unknown,
+    extra?: Omit<Partial<EnvelopeInit>, 'kind' | 'subject' | 'body'>,
+  ): Envelope;
+  sendReply(reply: Envelope, requestId: string): void;
+}
+
 /** The Message handed to handlers: one small object per message, methods on the prototype. */
 export class BusMessage<B = unknown> implements Message<B> {
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: Replier,
     readonly envelope: Envelope<B>,
   ) {}
 

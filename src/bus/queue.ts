@@ -9,7 +9,8 @@ import type {
   EnqueueResult,
   QueueStats,
 } from '../transport/transport.js';
-import type { Bus, PublishOptions } from './bus.js';
+import type { BusContext } from './context.js';
+import type { PublishOptions } from './options.js';
 
 export type QueueEnqueueOptions = PublishOptions & EnqueueOptions;
 
@@ -53,7 +54,7 @@ export class BusQueue<B = unknown> {
   readonly name: string;
   private readonly listeners = new Set<(e: QueueEvent) => void>();
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: BusContext,
     readonly durable: DurableQueue,
   ) {
     this.name = durable.name;

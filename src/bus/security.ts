@@ -2,6 +2,7 @@
 // envelopes it sends (checksum, encryption, signature) and opens the ones it receives, once per
 // received message, with replay protection scoped to the receiver. Transports and the hub carry
 // sealed frames without keys.
+import { Type } from '@sinclair/typebox';
 import { createCodec, type Codec } from '../codec/codec.js';
 import type { Keyring } from '../codec/security/encryption.js';
 import {
@@ -28,6 +29,27 @@ export interface BusSecurity {
   /** Refuse unencrypted messages. Default: true when `encryption` is set. */
   requireEncryption?: boolean;
 }
+
+/** The schema of BusSecurity (checked as the bus option `security`); keys are the codec's. */
+export const BusSecuritySchema = Type.Object(
+  {
+    integrity: Type.Optional(Type.Boolean()),
+    signing: Type.Optional(
+      Type.Object(
+        {
+          signer: Type.Optional(Type.Object({})),
+          verifier: Type.Object({}),
+          replayWindowMs: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    encryption: Type.Optional(Type.Object({})),
+    requireSignature: Type.Optional(Type.Boolean()),
+    requireEncryption: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
 
 /** Where a received message is being opened: replay protection is per receiver. */
 export type OpenScope =

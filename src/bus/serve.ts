@@ -8,10 +8,12 @@ import {
   toWireError,
   type Envelope,
 } from '../protocol/index.js';
-import type { Bus, ServeHandler, ServeOptions } from './bus.js';
-import { CoalesceClock, Coalescer } from './coalesce.js';
+import type { ServeHandler } from './api.js';
+import { CoalesceClock, Coalescer, type ResolvedCoalesce } from './coalesce.js';
+import type { BusContext } from './context.js';
 import type { DeadlineHandle } from './deadlines.js';
 import { replyKindFor, type Message } from './message.js';
+import type { ServeOptions } from './options.js';
 import { isAsyncIterable, STREAM_END, STREAM_OPEN } from './stream.js';
 
 /** A pump that has run this long without waiting lets timers and other streams in. */
@@ -27,7 +29,11 @@ interface Served {
 export class StreamServer {
   private readonly served = new Map<string, Served>();
   private clock: CoalesceClock | undefined;
-  constructor(readonly bus: Bus) {}
+  constructor(
+    readonly bus: BusContext,
+    /** Chunk coalescing of the streams served; undefined when off. */
+    private readonly coalesce: ResolvedCoalesce | undefined,
+  ) {}
 
   onControl(env: Envelope): void {
     const state = this.served.get(env.corr!);
@@ -173,7 +179,7 @@ export class StreamServer {
       options.chunkKind ??
       (env.kind.endsWith('.request') ? `${env.kind.slice(0, -8)}.chunk` : 'event');
     const iterator = items[Symbol.asyncIterator]();
-    const coalesce = this.bus.coalesce;
+    const coalesce = this.coalesce;
     // Items go out together only when the reader said it unpacks them (`batch`).
     const coalescer =
       coalesce !== undefined && (env.batch ?? 1) > 1 && coalesce.maxChunks > 1

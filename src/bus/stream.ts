@@ -15,7 +15,8 @@ import {
   type Envelope,
   type WireError,
 } from '../protocol/index.js';
-import type { Bus, RequestOptions } from './bus.js';
+import type { BusContext } from './context.js';
+import type { RequestOptions } from './options.js';
 import type { DeadlineHandle } from './deadlines.js';
 
 export interface ResponseStream<C, R = unknown> extends AsyncIterable<C> {
@@ -61,7 +62,7 @@ class ClientStream<C, R> implements ResponseStream<C, R> {
   private endWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: BusContext,
     private readonly owner: StreamClient,
     private readonly env: Envelope,
     private readonly window: number,
@@ -244,7 +245,13 @@ class ClientStream<C, R> implements ResponseStream<C, R> {
 /** The requester side: open streams by request id. */
 export class StreamClient {
   private readonly open_ = new Map<string, ClientStream<unknown, unknown>>();
-  constructor(private readonly bus: Bus) {}
+  constructor(
+    private readonly bus: BusContext,
+    /** Credit window when the caller gives none. */
+    private readonly credit: number,
+    /** Request timeout when neither `timeoutMs` nor `deadline` is given. */
+    private readonly timeoutMs: number,
+  ) {}
 
   open<C, R>(
     subject: string,
@@ -252,8 +259,8 @@ export class StreamClient {
     options: RequestOptions & { credit?: number },
   ): ResponseStream<C, R> {
     const { timeoutMs, signal, credit, from, ...publishOptions } = options;
-    const window = credit ?? this.bus.streamCredit;
-    const deadline = options.deadline ?? Date.now() + (timeoutMs ?? this.bus.defaultTimeoutMs);
+    const window = credit ?? this.credit;
+    const deadline = options.deadline ?? Date.now() + (timeoutMs ?? this.timeoutMs);
     const env = this.bus.envelope(subject, body, {
       ...publishOptions,
       deadline,

@@ -3,7 +3,7 @@
 // NATS "slow consumer" rule; durable queues are the tool when nothing may be dropped).
 import { OverloadedError, type Envelope } from '../protocol/index.js';
 import type { TransportSubscription } from '../transport/transport.js';
-import type { Bus } from './bus.js';
+import type { BusContext } from './context.js';
 import type { Message } from './message.js';
 
 export interface SubscriptionOptions {
@@ -25,7 +25,7 @@ export class Subscription<B = unknown> implements AsyncIterable<Message<B>> {
   dropped = 0;
 
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: BusContext,
     pattern: string,
     handler: ((msg: Message<B>) => unknown) | undefined,
     options: SubscriptionOptions,

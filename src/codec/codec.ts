@@ -25,11 +25,16 @@ import {
 import { checksum, verifyChecksum } from './integrity.js';
 import { decodeJsonFrame, encodeJsonFrame, encodeJsonFrameWithBodyText } from './json.js';
 import { decodeMsgpackFrame, encodeMsgpackFrame, looksLikeMsgpackMap } from './msgpack.js';
-import { copyFrameEncoding, frameEncodingOf, setFrameEncoding } from './frame-encoding.js';
+import {
+  copyFrameEncoding,
+  frameEncodingOf,
+  setFrameEncoding,
+  type Encoding,
+} from './frame-encoding.js';
 import { decryptPayload, encryptPayload, type Keyring } from './security/encryption.js';
 import { ReplayGuard, signingInput, type Signer, type Verifier } from './security/signing.js';
 
-export type Encoding = 'json' | 'msgpack';
+export type { Encoding };
 
 export interface Codec {
   readonly encoding: Encoding;

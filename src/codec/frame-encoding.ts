@@ -2,7 +2,9 @@
 // goes back in the encoding of the request it answers (docs/protocol.md, "Default encoding"):
 // a peer that writes only JSON gets only JSON back.
 import type { Envelope } from '../protocol/index.js';
-import type { Encoding } from './codec.js';
+
+/** How a frame's bytes are written: JSON text or MessagePack (docs/protocol.md, "Encodings"). */
+export type Encoding = 'json' | 'msgpack';
 
 const encodings = new WeakMap<object, Encoding>();
 

@@ -1,8 +1,9 @@
 // Structured logs: one JSON object per line (pino) on stderr by default. Secrets (API keys,
 // tokens, Authorization headers) are always redacted; message bodies (prompts, answers, request
 // bodies) are redacted unless the operator asks for them.
+import { Type } from '@sinclair/typebox';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { ConfigError } from '../protocol/index.js';
+import { optionsCheck, type OptionsCheck } from '../protocol/index.js';
 
 export type { Logger };
 
@@ -29,14 +30,18 @@ const HEADER_PATHS = [
   '*.headers.cookie',
 ];
 
+const Level = Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)));
+/** One compiled check per place a level comes from (a flag, a variable, a config key). */
+const levelChecks = new Map<string, OptionsCheck<typeof Level>>();
+
 /** Checks a log level from a flag, an environment variable or a config file. */
 export function parseLogLevel(value: unknown, source = '--log-level'): LogLevel {
-  if (typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value)) {
-    return value as LogLevel;
+  let check = levelChecks.get(source);
+  if (check === undefined) {
+    check = optionsCheck(source, Level);
+    levelChecks.set(source, check);
   }
-  throw new ConfigError(
-    `${source} must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(value)}`,
-  );
+  return check(value);
 }
 
 export interface LoggerOptions {
@@ -50,8 +55,23 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+const checkOptions = optionsCheck(
+  'logger',
+  Type.Object(
+    {
+      level: Type.Optional(Level),
+      logBodies: Type.Optional(Type.Boolean()),
+      base: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      // A stream: pino checks it has `write`.
+      destination: Type.Optional(Type.Unknown()),
+    },
+    { additionalProperties: false },
+  ),
+);
+
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const level = options.level === undefined ? 'info' : parseLogLevel(options.level, 'log level');
+  checkOptions(options);
+  const level = options.level ?? 'info';
   const redact = [
     ...paths(SECRET_FIELDS),
     ...HEADER_PATHS,

@@ -4,7 +4,9 @@
 // observes requests through the gateway's observer hooks; the per-token work is two clock reads
 // and an array increment.
 import { performance } from 'node:perf_hooks';
+import { Type } from '@sinclair/typebox';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { optionsCheck } from '../protocol/index.js';
 import { SeriesHistogram, type HistogramSeries } from './metrics-histogram.js';
 import { BUCKETS, LabelGuard } from './metrics-labels.js';
 import { QueueMetrics, type WatchedQueue } from './metrics-queue.js';
@@ -75,6 +77,15 @@ export interface GatewayMetricsOptions {
   recentErrors?: number;
 }
 
+const Count = Type.Optional(Type.Integer({ minimum: 1 }));
+const checkOptions = optionsCheck(
+  'gateway metrics',
+  Type.Object(
+    { maxModels: Count, maxTenants: Count, maxWorkers: Count, recentErrors: Count },
+    { additionalProperties: false },
+  ),
+);
+
 interface TokenCell {
   n: number;
 }
@@ -108,6 +119,7 @@ export class GatewayMetrics {
   private workerSource: () => WorkerLoad[] = () => [];
 
   constructor(options: GatewayMetricsOptions = {}) {
+    checkOptions(options);
     this.models = new LabelGuard(options.maxModels ?? 100);
     this.tenants = new LabelGuard(options.maxTenants ?? 200);
     this.workerIds = new LabelGuard(options.maxWorkers ?? 500);

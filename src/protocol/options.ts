@@ -16,20 +16,39 @@ function field(path: string): string {
 }
 
 function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    return String(value);
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'object':
+      return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return value.toString();
+    default:
+      return String(value);
   }
-  return typeof value; // undefined, a symbol or a function
+}
+
+/** `'a', 'b'` for a union of string literals (an enumeration); undefined for other schemas. */
+function literals(schema: TSchema): string | undefined {
+  const anyOf = (schema as { anyOf?: unknown }).anyOf;
+  if (!Array.isArray(anyOf)) return undefined;
+  const values = anyOf.map((s) => (s as { const?: unknown }).const);
+  if (!values.every((v) => typeof v === 'string')) return undefined;
+  return values.map((v) => `'${String(v)}'`).join(', ');
 }
 
 function line(error: ValueError): string {
   const name = field(error.path);
   if (error.type === ValueErrorType.ObjectAdditionalProperties) {
     return `unknown option '${name}'`;
+  }
+  if (error.type === ValueErrorType.ObjectRequiredProperty) return `'${name}' is required`;
+  const choices = literals(error.schema);
+  if (error.type === ValueErrorType.Union && choices !== undefined) {
+    const expected = `expected one of ${choices}, got ${show(error.value)}`;
+    return name === '' ? expected : `'${name}' ${expected}`;
   }
   const message = error.message.replace(/^Expected/, 'expected');
   return name === ''
@@ -45,7 +64,15 @@ export function optionsCheck<T extends TSchema>(what: string, schema: T): Option
   const check = TypeCompiler.Compile(schema);
   return (value) => {
     if (check.Check(value)) return value;
-    const lines = [...new Set([...check.Errors(value)].slice(0, MAX_LINES).map(line))];
+    const errors = [...check.Errors(value)];
+    // A missing field also fails its type check; `is required` says it all.
+    const missing = new Set(
+      errors.filter((e) => e.type === ValueErrorType.ObjectRequiredProperty).map((e) => e.path),
+    );
+    const said = errors.filter(
+      (e) => e.type === ValueErrorType.ObjectRequiredProperty || !missing.has(e.path),
+    );
+    const lines = [...new Set(said.slice(0, MAX_LINES).map(line))];
     if (lines.length === 1) throw new ConfigError(`${what}: ${lines[0]}`);
     throw new ConfigError(`${what}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
   };

@@ -470,10 +470,18 @@ describe('http hardening - slow clients', () => {
 
   test('bad http options are ConfigErrors', () => {
     const bus = createBus({ transport: createMemoryTransport(), source: 't' });
-    assert.throws(() => createGateway({ bus, http: { headersTimeoutMs: 0 } }), ConfigError);
+    assert.throws(() => createGateway({ bus, http: { headersTimeoutMs: 0 } }), {
+      name: 'ConfigError',
+      message:
+        "gateway: 'http.headersTimeoutMs' expected integer to be greater or equal to 1, got 0",
+    });
     assert.throws(
       () => createGateway({ bus, http: { headersTimeoutMs: 20_000, requestTimeoutMs: 10_000 } }),
-      ConfigError,
+      {
+        name: 'ConfigError',
+        message:
+          "gateway: 'http.headersTimeoutMs' (20000) must not exceed 'http.requestTimeoutMs' (10000)",
+      },
     );
     assert.throws(
       () =>

@@ -53,8 +53,8 @@ describe('logs - levels', () => {
         (err: unknown) =>
           err instanceof ConfigError &&
           err.code === 'config_invalid' &&
-          err.message.includes('--log-level') &&
-          err.message.includes('fatal, error, warn, info, debug, trace, silent'),
+          err.message ===
+            `--log-level: expected one of 'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent', got ${typeof bad === 'string' ? JSON.stringify(bad) : String(bad)}`,
       );
     }
   });
@@ -67,7 +67,7 @@ describe('logs - levels', () => {
         env: { ...process.env, LLMWIRE_LOG_LEVEL: '' },
       });
       assert.equal(run.status, 2, `${command}: ${run.stderr}`);
-      assert.match(run.stderr, /--log-level must be one of .* \[config_invalid\]/);
+      assert.match(run.stderr, /--log-level: expected one of .*, got "loud" \[config_invalid\]/);
     }
     const env = spawnSync(process.execPath, [CLI, 'worker'], {
       encoding: 'utf8',

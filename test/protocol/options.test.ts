@@ -56,3 +56,18 @@ test('optionsCheck - several wrong fields are listed one per line', () => {
     "queue 'jobs':\n  unknown option 'foo'\n  'leaseMs' expected integer, got 1.5",
   );
 });
+
+test('optionsCheck - a missing field is required, a wrong choice lists the choices', () => {
+  const choose = optionsCheck(
+    'policy',
+    Type.Object({
+      name: Type.String(),
+      mode: Type.Optional(Type.Union([Type.Literal('strict'), Type.Literal('loose')])),
+    }),
+  );
+  assert.throws(() => choose({}), { name: 'ConfigError', message: "policy: 'name' is required" });
+  assert.throws(() => choose({ name: 'a', mode: 'lax' }), {
+    name: 'ConfigError',
+    message: `policy: 'mode' expected one of 'strict', 'loose', got "lax"`,
+  });
+});

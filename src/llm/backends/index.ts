@@ -1,6 +1,7 @@
 // Backends from configuration: `createBackend(spec)` picks the backend named by `kind`, checks
 // its options (a ConfigError names the field) and returns it ready to serve.
-import { ConfigError } from '../../protocol/index.js';
+import { Type } from '@sinclair/typebox';
+import { ConfigError, optionsCheck } from '../../protocol/index.js';
 import type { Backend } from './backend.js';
 import { createLlamaCppBackend, type LlamaCppBackendOptions } from './llama-cpp/index.js';
 import { createOpenAIBackend, type OpenAIBackendOptions } from './openai/index.js';
@@ -36,6 +37,12 @@ export type BackendSpec =
   | ({ kind: 'openai' } & OpenAIBackendOptions)
   | ({ kind: 'llama-cpp' } & Partial<LlamaCppBackendOptions>);
 
+/** The kind picks the backend; the backend checks the rest of the spec. */
+const checkSpec = optionsCheck(
+  'backend',
+  Type.Object({ kind: Type.Union(BACKEND_KINDS.map((kind) => Type.Literal(kind))) }),
+);
+
 /** Environment variable naming the GGUF file when a llama-cpp spec has no modelPath. */
 export const LLAMA_MODEL_ENV = 'LLMWIRE_LLAMA_MODEL';
 
@@ -48,10 +55,7 @@ export async function createBackend(
   spec: unknown,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<Backend> {
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
-    throw new ConfigError('backend: the backend spec must be an object with a kind');
-  }
-  const { kind, ...options } = spec as { kind?: unknown } & Record<string, unknown>;
+  const { kind, ...options } = checkSpec(spec) as { kind: BackendKind } & Record<string, unknown>;
   switch (kind) {
     case 'sim':
       return createSimBackend(options);
@@ -69,9 +73,5 @@ export async function createBackend(
       }
       return createLlamaCppBackend({ ...options, modelPath } as LlamaCppBackendOptions);
     }
-    default:
-      throw new ConfigError(
-        `backend: 'kind' must be one of ${BACKEND_KINDS.map((k) => `'${k}'`).join(', ')}, got ${JSON.stringify(kind) ?? 'nothing'}`,
-      );
   }
 }

@@ -27,7 +27,7 @@ import {
 import type { TokenDelta } from '../backends/backend.js';
 import type { RoutingPolicy, RouteContext } from '../routing/policy.js';
 import { prefixBlockHashes, promptText } from '../routing/prefix.js';
-import type { RequestObserver } from './observe.js';
+import type { AttemptEvents } from './observation.js';
 import type { WorkerEntry, WorkerRegistry } from './registry.js';
 
 export interface DispatchOptions {
@@ -55,7 +55,7 @@ export interface CallOptions {
   /** Where failovers are logged. */
   log?: Logger | undefined;
   /** Sees workers picked, tokens and failovers of this request. */
-  observe?: RequestObserver | undefined;
+  observe?: AttemptEvents | undefined;
 }
 
 /**

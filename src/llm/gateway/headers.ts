@@ -45,6 +45,5 @@ export function callOptions(
   };
   call.trace = ctx.obs.context;
   call.log = ctx.obs.log;
-  ctx.obs.record.model = request.model;
   return call;
 }

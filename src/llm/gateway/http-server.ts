@@ -3,7 +3,8 @@
 // sockets that trickle a byte now and then hold the server for minutes (slowloris).
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
-import { ConfigError } from '../../protocol/index.js';
+import { Type } from '@sinclair/typebox';
+import { ConfigError, optionsCheck } from '../../protocol/index.js';
 
 export interface HttpServerOptions {
   /** Time to receive a request's headers. Default 10 s. */
@@ -26,21 +27,35 @@ export const HTTP_DEFAULTS: Required<HttpServerOptions> = {
   maxConnections: 10_000,
 };
 
+const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }));
+
+/** Checked in the gateway options' shape, so errors name `http.<field>`. */
+const checkOptions = optionsCheck(
+  'gateway',
+  Type.Object({
+    http: Type.Object(
+      {
+        headersTimeoutMs: Limit,
+        requestTimeoutMs: Limit,
+        idleTimeoutMs: Limit,
+        maxConnections: Limit,
+      },
+      { additionalProperties: false },
+    ),
+  }),
+);
+
 export function createHttpServer(
   listener: RequestListener,
   options: HttpServerOptions | undefined,
   /** Serve HTTPS with these (certificate, key, client CA). */
   tls?: HttpsOptions,
 ): Server {
+  checkOptions({ http: options ?? {} });
   const o = { ...HTTP_DEFAULTS, ...options };
-  for (const [name, value] of Object.entries(o)) {
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new ConfigError(`gateway option http.${name} must be a positive integer`);
-    }
-  }
   if (o.headersTimeoutMs > o.requestTimeoutMs) {
     throw new ConfigError(
-      'gateway option http.headersTimeoutMs must not exceed http.requestTimeoutMs',
+      `gateway: 'http.headersTimeoutMs' (${o.headersTimeoutMs}) must not exceed 'http.requestTimeoutMs' (${o.requestTimeoutMs})`,
     );
   }
   const limits = {

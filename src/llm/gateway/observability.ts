@@ -1,11 +1,13 @@
 // What the gateway offers for observability, assembled in one place: Prometheus metrics at
-// GET /metrics, the live dashboard at /dashboard (with / redirecting there), and the observers
-// every request reports to (metrics, plus any given, e.g. tracing).
+// GET /metrics, the live dashboard at /dashboard (with / redirecting there), the observers
+// every request's observation reports to (metrics, plus any given, e.g. tracing), and the log
+// of workers joining and leaving.
 import {
   Dashboard,
   GatewayMetrics,
   type DashboardOptions,
   type GatewayMetricsOptions,
+  type Logger,
 } from '../../ops/index.js';
 import type { AdmissionController } from '../routing/index.js';
 import type { Handler } from './http.js';
@@ -87,4 +89,26 @@ export function createObservability(
     routes,
     close: () => dashboard?.close(),
   };
+}
+
+/** Logs workers joining, draining and being lost, as the registry sees them. */
+export function logRegistry(registry: WorkerRegistry, log: Logger): () => void {
+  return registry.on((e) => {
+    const fields = { worker: e.worker.id, models: e.worker.models, status: e.worker.status };
+    switch (e.type) {
+      case 'joined':
+        log.info({ ...fields, capacity: e.worker.capacity }, 'worker joined');
+        return;
+      case 'lost':
+        if (e.reason === 'stopped') log.info(fields, 'worker left');
+        else log.warn(fields, 'worker lost');
+        return;
+      case 'draining':
+        log.info(fields, 'worker draining');
+        return;
+      case 'changed':
+        log.debug(fields, 'worker changed');
+        return;
+    }
+  });
 }

@@ -1,5 +1,6 @@
-// The gateway's observer hooks: what metrics (and tracing) see of each request. Without an
-// observer the gateway calls nothing, so the token path costs one undefined check per token.
+// The gateway's observer hooks: what metrics (and tracing) see of each request. Each request's
+// RequestObservation (observation.ts) calls them; without an observer it calls nothing, so the
+// token path costs one undefined check per token.
 // Implementations live in ops/ (GatewayMetrics); several can be combined.
 import type { RequestEnd, RequestStart as MetricsStart } from '../../ops/index.js';
 

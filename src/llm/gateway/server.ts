@@ -39,11 +39,10 @@ import {
   textCompletion,
 } from './openai.js';
 import { llmSubjects } from '../subjects.js';
-import { createObservability, type ObservabilityOptions } from './observability.js';
-import type { GatewayObserver, RequestObserver } from './observe.js';
+import { createObservability, logRegistry, type ObservabilityOptions } from './observability.js';
 import { listModels, listWorkers, readiness } from './info.js';
 import { callOptions } from './headers.js';
-import { logRegistry, RequestObservation } from './observation.js';
+import { RequestObservation, type ObservationSinks } from './observation.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
@@ -109,10 +108,9 @@ export class Gateway {
   /** This gateway's metrics (its own prom-client Registry), when enabled. */
   readonly metrics: GatewayMetrics | undefined;
   readonly dashboard: Dashboard | undefined;
-  private readonly observer: GatewayObserver | undefined;
   private readonly observability: { close(): void };
-  /** Requests whose observation began (so an error is not counted twice as a rejection). */
-  private readonly observed = new WeakSet<Ctx>();
+  /** What every request's observation reports to. */
+  private readonly sinks: ObservationSinks;
   private readonly options: Required<
     Pick<GatewayOptions, 'host' | 'port' | 'bodyLimitBytes' | 'defaultTimeoutMs'>
   > &
@@ -184,8 +182,13 @@ export class Gateway {
     const obs = createObservability(options, this.registry, this.admission);
     this.metrics = obs.metrics;
     this.dashboard = obs.dashboard;
-    this.observer = obs.observer;
     this.observability = obs;
+    this.sinks = {
+      logger: this.log,
+      tracer: options.tracer,
+      observer: obs.observer,
+      logBodies: options.logBodies === true,
+    };
     const auth = authMiddleware(table, API_ROLES);
     const watch = authMiddleware(table, WATCH_ROLES);
     // Metrics and the dashboard's feed are for operators and observers; the page itself holds
@@ -293,15 +296,15 @@ export class Gateway {
       typeof incomingId === 'string' && REQUEST_ID_RE.test(incomingId) ? incomingId : randomUUID();
     const key = `${req.method ?? 'GET'} ${url.pathname}`;
     const route = this.routes[key];
-    const obs = new RequestObservation(
-      this.options.tracer,
-      this.log,
+    const obs = new RequestObservation(this.sinks, {
       req,
       res,
       requestId,
-      route === undefined ? undefined : key,
-      this.options.logBodies === true,
-    );
+      route: route === undefined ? undefined : key,
+      endpoint: ENDPOINTS[url.pathname],
+      arrived,
+      signal: abort.signal,
+    });
     const ctx: Ctx = {
       req,
       res,
@@ -319,14 +322,10 @@ export class Gateway {
         await route(ctx);
       }
     } catch (err) {
-      const endpoint = ENDPOINTS[ctx.url.pathname];
-      if (this.observer !== undefined && endpoint !== undefined && !this.observed.has(ctx)) {
-        this.observer.rejected(endpoint, ctx.tenant.name, toWireError(err).code);
-      }
       failure = err;
       sendError(ctx, err);
     }
-    obs.finish(res.statusCode, arrived, ctx.tenant.name, failure);
+    obs.finish(res.statusCode, ctx.tenant.name, failure);
   }
 
   private async chat(ctx: Ctx, shape: 'chat' | 'completion'): Promise<void> {
@@ -335,27 +334,8 @@ export class Gateway {
     checkModelAllowed(ctx.tenant, request.model);
     this.dispatcher.checkModel(request.model);
     const call = callOptions(ctx, request, this.options.defaultTimeoutMs);
-    const observe = this.observe(ctx, shape, request.model, request.stream === true);
-    call.observe = observe;
-    // The request's result is recorded once, on its observation (ctx.obs.result); metrics read
-    // the usage from there. Only the code differs: metrics count a client gone as cancelled.
-    const outcome: { code?: string } = {};
-    try {
-      await this.stream(ctx, shape, request, call, outcome);
-    } catch (err) {
-      outcome.code = toWireError(err).code;
-      throw err;
-    } finally {
-      if (outcome.code !== undefined && ctx.signal.aborted) outcome.code = 'cancelled';
-      const r = ctx.obs.record;
-      observe?.end({
-        code: outcome.code,
-        usage:
-          r.completionTokens === undefined
-            ? undefined
-            : { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens },
-      });
-    }
+    call.observe = ctx.obs.begin(shape, request.model, ctx.tenant.name, request.stream === true);
+    await this.stream(ctx, shape, request, call);
   }
 
   private async stream(
@@ -363,18 +343,17 @@ export class Gateway {
     shape: 'chat' | 'completion',
     request: InferenceRequest,
     call: CallOptions,
-    outcome: { code?: string },
   ): Promise<void> {
     const created = Math.floor(Date.now() / 1000);
     const id = `${shape === 'chat' ? 'chatcmpl' : 'cmpl'}-${ctx.requestId}`;
     const lease = await this.admit(ctx, request, call);
-    call.observe?.admitted(lease.queuedMs);
+    ctx.obs.admitted(lease.queuedMs);
     let tokensUsed: number | undefined;
     const gen = this.dispatcher.chat(request, call);
     try {
       if (request.stream !== true) {
         let step = await gen.next();
-        ctx.obs.record.ttftMs = Date.now() - ctx.arrived;
+        ctx.obs.firstToken();
         while (step.done !== true) step = await gen.next();
         const result = step.value;
         tokensUsed = result.usage.total_tokens;
@@ -393,7 +372,7 @@ export class Gateway {
       }
       // Hold the headers until the first token so a failure before it gets a real status code.
       const first = await gen.next();
-      ctx.obs.record.ttftMs = Date.now() - ctx.arrived;
+      ctx.obs.firstToken();
       const includeUsage = request.stream_options?.include_usage === true;
       const format = new ChunkFormatter(
         id,
@@ -409,7 +388,7 @@ export class Gateway {
         while (step.done !== true) {
           await sse.data(format.delta(step.value.text, step.value.tool_calls));
           if (sse.isClosed) {
-            outcome.code = 'cancelled';
+            ctx.obs.clientGone();
             return;
           }
           step = await gen.next();
@@ -421,8 +400,7 @@ export class Gateway {
         sse.done();
       } catch (err) {
         const wire = toWireError(err);
-        outcome.code = wire.code;
-        ctx.obs.record.error = wire.code;
+        ctx.obs.streamFailed(wire.code);
         await sse.error(JSON.stringify(errorJson(wire)));
       }
     } finally {
@@ -436,29 +414,21 @@ export class Gateway {
     checkModelAllowed(ctx.tenant, request.model);
     this.dispatcher.checkModel(request.model);
     const call = callOptions(ctx, request, this.options.defaultTimeoutMs);
-    const observe = this.observe(ctx, 'embedding', request.model, false);
-    call.observe = observe;
+    call.observe = ctx.obs.begin('embedding', request.model, ctx.tenant.name, false);
     const inputs = Array.isArray(request.input) ? request.input : [request.input];
+    const lease = await this.admit(
+      ctx,
+      { model: request.model, prompt: inputs.map(String), max_tokens: 1 },
+      call,
+    );
+    ctx.obs.admitted(lease.queuedMs);
     let result;
-    let code: string | undefined;
     try {
-      const lease = await this.admit(
-        ctx,
-        { model: request.model, prompt: inputs.map(String), max_tokens: 1 },
-        call,
-      );
-      observe?.admitted(lease.queuedMs);
-      try {
-        result = await this.dispatcher.embed(request, call);
-      } finally {
-        lease.release();
-      }
-    } catch (err) {
-      code = ctx.signal.aborted ? 'cancelled' : toWireError(err).code;
-      throw err;
+      result = await this.dispatcher.embed(request, call);
     } finally {
-      observe?.end({ code, usage: result?.usage });
+      lease.release();
     }
+    ctx.obs.embedded(result.usage);
     sendJson(ctx, 200, {
       object: 'list',
       model: result.model,
@@ -468,24 +438,6 @@ export class Gateway {
         embedding: d.embedding,
       })),
       usage: result.usage,
-    });
-  }
-
-  private observe(
-    ctx: Ctx,
-    endpoint: string,
-    model: string,
-    stream: boolean,
-  ): RequestObserver | undefined {
-    if (this.observer === undefined) return undefined;
-    this.observed.add(ctx);
-    return this.observer.request({
-      endpoint,
-      model,
-      tenant: ctx.tenant.name,
-      stream,
-      arrived: ctx.arrived,
-      requestId: ctx.requestId,
     });
   }
 }

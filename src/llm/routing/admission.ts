@@ -10,7 +10,7 @@ import {
   UnavailableError,
   type WireError,
 } from '../../protocol/index.js';
-import { integerOption, numberOption } from './config.js';
+import { checkAdmissionOptions } from './admission-options.js';
 import { priorityClass, type FairItem, type QueueEntry } from './fair-queue.js';
 import { ModelSlots } from './model-slots.js';
 import { TenantLimiter, type TenantLimits } from './tenant-limits.js';
@@ -111,18 +111,13 @@ export class AdmissionController {
   private closed = false;
 
   constructor(private readonly options: AdmissionOptions = {}) {
-    const o = 'admission';
+    checkAdmissionOptions(options);
     this.clock = options.clock ?? realClock;
     this.defaults = {
-      maxQueueLength: integerOption(o, 'maxQueueLength', options.maxQueueLength, 1000, 0),
-      maxQueueWaitMs: numberOption(o, 'maxQueueWaitMs', options.maxQueueWaitMs, 30_000, 0, 2 ** 31),
-      initialServiceMs: numberOption(o, 'initialServiceMs', options.initialServiceMs, 1000, 0),
+      maxQueueLength: options.maxQueueLength ?? 1000,
+      maxQueueWaitMs: options.maxQueueWaitMs ?? 30_000,
+      initialServiceMs: options.initialServiceMs ?? 1000,
     };
-    numberOption(o, 'agingMs', options.agingMs, 1, Number.MIN_VALUE);
-    for (const [model, limits] of Object.entries(options.models ?? {})) {
-      integerOption(`${o}: models.${model}`, 'maxQueueLength', limits.maxQueueLength, 0, 0);
-      numberOption(`${o}: models.${model}`, 'maxQueueWaitMs', limits.maxQueueWaitMs, 0, 0, 2 ** 31);
-    }
     this.limiter = new TenantLimiter(options.defaultTenantLimits, options.tenants);
   }
 

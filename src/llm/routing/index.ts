@@ -1,6 +1,7 @@
 // Routing policies by name: the gateway's configuration names one per model and gets a fresh
 // policy from createPolicy, with its options checked.
-import { ConfigError } from '../../protocol/index.js';
+import { Type } from '@sinclair/typebox';
+import { ConfigError, optionsCheck } from '../../protocol/index.js';
 import { LeastOutstandingPolicy } from './least-outstanding.js';
 import { POLICY_NAMES, type PolicyName, type RoutingPolicy } from './policy.js';
 import { PowerOfTwoPolicy, type PowerOfTwoOptions } from './power-of-two.js';
@@ -28,16 +29,16 @@ export {
 export { priorityClass, type PriorityClass } from './fair-queue.js';
 export { estimateTokens } from './estimate.js';
 
-/** Options of every policy; each policy accepts only its own (see OPTIONS_BY_POLICY). */
+/** Options of every policy; each policy accepts only its own. */
 export type PolicyOptions = PowerOfTwoOptions & SessionAffinityOptions & PrefixAffinityOptions;
 
-const OPTIONS_BY_POLICY: Readonly<Record<PolicyName, readonly string[]>> = {
-  'round-robin': [],
-  'least-outstanding': [],
-  'power-of-two': ['random'],
-  'session-affinity': ['epsilon', 'virtualNodes'],
-  'prefix-affinity': ['maxImbalance', 'rememberMs', 'maxRemembered', 'now'],
-};
+/** The policies that take no options. */
+const checkNoOptions = new Map(
+  (['round-robin', 'least-outstanding'] as const).map((name) => [
+    name,
+    optionsCheck(`routing policy '${name}'`, Type.Object({}, { additionalProperties: false })),
+  ]),
+);
 
 function isPolicyName(name: string): name is PolicyName {
   return (POLICY_NAMES as readonly string[]).includes(name);
@@ -53,25 +54,20 @@ export function createPolicy(name: string, options: PolicyOptions = {}): Routing
       `unknown routing policy '${name}'; expected one of ${POLICY_NAMES.join(', ')}`,
     );
   }
-  const allowed = OPTIONS_BY_POLICY[name];
-  for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined && !allowed.includes(key)) {
-      throw new ConfigError(
-        `routing policy '${name}' has no option '${key}'` +
-          (allowed.length > 0 ? `; it takes ${allowed.join(', ')}` : '; it takes none'),
-      );
-    }
-  }
+  // Options a config file leaves unset arrive as undefined; only those set are checked.
+  const set = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   switch (name) {
     case 'round-robin':
+      checkNoOptions.get(name)!(set);
       return new RoundRobinPolicy();
     case 'least-outstanding':
+      checkNoOptions.get(name)!(set);
       return new LeastOutstandingPolicy();
     case 'power-of-two':
-      return new PowerOfTwoPolicy(options);
+      return new PowerOfTwoPolicy(set);
     case 'session-affinity':
-      return new SessionAffinityPolicy(options);
+      return new SessionAffinityPolicy(set);
     case 'prefix-affinity':
-      return new PrefixAffinityPolicy(options);
+      return new PrefixAffinityPolicy(set);
   }
 }

@@ -2,7 +2,8 @@
 // Nearly as well balanced as least-outstanding, but with stale load reports it does not send a
 // whole burst to the one worker that looked idle (Mitzenmacher, "The Power of Two Choices in
 // Randomized Load Balancing", 2001).
-import { functionOption } from './config.js';
+import { Type } from '@sinclair/typebox';
+import { optionsCheck } from '../../protocol/index.js';
 import { utilization } from './load.js';
 import type { RoutingPolicy, WorkerView } from './policy.js';
 
@@ -11,12 +12,20 @@ export interface PowerOfTwoOptions {
   random?: () => number;
 }
 
+const checkOptions = optionsCheck(
+  "routing policy 'power-of-two'",
+  Type.Object(
+    { random: Type.Optional(Type.Function([], Type.Number())) },
+    { additionalProperties: false },
+  ),
+);
+
 export class PowerOfTwoPolicy implements RoutingPolicy {
   readonly name = 'power-of-two';
   private readonly random: () => number;
 
   constructor(options: PowerOfTwoOptions = {}) {
-    this.random = functionOption('power-of-two', 'random', options.random, Math.random);
+    this.random = checkOptions(options).random ?? Math.random;
   }
 
   pick(candidates: readonly WorkerView[]): WorkerView | undefined {

@@ -1,7 +1,8 @@
 // Prefix-cache affinity: send a request to the worker that already holds the longest part of
 // its prompt prefix in cache, so prefill skips those blocks (vLLM automatic prefix caching,
 // SGLang RadixAttention), unless that worker is clearly busier than the least-loaded one.
-import { functionOption, integerOption, numberOption } from './config.js';
+import { Type } from '@sinclair/typebox';
+import { optionsCheck } from '../../protocol/index.js';
 import { utilization } from './load.js';
 import { LeastOutstandingPolicy } from './least-outstanding.js';
 import type { RouteContext, RoutingPolicy, WorkerView } from './policy.js';
@@ -41,6 +42,19 @@ function sharedPrefixLength(a: readonly string[], b: readonly string[]): number 
   return n;
 }
 
+const checkOptions = optionsCheck(
+  "routing policy 'prefix-affinity'",
+  Type.Object(
+    {
+      maxImbalance: Type.Optional(Type.Number({ minimum: 0 })),
+      rememberMs: Type.Optional(Type.Number({ minimum: 0 })),
+      maxRemembered: Type.Optional(Type.Integer({ minimum: 0 })),
+      now: Type.Optional(Type.Function([], Type.Number())),
+    },
+    { additionalProperties: false },
+  ),
+);
+
 /**
  * The load bound is `load <= min load + maxImbalance` rather than `(1+epsilon) * mean`: the
  * question for a cache hit is whether a clearly idler worker exists, and a mean-based bound
@@ -63,11 +77,11 @@ export class PrefixAffinityPolicy implements RoutingPolicy {
   private readonly recent = new Map<string, Placement>();
 
   constructor(options: PrefixAffinityOptions = {}) {
-    const owner = 'prefix-affinity';
-    this.maxImbalance = numberOption(owner, 'maxImbalance', options.maxImbalance, 0.25, 0);
-    this.rememberMs = numberOption(owner, 'rememberMs', options.rememberMs, 3000, 0);
-    this.maxRemembered = integerOption(owner, 'maxRemembered', options.maxRemembered, 1024, 0);
-    this.now = functionOption(owner, 'now', options.now, Date.now);
+    const o = checkOptions(options);
+    this.maxImbalance = o.maxImbalance ?? 0.25;
+    this.rememberMs = o.rememberMs ?? 3000;
+    this.maxRemembered = o.maxRemembered ?? 1024;
+    this.now = o.now ?? Date.now;
   }
 
   pick(candidates: readonly WorkerView[], ctx: RouteContext): WorkerView | undefined {

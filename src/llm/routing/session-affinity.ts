@@ -7,7 +7,8 @@
 // The load is measured before placing the request; the paper counts the incoming request too,
 // which at light load moves a session off its owner as soon as the owner holds one request.
 // Measured before, a worker may end one request above the bound, and sessions stay put longer.
-import { integerOption, numberOption } from './config.js';
+import { Type } from '@sinclair/typebox';
+import { optionsCheck } from '../../protocol/index.js';
 import { HashRing } from './hash-ring.js';
 import { LeastOutstandingPolicy } from './least-outstanding.js';
 import type { RouteContext, RoutingPolicy, WorkerView } from './policy.js';
@@ -19,6 +20,17 @@ export interface SessionAffinityOptions {
   virtualNodes?: number;
 }
 
+const checkOptions = optionsCheck(
+  "routing policy 'session-affinity'",
+  Type.Object(
+    {
+      epsilon: Type.Optional(Type.Number({ minimum: 0 })),
+      virtualNodes: Type.Optional(Type.Integer({ minimum: 1 })),
+    },
+    { additionalProperties: false },
+  ),
+);
+
 export class SessionAffinityPolicy implements RoutingPolicy {
   readonly name = 'session-affinity';
   readonly epsilon: number;
@@ -26,15 +38,9 @@ export class SessionAffinityPolicy implements RoutingPolicy {
   private readonly fallback = new LeastOutstandingPolicy();
 
   constructor(options: SessionAffinityOptions = {}) {
-    this.epsilon = numberOption('session-affinity', 'epsilon', options.epsilon, 0.25, 0);
-    const virtualNodes = integerOption(
-      'session-affinity',
-      'virtualNodes',
-      options.virtualNodes,
-      160,
-      1,
-    );
-    this.ring = new HashRing(virtualNodes);
+    const o = checkOptions(options);
+    this.epsilon = o.epsilon ?? 0.25;
+    this.ring = new HashRing(o.virtualNodes ?? 160);
   }
 
   pick(candidates: readonly WorkerView[], ctx: RouteContext): WorkerView | undefined {

@@ -1,8 +1,8 @@
 // Per-tenant rate limits for admission: a requests-per-minute and a tokens-per-minute bucket
 // each, charged with an estimate when a request is admitted and settled with the real usage
 // when it ends, plus the tenant's weight for fair sharing.
-import { RateLimitedError } from '../../protocol/index.js';
-import { numberOption } from './config.js';
+import { Type } from '@sinclair/typebox';
+import { optionsCheck, RateLimitedError } from '../../protocol/index.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface TenantLimits {
@@ -30,13 +30,26 @@ function rebucket(
   return bucket;
 }
 
-export function checkTenantLimits(owner: string, limits: TenantLimits): TenantLimits {
-  const o = `admission: ${owner}`;
-  numberOption(o, 'weight', limits.weight, 1, Number.MIN_VALUE);
-  numberOption(o, 'requestsPerMinute', limits.requestsPerMinute, 1, Number.MIN_VALUE);
-  numberOption(o, 'tokensPerMinute', limits.tokensPerMinute, 1, Number.MIN_VALUE);
-  return limits;
-}
+const Positive = Type.Number({ exclusiveMinimum: 0 });
+
+/** The schema of one tenant's limits (also part of the admission options' schema). */
+export const TenantLimitsSchema = Type.Object(
+  {
+    weight: Type.Optional(Positive),
+    requestsPerMinute: Type.Optional(Positive),
+    tokensPerMinute: Type.Optional(Positive),
+  },
+  { additionalProperties: false },
+);
+
+/** Checks limits given in the admission options' shape, so errors name `tenants.<id>.<field>`. */
+const checkLimits = optionsCheck(
+  'admission',
+  Type.Object({
+    defaultTenantLimits: Type.Optional(TenantLimitsSchema),
+    tenants: Type.Optional(Type.Record(Type.String(), TenantLimitsSchema)),
+  }),
+);
 
 export class TenantLimiter {
   private readonly limits = new Map<string, TenantLimits>();
@@ -44,13 +57,15 @@ export class TenantLimiter {
   private readonly defaults: TenantLimits;
 
   constructor(defaults: TenantLimits = {}, tenants: Readonly<Record<string, TenantLimits>> = {}) {
-    this.defaults = checkTenantLimits('defaultTenantLimits', defaults);
+    checkLimits({ defaultTenantLimits: defaults });
+    this.defaults = defaults;
     for (const [tenant, limits] of Object.entries(tenants)) this.setLimits(tenant, limits, 0);
   }
 
   /** Replaces a tenant's limits; existing buckets keep their level, trimmed to the new size. */
   setLimits(tenant: string, limits: TenantLimits, now: number): void {
-    this.limits.set(tenant, checkTenantLimits(`tenants.${tenant}`, limits));
+    checkLimits({ tenants: { [tenant]: limits } });
+    this.limits.set(tenant, limits);
     const state = this.states.get(tenant);
     if (state === undefined) return;
     state.weight = limits.weight ?? 1;

@@ -3,6 +3,7 @@
 // cancellation through to the model call, and drains on request (finishes what it has, takes
 // nothing new).
 import { randomBytes } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
 import type { Bus } from '../../bus/index.js';
 import type { Message } from '../../bus/message.js';
 import type { Subscription } from '../../bus/subscription.js';
@@ -16,6 +17,7 @@ import {
 } from '../../ops/index.js';
 import {
   ConfigError,
+  optionsCheck,
   OverloadedError,
   toWireError,
   UnavailableError,
@@ -71,6 +73,15 @@ export interface WorkerStats {
 
 export type WorkerState = 'ready' | 'draining' | 'stopped';
 
+/** The worker's own numbers; bus, backend, observer, logger and tracer are objects it uses. */
+const checkOptions = optionsCheck(
+  'worker',
+  Type.Object({
+    concurrency: Type.Optional(Type.Integer({ minimum: 1 })),
+    heartbeatMs: Type.Optional(Type.Number({ minimum: 10 })),
+  }),
+);
+
 export class Worker {
   readonly id: string;
   readonly concurrency: number;
@@ -92,12 +103,9 @@ export class Worker {
     if (!isValidWorkerId(this.id)) {
       throw new ConfigError(`worker id '${this.id}' must be 1-64 letters, digits, '_' or '-'`);
     }
+    checkOptions(options);
     this.concurrency = options.concurrency ?? 16;
     this.heartbeatMs = options.heartbeatMs ?? 1000;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
-      throw new ConfigError('worker concurrency must be a positive integer');
-    }
-    if (!(this.heartbeatMs >= 10)) throw new ConfigError('worker heartbeatMs must be at least 10');
     this.bus = options.bus;
     this.backend = options.backend;
     this.subjects = llmSubjects(options.namespace);

@@ -1,6 +1,8 @@
 // The live dashboard: one self-contained page (page.ts) and its feed, server-sent events with
 // one snapshot a second. The timer runs only while a client is connected.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Type } from '@sinclair/typebox';
+import { optionsCheck } from '../../protocol/index.js';
 import type { GatewayMetrics } from '../metrics-gateway.js';
 import { DASHBOARD_HTML } from './page.js';
 import { SnapshotBuilder } from './snapshot.js';
@@ -16,6 +18,18 @@ export interface DashboardOptions {
   maxClients?: number;
 }
 
+const checkOptions = optionsCheck(
+  'dashboard',
+  Type.Object(
+    {
+      intervalMs: Type.Optional(Type.Integer({ minimum: 1 })),
+      historyPoints: Type.Optional(Type.Integer({ minimum: 1 })),
+      maxClients: Type.Optional(Type.Integer({ minimum: 1 })),
+    },
+    { additionalProperties: false },
+  ),
+);
+
 export class Dashboard {
   private readonly clients = new Set<ServerResponse>();
   private readonly builder: SnapshotBuilder;
@@ -25,6 +39,7 @@ export class Dashboard {
   private ticking = false;
 
   constructor(metrics: GatewayMetrics, options: DashboardOptions = {}) {
+    checkOptions(options);
     this.intervalMs = options.intervalMs ?? 1000;
     this.maxClients = options.maxClients ?? 32;
     this.builder = new SnapshotBuilder(metrics, options.historyPoints ?? 300);

@@ -7,10 +7,12 @@ import { createOpenAIBackend } from '../../../src/llm/backends/openai/index.js';
 import { ConfigError } from '../../../src/protocol/index.js';
 import { run } from './helpers.js';
 
-function configError(pattern: RegExp) {
+/** A ConfigError whose message matches `expected` (a pattern) or is exactly it (a string). */
+function configError(expected: RegExp | string) {
   return (err: unknown) => {
     assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    assert.match(err.message, pattern);
+    if (typeof expected === 'string') assert.equal(err.message, expected);
+    else assert.match(err.message, expected);
     return true;
   };
 }
@@ -24,75 +26,84 @@ test('config - createBackend makes a working sim backend from a plain object', a
 });
 
 test('config - createBackend rejects a missing or unknown kind', async () => {
+  await assert.rejects(createBackend({}), configError("backend: 'kind' is required"));
   await assert.rejects(
-    createBackend({}),
-    configError(/'kind' must be one of 'sim', 'openai', 'llama-cpp'/),
+    createBackend({ kind: 'vllm' }),
+    configError(`backend: 'kind' expected one of 'sim', 'openai', 'llama-cpp', got "vllm"`),
   );
-  await assert.rejects(createBackend({ kind: 'vllm' }), configError(/got "vllm"/));
-  await assert.rejects(createBackend('sim'), configError(/must be an object/));
-  await assert.rejects(createBackend(null), configError(/must be an object/));
+  await assert.rejects(createBackend('sim'), configError('backend: expected object, got "sim"'));
+  await assert.rejects(createBackend(null), configError('backend: expected object, got null'));
 });
 
 test('config - bad sim options name the field', () => {
-  const cases: [Record<string, unknown>, RegExp][] = [
-    [{ ttftMs: -1 }, /sim backend: 'ttftMs' must be a number of at least 0, got -1/],
-    [{ itlMs: 'fast' }, /'itlMs'.*got "fast"/],
-    [{ prefillMsPerBlock: Number.NaN }, /'prefillMsPerBlock'/],
-    [{ jitter: 1.5 }, /'jitter' must be a number of at least 0 and at most 1/],
-    [{ jitterMode: 'chaotic' }, /'jitterMode' must be one of 'seeded', 'random'/],
-    [{ cacheBlocks: 2.5 }, /'cacheBlocks' must be an integer/],
-    [{ seed: 1.5 }, /'seed' must be an integer/],
-    [{ models: [] }, /'models' must be a non-empty array/],
-    [{ models: ['a', 'a'] }, /'models' must be a non-empty array of distinct/],
-    [{ minOutputTokens: 0 }, /'minOutputTokens' must be an integer of at least 1/],
+  const cases: [Record<string, unknown>, string][] = [
+    [{ ttftMs: -1 }, "'ttftMs' expected number to be greater or equal to 0, got -1"],
+    [{ itlMs: 'fast' }, `'itlMs' expected number, got "fast"`],
+    [{ prefillMsPerBlock: Number.NaN }, "'prefillMsPerBlock' expected number, got NaN"],
+    [{ jitter: 1.5 }, "'jitter' expected number to be less or equal to 1, got 1.5"],
+    [{ jitterMode: 'chaotic' }, `'jitterMode' expected one of 'seeded', 'random', got "chaotic"`],
+    [{ cacheBlocks: 2.5 }, "'cacheBlocks' expected integer, got 2.5"],
+    [{ seed: 1.5 }, "'seed' expected integer, got 1.5"],
+    [{ models: [] }, "'models' expected array length to be greater or equal to 1, got an array"],
+    [{ models: ['a', 'a'] }, "'models' expected array elements to be unique, got an array"],
+    [
+      { minOutputTokens: 0 },
+      "'minOutputTokens' expected integer to be greater or equal to 1, got 0",
+    ],
     [
       { minOutputTokens: 10, maxOutputTokens: 5 },
-      /'maxOutputTokens' \(5\) must be at least 'minOutputTokens' \(10\)/,
+      "'maxOutputTokens' (5) must be at least 'minOutputTokens' (10)",
     ],
-    [{ embeddingDimensions: 0 }, /'embeddingDimensions'/],
-    [{ onPrefill: 'log' }, /'onPrefill' must be a function/],
-    [{ ttftms: 5 }, /unknown option 'ttftms'/],
+    [
+      { embeddingDimensions: 0 },
+      "'embeddingDimensions' expected integer to be greater or equal to 1, got 0",
+    ],
+    [{ onPrefill: 'log' }, `'onPrefill' expected function, got "log"`],
+    [{ ttftms: 5 }, "unknown option 'ttftms'"],
     [
       { failure: { mode: 'explode' } },
-      /sim backend failure: 'mode' must be one of 'exit', 'throw'/,
+      `'failure.mode' expected one of 'exit', 'throw', got "explode"`,
     ],
     [
       { failure: { errorRate: 2 } },
-      /failure: 'errorRate' must be a number of at least 0 and at most 1/,
+      "'failure.errorRate' expected number to be less or equal to 1, got 2",
     ],
-    [{ failure: { crashAfterTokens: -1 } }, /failure: 'crashAfterTokens'/],
-    [{ failure: { crash: 1 } }, /failure: unknown option 'crash'/],
-    [{ failure: 5 }, /failure: options must be an object/],
+    [
+      { failure: { crashAfterTokens: -1 } },
+      "'failure.crashAfterTokens' expected integer to be greater or equal to 0, got -1",
+    ],
+    [{ failure: { crash: 1 } }, "unknown option 'failure.crash'"],
+    [{ failure: 5 }, "'failure' expected object, got 5"],
   ];
-  for (const [options, pattern] of cases) {
-    assert.throws(() => createSimBackend(options), configError(pattern));
+  for (const [options, message] of cases) {
+    assert.throws(() => createSimBackend(options), configError(`sim backend: ${message}`));
   }
 });
 
 test('config - bad openai options name the field', async () => {
-  assert.throws(
-    () => createOpenAIBackend({} as never),
-    configError(/openai backend: 'baseURL' is required/),
-  );
-  assert.throws(
-    () => createOpenAIBackend({ baseURL: 'localhost:8000' }),
-    configError(/'baseURL' must be an http\(s\) URL/),
-  );
-  assert.throws(
-    () => createOpenAIBackend({ baseURL: 'http://127.0.0.1:1/v1', timeoutMs: 0 }),
-    configError(/'timeoutMs' must be an integer of at least 1/),
-  );
-  assert.throws(
-    () => createOpenAIBackend({ baseURL: 'http://127.0.0.1:1/v1', headers: { a: 1 } as never }),
-    configError(/'headers' must be an object of string values/),
-  );
-  assert.throws(
-    () => createOpenAIBackend({ baseURL: 'http://127.0.0.1:1/v1', continuation: 'guess' as never }),
-    configError(/'continuation' must be one of 'instruct', 'final-message'/),
-  );
+  const url = 'http://127.0.0.1:1/v1';
+  const cases: [Record<string, unknown>, string][] = [
+    [{}, "'baseURL' is required"],
+    [{ baseURL: 'localhost:8000' }, `'baseURL' must be an http(s) URL, got "localhost:8000"`],
+    [
+      { baseURL: url, timeoutMs: 0 },
+      "'timeoutMs' expected integer to be greater or equal to 1, got 0",
+    ],
+    [{ baseURL: url, headers: { a: 1 } }, "'headers.a' expected string, got 1"],
+    [
+      { baseURL: url, continuation: 'guess' },
+      `'continuation' expected one of 'instruct', 'final-message', got "guess"`,
+    ],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(
+      () => createOpenAIBackend(options as never),
+      configError(`openai backend: ${message}`),
+    );
+  }
   await assert.rejects(
-    createBackend({ kind: 'openai', baseURL: 'http://127.0.0.1:1/v1', apiKeys: 'x' }),
-    configError(/unknown option 'apiKeys'/),
+    createBackend({ kind: 'openai', baseURL: url, apiKeys: 'x' }),
+    configError("openai backend: unknown option 'apiKeys'"),
   );
 });
 
@@ -103,6 +114,8 @@ test('config - a llama-cpp spec needs a model path from the spec or LLMWIRE_LLAM
   );
   await assert.rejects(
     createBackend({ kind: 'llama-cpp', modelPath: '/m.gguf', parallel: 0 }, {}),
-    configError(/llama-cpp backend: 'parallel' must be an integer of at least 1/),
+    configError(
+      "llama-cpp backend: 'parallel' expected integer to be greater or equal to 1, got 0",
+    ),
   );
 });

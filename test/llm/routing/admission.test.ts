@@ -11,6 +11,7 @@ import {
 } from '../../../src/llm/routing/admission.js';
 import {
   CancelledError,
+  ConfigError,
   DeadlineExceededError,
   OverloadedError,
   RateLimitedError,
@@ -310,4 +311,43 @@ test('admission - close fails queued requests and refuses new ones', async () =>
   admission.close();
   await rejection(queued, UnavailableError);
   await rejection(admission.admit(ticket()), UnavailableError);
+});
+
+test('admission - a bad option is a ConfigError naming its field', () => {
+  const cases: [Record<string, unknown>, string][] = [
+    [
+      { maxQueueLength: -1 },
+      "'maxQueueLength' expected integer to be greater or equal to 0, got -1",
+    ],
+    [
+      { models: { m: { maxQueueWaitMs: 2 ** 32 } } },
+      "'models.m.maxQueueWaitMs' expected number to be less or equal to 2147483648, got 4294967296",
+    ],
+    [
+      { tenants: { acme: { weight: 0 } } },
+      "'tenants.acme.weight' expected number to be greater than 0, got 0",
+    ],
+    [
+      { defaultTenantLimits: { requestsPerMinute: 'x' } },
+      `'defaultTenantLimits.requestsPerMinute' expected number, got "x"`,
+    ],
+    [{ agingMs: 0 }, "'agingMs' expected number to be greater than 0, got 0"],
+    [{ fairShareBy: 'bytes' }, `'fairShareBy' expected one of 'tokens', 'requests', got "bytes"`],
+    [{ maxQueueLen: 3 }, "unknown option 'maxQueueLen'"],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => setup(options), {
+      name: 'ConfigError',
+      message: `admission: ${message}`,
+    });
+  }
+  const { admission } = setup();
+  assert.throws(
+    () => admission.setTenantLimits('acme', { tokensPerMinute: -5 }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.message ===
+        "admission: 'tenants.acme.tokensPerMinute' expected number to be greater than 0, got -5",
+  );
+  admission.close();
 });

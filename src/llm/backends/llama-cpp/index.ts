@@ -2,8 +2,10 @@
 // optional dependency loaded only when this backend is used (see docs/backends.md).
 import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { Type } from '@sinclair/typebox';
 import {
   ConfigError,
+  optionsCheck,
   type EmbeddingRequest,
   type EmbeddingResult,
   type FinishReason,
@@ -15,14 +17,7 @@ import {
 } from '../../../protocol/index.js';
 import { promptText } from '../../routing/prefix.js';
 import type { Backend, GenerateEnd, GenerateOptions, TokenDelta } from '../backend.js';
-import {
-  optionalBoolean,
-  optionalFunction,
-  optionalNames,
-  optionalNumber,
-  readFields,
-  requiredString,
-} from '../config.js';
+import { ModelNames } from '../config.js';
 import { abortError, throwIfAborted } from '../signal.js';
 import { chatHistory, completionPrompt, generationOptions } from './history.js';
 import {
@@ -58,15 +53,21 @@ export interface LlamaCppBackendOptions {
 }
 
 const WHAT = 'llama-cpp backend';
-export const LLAMA_CPP_OPTION_KEYS = [
-  'modelPath',
-  'models',
-  'contextSize',
-  'parallel',
-  'gpuLayers',
-  'embeddings',
-  'importModule',
-] as const;
+const checkOptions = optionsCheck(
+  WHAT,
+  Type.Object(
+    {
+      modelPath: Type.String({ minLength: 1 }),
+      models: Type.Optional(ModelNames),
+      contextSize: Type.Optional(Type.Integer({ minimum: 1 })),
+      parallel: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+      gpuLayers: Type.Optional(Type.Integer({ minimum: 0 })),
+      embeddings: Type.Optional(Type.Boolean()),
+      importModule: Type.Optional(Type.Function([], Type.Promise(Type.Unknown()))),
+    },
+    { additionalProperties: false },
+  ),
+);
 
 interface Loaded {
   lib: NodeLlamaCpp;
@@ -99,16 +100,14 @@ export class LlamaCppBackend implements Backend {
 
   /** Loads node-llama-cpp, the model and its context; fails with a ConfigError. */
   static async create(options: LlamaCppBackendOptions): Promise<LlamaCppBackend> {
-    const f = readFields(WHAT, options, LLAMA_CPP_OPTION_KEYS);
-    const modelPath = requiredString(WHAT, f, 'modelPath');
-    const served = optionalNames(WHAT, f, 'models') ?? [
-      basename(modelPath).replace(/\.gguf$/i, ''),
-    ];
-    const contextSize = optionalNumber(WHAT, f, 'contextSize', { integer: true, min: 1 });
-    const parallel = optionalNumber(WHAT, f, 'parallel', { integer: true, min: 1, max: 256 }) ?? 1;
-    const gpuLayers = optionalNumber(WHAT, f, 'gpuLayers', { integer: true, min: 0 });
-    const embeddings = optionalBoolean(WHAT, f, 'embeddings') ?? false;
-    const importModule = optionalFunction<() => Promise<unknown>>(WHAT, f, 'importModule');
+    const o = checkOptions(options);
+    const modelPath = o.modelPath;
+    const served =
+      o.models === undefined ? [basename(modelPath).replace(/\.gguf$/i, '')] : [...o.models];
+    const { contextSize, gpuLayers } = o;
+    const parallel = o.parallel ?? 1;
+    const embeddings = o.embeddings ?? false;
+    const importModule = o.importModule;
 
     const lib =
       importModule === undefined ? await importNodeLlamaCpp() : checkModule(await importModule());

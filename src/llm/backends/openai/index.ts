@@ -9,20 +9,12 @@ import type {
   InferenceRequest,
   Usage,
 } from '../../../protocol/index.js';
-import { ConfigError, UpstreamError } from '../../../protocol/index.js';
+import { Type } from '@sinclair/typebox';
+import { ConfigError, optionsCheck, UpstreamError } from '../../../protocol/index.js';
 import { SpanKind, traceFields, TraceSpan } from '../../../ops/index.js';
 import { promptText } from '../../routing/prefix.js';
 import type { Backend, GenerateEnd, GenerateOptions, TokenDelta } from '../backend.js';
-import {
-  optionalBoolean,
-  optionalEnum,
-  optionalNames,
-  optionalNumber,
-  optionalString,
-  optionalStringRecord,
-  readFields,
-  requiredString,
-} from '../config.js';
+import { ModelNames } from '../config.js';
 import { abortError, throwIfAborted } from '../signal.js';
 import { toUpstreamError } from './errors.js';
 import { type ContinuationMode, chatBody, completionBody } from './request.js';
@@ -50,15 +42,23 @@ export interface OpenAIBackendOptions {
 }
 
 const WHAT = 'openai backend';
-export const OPENAI_OPTION_KEYS = [
-  'baseURL',
-  'apiKey',
-  'models',
-  'timeoutMs',
-  'headers',
-  'continuation',
-  'streamUsage',
-] as const;
+const checkOptions = optionsCheck(
+  WHAT,
+  Type.Object(
+    {
+      baseURL: Type.String({ minLength: 1 }),
+      apiKey: Type.Optional(Type.String({ minLength: 1 })),
+      models: Type.Optional(ModelNames),
+      timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+      headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+      continuation: Type.Optional(
+        Type.Union([Type.Literal('instruct'), Type.Literal('final-message')]),
+      ),
+      streamUsage: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: false },
+  ),
+);
 
 /** One normalised streamed chunk of either API. */
 interface Piece {
@@ -78,29 +78,27 @@ export class OpenAIBackend implements Backend {
   private readonly discover: boolean;
 
   constructor(options: OpenAIBackendOptions) {
-    const f = readFields(WHAT, options, OPENAI_OPTION_KEYS);
-    const baseURL = requiredString(WHAT, f, 'baseURL');
+    const o = checkOptions(options);
+    const baseURL = o.baseURL;
     if (!/^https?:\/\//.test(baseURL) || !URL.canParse(baseURL)) {
       throw new ConfigError(
         `${WHAT}: 'baseURL' must be an http(s) URL, got ${JSON.stringify(baseURL)}`,
       );
     }
-    const models = optionalNames(WHAT, f, 'models');
-    this.served = models ?? [];
-    this.discover = models === undefined;
-    this.timeoutMs = optionalNumber(WHAT, f, 'timeoutMs', { integer: true, min: 1 }) ?? 60_000;
-    this.continuation =
-      optionalEnum(WHAT, f, 'continuation', ['instruct', 'final-message'] as const) ?? 'instruct';
-    this.streamUsage = optionalBoolean(WHAT, f, 'streamUsage') ?? true;
+    this.served = o.models === undefined ? [] : [...o.models];
+    this.discover = o.models === undefined;
+    this.timeoutMs = o.timeoutMs ?? 60_000;
+    this.continuation = o.continuation ?? 'instruct';
+    this.streamUsage = o.streamUsage ?? true;
     this.client = new OpenAI({
       baseURL,
       // The SDK insists on a key; servers without auth ignore it.
-      apiKey: optionalString(WHAT, f, 'apiKey') ?? 'none',
+      apiKey: o.apiKey ?? 'none',
       // Retries and failover belong to the bus and router, which know the deadline; retrying
       // here as well would multiply attempts and hide a failing upstream.
       maxRetries: 0,
       timeout: this.timeoutMs,
-      defaultHeaders: optionalStringRecord(WHAT, f, 'headers') ?? {},
+      defaultHeaders: { ...o.headers },
       // Not from the environment: an upstream's identity comes from this config alone.
       organization: null,
       project: null,

@@ -1,14 +1,8 @@
 // Options of the simulated backend, their defaults, and their validation (ConfigError naming
 // the field, since these usually come from a config file).
-import { ConfigError } from '../../../protocol/index.js';
-import {
-  type Fields,
-  optionalEnum,
-  optionalFunction,
-  optionalNames,
-  optionalNumber,
-  readFields,
-} from '../config.js';
+import { Type } from '@sinclair/typebox';
+import { ConfigError, optionsCheck } from '../../../protocol/index.js';
+import { ModelNames } from '../config.js';
 
 /** How one request's prefill was costed; reported to `onPrefill`. */
 export interface SimPrefill {
@@ -94,71 +88,81 @@ export interface ResolvedSimOptions {
 }
 
 const WHAT = 'sim backend';
-export const SIM_OPTION_KEYS = [
-  'models',
-  'seed',
-  'minOutputTokens',
-  'maxOutputTokens',
-  'maxTokensLimit',
-  'ttftMs',
-  'itlMs',
-  'prefillMsPerBlock',
-  'jitter',
-  'jitterMode',
-  'cacheBlocks',
-  'embeddingDimensions',
-  'failure',
-  'onPrefill',
-] as const;
-const FAILURE_KEYS = ['crashAfterTokens', 'mode', 'errorRate', 'stallAfterTokens', 'seed'] as const;
 
 /** Largest embedding a request may ask for; beyond it a request could exhaust memory. */
 export const MAX_EMBEDDING_DIMENSIONS = 65_536;
 
+const Ms = Type.Number({ minimum: 0 });
+const Count = Type.Integer({ minimum: 1 });
+const Tokens = Type.Integer({ minimum: 0 });
+const Probability = Type.Number({ minimum: 0, maximum: 1 });
+
+const checkSim = optionsCheck(
+  WHAT,
+  Type.Object(
+    {
+      models: Type.Optional(ModelNames),
+      seed: Type.Optional(Type.Integer()),
+      minOutputTokens: Type.Optional(Count),
+      maxOutputTokens: Type.Optional(Count),
+      maxTokensLimit: Type.Optional(Count),
+      ttftMs: Type.Optional(Ms),
+      itlMs: Type.Optional(Ms),
+      prefillMsPerBlock: Type.Optional(Ms),
+      jitter: Type.Optional(Probability),
+      jitterMode: Type.Optional(Type.Union([Type.Literal('seeded'), Type.Literal('random')])),
+      cacheBlocks: Type.Optional(Type.Integer({ minimum: 0 })),
+      embeddingDimensions: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: MAX_EMBEDDING_DIMENSIONS }),
+      ),
+      failure: Type.Optional(
+        Type.Object(
+          {
+            crashAfterTokens: Type.Optional(Tokens),
+            mode: Type.Optional(Type.Union([Type.Literal('exit'), Type.Literal('throw')])),
+            errorRate: Type.Optional(Probability),
+            stallAfterTokens: Type.Optional(Tokens),
+            seed: Type.Optional(Type.Integer()),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+      onPrefill: Type.Optional(Type.Function([Type.Unknown()], Type.Unknown())),
+    },
+    { additionalProperties: false },
+  ),
+);
+
 export function resolveSimOptions(options: unknown): ResolvedSimOptions {
-  const f: Fields = readFields(WHAT, options ?? {}, SIM_OPTION_KEYS);
-  const ms = { min: 0 };
-  const count = { integer: true, min: 1 };
-  const minOutputTokens = optionalNumber(WHAT, f, 'minOutputTokens', count) ?? 16;
-  const maxOutputTokens =
-    optionalNumber(WHAT, f, 'maxOutputTokens', count) ?? Math.max(64, minOutputTokens);
+  const o = checkSim(options ?? {});
+  const minOutputTokens = o.minOutputTokens ?? 16;
+  const maxOutputTokens = o.maxOutputTokens ?? Math.max(64, minOutputTokens);
   if (maxOutputTokens < minOutputTokens) {
     throw new ConfigError(
       `${WHAT}: 'maxOutputTokens' (${maxOutputTokens}) must be at least 'minOutputTokens' (${minOutputTokens})`,
     );
   }
-  const maxTokensLimit = optionalNumber(WHAT, f, 'maxTokensLimit', count) ?? 32_768;
+  const failure = o.failure ?? {};
   return {
-    models: optionalNames(WHAT, f, 'models') ?? ['llmwire-sim'],
-    seed: optionalNumber(WHAT, f, 'seed', { integer: true }) ?? 0,
+    models: o.models === undefined ? ['llmwire-sim'] : [...o.models],
+    seed: o.seed ?? 0,
     minOutputTokens,
     maxOutputTokens,
-    maxTokensLimit,
-    ttftMs: optionalNumber(WHAT, f, 'ttftMs', ms) ?? 0,
-    itlMs: optionalNumber(WHAT, f, 'itlMs', ms) ?? 0,
-    prefillMsPerBlock: optionalNumber(WHAT, f, 'prefillMsPerBlock', ms) ?? 0,
-    jitter: optionalNumber(WHAT, f, 'jitter', { min: 0, max: 1 }) ?? 0,
-    jitterMode: optionalEnum(WHAT, f, 'jitterMode', ['seeded', 'random'] as const) ?? 'seeded',
-    cacheBlocks: optionalNumber(WHAT, f, 'cacheBlocks', { integer: true, min: 0 }) ?? 4096,
-    embeddingDimensions:
-      optionalNumber(WHAT, f, 'embeddingDimensions', {
-        integer: true,
-        min: 1,
-        max: MAX_EMBEDDING_DIMENSIONS,
-      }) ?? 64,
-    failure: resolveFailure(f['failure']),
-    onPrefill: optionalFunction<(prefill: SimPrefill) => void>(WHAT, f, 'onPrefill'),
-  };
-}
-
-function resolveFailure(value: unknown): ResolvedSimOptions['failure'] {
-  const what = `${WHAT} failure`;
-  const f = readFields(what, value ?? {}, FAILURE_KEYS);
-  return {
-    crashAfterTokens: optionalNumber(what, f, 'crashAfterTokens', { integer: true, min: 0 }),
-    mode: optionalEnum(what, f, 'mode', ['exit', 'throw'] as const) ?? 'throw',
-    errorRate: optionalNumber(what, f, 'errorRate', { min: 0, max: 1 }) ?? 0,
-    stallAfterTokens: optionalNumber(what, f, 'stallAfterTokens', { integer: true, min: 0 }),
-    seed: optionalNumber(what, f, 'seed', { integer: true }),
+    maxTokensLimit: o.maxTokensLimit ?? 32_768,
+    ttftMs: o.ttftMs ?? 0,
+    itlMs: o.itlMs ?? 0,
+    prefillMsPerBlock: o.prefillMsPerBlock ?? 0,
+    jitter: o.jitter ?? 0,
+    jitterMode: o.jitterMode ?? 'seeded',
+    cacheBlocks: o.cacheBlocks ?? 4096,
+    embeddingDimensions: o.embeddingDimensions ?? 64,
+    failure: {
+      crashAfterTokens: failure.crashAfterTokens,
+      mode: failure.mode ?? 'throw',
+      errorRate: failure.errorRate ?? 0,
+      stallAfterTokens: failure.stallAfterTokens,
+      seed: failure.seed,
+    },
+    onPrefill: o.onPrefill,
   };
 }

@@ -77,6 +77,11 @@ export interface BackoffOptions {
   jitter: number;
 }
 
+/** A source of time in ms since the epoch; injected so tests can move time instead of sleeping. */
+export interface Clock {
+  now(): number;
+}
+
 export interface QueueOptions {
   /** How long a delivery is leased to a consumer before it is redelivered. Default 30 s. */
   leaseMs?: number;
@@ -87,6 +92,13 @@ export interface QueueOptions {
   dedupWindowMs?: number;
   /** Most messages held (ready + leased + delayed); enqueue past it fails `overloaded`. Default unbounded. */
   maxDepth?: number;
+  /**
+   * Where the queue reads the time for leases, delays, backoff, TTL and dedup windows. Default
+   * `Date.now`. Only transports that keep queue time in this process use it (memory, sqlite);
+   * the broker transports keep time on the broker (JetStream AckWait, Redis and RabbitMQ
+   * timers), where a clock of this process cannot move it.
+   */
+  clock?: Clock;
 }
 
 export type ResolvedQueueOptions = Required<Omit<QueueOptions, 'backoff' | 'maxDepth'>> & {

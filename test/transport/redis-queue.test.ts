@@ -152,10 +152,10 @@ if (await redisAvailable('redis transport durable queues')) {
 
     test('a message still queued is a duplicate even after its dedup window', async () => {
       await using t = openRedis(prefix);
-      const q = t.queue(unique('live'), { dedupWindowMs: 50, ...fast });
+      const q = t.queue(unique('live'), { dedupWindowMs: 100, ...fast });
       const env = job('waiting');
       await q.enqueue(env);
-      await sleep(100);
+      await sleep(200);
       assert.equal((await q.enqueue(env)).duplicate, true);
       assert.equal((await q.stats()).ready, 1);
     });

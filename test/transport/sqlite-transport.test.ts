@@ -92,7 +92,7 @@ test('sqlite transport - messages and dead letters survive close and reopen', as
   const first = createSqliteTransport({ path });
   const q1 = first.queue('jobs', { maxAttempts: 1 });
   await q1.enqueue(message('kept'));
-  await q1.enqueue(message('dead'), { ttlMs: 0 });
+  await q1.enqueue({ ...message('dead'), deadline: Date.now() - 1 });
   assert.equal((await q1.stats()).dead, 1);
   await first.close();
   const q2 = open(t, path).queue('jobs');

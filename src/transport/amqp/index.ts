@@ -2,14 +2,17 @@
 // exchange; durable queues are classic queues with publisher confirms, manual acks and a
 // prefetch, and the adapter does leases, retries, delays, dedup and per-key order where the
 // broker has no such thing. Where that falls short of the reference semantics:
-// - Dedup: RabbitMQ keeps no message ids. A transport remembers the ids it enqueued, and a
-//   consumer the ids it acked, for dedupWindowMs, in memory; two processes enqueueing one id
-//   both store it (a consumer that already completed the id drops the second copy).
+// - Dedup: RabbitMQ keeps no message ids. A transport remembers the ids it enqueued (for
+//   dedupWindowMs, and past it until it sees them acked or dead-lettered), and a consumer the
+//   ids it acked, in memory; two processes enqueueing one id both store it (a consumer that
+//   already completed the id drops the second copy).
 // - Per-key order: keyed messages go to a queue with a single active consumer, so one process
 //   at a time works through all keys (the others stand by) and holds a key's head, retries
 //   included, until it is acked or dead. Keyed messages are FIFO: priority only orders heads.
-// - maxDepth: x-max-length on the unkeyed and keyed intake queues each; RabbitMQ counts ready
-//   messages only, so leased and delayed ones do not count.
+// - maxDepth: x-max-length on the unkeyed and keyed intake queues each, which RabbitMQ counts
+//   in ready messages only; enqueue also counts the leased and delayed ones this process holds
+//   (a stats round trip per enqueue on a bounded queue). Those held by other processes do not
+//   count.
 // - Stats: ready comes from the broker; leased and delayed are what this process holds.
 // - Attempts are counted in a header the adapter writes on a retry; a delivery lost with its
 //   process or connection comes back with the same count.
@@ -17,6 +20,7 @@
 import type { Channel } from 'amqplib';
 import { createCodec, type Codec } from '../../codec/codec.js';
 import { ClosedError, ConfigError, type Envelope } from '../../protocol/index.js';
+import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { checkSubject } from '../subject.js';
 import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
@@ -191,9 +195,10 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
     flush: () => publisher.flush(),
     queue(name: string, queueOptions?: QueueOptions): DurableQueue {
       assertOpen();
+      const resolved = resolveQueueOptions(name, queueOptions);
       let q = queues.get(name);
       if (q === undefined) {
-        q = new AmqpQueue(name, resolveQueueOptions(name, queueOptions), {
+        q = new AmqpQueue(name, resolved, {
           link,
           admin,
           publisher,
@@ -207,7 +212,7 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
         });
         queues.set(name, q);
       }
-      return q.handle();
+      return contractQueue(q.handle());
     },
     status: (): AsyncIterable<TransportStatus> => link.status.iterate(),
     close() {

@@ -4,6 +4,7 @@
 import type { Codec } from '../../codec/codec.js';
 import type { Envelope } from '../../protocol/index.js';
 import { ClosedError } from '../../protocol/index.js';
+import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
 import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
@@ -48,12 +49,13 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
     flush: () => Promise.resolve(),
     queue(name: string, queueOptions?: QueueOptions): DurableQueue {
       assertOpen();
+      const resolved = resolveQueueOptions(name, queueOptions);
       let store = queues.get(name);
       if (store === undefined) {
-        store = new MemoryQueueStore(name, resolveQueueOptions(name, queueOptions));
+        store = new MemoryQueueStore(name, resolved);
         queues.set(name, store);
       }
-      return store.handle();
+      return contractQueue(store.handle());
     },
     status: (): AsyncIterable<TransportStatus> => status.iterate(),
     close() {

@@ -2,13 +2,13 @@
 // conformance suite. "Durable" here means durable for the life of the process.
 import {
   ClosedError,
-  InvalidMessageError,
   NotFoundError,
   OverloadedError,
   type Envelope,
   type WireErrorBody,
 } from '../../protocol/index.js';
 import { MinHeap } from '../heap.js';
+import { LEASE_EXPIRED, lastError } from '../queue-contract.js';
 import { backoffDelay, expiryOf } from '../queue-policy.js';
 import type {
   DeadLetter,
@@ -86,6 +86,10 @@ export class MemoryQueueStore {
     this.waiters = [];
   }
 
+  private now(): number {
+    return this.options.clock.now();
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new ClosedError(`queue '${this.name}'`);
   }
@@ -93,17 +97,12 @@ export class MemoryQueueStore {
   enqueue(env: Envelope, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
     try {
       this.assertOpen();
-      const now = Date.now();
+      const now = this.now();
       this.pruneDedup(now);
       if (this.dedup.has(env.id) || this.items.has(env.id)) {
         return Promise.resolve({ id: env.id, duplicate: true });
       }
       const prio = env.prio ?? 5;
-      if (!Number.isInteger(prio) || prio < 0 || prio > 9) {
-        throw new InvalidMessageError(
-          `priority must be an integer from 0 to 9, got ${String(env.prio)}`,
-        );
-      }
       if (this.items.size >= this.options.maxDepth) {
         throw new OverloadedError(
           `queue '${this.name}' is full (${this.options.maxDepth} messages)`,
@@ -157,9 +156,10 @@ export class MemoryQueueStore {
 
   async receive(opts: ReceiveOptions): Promise<Delivery[]> {
     this.assertOpen();
+    // waitMs is how long the caller waits, in real time; the queue's clock decides what is due.
     const deadline = Date.now() + opts.waitMs;
     for (;;) {
-      this.tick(Date.now());
+      this.tick(this.now());
       const out = this.take(opts.max);
       if (out.length > 0 || this.closed) return out;
       const left = deadline - Date.now();
@@ -182,7 +182,7 @@ export class MemoryQueueStore {
 
   private take(max: number): Delivery[] {
     const out: Delivery[] = [];
-    const now = Date.now();
+    const now = this.now();
     for (let level = LEVELS - 1; level >= 0 && out.length < max; level--) {
       const list = this.ready[level]!;
       let head = this.readyHead[level]!;
@@ -227,12 +227,12 @@ export class MemoryQueueStore {
         return Promise.resolve();
       },
       nack: (o: NackOptions = {}) => {
-        if (owns()) this.fail(item, Date.now(), o.error, o.delayMs);
+        if (owns()) this.fail(item, this.now(), o.error, o.delayMs);
         return Promise.resolve();
       },
       extend: (ms: number) => {
         if (!owns()) return Promise.reject(new NotFoundError(`lease on ${item.env.id} was lost`));
-        item.leaseUntil = Date.now() + ms;
+        item.leaseUntil = this.now() + ms;
         this.delayed.push({ at: item.leaseUntil, item, lease: item.lease });
         this.arm(item.leaseUntil);
         return Promise.resolve();
@@ -241,7 +241,7 @@ export class MemoryQueueStore {
         if (owns()) {
           this.leasedCount--;
           item.lastError = error;
-          this.kill(item, 'rejected', Date.now());
+          this.kill(item, 'rejected', this.now());
         }
         return Promise.resolve();
       },
@@ -256,7 +256,7 @@ export class MemoryQueueStore {
   private fail(item: Item, now: number, error: WireErrorBody | undefined, delayMs?: number): void {
     this.leasedCount--;
     item.lease = 0;
-    if (error !== undefined) item.lastError = error;
+    item.lastError = lastError(item.lastError, error);
     if (item.attempt >= this.options.maxAttempts) {
       this.kill(item, 'max_attempts', now);
       return;
@@ -290,7 +290,7 @@ export class MemoryQueueStore {
     const at = list.indexOf(item);
     if (at >= 0) list.splice(at, 1);
     if (list.length === 0) this.keys.delete(key);
-    else if (at === 0 && list[0]!.state === 'blocked') this.release(list[0]!, Date.now());
+    else if (at === 0 && list[0]!.state === 'blocked') this.release(list[0]!, this.now());
   }
 
   /** Moves due delayed items to ready, expires leases and TTLs. */
@@ -309,7 +309,7 @@ export class MemoryQueueStore {
           this.release(item, now);
         }
       } else if (item.state === 'leased' && item.lease === lease && item.leaseUntil <= now) {
-        this.fail(item, now, { code: 'worker_lost', message: 'lease expired', retryable: true });
+        this.fail(item, now, LEASE_EXPIRED);
       }
     }
     for (
@@ -327,13 +327,13 @@ export class MemoryQueueStore {
     if (this.closed || at >= this.timerAt) return;
     clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => this.onTimer(), Math.max(0, at - Date.now()));
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, at - this.now()));
     this.timer.unref();
   }
 
   private onTimer(): void {
     this.timerAt = Infinity;
-    const now = Date.now();
+    const now = this.now();
     this.tick(now);
     const next = Math.min(
       this.delayed.peek()?.at ?? Infinity,
@@ -355,7 +355,7 @@ export class MemoryQueueStore {
   }
 
   stats(): QueueStats {
-    this.tick(Date.now());
+    this.tick(this.now());
     const blocked = this.items.size - this.readyCount - this.leasedCount;
     return {
       ready: this.readyCount,
@@ -366,7 +366,7 @@ export class MemoryQueueStore {
   }
 
   deadLetters(limit = 100): DeadLetter[] {
-    this.tick(Date.now());
+    this.tick(this.now());
     return [...this.dead.values()].slice(0, limit);
   }
 

@@ -4,7 +4,6 @@
 import type { Codec } from '../../codec/codec.js';
 import {
   ClosedError,
-  ConfigError,
   NotFoundError,
   OverloadedError,
   PROTOCOL_VERSION,
@@ -12,7 +11,7 @@ import {
   type Envelope,
   type WireErrorBody,
 } from '../../protocol/index.js';
-import { backoffDelay, checkQueued } from '../queue-policy.js';
+import { backoffDelay } from '../queue-policy.js';
 import type {
   DeadLetter,
   DeadLetterReason,
@@ -58,9 +57,6 @@ export function createRedisQueue(
   async function receive(opts: ReceiveOptions): Promise<Delivery[]> {
     assertOpen();
     const max = opts.max;
-    if (!(Number.isInteger(max) && max >= 1)) {
-      throw new ConfigError(`receive max must be a positive integer, got ${String(max)}`);
-    }
     const until = Date.now() + Math.max(0, opts.waitMs);
     const bell = opts.waitMs > 0 ? ctx.bells.acquire(bellChannel) : undefined;
     try {
@@ -132,18 +128,12 @@ export function createRedisQueue(
       },
       ack: () => settle(() => store.ack(lease)),
       nack: async (o: NackOptions = {}) => {
-        if (o.delayMs !== undefined && !(Number.isFinite(o.delayMs) && o.delayMs >= 0)) {
-          throw new ConfigError('nack delayMs must be a number >= 0');
-        }
         const delay = o.delayMs ?? backoffDelay(lease.attempt, options.backoff);
         await settle(() => store.nack(lease, Math.round(delay), o.error));
       },
       reject: (error: WireErrorBody) => settle(() => store.reject(lease, error)),
       extend: async (ms: number) => {
         assertOpen();
-        if (!(Number.isFinite(ms) && ms > 0)) {
-          throw new ConfigError('extend ms must be a positive number');
-        }
         const asked = Date.now();
         if (settled || !(await store.extend(lease, ms))) {
           throw new NotFoundError(`lease on message ${lease.id} was lost`, {
@@ -194,7 +184,6 @@ export function createRedisQueue(
     name,
     async enqueue(env: Envelope, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
       assertOpen();
-      checkQueued(env, opts);
       const outcome = await store.enqueue({
         id: env.id,
         frame: toBuffer(codec.encode(env)),

@@ -3,6 +3,7 @@
 import { createCodec, type Codec } from '../../codec/codec.js';
 import { ClosedError, ConfigError } from '../../protocol/index.js';
 import { createMemoryTransport, type MemoryTransportOptions } from '../memory/index.js';
+import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import type { DurableQueue, QueueOptions, Transport } from '../transport.js';
 import { TxEffects } from './effects.js';
@@ -91,7 +92,7 @@ export function createSqliteTransport(options: SqliteTransportOptions): Transpor
     status: () => pubsub.status(),
     queue(name: string, queueOptions?: QueueOptions): DurableQueue {
       if (closed) throw new ClosedError('sqlite transport');
-      return createSqliteQueue(name, resolveQueueOptions(name, queueOptions), ctx);
+      return contractQueue(createSqliteQueue(name, resolveQueueOptions(name, queueOptions), ctx));
     },
     close() {
       closing ??= close();

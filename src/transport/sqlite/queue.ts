@@ -1,9 +1,8 @@
-// The DurableQueue handle of the sqlite transport: argument checks, long-polling receive and
+// The DurableQueue handle of the sqlite transport (arguments are checked by queue-contract.ts): long-polling receive and
 // deliveries, with every storage step handed to the group commit.
 import type { Codec } from '../../codec/codec.js';
 import {
   ClosedError,
-  ConfigError,
   PROTOCOL_VERSION,
   type Envelope,
   type WireErrorBody,
@@ -24,7 +23,6 @@ import type { TxEffects } from './effects.js';
 import type { GroupCommit } from './group-commit.js';
 import type { DeadRow } from './schema.js';
 import type { Statements } from './statements.js';
-import { checkQueued } from '../queue-policy.js';
 import { QueueStore, type Lease } from './store.js';
 
 /** What a queue needs from its transport. */
@@ -47,6 +45,7 @@ export function createSqliteQueue(
   ctx: QueueContext,
 ): DurableQueue {
   const { commit, codec } = ctx;
+  const { clock } = options;
   const store = new QueueStore(name, options, ctx.statements, codec, ctx.effects);
 
   const assertOpen = () => {
@@ -56,19 +55,17 @@ export function createSqliteQueue(
   async function receive(opts: ReceiveOptions): Promise<Delivery[]> {
     assertOpen();
     const max = opts.max;
-    if (!(Number.isInteger(max) && max >= 1)) {
-      throw new ConfigError(`receive max must be a positive integer, got ${String(max)}`);
-    }
-    const until = Date.now() + Math.max(0, opts.waitMs);
+    // waitMs is how long the caller waits, in real time; the queue's clock decides what is due.
+    const until = Date.now() + opts.waitMs;
     for (;;) {
       if (ctx.isClosed()) return [];
-      const { leases, nextDue } = await commit.run(() => store.take(max, Date.now()));
+      const { leases, nextDue } = await commit.run(() => store.take(max, clock.now()));
       if (leases.length > 0) return leases.map(deliveryOf);
-      const now = Date.now();
-      if (now >= until || opts.signal?.aborted === true) return [];
+      const left = until - Date.now();
+      if (left <= 0 || opts.signal?.aborted === true) return [];
       // Wake on an in-process change, on the next delay or lease end, or to poll for changes
       // made by other processes sharing the file.
-      await sleep(Math.min(until, nextDue, now + ctx.pollMs) - now, name, opts.signal);
+      await sleep(Math.min(left, nextDue - clock.now(), ctx.pollMs), name, opts.signal);
     }
   }
 
@@ -108,17 +105,11 @@ export function createSqliteQueue(
       },
       ack: () => settle(() => store.ack(lease)),
       nack: (o: NackOptions = {}) => {
-        if (o.delayMs !== undefined && !(Number.isFinite(o.delayMs) && o.delayMs >= 0)) {
-          return Promise.reject(new ConfigError('nack delayMs must be a number >= 0'));
-        }
         return settle(() => store.nack(lease, o.error, o.delayMs));
       },
       reject: (error: WireErrorBody) => settle(() => store.reject(lease, error)),
       extend: async (ms: number) => {
         assertOpen();
-        if (!(Number.isFinite(ms) && ms > 0)) {
-          throw new ConfigError('extend ms must be a positive number');
-        }
         leaseUntil = await commit.run(() => store.extend(lease, ms));
       },
     };
@@ -128,20 +119,19 @@ export function createSqliteQueue(
     name,
     async enqueue(env: Envelope, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
       assertOpen();
-      checkQueued(env, opts);
       const frame = codec.encode(env);
       return commit.run(() => store.enqueue(env, frame, opts));
     },
     receive,
     async stats(): Promise<QueueStats> {
       assertOpen();
-      return commit.run(() => store.stats(Date.now()));
+      return commit.run(() => store.stats(clock.now()));
     },
     async deadLetters(opts: { limit?: number } = {}): Promise<DeadLetter[]> {
       assertOpen();
       const limit = opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT;
       const rows = await commit.run(() => {
-        store.maintain(Date.now());
+        store.maintain(clock.now());
         return ctx.statements.deadList.all(name, limit) as DeadRow[];
       });
       return rows.map((row) => deadLetterOf(row, name, codec));
@@ -149,7 +139,7 @@ export function createSqliteQueue(
     async replayDeadLetters(ids?: string[]): Promise<number> {
       assertOpen();
       return commit.run(() => {
-        const now = Date.now();
+        const now = clock.now();
         let n = 0;
         for (const row of deadRows(ctx.statements, name, ids)) {
           if (store.replay(row.id, row.frame, now)) n++;

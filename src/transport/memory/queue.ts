@@ -216,12 +216,19 @@ export class MemoryQueueStore {
     this.arm(item.leaseUntil);
     const lease = item.lease;
     const envelope: Envelope = { ...item.env, attempt: item.attempt };
+    // A lease ends at leaseUntil whether or not a tick has noticed yet (as on every transport).
     const owns = () =>
-      item.state === 'leased' && item.lease === lease && this.items.get(item.env.id) === item;
+      item.state === 'leased' &&
+      item.lease === lease &&
+      item.leaseUntil > this.now() &&
+      this.items.get(item.env.id) === item;
+    let leaseUntil = item.leaseUntil;
     return {
       envelope,
       attempt: item.attempt,
-      leaseUntil: item.leaseUntil,
+      get leaseUntil() {
+        return leaseUntil;
+      },
       ack: () => {
         if (owns()) this.finish(item);
         return Promise.resolve();
@@ -232,7 +239,7 @@ export class MemoryQueueStore {
       },
       extend: (ms: number) => {
         if (!owns()) return Promise.reject(new NotFoundError(`lease on ${item.env.id} was lost`));
-        item.leaseUntil = this.now() + ms;
+        item.leaseUntil = leaseUntil = this.now() + ms;
         this.delayed.push({ at: item.leaseUntil, item, lease: item.lease });
         this.arm(item.leaseUntil);
         return Promise.resolve();

@@ -1,6 +1,12 @@
 // The Transport seam: what the bus needs from anything that moves envelopes. Small on purpose;
 // each adapter keeps its broker's knobs in its own options. The semantics every adapter must
 // give are pinned by test/conformance (run against each transport unchanged).
+//
+// Adapter style: a transport is made by `create<Name>Transport(options)`, which checks its
+// options and wires the parts; each durable queue is a class implementing DurableQueue
+// (`MemoryQueue`, `SqliteQueue`, `NatsQueue`, `RedisQueue`, `AmqpQueue`, `RemoteQueue`) whose
+// broker steps live in small helpers beside it, and `queue()` returns it wrapped by
+// `contractQueue` (queue-contract.ts), which checks every argument the same way everywhere.
 import type { Envelope, WireErrorBody } from '../protocol/index.js';
 
 export type TransportStatus =

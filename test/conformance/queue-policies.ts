@@ -270,9 +270,11 @@ export function queuePoliciesSuite(factory: TransportFactory): void {
 
     test('a message expiring while it waits for a retry is dead-lettered, not redelivered', async () => {
       await using env = await open();
-      await env.q.enqueue(message(env.q.name, 'x'), { ttlMs: 150 + slack });
-      await (await one(env.q)).nack({ delayMs: 300 + 2 * slack });
-      assert.deepEqual(await env.q.receive({ max: 1, waitMs: 600 + 3 * slack }), []);
+      // Long enough for a broker's first receive to set up its consumer before the TTL ends.
+      const ttlMs = 500 + 10 * slack;
+      await env.q.enqueue(message(env.q.name, 'x'), { ttlMs });
+      await (await one(env.q)).nack({ delayMs: ttlMs + 200 });
+      assert.deepEqual(await env.q.receive({ max: 1, waitMs: ttlMs + 600 }), []);
       await eventually(async () => (await env.q.stats()).dead === 1, 3000 + slack);
       const [letter] = await env.q.deadLetters();
       assert.equal(letter?.reason, 'expired');
@@ -281,9 +283,11 @@ export function queuePoliciesSuite(factory: TransportFactory): void {
 
     test('a consumer holding a lease is not expired from under it', async () => {
       await using env = await open();
-      await env.q.enqueue(message(env.q.name, 'x'), { ttlMs: 80 });
+      // Long enough for a broker's first receive to set up its consumer before the TTL ends.
+      const ttlMs = 500 + 10 * slack;
+      await env.q.enqueue(message(env.q.name, 'x'), { ttlMs });
       const d = await one(env.q);
-      await sleep(120);
+      await sleep(ttlMs + 100);
       assert.equal((await env.q.stats()).leased, 1);
       await d.ack();
       await statsBecome(env.q, { ready: 0, delayed: 0, leased: 0, dead: 0 });

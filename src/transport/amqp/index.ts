@@ -212,7 +212,7 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
         });
         queues.set(name, q);
       }
-      return contractQueue(q.handle());
+      return contractQueue(q);
     },
     status: (): AsyncIterable<TransportStatus> => link.status.iterate(),
     close() {

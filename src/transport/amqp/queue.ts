@@ -8,10 +8,12 @@ import { ClosedError, OverloadedError, type Envelope } from '../../protocol/inde
 import { expiryOf } from '../queue-policy.js';
 import type {
   DeadLetter,
+  Delivery,
   DurableQueue,
   EnqueueOptions,
   EnqueueResult,
   QueueStats,
+  ReceiveOptions,
   ResolvedQueueOptions,
 } from '../transport.js';
 import type { AdminChannel } from './admin.js';
@@ -41,7 +43,7 @@ export interface QueueDeps {
 const MAX_PRIORITY = 9;
 const DEFAULT_DEAD_LETTER_LIMIT = 100;
 
-export class AmqpQueue {
+export class AmqpQueue implements DurableQueue {
   readonly names: QueueNames;
   /** Ids enqueued through this transport inside the dedup window. */
   private readonly enqueued: DedupWindow;
@@ -176,32 +178,36 @@ export class AmqpQueue {
     };
   }
 
-  handle(): DurableQueue {
-    const { codec, publisher, admin } = this.deps;
-    const names = this.names;
-    const managed = async <T>(fn: (ch: Channel) => Promise<T>): Promise<T> => {
-      this.assertOpen();
-      await this.declare();
-      return admin.run(fn);
-    };
-    return {
-      name: this.name,
-      enqueue: (env, opts) => this.enqueue(env, opts),
-      receive: (opts) => this.consumer.receive(opts),
-      stats: () => this.stats(),
-      deadLetters: (opts = {}) =>
-        managed<DeadLetter[]>((ch) =>
-          listDeadLetters(ch, names, codec, opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT),
-        ),
-      replayDeadLetters: (ids) =>
-        managed<number>((ch) =>
-          replayDeadLetters(ch, names, codec, publisher, ids, (id) => {
-            this.enqueued.delete(id);
-            this.completed.delete(id);
-          }),
-        ),
-      purgeDeadLetters: (ids) => managed<number>((ch) => purgeDeadLetters(ch, names, codec, ids)),
-    };
+  receive(opts: ReceiveOptions): Promise<Delivery[]> {
+    return this.consumer.receive(opts);
+  }
+
+  deadLetters(opts: { limit?: number } = {}): Promise<DeadLetter[]> {
+    const { codec } = this.deps;
+    return this.managed((ch) =>
+      listDeadLetters(ch, this.names, codec, opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT),
+    );
+  }
+
+  replayDeadLetters(ids?: string[]): Promise<number> {
+    const { codec, publisher } = this.deps;
+    return this.managed((ch) =>
+      replayDeadLetters(ch, this.names, codec, publisher, ids, (id) => {
+        this.enqueued.delete(id);
+        this.completed.delete(id);
+      }),
+    );
+  }
+
+  purgeDeadLetters(ids?: string[]): Promise<number> {
+    return this.managed((ch) => purgeDeadLetters(ch, this.names, this.deps.codec, ids));
+  }
+
+  /** Runs `fn` on the admin channel once the queue is declared. */
+  private async managed<T>(fn: (ch: Channel) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    await this.declare();
+    return this.deps.admin.run(fn);
   }
 
   close(): Promise<void> {

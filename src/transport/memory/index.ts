@@ -9,7 +9,7 @@ import { resolveQueueOptions } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
 import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
 import { SubjectRouter } from './pubsub.js';
-import { MemoryQueueStore } from './queue.js';
+import { MemoryQueue } from './queue.js';
 
 export interface MemoryTransportOptions {
   /** Round-trip each published message through this codec (tests, debugging). */
@@ -25,7 +25,7 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
       console.error(`llmwire: subscriber on '${env.subject}' threw`, err);
     });
   const router = new SubjectRouter(onHandlerError);
-  const queues = new Map<string, MemoryQueueStore>();
+  const queues = new Map<string, MemoryQueue>();
   const status = new StatusFeed();
   status.push({ type: 'connected' });
   const codec = options.codec;
@@ -52,10 +52,10 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
       const resolved = resolveQueueOptions(name, queueOptions);
       let store = queues.get(name);
       if (store === undefined) {
-        store = new MemoryQueueStore(name, resolved);
+        store = new MemoryQueue(name, resolved);
         queues.set(name, store);
       }
-      return contractQueue(store.handle());
+      return contractQueue(store);
     },
     status: (): AsyncIterable<TransportStatus> => status.iterate(),
     close() {

@@ -44,7 +44,7 @@ interface Waiter {
 
 const LEVELS = 10;
 
-export class MemoryQueueStore {
+export class MemoryQueue implements DurableQueue {
   private readonly items = new Map<string, Item>();
   private readonly ready: Item[][] = Array.from({ length: LEVELS }, () => []);
   private readonly readyHead: number[] = new Array<number>(LEVELS).fill(0);
@@ -66,18 +66,6 @@ export class MemoryQueueStore {
     readonly name: string,
     private readonly options: ResolvedQueueOptions,
   ) {}
-
-  handle(): DurableQueue {
-    return {
-      name: this.name,
-      enqueue: (env, opts) => this.enqueue(env, opts),
-      receive: (opts) => this.receive(opts),
-      stats: () => Promise.resolve(this.stats()),
-      deadLetters: (opts) => Promise.resolve(this.deadLetters(opts?.limit)),
-      replayDeadLetters: (ids) => Promise.resolve(this.replay(ids)),
-      purgeDeadLetters: (ids) => Promise.resolve(this.purge(ids)),
-    };
-  }
 
   close(): void {
     this.closed = true;
@@ -361,7 +349,11 @@ export class MemoryQueueStore {
     }
   }
 
-  stats(): QueueStats {
+  stats(): Promise<QueueStats> {
+    return Promise.resolve(this.countNow());
+  }
+
+  private countNow(): QueueStats {
     this.tick(this.now());
     const blocked = this.items.size - this.readyCount - this.leasedCount;
     return {
@@ -372,12 +364,20 @@ export class MemoryQueueStore {
     };
   }
 
-  deadLetters(limit = 100): DeadLetter[] {
+  deadLetters(options: { limit?: number } = {}): Promise<DeadLetter[]> {
     this.tick(this.now());
-    return [...this.dead.values()].slice(0, limit);
+    return Promise.resolve([...this.dead.values()].slice(0, options.limit ?? 100));
   }
 
-  replay(ids?: string[]): number {
+  replayDeadLetters(ids?: string[]): Promise<number> {
+    return Promise.resolve(this.replay(ids));
+  }
+
+  purgeDeadLetters(ids?: string[]): Promise<number> {
+    return Promise.resolve(this.purge(ids));
+  }
+
+  private replay(ids?: string[]): number {
     let n = 0;
     for (const id of ids ?? [...this.dead.keys()]) {
       const letter = this.dead.get(id);
@@ -395,7 +395,7 @@ export class MemoryQueueStore {
     return n;
   }
 
-  purge(ids?: string[]): number {
+  private purge(ids?: string[]): number {
     if (ids === undefined) {
       const n = this.dead.size;
       this.dead.clear();

@@ -16,7 +16,7 @@ import { GroupClaims } from './groups.js';
 import { RedisConnections, type ReconnectOptions } from './connection.js';
 import { checkPrefix, KeyLayout } from './keys.js';
 import { RedisPubSub } from './pubsub.js';
-import { createRedisQueue, type QueueContext } from './queue.js';
+import { RedisQueue, type QueueContext } from './queue.js';
 import { defineQueueScripts, QueueStore, redisFailure } from './queue-store.js';
 
 export interface RedisTransportOptions {
@@ -167,7 +167,7 @@ export function createRedisTransport(options: RedisTransportOptions): Transport 
       const resolved = resolveQueueOptions(queueName, queueOptions);
       const store = new QueueStore(conns.cmd, keys.queueBase(queueName), resolved, name);
       stores.set(queueName, store);
-      return contractQueue(createRedisQueue(queueName, resolved, store, ctx));
+      return contractQueue(new RedisQueue(queueName, resolved, store, ctx));
     },
     status: () => conns.status.iterate(),
     close() {

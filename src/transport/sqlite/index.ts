@@ -8,7 +8,7 @@ import { resolveQueueOptions } from '../queue-policy.js';
 import type { DurableQueue, QueueOptions, Transport } from '../transport.js';
 import { TxEffects } from './effects.js';
 import { GroupCommit } from './group-commit.js';
-import { createSqliteQueue, type QueueContext } from './queue.js';
+import { SqliteQueue, type QueueContext } from './queue.js';
 import { openDatabase } from './schema.js';
 import { prepareStatements } from './statements.js';
 
@@ -92,7 +92,7 @@ export function createSqliteTransport(options: SqliteTransportOptions): Transpor
     status: () => pubsub.status(),
     queue(name: string, queueOptions?: QueueOptions): DurableQueue {
       if (closed) throw new ClosedError('sqlite transport');
-      return contractQueue(createSqliteQueue(name, resolveQueueOptions(name, queueOptions), ctx));
+      return contractQueue(new SqliteQueue(name, resolveQueueOptions(name, queueOptions), ctx));
     },
     close() {
       closing ??= close();

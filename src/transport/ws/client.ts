@@ -16,7 +16,7 @@ import { checkPattern, checkSubject } from '../subject.js';
 import type { MessageHandler, Transport } from '../transport.js';
 import { clientTlsOptions, type ClientTlsOptions } from '../tls.js';
 import { HubConnection } from './client-link.js';
-import { createRemoteQueue } from './client-queue.js';
+import { RemoteQueue } from './client-queue.js';
 import { encodeRecord, wireQueueOptions } from './wire.js';
 
 export interface WebSocketTransportOptions {
@@ -234,7 +234,7 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
       // The hub's queue keeps its own time: a clock of this process does not travel.
       const { clock: _clock, ...wire } = queueOptions ?? {};
       return contractQueue(
-        createRemoteQueue(
+        new RemoteQueue(
           name,
           wireQueueOptions(queueOptions === undefined ? undefined : wire),
           link,

@@ -18,8 +18,9 @@
 //   process or connection comes back with the same count.
 // - Acks are not confirmed by AMQP: after a broker crash an acked message may come back.
 import type { Channel } from 'amqplib';
+import { Type } from '@sinclair/typebox';
 import { createCodec, type Codec } from '../../codec/codec.js';
-import { ClosedError, ConfigError, type Envelope } from '../../protocol/index.js';
+import { ClosedError, ConfigError, optionsCheck, type Envelope } from '../../protocol/index.js';
 import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { checkSubject } from '../subject.js';
@@ -82,12 +83,16 @@ export interface AmqpTransport extends Transport {
 
 const MANDATORY = { mandatory: true } as const;
 
-function positiveInt(name: string, value: number): number {
-  if (!(Number.isInteger(value) && value > 0)) {
-    throw new ConfigError(`amqp transport ${name} must be a positive integer`);
-  }
-  return value;
-}
+const Count = Type.Optional(Type.Integer({ minimum: 1 }));
+/** The numeric knobs; the rest (url, tls, codec) are checked where they are used. */
+const checkCounts = optionsCheck(
+  'amqp transport',
+  Type.Object({
+    prefetch: Count,
+    confirmWindow: Type.Optional(Type.Object({ messages: Count, bytes: Count })),
+    consumerIdleMs: Count,
+  }),
+);
 
 export function createAmqpTransport(options: AmqpTransportOptions): AmqpTransport {
   if (typeof options.url !== 'string' || !/^amqps?:\/\//.test(options.url)) {
@@ -99,7 +104,8 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
   const tls = options.tls === undefined ? {} : clientTlsOptions(options.tls, 'amqp transport tls');
   const names = new Names(options.exchange ?? 'llmwire');
   const codec = options.codec ?? createCodec({ encoding: 'msgpack', open: false });
-  const prefetch = positiveInt('prefetch', options.prefetch ?? 32);
+  checkCounts(options);
+  const prefetch = options.prefetch ?? 32;
   const onError = options.onError ?? ((err) => console.error('llmwire amqp transport:', err));
   const reconnect = options.reconnect;
   const link = new AmqpLink({
@@ -119,8 +125,8 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
   const pubsub = new Subscriptions(link, names, codec, (err) => onError(err));
   const publisher = new Publisher(link, {
     maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
-    windowMessages: positiveInt('confirmWindow.messages', options.confirmWindow?.messages ?? 512),
-    windowBytes: positiveInt('confirmWindow.bytes', options.confirmWindow?.bytes ?? 16 << 20),
+    windowMessages: options.confirmWindow?.messages ?? 512,
+    windowBytes: options.confirmWindow?.bytes ?? 16 << 20,
     setup: async (ch) => void (await ch.assertExchange(names.exchange, 'topic', { durable: true })),
     onReturn: (msg) => {
       let env: Envelope;
@@ -206,7 +212,7 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
           codec,
           names,
           prefetch,
-          idleMs: positiveInt('consumerIdleMs', options.consumerIdleMs ?? 30_000),
+          idleMs: options.consumerIdleMs ?? 30_000,
           onError,
           isClosed: () => closed,
         });

@@ -100,9 +100,9 @@ export interface QueueOptions {
   maxDepth?: number;
   /**
    * Where the queue reads the time for leases, delays, backoff, TTL and dedup windows. Default
-   * `Date.now`. Only transports that keep queue time in this process use it (memory, sqlite);
-   * the broker transports keep time on the broker (JetStream AckWait, Redis and RabbitMQ
-   * timers), where a clock of this process cannot move it.
+   * `Date.now`. Only memory and sqlite read it; the broker transports keep queue time where a
+   * clock of this process cannot move it (nats: JetStream AckWait and nak delays; redis: the
+   * server's TIME in its scripts; amqp: RabbitMQ message TTLs for delays and expiry).
    */
   clock?: Clock;
 }

@@ -1,17 +1,11 @@
-// Shared queue policy: defaults, option checks and backoff timing, so every transport computes
-// retries the same way.
-import {
-  ConfigError,
-  createEnvelope,
-  InvalidMessageError,
-  type Envelope,
-} from '../protocol/index.js';
-import type {
-  BackoffOptions,
-  EnqueueOptions,
-  QueueOptions,
-  ResolvedQueueOptions,
-} from './transport.js';
+// Shared queue policy: defaults, backoff and expiry timing, so every transport computes retries
+// the same way. Argument checks live in queue-contract.ts.
+import { ConfigError, createEnvelope, type Envelope } from '../protocol/index.js';
+import { checkQueueOptions } from './queue-contract.js';
+import type { BackoffOptions, Clock, QueueOptions, ResolvedQueueOptions } from './transport.js';
+
+/** Wall-clock time: the default clock of a queue. */
+export const SYSTEM_CLOCK: Clock = { now: () => Date.now() };
 
 export const DEFAULT_BACKOFF: BackoffOptions = {
   initialMs: 200,
@@ -22,6 +16,7 @@ export const DEFAULT_BACKOFF: BackoffOptions = {
 
 export const QUEUE_NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
 
+/** A queue's options with every default filled in; throws ConfigError naming each bad field. */
 export function resolveQueueOptions(
   name: string,
   options: QueueOptions = {},
@@ -31,31 +26,15 @@ export function resolveQueueOptions(
       `queue name '${name}' must be 1-128 characters of letters, digits, '_' or '-'`,
     );
   }
-  const resolved: ResolvedQueueOptions = {
+  checkQueueOptions(options);
+  return {
     leaseMs: options.leaseMs ?? 30_000,
     maxAttempts: options.maxAttempts ?? 5,
     dedupWindowMs: options.dedupWindowMs ?? 120_000,
     maxDepth: options.maxDepth ?? Number.POSITIVE_INFINITY,
     backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+    clock: options.clock ?? SYSTEM_CLOCK,
   };
-  positive('leaseMs', resolved.leaseMs);
-  positive('maxAttempts', resolved.maxAttempts);
-  nonNegative('dedupWindowMs', resolved.dedupWindowMs);
-  positive('maxDepth', resolved.maxDepth);
-  nonNegative('backoff.initialMs', resolved.backoff.initialMs);
-  nonNegative('backoff.maxMs', resolved.backoff.maxMs);
-  if (!(resolved.backoff.multiplier >= 1)) throw new ConfigError('backoff.multiplier must be >= 1');
-  if (!(resolved.backoff.jitter >= 0 && resolved.backoff.jitter <= 1)) {
-    throw new ConfigError('backoff.jitter must be between 0 and 1');
-  }
-  return resolved;
-}
-
-function positive(field: string, value: number): void {
-  if (!(value > 0)) throw new ConfigError(`queue option ${field} must be a positive number`);
-}
-function nonNegative(field: string, value: number): void {
-  if (!(value >= 0)) throw new ConfigError(`queue option ${field} must be zero or more`);
 }
 
 /** Delay before delivery number `attempt + 1`, after `attempt` failed deliveries. */
@@ -80,22 +59,6 @@ export function expiryOf(
 ): number {
   const byTtl = ttlMs === undefined ? Number.POSITIVE_INFINITY : now + ttlMs;
   return Math.min(deadline ?? Number.POSITIVE_INFINITY, byTtl);
-}
-
-/** Checks what the codec does not: fields a durable queue itself relies on. */
-export function checkQueued(env: Envelope, opts: EnqueueOptions): void {
-  if (typeof env.id !== 'string' || env.id.length === 0) {
-    throw new InvalidMessageError('queued message has no id');
-  }
-  if (env.prio !== undefined && !(Number.isInteger(env.prio) && env.prio >= 0 && env.prio <= 9)) {
-    throw new InvalidMessageError(`priority must be an integer 0..9, got ${String(env.prio)}`);
-  }
-  for (const field of ['delayMs', 'ttlMs'] as const) {
-    const v = opts[field];
-    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) {
-      throw new InvalidMessageError(`enqueue option ${field} must be a number >= 0`);
-    }
-  }
 }
 
 /**

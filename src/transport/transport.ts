@@ -1,6 +1,12 @@
 // The Transport seam: what the bus needs from anything that moves envelopes. Small on purpose;
 // each adapter keeps its broker's knobs in its own options. The semantics every adapter must
 // give are pinned by test/conformance (run against each transport unchanged).
+//
+// Adapter style: a transport is made by `create<Name>Transport(options)`, which checks its
+// options and wires the parts; each durable queue is a class implementing DurableQueue
+// (`MemoryQueue`, `SqliteQueue`, `NatsQueue`, `RedisQueue`, `AmqpQueue`, `RemoteQueue`) whose
+// broker steps live in small helpers beside it, and `queue()` returns it wrapped by
+// `contractQueue` (queue-contract.ts), which checks every argument the same way everywhere.
 import type { Envelope, WireErrorBody } from '../protocol/index.js';
 
 export type TransportStatus =
@@ -77,6 +83,11 @@ export interface BackoffOptions {
   jitter: number;
 }
 
+/** A source of time in ms since the epoch; injected so tests can move time instead of sleeping. */
+export interface Clock {
+  now(): number;
+}
+
 export interface QueueOptions {
   /** How long a delivery is leased to a consumer before it is redelivered. Default 30 s. */
   leaseMs?: number;
@@ -87,6 +98,13 @@ export interface QueueOptions {
   dedupWindowMs?: number;
   /** Most messages held (ready + leased + delayed); enqueue past it fails `overloaded`. Default unbounded. */
   maxDepth?: number;
+  /**
+   * Where the queue reads the time for leases, delays, backoff, TTL and dedup windows. Default
+   * `Date.now`. Only memory and sqlite read it; the broker transports keep queue time where a
+   * clock of this process cannot move it (nats: JetStream AckWait and nak delays; redis: the
+   * server's TIME in its scripts; amqp: RabbitMQ message TTLs for delays and expiry).
+   */
+  clock?: Clock;
 }
 
 export type ResolvedQueueOptions = Required<Omit<QueueOptions, 'backoff' | 'maxDepth'>> & {

@@ -2,6 +2,8 @@
 import { coalesceSuite } from './coalesce.js';
 import type { TransportFactory } from './harness.js';
 import { pubsubSuite } from './pubsub.js';
+import { queueArgumentsSuite } from './queue-arguments.js';
+import { queuePoliciesSuite } from './queue-policies.js';
 import { queueSuite } from './queue.js';
 import { requestSuite } from './request.js';
 import { streamSuite } from './stream.js';
@@ -14,4 +16,6 @@ export function runConformance(factory: TransportFactory): void {
   streamSuite(factory);
   coalesceSuite(factory);
   queueSuite(factory);
+  queuePoliciesSuite(factory);
+  queueArgumentsSuite(factory);
 }

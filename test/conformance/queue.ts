@@ -1,5 +1,7 @@
 // Conformance: durable queues — leases, retries with backoff, dead letters, dedup, per-key
-// ordering, priorities, TTL, replay and purge, and the consume() helper.
+// ordering, priorities, TTL, replay and purge, and the consume() helper. Waits are real: the
+// broker transports keep queue time on the broker, where an injected clock cannot move it; the
+// exact timing rules run on a manual clock for memory and sqlite (transport/queue-clock.test.ts).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {

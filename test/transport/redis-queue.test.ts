@@ -1,7 +1,7 @@
 // Durable queues on the redis transport beyond the conformance suite: several transports (each
 // standing for a process) sharing one queue, per-key order across them, wake-ups across them,
-// leases extended past leaseMs, ended leases with no attempts left, the dedup window ending,
-// unreadable frames, `max` across priority levels, nothing left behind, and closing.
+// leases extended past leaseMs, unreadable frames, `max` across priority levels, nothing left
+// behind, and closing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -125,41 +125,6 @@ if (await redisAvailable('redis transport durable queues')) {
       await d!.ack();
     });
 
-    test('a lease that ends with no attempts left is dead-lettered as worker_lost', async () => {
-      await using t = openRedis(prefix);
-      const q = t.queue(unique('lost'), { leaseMs: 80, maxAttempts: 1, ...fast });
-      await q.enqueue(job('abandoned'));
-      assert.equal((await q.receive({ max: 1, waitMs: 1_000 })).length, 1);
-      await sleep(150);
-      assert.equal((await q.stats()).dead, 1);
-      const [letter] = await q.deadLetters();
-      assert.equal(letter?.reason, 'max_attempts');
-      assert.equal(letter?.attempts, 1);
-      assert.equal(letter?.error?.code, 'worker_lost');
-    });
-
-    test('the same id is accepted again once the dedup window has passed', async () => {
-      await using t = openRedis(prefix);
-      const q = t.queue(unique('window'), { dedupWindowMs: 500, ...fast });
-      const env = job('once');
-      await q.enqueue(env);
-      const [d] = await q.receive({ max: 1, waitMs: 1_000 });
-      await d!.ack();
-      assert.equal((await q.enqueue(env)).duplicate, true, 'inside the window');
-      await sleep(600);
-      assert.equal((await q.enqueue(env)).duplicate, false, 'after the window');
-    });
-
-    test('a message still queued is a duplicate even after its dedup window', async () => {
-      await using t = openRedis(prefix);
-      const q = t.queue(unique('live'), { dedupWindowMs: 50, ...fast });
-      const env = job('waiting');
-      await q.enqueue(env);
-      await sleep(100);
-      assert.equal((await q.enqueue(env)).duplicate, true);
-      assert.equal((await q.stats()).ready, 1);
-    });
-
     test('a frame this codec cannot open is dead-lettered, not redelivered', async () => {
       await using writer = openRedis(prefix);
       await using reader = openRedis(prefix, { codec: createCodec({ requireEncryption: true }) });
@@ -187,14 +152,6 @@ if (await redisAvailable('redis transport durable queues')) {
         [9, 7, 5],
       );
       assert.deepEqual(await q.stats(), { ready: 2, delayed: 0, leased: 3, dead: 0 });
-    });
-
-    test('stats count messages waiting behind their key as delayed', async () => {
-      await using t = openRedis(prefix);
-      const q = t.queue(unique('blocked'));
-      for (let i = 0; i < 3; i++) await q.enqueue(job(i, { key: 'same' }));
-      await q.enqueue(job('later'), { delayMs: 60_000 });
-      assert.deepEqual(await q.stats(), { ready: 1, delayed: 3, leased: 0, dead: 0 });
     });
 
     test('once every message is acked or purged, no message keys are left', async () => {

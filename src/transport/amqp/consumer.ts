@@ -9,11 +9,11 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Codec } from '../../codec/codec.js';
 import {
   ClosedError,
-  ConfigError,
   NotFoundError,
   type Envelope,
   type WireErrorBody,
 } from '../../protocol/index.js';
+import { LEASE_EXPIRED, lastError } from '../queue-contract.js';
 import { backoffDelay } from '../queue-policy.js';
 import type {
   DeadLetterReason,
@@ -32,6 +32,7 @@ import {
   DEFAULT_PRIORITY,
   deadProperties,
   expiresAtOf,
+  lastErrorOf,
   notBeforeOf,
   queuedProperties,
 } from './message.js';
@@ -50,15 +51,11 @@ export interface ConsumerContext {
   readonly ladder: DelayLadder;
   /** Ids acked within the dedup window: a second copy is dropped on arrival. */
   readonly completed: DedupWindow;
+  /** A message left the queue here (acked or dead-lettered). */
+  readonly gone: (id: string) => void;
   readonly declare: () => Promise<void>;
   readonly onError: (err: unknown) => void;
 }
-
-const LEASE_LOST: WireErrorBody = {
-  code: 'worker_lost',
-  message: 'lease expired',
-  retryable: true,
-};
 
 export class QueueConsumer {
   private readonly managed: ManagedChannel<Channel>;
@@ -112,9 +109,6 @@ export class QueueConsumer {
     if (this.closed) throw new ClosedError(`amqp queue '${this.ctx.names.main}'`);
     const failed = this.ctx.link.failed;
     if (failed !== undefined) throw failed;
-    if (!(Number.isInteger(opts.max) && opts.max >= 1)) {
-      throw new ConfigError(`receive max must be a positive integer, got ${String(opts.max)}`);
-    }
     this.start();
     this.receiving++;
     try {
@@ -192,7 +186,7 @@ export class QueueConsumer {
       lease: 0,
       leaseUntil: 0,
       timer: undefined,
-      lastError: undefined,
+      lastError: lastErrorOf(msg),
     };
     if (this.buffer.add(item)) this.release(item, Date.now());
   }
@@ -247,15 +241,9 @@ export class QueueConsumer {
         return Promise.resolve();
       },
       nack: (o: NackOptions = {}) => {
-        if (o.delayMs !== undefined && !(Number.isFinite(o.delayMs) && o.delayMs >= 0)) {
-          return Promise.reject(new ConfigError('nack delayMs must be a number >= 0'));
-        }
         return owns() ? this.fail(item, o.error, o.delayMs) : Promise.resolve();
       },
       extend: (ms: number) => {
-        if (!(Number.isFinite(ms) && ms > 0)) {
-          return Promise.reject(new ConfigError('extend ms must be a positive number'));
-        }
         if (!owns()) return Promise.reject(new NotFoundError(`lease on ${item.env.id} was lost`));
         item.leaseUntil = Date.now() + ms;
         this.armLease(item, token, ms);
@@ -273,13 +261,15 @@ export class QueueConsumer {
     clearTimeout(item.timer);
     item.timer = setTimeout(() => {
       item.timer = undefined;
-      if (item.state === 'leased' && item.lease === token) this.settle(this.fail(item, LEASE_LOST));
+      if (item.state === 'leased' && item.lease === token)
+        this.settle(this.fail(item, LEASE_EXPIRED));
     }, ms);
     item.timer.unref();
   }
 
   private ackItem(item: Item): void {
     this.ctx.completed.add(item.env.id);
+    this.ctx.gone(item.env.id);
     this.finish(item);
   }
 
@@ -287,7 +277,7 @@ export class QueueConsumer {
   private fail(item: Item, error?: WireErrorBody, delayMs?: number): Promise<void> {
     clearTimeout(item.timer);
     item.timer = undefined;
-    if (error !== undefined) item.lastError = error;
+    item.lastError = lastError(item.lastError, error);
     if (item.attempts >= this.ctx.options.maxAttempts) return this.kill(item, 'max_attempts');
     const delay = delayMs ?? backoffDelay(item.attempts, this.ctx.options.backoff);
     if (item.key === undefined) return this.move(item, delay);
@@ -306,7 +296,7 @@ export class QueueConsumer {
     const props = queuedProperties(
       item.env.id,
       item.prio,
-      { attempts: item.attempts, expiresAt: item.expiresAt },
+      { attempts: item.attempts, expiresAt: item.expiresAt, lastError: item.lastError },
       now,
     );
     if (delayMs < 1) {
@@ -327,6 +317,7 @@ export class QueueConsumer {
     item.state = 'moving';
     const props = deadProperties(item.msg, reason, item.attempts, item.lastError, Date.now());
     await this.ctx.publisher.publishDurable('', this.ctx.names.dead, item.msg.content, props);
+    this.ctx.gone(item.env.id);
     this.finish(item);
   }
 

@@ -2,21 +2,26 @@
 // exchange; durable queues are classic queues with publisher confirms, manual acks and a
 // prefetch, and the adapter does leases, retries, delays, dedup and per-key order where the
 // broker has no such thing. Where that falls short of the reference semantics:
-// - Dedup: RabbitMQ keeps no message ids. A transport remembers the ids it enqueued, and a
-//   consumer the ids it acked, for dedupWindowMs, in memory; two processes enqueueing one id
-//   both store it (a consumer that already completed the id drops the second copy).
+// - Dedup: RabbitMQ keeps no message ids. A transport remembers the ids it enqueued (for
+//   dedupWindowMs, and past it until it sees them acked or dead-lettered), and a consumer the
+//   ids it acked, in memory; two processes enqueueing one id both store it (a consumer that
+//   already completed the id drops the second copy).
 // - Per-key order: keyed messages go to a queue with a single active consumer, so one process
 //   at a time works through all keys (the others stand by) and holds a key's head, retries
 //   included, until it is acked or dead. Keyed messages are FIFO: priority only orders heads.
-// - maxDepth: x-max-length on the unkeyed and keyed intake queues each; RabbitMQ counts ready
-//   messages only, so leased and delayed ones do not count.
+// - maxDepth: x-max-length on the unkeyed and keyed intake queues each, which RabbitMQ counts
+//   in ready messages only; enqueue also counts the leased and delayed ones this process holds
+//   (a stats round trip per enqueue on a bounded queue). Those held by other processes do not
+//   count.
 // - Stats: ready comes from the broker; leased and delayed are what this process holds.
 // - Attempts are counted in a header the adapter writes on a retry; a delivery lost with its
 //   process or connection comes back with the same count.
 // - Acks are not confirmed by AMQP: after a broker crash an acked message may come back.
 import type { Channel } from 'amqplib';
+import { Type } from '@sinclair/typebox';
 import { createCodec, type Codec } from '../../codec/codec.js';
-import { ClosedError, ConfigError, type Envelope } from '../../protocol/index.js';
+import { ClosedError, ConfigError, optionsCheck, type Envelope } from '../../protocol/index.js';
+import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { checkSubject } from '../subject.js';
 import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
@@ -78,12 +83,16 @@ export interface AmqpTransport extends Transport {
 
 const MANDATORY = { mandatory: true } as const;
 
-function positiveInt(name: string, value: number): number {
-  if (!(Number.isInteger(value) && value > 0)) {
-    throw new ConfigError(`amqp transport ${name} must be a positive integer`);
-  }
-  return value;
-}
+const Count = Type.Optional(Type.Integer({ minimum: 1 }));
+/** The numeric knobs; the rest (url, tls, codec) are checked where they are used. */
+const checkCounts = optionsCheck(
+  'amqp transport',
+  Type.Object({
+    prefetch: Count,
+    confirmWindow: Type.Optional(Type.Object({ messages: Count, bytes: Count })),
+    consumerIdleMs: Count,
+  }),
+);
 
 export function createAmqpTransport(options: AmqpTransportOptions): AmqpTransport {
   if (typeof options.url !== 'string' || !/^amqps?:\/\//.test(options.url)) {
@@ -95,7 +104,8 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
   const tls = options.tls === undefined ? {} : clientTlsOptions(options.tls, 'amqp transport tls');
   const names = new Names(options.exchange ?? 'llmwire');
   const codec = options.codec ?? createCodec({ open: false });
-  const prefetch = positiveInt('prefetch', options.prefetch ?? 32);
+  checkCounts(options);
+  const prefetch = options.prefetch ?? 32;
   const onError = options.onError ?? ((err) => console.error('llmwire amqp transport:', err));
   const reconnect = options.reconnect;
   const link = new AmqpLink({
@@ -115,8 +125,8 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
   const pubsub = new Subscriptions(link, names, codec, (err) => onError(err));
   const publisher = new Publisher(link, {
     maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
-    windowMessages: positiveInt('confirmWindow.messages', options.confirmWindow?.messages ?? 512),
-    windowBytes: positiveInt('confirmWindow.bytes', options.confirmWindow?.bytes ?? 16 << 20),
+    windowMessages: options.confirmWindow?.messages ?? 512,
+    windowBytes: options.confirmWindow?.bytes ?? 16 << 20,
     setup: async (ch) => void (await ch.assertExchange(names.exchange, 'topic', { durable: true })),
     onReturn: (msg) => {
       let env: Envelope;
@@ -191,9 +201,10 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
     flush: () => publisher.flush(),
     queue(name: string, queueOptions?: QueueOptions): DurableQueue {
       assertOpen();
+      const resolved = resolveQueueOptions(name, queueOptions);
       let q = queues.get(name);
       if (q === undefined) {
-        q = new AmqpQueue(name, resolveQueueOptions(name, queueOptions), {
+        q = new AmqpQueue(name, resolved, {
           link,
           admin,
           publisher,
@@ -201,13 +212,13 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
           codec,
           names,
           prefetch,
-          idleMs: positiveInt('consumerIdleMs', options.consumerIdleMs ?? 30_000),
+          idleMs: options.consumerIdleMs ?? 30_000,
           onError,
           isClosed: () => closed,
         });
         queues.set(name, q);
       }
-      return q.handle();
+      return contractQueue(q);
     },
     status: (): AsyncIterable<TransportStatus> => link.status.iterate(),
     close() {

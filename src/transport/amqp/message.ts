@@ -1,7 +1,6 @@
 // What a queued llmwire message carries in AMQP properties and headers besides its frame: the
 // attempts used, when it expires, when it may first be delivered, and on a dead letter why it
 // died. The frame itself is the codec's bytes, unchanged by every move between queues.
-import { checkQueued as checkQueuedCommon } from '../queue-policy.js';
 import type { Message, Options } from 'amqplib';
 import type { Codec } from '../../codec/codec.js';
 import {
@@ -10,7 +9,7 @@ import {
   type Envelope,
   type WireErrorBody,
 } from '../../protocol/index.js';
-import type { DeadLetter, DeadLetterReason, EnqueueOptions } from '../transport.js';
+import type { DeadLetter, DeadLetterReason } from '../transport.js';
 
 export const H_ATTEMPTS = 'x-llmwire-attempts';
 export const H_EXPIRES = 'x-llmwire-expires';
@@ -39,16 +38,19 @@ export function attemptsOf(msg: Message): number {
 export function expiresAtOf(msg: Message): number {
   return numberHeader(msg.properties.headers, H_EXPIRES) ?? Infinity;
 }
+/** The last error a retried message was nacked with, carried to its dead letter. */
+export function lastErrorOf(msg: Message): WireErrorBody | undefined {
+  return parseError(msg.properties.headers?.[H_ERROR]);
+}
 export function notBeforeOf(msg: Message): number {
   return numberHeader(msg.properties.headers, H_NOT_BEFORE) ?? 0;
 }
 
-/** Checks what enqueue needs beyond a valid envelope; AMQP ids are short strings (255 bytes). */
-export function checkQueued(env: Envelope, opts: EnqueueOptions): void {
+/** AMQP message ids are short strings (255 bytes); queue-contract.ts checks the rest. */
+export function checkQueued(env: Envelope): void {
   if (typeof env.id === 'string' && Buffer.byteLength(env.id) > 255) {
     throw new InvalidMessageError('queued message needs an id of 1-255 bytes');
   }
-  checkQueuedCommon(env, opts);
 }
 
 /**
@@ -58,11 +60,17 @@ export function checkQueued(env: Envelope, opts: EnqueueOptions): void {
 export function queuedProperties(
   id: string,
   prio: number | undefined,
-  extra: { attempts?: number; expiresAt?: number; notBefore?: number },
+  extra: {
+    attempts?: number;
+    expiresAt?: number;
+    notBefore?: number;
+    lastError?: WireErrorBody | undefined;
+  },
   now: number,
 ): Options.Publish {
   const headers: Headers = {};
   if (extra.attempts !== undefined && extra.attempts > 0) headers[H_ATTEMPTS] = extra.attempts;
+  if (extra.lastError !== undefined) headers[H_ERROR] = JSON.stringify(extra.lastError);
   const props: Options.Publish = {
     persistent: true,
     messageId: id,

@@ -3,14 +3,17 @@
 // confirms, counts from queue.declare-ok plus this process's buffer, and the dead-letter tools.
 import type { Channel } from 'amqplib';
 import type { Codec } from '../../codec/codec.js';
-import { ClosedError, type Envelope } from '../../protocol/index.js';
+import { HeldIds } from '../held-ids.js';
+import { ClosedError, OverloadedError, type Envelope } from '../../protocol/index.js';
 import { expiryOf } from '../queue-policy.js';
 import type {
   DeadLetter,
+  Delivery,
   DurableQueue,
   EnqueueOptions,
   EnqueueResult,
   QueueStats,
+  ReceiveOptions,
   ResolvedQueueOptions,
 } from '../transport.js';
 import type { AdminChannel } from './admin.js';
@@ -40,11 +43,13 @@ export interface QueueDeps {
 const MAX_PRIORITY = 9;
 const DEFAULT_DEAD_LETTER_LIMIT = 100;
 
-export class AmqpQueue {
+export class AmqpQueue implements DurableQueue {
   readonly names: QueueNames;
   /** Ids enqueued through this transport inside the dedup window. */
   private readonly enqueued: DedupWindow;
   private readonly completed: DedupWindow;
+  /** Ids enqueued here and not yet seen to leave: duplicates even past the window. */
+  private readonly held = new HeldIds();
   private readonly consumer: QueueConsumer;
   private declaredOn: object | undefined;
   private declaring: Promise<void> | undefined;
@@ -67,6 +72,7 @@ export class AmqpQueue {
       publisher: deps.publisher,
       ladder: deps.ladder,
       completed: this.completed,
+      gone: (id) => this.held.delete(id),
       declare: () => this.declare(),
       onError: deps.onError,
     });
@@ -113,11 +119,12 @@ export class AmqpQueue {
 
   async enqueue(env: Envelope, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
     this.assertOpen();
-    checkQueued(env, opts);
-    if (this.enqueued.has(env.id)) return { id: env.id, duplicate: true };
+    checkQueued(env);
+    if (this.enqueued.has(env.id) || this.held.has(env.id)) return { id: env.id, duplicate: true };
     this.enqueued.add(env.id);
     try {
       await this.declare();
+      await this.checkDepth();
       const now = Date.now();
       const frame = toBuffer(this.deps.codec.encode(env));
       const props = queuedProperties(
@@ -131,10 +138,26 @@ export class AmqpQueue {
       );
       const target = env.key === undefined ? this.names.main : this.names.keyed;
       await this.deps.publisher.publishDurable('', target, frame, props);
+      this.held.add(env.id);
       return { id: env.id, duplicate: false };
     } catch (err) {
       this.enqueued.delete(env.id); // not stored, so a retry of the same id is not a duplicate
       throw err;
+    }
+  }
+
+  /**
+   * x-max-length counts ready messages only; the leased and delayed ones this process holds
+   * count too, so a bounded queue looks at its stats before taking one more.
+   */
+  private async checkDepth(): Promise<void> {
+    const depth = this.options.maxDepth;
+    if (!Number.isFinite(depth)) return;
+    const s = await this.stats();
+    if (s.ready + s.delayed + s.leased >= depth) {
+      throw new OverloadedError(`queue '${this.name}' is full (${depth} messages)`, {
+        details: { queue: this.name, maxDepth: depth },
+      });
     }
   }
 
@@ -155,32 +178,36 @@ export class AmqpQueue {
     };
   }
 
-  handle(): DurableQueue {
-    const { codec, publisher, admin } = this.deps;
-    const names = this.names;
-    const managed = async <T>(fn: (ch: Channel) => Promise<T>): Promise<T> => {
-      this.assertOpen();
-      await this.declare();
-      return admin.run(fn);
-    };
-    return {
-      name: this.name,
-      enqueue: (env, opts) => this.enqueue(env, opts),
-      receive: (opts) => this.consumer.receive(opts),
-      stats: () => this.stats(),
-      deadLetters: (opts = {}) =>
-        managed<DeadLetter[]>((ch) =>
-          listDeadLetters(ch, names, codec, opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT),
-        ),
-      replayDeadLetters: (ids) =>
-        managed<number>((ch) =>
-          replayDeadLetters(ch, names, codec, publisher, ids, (id) => {
-            this.enqueued.delete(id);
-            this.completed.delete(id);
-          }),
-        ),
-      purgeDeadLetters: (ids) => managed<number>((ch) => purgeDeadLetters(ch, names, codec, ids)),
-    };
+  receive(opts: ReceiveOptions): Promise<Delivery[]> {
+    return this.consumer.receive(opts);
+  }
+
+  deadLetters(opts: { limit?: number } = {}): Promise<DeadLetter[]> {
+    const { codec } = this.deps;
+    return this.managed((ch) =>
+      listDeadLetters(ch, this.names, codec, opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT),
+    );
+  }
+
+  replayDeadLetters(ids?: string[]): Promise<number> {
+    const { codec, publisher } = this.deps;
+    return this.managed((ch) =>
+      replayDeadLetters(ch, this.names, codec, publisher, ids, (id) => {
+        this.enqueued.delete(id);
+        this.completed.delete(id);
+      }),
+    );
+  }
+
+  purgeDeadLetters(ids?: string[]): Promise<number> {
+    return this.managed((ch) => purgeDeadLetters(ch, this.names, this.deps.codec, ids));
+  }
+
+  /** Runs `fn` on the admin channel once the queue is declared. */
+  private async managed<T>(fn: (ch: Channel) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    await this.declare();
+    return this.deps.admin.run(fn);
   }
 
   close(): Promise<void> {

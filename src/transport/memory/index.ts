@@ -4,11 +4,12 @@
 import type { Codec } from '../../codec/codec.js';
 import type { Envelope } from '../../protocol/index.js';
 import { ClosedError } from '../../protocol/index.js';
+import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
 import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
 import { SubjectRouter } from './pubsub.js';
-import { MemoryQueueStore } from './queue.js';
+import { MemoryQueue } from './queue.js';
 
 export interface MemoryTransportOptions {
   /** Round-trip each published message through this codec (tests, debugging). */
@@ -24,7 +25,7 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
       console.error(`llmwire: subscriber on '${env.subject}' threw`, err);
     });
   const router = new SubjectRouter(onHandlerError);
-  const queues = new Map<string, MemoryQueueStore>();
+  const queues = new Map<string, MemoryQueue>();
   const status = new StatusFeed();
   status.push({ type: 'connected' });
   const codec = options.codec;
@@ -48,12 +49,13 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
     flush: () => Promise.resolve(),
     queue(name: string, queueOptions?: QueueOptions): DurableQueue {
       assertOpen();
+      const resolved = resolveQueueOptions(name, queueOptions);
       let store = queues.get(name);
       if (store === undefined) {
-        store = new MemoryQueueStore(name, resolveQueueOptions(name, queueOptions));
+        store = new MemoryQueue(name, resolved);
         queues.set(name, store);
       }
-      return store.handle();
+      return contractQueue(store);
     },
     status: (): AsyncIterable<TransportStatus> => status.iterate(),
     close() {

@@ -2,13 +2,13 @@
 // conformance suite. "Durable" here means durable for the life of the process.
 import {
   ClosedError,
-  InvalidMessageError,
   NotFoundError,
   OverloadedError,
   type Envelope,
   type WireErrorBody,
 } from '../../protocol/index.js';
 import { MinHeap } from '../heap.js';
+import { LEASE_EXPIRED, lastError } from '../queue-contract.js';
 import { backoffDelay, expiryOf } from '../queue-policy.js';
 import type {
   DeadLetter,
@@ -44,7 +44,7 @@ interface Waiter {
 
 const LEVELS = 10;
 
-export class MemoryQueueStore {
+export class MemoryQueue implements DurableQueue {
   private readonly items = new Map<string, Item>();
   private readonly ready: Item[][] = Array.from({ length: LEVELS }, () => []);
   private readonly readyHead: number[] = new Array<number>(LEVELS).fill(0);
@@ -67,23 +67,15 @@ export class MemoryQueueStore {
     private readonly options: ResolvedQueueOptions,
   ) {}
 
-  handle(): DurableQueue {
-    return {
-      name: this.name,
-      enqueue: (env, opts) => this.enqueue(env, opts),
-      receive: (opts) => this.receive(opts),
-      stats: () => Promise.resolve(this.stats()),
-      deadLetters: (opts) => Promise.resolve(this.deadLetters(opts?.limit)),
-      replayDeadLetters: (ids) => Promise.resolve(this.replay(ids)),
-      purgeDeadLetters: (ids) => Promise.resolve(this.purge(ids)),
-    };
-  }
-
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
     for (const w of this.waiters) w.wake();
     this.waiters = [];
+  }
+
+  private now(): number {
+    return this.options.clock.now();
   }
 
   private assertOpen(): void {
@@ -93,17 +85,12 @@ export class MemoryQueueStore {
   enqueue(env: Envelope, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
     try {
       this.assertOpen();
-      const now = Date.now();
+      const now = this.now();
       this.pruneDedup(now);
       if (this.dedup.has(env.id) || this.items.has(env.id)) {
         return Promise.resolve({ id: env.id, duplicate: true });
       }
       const prio = env.prio ?? 5;
-      if (!Number.isInteger(prio) || prio < 0 || prio > 9) {
-        throw new InvalidMessageError(
-          `priority must be an integer from 0 to 9, got ${String(env.prio)}`,
-        );
-      }
       if (this.items.size >= this.options.maxDepth) {
         throw new OverloadedError(
           `queue '${this.name}' is full (${this.options.maxDepth} messages)`,
@@ -157,9 +144,10 @@ export class MemoryQueueStore {
 
   async receive(opts: ReceiveOptions): Promise<Delivery[]> {
     this.assertOpen();
+    // waitMs is how long the caller waits, in real time; the queue's clock decides what is due.
     const deadline = Date.now() + opts.waitMs;
     for (;;) {
-      this.tick(Date.now());
+      this.tick(this.now());
       const out = this.take(opts.max);
       if (out.length > 0 || this.closed) return out;
       const left = deadline - Date.now();
@@ -182,7 +170,7 @@ export class MemoryQueueStore {
 
   private take(max: number): Delivery[] {
     const out: Delivery[] = [];
-    const now = Date.now();
+    const now = this.now();
     for (let level = LEVELS - 1; level >= 0 && out.length < max; level--) {
       const list = this.ready[level]!;
       let head = this.readyHead[level]!;
@@ -216,23 +204,30 @@ export class MemoryQueueStore {
     this.arm(item.leaseUntil);
     const lease = item.lease;
     const envelope: Envelope = { ...item.env, attempt: item.attempt };
+    // A lease ends at leaseUntil whether or not a tick has noticed yet (as on every transport).
     const owns = () =>
-      item.state === 'leased' && item.lease === lease && this.items.get(item.env.id) === item;
+      item.state === 'leased' &&
+      item.lease === lease &&
+      item.leaseUntil > this.now() &&
+      this.items.get(item.env.id) === item;
+    let leaseUntil = item.leaseUntil;
     return {
       envelope,
       attempt: item.attempt,
-      leaseUntil: item.leaseUntil,
+      get leaseUntil() {
+        return leaseUntil;
+      },
       ack: () => {
         if (owns()) this.finish(item);
         return Promise.resolve();
       },
       nack: (o: NackOptions = {}) => {
-        if (owns()) this.fail(item, Date.now(), o.error, o.delayMs);
+        if (owns()) this.fail(item, this.now(), o.error, o.delayMs);
         return Promise.resolve();
       },
       extend: (ms: number) => {
         if (!owns()) return Promise.reject(new NotFoundError(`lease on ${item.env.id} was lost`));
-        item.leaseUntil = Date.now() + ms;
+        item.leaseUntil = leaseUntil = this.now() + ms;
         this.delayed.push({ at: item.leaseUntil, item, lease: item.lease });
         this.arm(item.leaseUntil);
         return Promise.resolve();
@@ -241,7 +236,7 @@ export class MemoryQueueStore {
         if (owns()) {
           this.leasedCount--;
           item.lastError = error;
-          this.kill(item, 'rejected', Date.now());
+          this.kill(item, 'rejected', this.now());
         }
         return Promise.resolve();
       },
@@ -256,7 +251,7 @@ export class MemoryQueueStore {
   private fail(item: Item, now: number, error: WireErrorBody | undefined, delayMs?: number): void {
     this.leasedCount--;
     item.lease = 0;
-    if (error !== undefined) item.lastError = error;
+    item.lastError = lastError(item.lastError, error);
     if (item.attempt >= this.options.maxAttempts) {
       this.kill(item, 'max_attempts', now);
       return;
@@ -290,7 +285,7 @@ export class MemoryQueueStore {
     const at = list.indexOf(item);
     if (at >= 0) list.splice(at, 1);
     if (list.length === 0) this.keys.delete(key);
-    else if (at === 0 && list[0]!.state === 'blocked') this.release(list[0]!, Date.now());
+    else if (at === 0 && list[0]!.state === 'blocked') this.release(list[0]!, this.now());
   }
 
   /** Moves due delayed items to ready, expires leases and TTLs. */
@@ -309,7 +304,7 @@ export class MemoryQueueStore {
           this.release(item, now);
         }
       } else if (item.state === 'leased' && item.lease === lease && item.leaseUntil <= now) {
-        this.fail(item, now, { code: 'worker_lost', message: 'lease expired', retryable: true });
+        this.fail(item, now, LEASE_EXPIRED);
       }
     }
     for (
@@ -327,13 +322,13 @@ export class MemoryQueueStore {
     if (this.closed || at >= this.timerAt) return;
     clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => this.onTimer(), Math.max(0, at - Date.now()));
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, at - this.now()));
     this.timer.unref();
   }
 
   private onTimer(): void {
     this.timerAt = Infinity;
-    const now = Date.now();
+    const now = this.now();
     this.tick(now);
     const next = Math.min(
       this.delayed.peek()?.at ?? Infinity,
@@ -354,8 +349,12 @@ export class MemoryQueueStore {
     }
   }
 
-  stats(): QueueStats {
-    this.tick(Date.now());
+  stats(): Promise<QueueStats> {
+    return Promise.resolve(this.countNow());
+  }
+
+  private countNow(): QueueStats {
+    this.tick(this.now());
     const blocked = this.items.size - this.readyCount - this.leasedCount;
     return {
       ready: this.readyCount,
@@ -365,12 +364,20 @@ export class MemoryQueueStore {
     };
   }
 
-  deadLetters(limit = 100): DeadLetter[] {
-    this.tick(Date.now());
-    return [...this.dead.values()].slice(0, limit);
+  deadLetters(options: { limit?: number } = {}): Promise<DeadLetter[]> {
+    this.tick(this.now());
+    return Promise.resolve([...this.dead.values()].slice(0, options.limit ?? 100));
   }
 
-  replay(ids?: string[]): number {
+  replayDeadLetters(ids?: string[]): Promise<number> {
+    return Promise.resolve(this.replay(ids));
+  }
+
+  purgeDeadLetters(ids?: string[]): Promise<number> {
+    return Promise.resolve(this.purge(ids));
+  }
+
+  private replay(ids?: string[]): number {
     let n = 0;
     for (const id of ids ?? [...this.dead.keys()]) {
       const letter = this.dead.get(id);
@@ -388,7 +395,7 @@ export class MemoryQueueStore {
     return n;
   }
 
-  purge(ids?: string[]): number {
+  private purge(ids?: string[]): number {
     if (ids === undefined) {
       const n = this.dead.size;
       this.dead.clear();

@@ -18,6 +18,10 @@ export interface DeliveryDeps {
     attempts: number,
     error: WireErrorBody | undefined,
   ): Promise<void>;
+  /** The message was acked: it has left the queue. */
+  acked(): void;
+  /** Keeps the error of a nack that is not the last attempt, for a later dead letter. */
+  noteError(error: WireErrorBody): Promise<void>;
   /** Called once the message is settled here; `retryAt` when it comes back later. */
   settled(retryAt?: number): void;
 }
@@ -50,6 +54,7 @@ export class JsDelivery implements Delivery {
   ack(): Promise<void> {
     return this.settle(async () => {
       await ackVerb(this.deps.ctx, this.reply, '+ACK');
+      this.deps.acked();
       this.deps.settled();
     });
   }
@@ -61,6 +66,7 @@ export class JsDelivery implements Delivery {
         this.deps.settled();
         return;
       }
+      if (options.error !== undefined) await this.deps.noteError(options.error);
       const delay = options.delayMs ?? backoffDelay(this.attempt, this.deps.backoff);
       const verb = delay > 0 ? `-NAK ${JSON.stringify({ delay: nanos(delay) })}` : '-NAK';
       await ackVerb(this.deps.ctx, this.reply, verb);

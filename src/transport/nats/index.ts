@@ -21,6 +21,7 @@ import {
   UnavailableError,
   type Envelope,
 } from '../../protocol/index.js';
+import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
 import { clientTlsOptions, tlsFailure, type ClientTlsOptions } from '../tls.js';
@@ -285,12 +286,13 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     },
     queue(name: string, queueOptions?: QueueOptions): DurableQueue {
       if (closed) throw new ClosedError('nats transport');
+      const resolved = resolveQueueOptions(name, queueOptions);
       let q = queues.get(name);
       if (q === undefined) {
-        q = new NatsQueue(ctx, name, resolveQueueOptions(name, queueOptions));
+        q = new NatsQueue(ctx, name, resolved);
         queues.set(name, q);
       }
-      return q;
+      return contractQueue(q);
     },
     status: (): AsyncIterable<TransportStatus> => status.iterate(),
     close() {

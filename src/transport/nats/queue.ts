@@ -11,6 +11,7 @@ import {
   type Envelope,
   type WireErrorBody,
 } from '../../protocol/index.js';
+import { LEASE_EXPIRED, lastError } from '../queue-contract.js';
 import { expiryOf } from '../queue-policy.js';
 import type {
   DeadLetter,
@@ -27,6 +28,7 @@ import { brokerError, payloadLimit, publishDurable, type NatsContext } from './c
 import { buryPulled, DeadLetterBox } from './dead-letters.js';
 import { moveDue } from './delayed.js';
 import { JsDelivery } from './delivery.js';
+import { HeldIds } from '../held-ids.js';
 import { KeyGate, type Parked } from './key-gate.js';
 import { ParkLedger } from './park-ledger.js';
 import {
@@ -45,12 +47,6 @@ import { nextBySubject, parseAckSubject, pullNow, type AckInfo } from './pull.js
 import { consumerCounts, setupQueue } from './setup.js';
 import { Waker } from './waker.js';
 
-const LEASE_EXPIRED: WireErrorBody = {
-  code: 'worker_lost',
-  message: 'lease expired',
-  retryable: true,
-};
-
 /** Delayed messages moved per look. */
 const DUE_BATCH = 256;
 /** First pause of a waiting receive between looks; doubles up to the poll interval. */
@@ -59,6 +55,8 @@ const FIRST_PAUSE_MS = 10;
 export class NatsQueue implements DurableQueue {
   private readonly names: QueueNames;
   private readonly gate: KeyGate;
+  /** Ids enqueued here and not yet seen to leave: duplicates even past JetStream's window. */
+  private readonly held = new HeldIds();
   private readonly letters: DeadLetterBox;
   private readonly ledger: ParkLedger;
   private readonly waker = new Waker();
@@ -111,6 +109,7 @@ export class NatsQueue implements DurableQueue {
 
   async enqueue(env: Envelope, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
     this.assertOpen();
+    if (this.held.has(env.id)) return { id: env.id, duplicate: true };
     const frame = this.ctx.codec.encode(env);
     const limit = payloadLimit(this.ctx);
     if (frame.byteLength > limit) {
@@ -138,6 +137,7 @@ export class NatsQueue implements DurableQueue {
     const dedup = this.options.dedupWindowMs > 0 ? env.id : undefined;
     const ack = await publishDurable(this.ctx, subject, frame, h, dedup);
     if (!ack.duplicate) {
+      this.held.add(env.id);
       this.nudge();
       if (delay > 0) this.waker.at(now + delay);
     }
@@ -150,7 +150,7 @@ export class NatsQueue implements DurableQueue {
     const until = Date.now() + Math.max(0, opts.waitMs);
     let pause = FIRST_PAUSE_MS;
     for (;;) {
-      const out = opts.max >= 1 ? await this.collect(opts.max) : [];
+      const out = await this.collect(opts.max);
       if (out.length > 0 || this.closed || opts.signal?.aborted === true) return out;
       const left = until - Date.now();
       if (left <= 0) return out;
@@ -286,6 +286,8 @@ export class NatsQueue implements DurableQueue {
         maxAttempts: this.options.maxAttempts,
         backoff: this.options.backoff,
         deadLetter: (reason, attempts, error) => this.kill(m, info, reason, attempts, error),
+        noteError: (error) => this.ledger.noteError(info.streamSeq, error),
+        acked: () => this.held.delete(env.id),
         settled,
       },
       info.reply,
@@ -303,9 +305,14 @@ export class NatsQueue implements DurableQueue {
     attempts: number,
     error: WireErrorBody | undefined,
   ): Promise<void> {
-    await buryPulled(this.ctx, this.names, m, info, { reason, attempts, error });
+    // A nack without an error keeps the one before it (queue-contract.ts `lastError`); the
+    // ledger is read only when this death brings no error of its own.
+    const last = error ?? lastError(await this.ledger.lastError(info.streamSeq), undefined);
+    await buryPulled(this.ctx, this.names, m, info, { reason, attempts, error: last });
     const token = m.headers?.get(HEADER.key);
     if (token) this.gate.touch(token);
+    const id = m.headers?.get(HEADER.id);
+    if (id) this.held.delete(id);
   }
 
   /** Oldest message of a key still in the stream (acked ones are gone: work-queue retention). */
@@ -360,7 +367,10 @@ export class NatsQueue implements DurableQueue {
         consumerCounts(this.ctx.jsm, this.names),
         this.letters.count(),
       ]);
-      return { ...counts, dead };
+      // Followers parked behind their key in this process are leased on the server but wait,
+      // as far as the contract goes; those parked by other processes still count as leased.
+      const parked = Math.min(this.gate.size, counts.leased);
+      return { ...counts, leased: counts.leased - parked, delayed: counts.delayed + parked, dead };
     } catch (err) {
       throw brokerError(err, `stats of queue '${this.name}'`);
     }

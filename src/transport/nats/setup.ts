@@ -47,7 +47,8 @@ export async function setupQueue(
     discard: DiscardPolicy.New,
     max_msgs: Number.isFinite(options.maxDepth) ? options.maxDepth : -1,
     // 0 would mean the server's default (2 min); with no dedup no message id is sent anyway.
-    duplicate_window: nanos(Math.max(options.dedupWindowMs, 1_000)),
+    // The server keeps no window under 100 ms, and the queue contract allows none.
+    duplicate_window: nanos(Math.max(options.dedupWindowMs, 100)),
   });
   await ensureStream(jsm, {
     name: names.dlqStream,

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { RedisOptions } from 'ioredis';
 import { createCodec, type Codec } from '../../codec/codec.js';
 import { ClosedError, ConfigError } from '../../protocol/index.js';
+import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { clientTlsOptions, type ClientTlsOptions } from '../tls.js';
 import type { DurableQueue, QueueOptions, Transport } from '../transport.js';
@@ -15,7 +16,7 @@ import { GroupClaims } from './groups.js';
 import { RedisConnections, type ReconnectOptions } from './connection.js';
 import { checkPrefix, KeyLayout } from './keys.js';
 import { RedisPubSub } from './pubsub.js';
-import { createRedisQueue, type QueueContext } from './queue.js';
+import { RedisQueue, type QueueContext } from './queue.js';
 import { defineQueueScripts, QueueStore, redisFailure } from './queue-store.js';
 
 export interface RedisTransportOptions {
@@ -166,7 +167,7 @@ export function createRedisTransport(options: RedisTransportOptions): Transport 
       const resolved = resolveQueueOptions(queueName, queueOptions);
       const store = new QueueStore(conns.cmd, keys.queueBase(queueName), resolved, name);
       stores.set(queueName, store);
-      return createRedisQueue(queueName, resolved, store, ctx);
+      return contractQueue(new RedisQueue(queueName, resolved, store, ctx));
     },
     status: () => conns.status.iterate(),
     close() {

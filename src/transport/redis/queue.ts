@@ -1,10 +1,9 @@
-// The DurableQueue handle of the redis transport: argument checks, the waiting receive (take,
-// and when nothing is ready wait for the queue's bell or the next due time), deliveries, and
-// dead letters read back through the codec.
+// The DurableQueue of the redis transport (queue-contract.ts checks its arguments): the waiting
+// receive (take, and when nothing is ready wait for the queue's bell or the next due time),
+// deliveries, and dead letters read back through the codec.
 import type { Codec } from '../../codec/codec.js';
 import {
   ClosedError,
-  ConfigError,
   NotFoundError,
   OverloadedError,
   PROTOCOL_VERSION,
@@ -12,7 +11,7 @@ import {
   type Envelope,
   type WireErrorBody,
 } from '../../protocol/index.js';
-import { backoffDelay, checkQueued } from '../queue-policy.js';
+import { backoffDelay } from '../queue-policy.js';
 import type {
   DeadLetter,
   DeadLetterReason,
@@ -21,6 +20,7 @@ import type {
   EnqueueOptions,
   EnqueueResult,
   NackOptions,
+  QueueStats,
   ReceiveOptions,
   ResolvedQueueOptions,
 } from '../transport.js';
@@ -42,27 +42,49 @@ const DEFAULT_DEAD_LETTER_LIMIT = 100;
 const REPLAY_PAGE = 100;
 const REASONS: ReadonlySet<string> = new Set(['max_attempts', 'expired', 'rejected']);
 
-export function createRedisQueue(
-  name: string,
-  options: ResolvedQueueOptions,
-  store: QueueStore,
-  ctx: QueueContext,
-): DurableQueue {
-  const { codec } = ctx;
-  const bellChannel = ctx.keys.bell(store.base);
+/** A durable queue in Redis: its storage steps are Lua scripts run by the QueueStore. */
+export class RedisQueue implements DurableQueue {
+  private readonly bellChannel: string;
 
-  const assertOpen = () => {
-    if (ctx.isClosed()) throw new ClosedError(`redis queue '${name}'`);
-  };
+  constructor(
+    readonly name: string,
+    private readonly options: ResolvedQueueOptions,
+    private readonly store: QueueStore,
+    private readonly ctx: QueueContext,
+  ) {
+    this.bellChannel = ctx.keys.bell(store.base);
+  }
 
-  async function receive(opts: ReceiveOptions): Promise<Delivery[]> {
-    assertOpen();
-    const max = opts.max;
-    if (!(Number.isInteger(max) && max >= 1)) {
-      throw new ConfigError(`receive max must be a positive integer, got ${String(max)}`);
+  private assertOpen(): void {
+    if (this.ctx.isClosed()) throw new ClosedError(`redis queue '${this.name}'`);
+  }
+
+  async enqueue(env: Envelope, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
+    this.assertOpen();
+    const outcome = await this.store.enqueue({
+      id: env.id,
+      frame: toBuffer(this.ctx.codec.encode(env)),
+      prio: env.prio ?? 5,
+      key: env.key,
+      delayMs: Math.round(opts.delayMs ?? 0),
+      ttlMs: opts.ttlMs === undefined ? undefined : Math.round(opts.ttlMs),
+      deadline: env.deadline,
+    });
+    if (outcome === 'full') {
+      const { maxDepth } = this.options;
+      throw new OverloadedError(`queue '${this.name}' is full (${maxDepth} messages)`, {
+        details: { queue: this.name, maxDepth },
+      });
     }
-    const until = Date.now() + Math.max(0, opts.waitMs);
-    const bell = opts.waitMs > 0 ? ctx.bells.acquire(bellChannel) : undefined;
+    return { id: env.id, duplicate: outcome === 'duplicate' };
+  }
+
+  /** Takes what is ready; with nothing, waits for the queue's bell or the next due time. */
+  async receive(opts: ReceiveOptions): Promise<Delivery[]> {
+    this.assertOpen();
+    const { ctx } = this;
+    const until = Date.now() + opts.waitMs;
+    const bell = opts.waitMs > 0 ? ctx.bells.acquire(this.bellChannel) : undefined;
     try {
       // Listening before the first take: a message enqueued between the take and the wait
       // still rings.
@@ -71,9 +93,9 @@ export function createRedisQueue(
         if (ctx.isClosed()) return [];
         const rings = bell?.rings ?? 0;
         const asked = Date.now();
-        const { leases, nextDueMs } = await store.take(max);
+        const { leases, nextDueMs } = await this.store.take(opts.max);
         if (leases.length > 0) {
-          const out = await deliveries(leases, asked);
+          const out = await this.deliveries(leases, asked);
           if (out.length > 0) return out;
           continue; // all were unreadable and went to the dead letters: more may be ready
         }
@@ -88,25 +110,27 @@ export function createRedisQueue(
     }
   }
 
-  async function deliveries(leases: Lease[], asked: number): Promise<Delivery[]> {
+  private async deliveries(leases: Lease[], asked: number): Promise<Delivery[]> {
     const out: Delivery[] = [];
     for (const lease of leases) {
       let envelope: Envelope;
       try {
-        envelope = codec.decode(lease.frame);
+        envelope = this.ctx.codec.decode(lease.frame);
       } catch (err) {
         // A frame this codec cannot open (keys rotated away, corrupt bytes) must not come back
         // forever: it goes to the dead letters with the decoding error.
-        await store.reject(lease, toWireError(err).toWire());
+        await this.store.reject(lease, toWireError(err).toWire());
         continue;
       }
       envelope.attempt = lease.attempt;
-      out.push(deliveryOf(lease, envelope, asked));
+      out.push(this.deliveryOf(lease, envelope, asked));
     }
     return out;
   }
 
-  function deliveryOf(lease: Lease, envelope: Envelope, asked: number): Delivery {
+  private deliveryOf(lease: Lease, envelope: Envelope, asked: number): Delivery {
+    const { store, options, name } = this;
+    const assertOpen = () => this.assertOpen();
     // Counted from before the take was sent, so this side never believes in a longer lease
     // than the server's clock gives.
     let leaseUntil = asked + options.leaseMs;
@@ -132,49 +156,57 @@ export function createRedisQueue(
       },
       ack: () => settle(() => store.ack(lease)),
       nack: async (o: NackOptions = {}) => {
-        if (o.delayMs !== undefined && !(Number.isFinite(o.delayMs) && o.delayMs >= 0)) {
-          throw new ConfigError('nack delayMs must be a number >= 0');
-        }
         const delay = o.delayMs ?? backoffDelay(lease.attempt, options.backoff);
         await settle(() => store.nack(lease, Math.round(delay), o.error));
       },
       reject: (error: WireErrorBody) => settle(() => store.reject(lease, error)),
       extend: async (ms: number) => {
         assertOpen();
-        if (!(Number.isFinite(ms) && ms > 0)) {
-          throw new ConfigError('extend ms must be a positive number');
-        }
-        const asked = Date.now();
+        const extendAsked = Date.now();
         if (settled || !(await store.extend(lease, ms))) {
           throw new NotFoundError(`lease on message ${lease.id} was lost`, {
             details: { queue: name, id: lease.id },
           });
         }
-        leaseUntil = asked + ms;
+        leaseUntil = extendAsked + ms;
       },
     };
   }
 
-  function deadLetterOf(entry: DeadEntry): DeadLetter {
-    let envelope: Envelope;
-    try {
-      envelope = codec.decode(entry.frame);
-    } catch {
-      // Unreadable with this codec: show what the stream knows so it can still be purged.
-      envelope = { v: PROTOCOL_VERSION, id: entry.id, kind: 'unknown', subject: name, ts: 0 };
+  async stats(): Promise<QueueStats> {
+    this.assertOpen();
+    return this.store.stats();
+  }
+
+  async deadLetters(opts: { limit?: number } = {}): Promise<DeadLetter[]> {
+    this.assertOpen();
+    const entries = await this.store.deadPage('-', opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT);
+    return entries.map((entry) => deadLetterOf(entry, this.name, this.ctx.codec));
+  }
+
+  async replayDeadLetters(ids?: string[]): Promise<number> {
+    this.assertOpen();
+    let n = 0;
+    if (ids !== undefined) {
+      for (const entry of await this.store.deadByIds(ids)) if (await this.replayOne(entry)) n++;
+      return n;
     }
-    const reason = (REASONS.has(entry.reason) ? entry.reason : 'rejected') as DeadLetterReason;
-    const letter: DeadLetter = { envelope, reason, attempts: entry.attempts, deadAt: entry.deadAt };
-    if (entry.error === '') return letter;
-    try {
-      return { ...letter, error: JSON.parse(entry.error) as WireErrorBody };
-    } catch {
-      return letter;
+    for (let after = '-'; ;) {
+      const page = await this.store.deadPage(after, REPLAY_PAGE);
+      for (const entry of page) if (await this.replayOne(entry)) n++;
+      if (page.length < REPLAY_PAGE) return n;
+      after = page[page.length - 1]!.dsid;
     }
   }
 
+  async purgeDeadLetters(ids?: string[]): Promise<number> {
+    this.assertOpen();
+    return this.store.purge(ids);
+  }
+
   /** Moves one dead letter back; false when it cannot be read or written with this codec. */
-  async function replayOne(entry: DeadEntry): Promise<boolean> {
+  private async replayOne(entry: DeadEntry): Promise<boolean> {
+    const { codec } = this.ctx;
     let env: Envelope;
     let frame: Buffer;
     try {
@@ -187,59 +219,26 @@ export function createRedisQueue(
     } catch {
       return false; // leave it where an operator can see and purge it
     }
-    return store.replay(entry, frame, env.prio ?? 5, env.key);
+    return this.store.replay(entry, frame, env.prio ?? 5, env.key);
   }
+}
 
-  return {
-    name,
-    async enqueue(env: Envelope, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
-      assertOpen();
-      checkQueued(env, opts);
-      const outcome = await store.enqueue({
-        id: env.id,
-        frame: toBuffer(codec.encode(env)),
-        prio: env.prio ?? 5,
-        key: env.key,
-        delayMs: Math.round(opts.delayMs ?? 0),
-        ttlMs: opts.ttlMs === undefined ? undefined : Math.round(opts.ttlMs),
-        deadline: env.deadline,
-      });
-      if (outcome === 'full') {
-        throw new OverloadedError(`queue '${name}' is full (${options.maxDepth} messages)`, {
-          details: { queue: name, maxDepth: options.maxDepth },
-        });
-      }
-      return { id: env.id, duplicate: outcome === 'duplicate' };
-    },
-    receive,
-    async stats() {
-      assertOpen();
-      return store.stats();
-    },
-    async deadLetters(opts: { limit?: number } = {}) {
-      assertOpen();
-      const entries = await store.deadPage('-', opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT);
-      return entries.map(deadLetterOf);
-    },
-    async replayDeadLetters(ids?: string[]) {
-      assertOpen();
-      let n = 0;
-      if (ids !== undefined) {
-        for (const entry of await store.deadByIds(ids)) if (await replayOne(entry)) n++;
-        return n;
-      }
-      for (let after = '-'; ;) {
-        const page = await store.deadPage(after, REPLAY_PAGE);
-        for (const entry of page) if (await replayOne(entry)) n++;
-        if (page.length < REPLAY_PAGE) return n;
-        after = page[page.length - 1]!.dsid;
-      }
-    },
-    async purgeDeadLetters(ids?: string[]) {
-      assertOpen();
-      return store.purge(ids);
-    },
-  };
+function deadLetterOf(entry: DeadEntry, queue: string, codec: Codec): DeadLetter {
+  let envelope: Envelope;
+  try {
+    envelope = codec.decode(entry.frame);
+  } catch {
+    // Unreadable with this codec: show what the stream knows so it can still be purged.
+    envelope = { v: PROTOCOL_VERSION, id: entry.id, kind: 'unknown', subject: queue, ts: 0 };
+  }
+  const reason = (REASONS.has(entry.reason) ? entry.reason : 'rejected') as DeadLetterReason;
+  const letter: DeadLetter = { envelope, reason, attempts: entry.attempts, deadAt: entry.deadAt };
+  if (entry.error === '') return letter;
+  try {
+    return { ...letter, error: JSON.parse(entry.error) as WireErrorBody };
+  } catch {
+    return letter;
+  }
 }
 
 function toBuffer(frame: Uint8Array): Buffer {

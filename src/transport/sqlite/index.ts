@@ -1,13 +1,15 @@
 // The sqlite transport: durable queues in one SQLite file (embedded, survives a crash of the
 // process, shareable by several processes), with publish/subscribe kept in-process.
+import { Type } from '@sinclair/typebox';
 import { createCodec, type Codec } from '../../codec/codec.js';
-import { ClosedError, ConfigError } from '../../protocol/index.js';
+import { ClosedError, ConfigError, optionsCheck } from '../../protocol/index.js';
 import { createMemoryTransport, type MemoryTransportOptions } from '../memory/index.js';
+import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import type { DurableQueue, QueueOptions, Transport } from '../transport.js';
 import { TxEffects } from './effects.js';
 import { GroupCommit } from './group-commit.js';
-import { createSqliteQueue, type QueueContext } from './queue.js';
+import { SqliteQueue, type QueueContext } from './queue.js';
 import { openDatabase } from './schema.js';
 import { prepareStatements } from './statements.js';
 
@@ -27,18 +29,22 @@ export interface SqliteTransportOptions {
   busyTimeoutMs?: number;
 }
 
+/** The timing knobs; the path is checked above, the codec and memory options where used. */
+const checkTimes = optionsCheck(
+  'sqlite transport',
+  Type.Object({
+    pollMs: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    busyTimeoutMs: Type.Optional(Type.Number({ minimum: 0 })),
+  }),
+);
+
 export function createSqliteTransport(options: SqliteTransportOptions): Transport {
   if (typeof options.path !== 'string' || options.path.length === 0) {
     throw new ConfigError('sqlite transport needs a database file path');
   }
+  checkTimes(options);
   const pollMs = options.pollMs ?? 50;
-  if (!(Number.isFinite(pollMs) && pollMs > 0)) {
-    throw new ConfigError('sqlite transport pollMs must be a positive number');
-  }
   const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
-  if (!(Number.isFinite(busyTimeoutMs) && busyTimeoutMs >= 0)) {
-    throw new ConfigError('sqlite transport busyTimeoutMs must be zero or more');
-  }
   const codec = options.codec ?? createCodec({ open: false });
   const db = openDatabase({ path: options.path, busyTimeoutMs });
   const pubsub = createMemoryTransport(options.memory);
@@ -91,7 +97,7 @@ export function createSqliteTransport(options: SqliteTransportOptions): Transpor
     status: () => pubsub.status(),
     queue(name: string, queueOptions?: QueueOptions): DurableQueue {
       if (closed) throw new ClosedError('sqlite transport');
-      return createSqliteQueue(name, resolveQueueOptions(name, queueOptions), ctx);
+      return contractQueue(new SqliteQueue(name, resolveQueueOptions(name, queueOptions), ctx));
     },
     close() {
       closing ??= close();

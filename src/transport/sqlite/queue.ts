@@ -1,9 +1,8 @@
-// The DurableQueue handle of the sqlite transport: argument checks, long-polling receive and
-// deliveries, with every storage step handed to the group commit.
+// The DurableQueue of the sqlite transport (queue-contract.ts checks its arguments): long-polling
+// receive and deliveries, with every storage step handed to the group commit.
 import type { Codec } from '../../codec/codec.js';
 import {
   ClosedError,
-  ConfigError,
   PROTOCOL_VERSION,
   type Envelope,
   type WireErrorBody,
@@ -24,7 +23,6 @@ import type { TxEffects } from './effects.js';
 import type { GroupCommit } from './group-commit.js';
 import type { DeadRow } from './schema.js';
 import type { Statements } from './statements.js';
-import { checkQueued } from '../queue-policy.js';
 import { QueueStore, type Lease } from './store.js';
 
 /** What a queue needs from its transport. */
@@ -41,38 +39,51 @@ export interface QueueContext {
 
 const DEFAULT_DEAD_LETTER_LIMIT = 100;
 
-export function createSqliteQueue(
-  name: string,
-  options: ResolvedQueueOptions,
-  ctx: QueueContext,
-): DurableQueue {
-  const { commit, codec } = ctx;
-  const store = new QueueStore(name, options, ctx.statements, codec, ctx.effects);
+/** A durable queue stored in the transport's sqlite file. */
+export class SqliteQueue implements DurableQueue {
+  private readonly store: QueueStore;
 
-  const assertOpen = () => {
-    if (ctx.isClosed()) throw new ClosedError(`sqlite queue '${name}'`);
-  };
+  constructor(
+    readonly name: string,
+    private readonly options: ResolvedQueueOptions,
+    private readonly ctx: QueueContext,
+  ) {
+    this.store = new QueueStore(name, options, ctx.statements, ctx.codec, ctx.effects);
+  }
 
-  async function receive(opts: ReceiveOptions): Promise<Delivery[]> {
-    assertOpen();
-    const max = opts.max;
-    if (!(Number.isInteger(max) && max >= 1)) {
-      throw new ConfigError(`receive max must be a positive integer, got ${String(max)}`);
-    }
-    const until = Date.now() + Math.max(0, opts.waitMs);
+  private now(): number {
+    return this.options.clock.now();
+  }
+
+  private assertOpen(): void {
+    if (this.ctx.isClosed()) throw new ClosedError(`sqlite queue '${this.name}'`);
+  }
+
+  async enqueue(env: Envelope, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
+    this.assertOpen();
+    const frame = this.ctx.codec.encode(env);
+    return this.ctx.commit.run(() => this.store.enqueue(env, frame, opts));
+  }
+
+  async receive(opts: ReceiveOptions): Promise<Delivery[]> {
+    this.assertOpen();
+    // waitMs is how long the caller waits, in real time; the queue's clock decides what is due.
+    const until = Date.now() + opts.waitMs;
     for (;;) {
-      if (ctx.isClosed()) return [];
-      const { leases, nextDue } = await commit.run(() => store.take(max, Date.now()));
-      if (leases.length > 0) return leases.map(deliveryOf);
-      const now = Date.now();
-      if (now >= until || opts.signal?.aborted === true) return [];
+      if (this.ctx.isClosed()) return [];
+      const { leases, nextDue } = await this.ctx.commit.run(() =>
+        this.store.take(opts.max, this.now()),
+      );
+      if (leases.length > 0) return leases.map((lease) => this.deliveryOf(lease));
+      const left = until - Date.now();
+      if (left <= 0 || opts.signal?.aborted === true) return [];
       // Wake on an in-process change, on the next delay or lease end, or to poll for changes
       // made by other processes sharing the file.
-      await sleep(Math.min(until, nextDue, now + ctx.pollMs) - now, name, opts.signal);
+      await this.sleep(Math.min(left, nextDue - this.now(), this.ctx.pollMs), opts.signal);
     }
   }
 
-  function sleep(ms: number, queue: string, signal: AbortSignal | undefined): Promise<void> {
+  private sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -81,12 +92,13 @@ export function createSqliteQueue(
         resolve();
       };
       const timer = setTimeout(done, Math.max(1, ms));
-      const off = ctx.onChange(queue, done);
+      const off = this.ctx.onChange(this.name, done);
       signal?.addEventListener('abort', done, { once: true });
     });
   }
 
-  function deliveryOf(lease: Lease): Delivery {
+  private deliveryOf(lease: Lease): Delivery {
+    const { ctx, store, name } = this;
     let leaseUntil = lease.leaseUntil;
     let settled = false;
     // Once acked, nacked or rejected, this delivery holds nothing: later calls are no-ops
@@ -95,7 +107,7 @@ export function createSqliteQueue(
       if (ctx.isClosed()) return Promise.reject(new ClosedError(`sqlite queue '${name}'`));
       if (settled) return Promise.resolve();
       settled = true;
-      return commit.run(fn).catch((err: unknown) => {
+      return ctx.commit.run(fn).catch((err: unknown) => {
         settled = false; // the store failed; the caller may try again
         throw err;
       });
@@ -107,67 +119,52 @@ export function createSqliteQueue(
         return leaseUntil;
       },
       ack: () => settle(() => store.ack(lease)),
-      nack: (o: NackOptions = {}) => {
-        if (o.delayMs !== undefined && !(Number.isFinite(o.delayMs) && o.delayMs >= 0)) {
-          return Promise.reject(new ConfigError('nack delayMs must be a number >= 0'));
-        }
-        return settle(() => store.nack(lease, o.error, o.delayMs));
-      },
+      nack: (o: NackOptions = {}) => settle(() => store.nack(lease, o.error, o.delayMs)),
       reject: (error: WireErrorBody) => settle(() => store.reject(lease, error)),
       extend: async (ms: number) => {
-        assertOpen();
-        if (!(Number.isFinite(ms) && ms > 0)) {
-          throw new ConfigError('extend ms must be a positive number');
-        }
-        leaseUntil = await commit.run(() => store.extend(lease, ms));
+        this.assertOpen();
+        leaseUntil = await ctx.commit.run(() => store.extend(lease, ms));
       },
     };
   }
 
-  return {
-    name,
-    async enqueue(env: Envelope, opts: EnqueueOptions = {}): Promise<EnqueueResult> {
-      assertOpen();
-      checkQueued(env, opts);
-      const frame = codec.encode(env);
-      return commit.run(() => store.enqueue(env, frame, opts));
-    },
-    receive,
-    async stats(): Promise<QueueStats> {
-      assertOpen();
-      return commit.run(() => store.stats(Date.now()));
-    },
-    async deadLetters(opts: { limit?: number } = {}): Promise<DeadLetter[]> {
-      assertOpen();
-      const limit = opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT;
-      const rows = await commit.run(() => {
-        store.maintain(Date.now());
-        return ctx.statements.deadList.all(name, limit) as DeadRow[];
-      });
-      return rows.map((row) => deadLetterOf(row, name, codec));
-    },
-    async replayDeadLetters(ids?: string[]): Promise<number> {
-      assertOpen();
-      return commit.run(() => {
-        const now = Date.now();
-        let n = 0;
-        for (const row of deadRows(ctx.statements, name, ids)) {
-          if (store.replay(row.id, row.frame, now)) n++;
-        }
-        return n;
-      });
-    },
-    async purgeDeadLetters(ids?: string[]): Promise<number> {
-      assertOpen();
-      return commit.run(() => {
-        const st = ctx.statements;
-        if (ids === undefined) return st.deadPurge.run(name).changes;
-        let n = 0;
-        for (const id of ids) n += st.deadDelete.run(name, id).changes;
-        return n;
-      });
-    },
-  };
+  async stats(): Promise<QueueStats> {
+    this.assertOpen();
+    return this.ctx.commit.run(() => this.store.stats(this.now()));
+  }
+
+  async deadLetters(opts: { limit?: number } = {}): Promise<DeadLetter[]> {
+    this.assertOpen();
+    const limit = opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT;
+    const rows = await this.ctx.commit.run(() => {
+      this.store.maintain(this.now());
+      return this.ctx.statements.deadList.all(this.name, limit) as DeadRow[];
+    });
+    return rows.map((row) => deadLetterOf(row, this.name, this.ctx.codec));
+  }
+
+  async replayDeadLetters(ids?: string[]): Promise<number> {
+    this.assertOpen();
+    return this.ctx.commit.run(() => {
+      const now = this.now();
+      let n = 0;
+      for (const row of deadRows(this.ctx.statements, this.name, ids)) {
+        if (this.store.replay(row.id, row.frame, now)) n++;
+      }
+      return n;
+    });
+  }
+
+  async purgeDeadLetters(ids?: string[]): Promise<number> {
+    this.assertOpen();
+    return this.ctx.commit.run(() => {
+      const st = this.ctx.statements;
+      if (ids === undefined) return st.deadPurge.run(this.name).changes;
+      let n = 0;
+      for (const id of ids) n += st.deadDelete.run(this.name, id).changes;
+      return n;
+    });
+  }
 }
 
 function deadRows(st: Statements, queue: string, ids: string[] | undefined): DeadRow[] {

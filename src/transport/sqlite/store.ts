@@ -8,6 +8,7 @@ import {
   type Envelope,
   type WireErrorBody,
 } from '../../protocol/index.js';
+import { LEASE_EXPIRED } from '../queue-contract.js';
 import { backoffDelay, expiryOf } from '../queue-policy.js';
 import type {
   DeadLetterReason,
@@ -32,12 +33,6 @@ export interface Lease {
   envelope: Envelope;
 }
 
-const LEASE_EXPIRED: WireErrorBody = {
-  code: 'worker_lost',
-  message: 'lease expired',
-  retryable: true,
-};
-
 const DEDUP_PRUNE_EVERY_MS = 1_000;
 /** How long pruning leaves the dedup row of a message that outlived its window. */
 const DEDUP_RECHECK_LIVE_MS = 60_000;
@@ -55,7 +50,7 @@ export class QueueStore {
 
   enqueue(env: Envelope, frame: Uint8Array, opts: EnqueueOptions): EnqueueResult {
     const { st, name } = this;
-    const now = Date.now();
+    const now = this.options.clock.now();
     const seen = st.dedupGet.get(name, env.id) as { until: number; seq: number } | undefined;
     // A duplicate inside the window, or of a message still in the queue whatever its age.
     if (seen !== undefined && (seen.until >= now || st.isLive.get(seen.seq) !== undefined)) {
@@ -163,26 +158,26 @@ export class QueueStore {
   }
 
   ack(lease: Lease): void {
-    const now = Date.now();
+    const now = this.options.clock.now();
     if (this.st.ack.run(lease.seq, lease.attempt, now).changes === 0) return;
     this.fx.addDepth(this.name, -1);
     if (lease.key !== null) this.unblock(lease.key, now);
   }
 
   nack(lease: Lease, error: WireErrorBody | undefined, delayMs: number | undefined): void {
-    const now = Date.now();
+    const now = this.options.clock.now();
     const row = this.held(lease, now);
     if (row !== undefined) this.fail(row, now, error, delayMs, now);
   }
 
   reject(lease: Lease, error: WireErrorBody): void {
-    const now = Date.now();
+    const now = this.options.clock.now();
     if (this.held(lease, now) === undefined) return;
     this.kill(lease.seq, lease.key, 'rejected', error, now);
   }
 
   extend(lease: Lease, ms: number): number {
-    const now = Date.now();
+    const now = this.options.clock.now();
     const until = now + ms;
     const { changes } = this.st.extend.run(until, lease.seq, lease.attempt, now);
     if (changes === 0) {

@@ -7,13 +7,17 @@ import {
   InternalError,
   NotFoundError,
   toWireError,
+  type Envelope,
   type WireErrorBody,
 } from '../../protocol/index.js';
 import type {
   DeadLetter,
   Delivery,
   DurableQueue,
+  EnqueueOptions,
+  EnqueueResult,
   NackOptions,
+  QueueStats,
   ReceiveOptions,
 } from '../transport.js';
 import {
@@ -51,25 +55,66 @@ export interface HubLink {
 type QueueCall = Extract<PeerRecord, { op: `q.${string}` }>;
 type WithoutCommon<R> = R extends unknown ? Omit<R, 'id' | 'queue' | 'opts'> : never;
 
-export function createRemoteQueue(
-  name: string,
-  opts: WireQueueOptions | undefined,
-  link: HubLink,
-): DurableQueue {
-  const call = (fields: WithoutCommon<QueueCall>, options: Partial<RequestOptions> = {}) =>
-    link.request(
+/** A durable queue on the hub's transport, reached by requests over the link. */
+export class RemoteQueue implements DurableQueue {
+  constructor(
+    readonly name: string,
+    private readonly opts: WireQueueOptions | undefined,
+    private readonly link: HubLink,
+  ) {}
+
+  private call(fields: WithoutCommon<QueueCall>, options: Partial<RequestOptions> = {}) {
+    const { name, opts } = this;
+    return this.link.request(
       (id) => ({ ...fields, id, queue: name, ...(opts === undefined ? {} : { opts }) }),
       { onLost: 'fail', ...options },
     );
+  }
 
-  const count = async (reply: Promise<Reply>): Promise<number> => {
+  private async count(reply: Promise<Reply>): Promise<number> {
     const { result } = await reply;
     if (!RESULTS.count.Check(result)) throw new InternalError('hub sent a malformed count');
     return result.n;
-  };
+  }
 
-  const delivery = (rec: DeliveryRecord, session: number): Delivery | undefined => {
-    let envelope;
+  async enqueue(env: Envelope, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    const frame = this.link.codec.encode(env);
+    const { result } = await this.call({
+      op: 'q.enqueue',
+      frame,
+      ...(options.delayMs === undefined ? {} : { delayMs: millis(options.delayMs) }),
+      ...(options.ttlMs === undefined ? {} : { ttlMs: millis(options.ttlMs) }),
+    });
+    if (!RESULTS.enqueue.Check(result)) {
+      throw new InternalError('hub sent a malformed enqueue result');
+    }
+    return result;
+  }
+
+  async receive(options: ReceiveOptions): Promise<Delivery[]> {
+    if (options.signal?.aborted) return [];
+    const session = this.link.session;
+    const waitMs = millis(options.waitMs);
+    const { items } = await this.call(
+      { op: 'q.receive', max: options.max, waitMs },
+      {
+        timeoutMs: waitMs + this.link.requestTimeoutMs,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      },
+    );
+    const out: Delivery[] = [];
+    for (const item of items) {
+      if (item.op !== 'dlv') continue;
+      const d = this.delivery(item, session);
+      if (d !== undefined) out.push(d);
+    }
+    return out;
+  }
+
+  private delivery(rec: DeliveryRecord, session: number): Delivery | undefined {
+    const { link } = this;
+    const call = (fields: WithoutCommon<QueueCall>) => this.call(fields);
+    let envelope: Envelope;
     try {
       envelope = link.codec.decode(rec.frame);
     } catch (err) {
@@ -82,11 +127,14 @@ export function createRemoteQueue(
     }
     // Settling on a later connection is a stale settle: the hub already took the lease back.
     const live = () => link.session === session;
+    // Sent as time left, so the two machines' clocks need not agree.
+    let leaseUntil = Date.now() + rec.leaseMs;
     return {
       envelope,
       attempt: rec.attempt,
-      // Sent as time left, so the two machines' clocks need not agree.
-      leaseUntil: Date.now() + rec.leaseMs,
+      get leaseUntil() {
+        return leaseUntil;
+      },
       ack: async () => {
         if (live()) await call({ op: 'q.ack', h: rec.h });
       },
@@ -100,66 +148,42 @@ export function createRemoteQueue(
         });
       },
       extend: async (ms: number) => {
-        if (!live())
+        if (!live()) {
           throw new NotFoundError(`lease on ${envelope.id} was lost with its connection`);
+        }
+        const asked = Date.now();
         await call({ op: 'q.extend', h: rec.h, ms: millis(ms) });
+        leaseUntil = asked + ms;
       },
       reject: async (error: WireErrorBody) => {
         if (live()) await call({ op: 'q.reject', h: rec.h, error });
       },
     };
-  };
+  }
 
-  return {
-    name,
-    async enqueue(env, options = {}) {
-      const frame = link.codec.encode(env);
-      const { result } = await call({
-        op: 'q.enqueue',
-        frame,
-        ...(options.delayMs === undefined ? {} : { delayMs: millis(options.delayMs) }),
-        ...(options.ttlMs === undefined ? {} : { ttlMs: millis(options.ttlMs) }),
-      });
-      if (!RESULTS.enqueue.Check(result))
-        throw new InternalError('hub sent a malformed enqueue result');
-      return result;
-    },
-    async receive(options: ReceiveOptions) {
-      if (options.signal?.aborted) return [];
-      const session = link.session;
-      const waitMs = millis(options.waitMs);
-      const { items } = await call(
-        { op: 'q.receive', max: Math.max(1, Math.floor(options.max)), waitMs },
-        {
-          timeoutMs: waitMs + link.requestTimeoutMs,
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
-        },
-      );
-      const out: Delivery[] = [];
-      for (const item of items) {
-        if (item.op !== 'dlv') continue;
-        const d = delivery(item, session);
-        if (d !== undefined) out.push(d);
-      }
-      return out;
-    },
-    async stats() {
-      const { result } = await call({ op: 'q.stats' });
-      if (!RESULTS.stats.Check(result)) throw new InternalError('hub sent malformed queue stats');
-      return result;
-    },
-    async deadLetters(options = {}) {
-      const { items } = await call({
-        op: 'q.dead',
-        ...(options.limit === undefined ? {} : { limit: Math.max(0, Math.floor(options.limit)) }),
-      });
-      return items.filter((i): i is DeadRecord => i.op === 'dead').map((i) => deadLetter(i, link));
-    },
-    replayDeadLetters: (ids) =>
-      count(call({ op: 'q.replay', ...(ids === undefined ? {} : { ids }) })),
-    purgeDeadLetters: (ids) =>
-      count(call({ op: 'q.purge', ...(ids === undefined ? {} : { ids }) })),
-  };
+  async stats(): Promise<QueueStats> {
+    const { result } = await this.call({ op: 'q.stats' });
+    if (!RESULTS.stats.Check(result)) throw new InternalError('hub sent malformed queue stats');
+    return result;
+  }
+
+  async deadLetters(options: { limit?: number } = {}): Promise<DeadLetter[]> {
+    const { items } = await this.call({
+      op: 'q.dead',
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+    });
+    return items
+      .filter((i): i is DeadRecord => i.op === 'dead')
+      .map((i) => deadLetter(i, this.link));
+  }
+
+  replayDeadLetters(ids?: string[]): Promise<number> {
+    return this.count(this.call({ op: 'q.replay', ...(ids === undefined ? {} : { ids }) }));
+  }
+
+  purgeDeadLetters(ids?: string[]): Promise<number> {
+    return this.count(this.call({ op: 'q.purge', ...(ids === undefined ? {} : { ids }) }));
+  }
 }
 
 /** A duration as the wire carries it: whole ms, at least 0, at most ~4,000 years. */

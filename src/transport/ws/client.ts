@@ -10,12 +10,13 @@ import {
   UnavailableError,
   type Envelope,
 } from '../../protocol/index.js';
+import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { checkPattern, checkSubject } from '../subject.js';
 import type { MessageHandler, Transport } from '../transport.js';
 import { clientTlsOptions, type ClientTlsOptions } from '../tls.js';
 import { HubConnection } from './client-link.js';
-import { createRemoteQueue } from './client-queue.js';
+import { RemoteQueue } from './client-queue.js';
 import { encodeRecord, wireQueueOptions } from './wire.js';
 
 export interface WebSocketTransportOptions {
@@ -230,7 +231,15 @@ export function createWebSocketTransport(options: WebSocketTransportOptions): We
     queue(name, queueOptions) {
       assertOpen();
       resolveQueueOptions(name, queueOptions); // the same checks, thrown here, as a local queue
-      return createRemoteQueue(name, wireQueueOptions(queueOptions), link);
+      // The hub's queue keeps its own time: a clock of this process does not travel.
+      const { clock: _clock, ...wire } = queueOptions ?? {};
+      return contractQueue(
+        new RemoteQueue(
+          name,
+          wireQueueOptions(queueOptions === undefined ? undefined : wire),
+          link,
+        ),
+      );
     },
     status: () => link.status.iterate(),
     close: () => link.close(),

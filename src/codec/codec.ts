@@ -259,7 +259,10 @@ export function createCodec(options: CodecOptions = {}): Codec {
       );
     }
     const env = record as unknown as Envelope;
-    setFrameEncoding(env, read);
+    // Only a frame in the other encoding is remembered: a WeakMap entry per message costs about
+    // a sixth of a small frame's encode+decode, and an unmarked message is written in this
+    // codec's own encoding, which is the one it came in.
+    if (read !== encoding) setFrameEncoding(env, read);
     const payload = env.payload;
     if (payload === undefined) {
       if (

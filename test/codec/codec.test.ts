@@ -295,3 +295,21 @@ test('codec - every decode failure is a WireError with a stable code', () => {
     assert.equal(err.status, 400);
   }
 });
+
+test('codec - a message read in one encoding is written back in it, whatever the codec writes', () => {
+  const json = createCodec({ encoding: 'json' });
+  const msgpack = createCodec({ encoding: 'msgpack' });
+  const request = createEnvelope({ kind: 'inference.request', subject: 'llm.worker.w1.chat' });
+  for (const reader of [json, msgpack]) {
+    for (const writer of [json, msgpack]) {
+      const read = reader.decode(writer.encode(request));
+      const again = reader.encode(read);
+      assert.equal(
+        again[0] === 0x7b,
+        writer === json,
+        `${writer.encoding} read by ${reader.encoding}`,
+      );
+      assert.deepEqual(reader.decode(again), read);
+    }
+  }
+});

@@ -13,7 +13,7 @@ import type { DurableQueue, Transport } from '../../src/transport/transport.js';
 import { textBody } from '../fixtures.js';
 import type { BenchGroup, GroupContext } from '../group.js';
 import type { Target, Work } from '../harness.js';
-import { NATS_URL } from './nats.js';
+import { AMQP_URL, NATS_URL, REDIS_URL } from '../../test/helpers/broker-urls.js';
 import {
   produce,
   rawAmqp,
@@ -22,9 +22,6 @@ import {
   type RawQueue,
   type Shape,
 } from './raw-queues.js';
-
-const AMQP_URL = process.env['LLMWIRE_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
-const REDIS_URL = process.env['LLMWIRE_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
 const BODY_BYTES = 256;
 const PRODUCERS = 4;

@@ -11,8 +11,7 @@ import type { Transport } from '../../src/transport/transport.js';
 import { chunkBodies, textBody } from '../fixtures.js';
 import type { BenchGroup, GroupContext } from '../group.js';
 import { compareLatency, drive, percentile, sink, type Target } from '../harness.js';
-
-export const NATS_URL = process.env['LLMWIRE_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+import { NATS_URL } from '../../test/helpers/broker-urls.js';
 
 const REQUEST_BYTES = 1024;
 const IN_FLIGHT = 64;

@@ -19,11 +19,11 @@ import type { BenchGroup, GroupContext } from '../group.js';
 import type { Target } from '../harness.js';
 import { LoadClient } from '../load/client.js';
 import { streamedTokensRow } from '../load/compare.js';
+import { NATS_URL } from '../../test/helpers/broker-urls.js';
 
 const STREAMS = 256;
 const TOKENS = 64;
 const PATH = '/v1/chat/completions';
-const NATS_URL = process.env.LLMWIRE_NATS_URL ?? 'nats://127.0.0.1:4222';
 
 const WORKER_KEY = randomBytes(16).toString('hex');
 const hmac = randomBytes(32);

@@ -9,16 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { test } from 'node:test';
 
-/** Where the shared brokers are: the LLMWIRE_*_URL variables, or the local defaults. */
-export const BROKER_URLS = {
-  nats: process.env['LLMWIRE_NATS_URL'] ?? 'nats://127.0.0.1:4222',
-  redis: process.env['LLMWIRE_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
-  amqp: process.env['LLMWIRE_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672',
-} as const;
-export type BrokerName = keyof typeof BROKER_URLS;
-export const NATS_URL = BROKER_URLS.nats;
-export const REDIS_URL = BROKER_URLS.redis;
-export const AMQP_URL = BROKER_URLS.amqp;
+import { AMQP_URL, NATS_URL, REDIS_URL } from './broker-urls.js';
+
+export { AMQP_URL, BROKER_URLS, NATS_URL, REDIS_URL, type BrokerName } from './broker-urls.js';
 
 /** The nats-server binary tests start their own servers with (LLMWIRE_NATS_SERVER). */
 export const NATS_SERVER_BIN = process.env['LLMWIRE_NATS_SERVER'] ?? '/usr/sbin/nats-server';

@@ -3,8 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Bus } from '../../bus/index.js';
-import { silentLogger, type Logger, type Tracer } from '../../ops/index.js';
+import { silentLogger, type Logger } from '../../ops/index.js';
 import {
   ConfigError,
   NotFoundError,
@@ -14,11 +13,11 @@ import {
 } from '../../protocol/index.js';
 import type { Dashboard, GatewayMetrics } from '../../ops/index.js';
 import { AdmissionController, createPolicy, estimateTokens, type Lease } from '../routing/index.js';
-import type { PolicyName, RoutingPolicy } from '../routing/policy.js';
+import type { RoutingPolicy } from '../routing/policy.js';
 import { IdentityTable } from '../security/identities.js';
 import { API_ROLES, authMiddleware, checkModelAllowed, WATCH_ROLES } from './auth.js';
-import { Cors, type CorsOptions } from './cors.js';
-import { createHttpServer, type HttpServerOptions } from './http-server.js';
+import { Cors } from './cors.js';
+import { createHttpServer } from './http-server.js';
 import { Dispatcher, type CallOptions } from './dispatch.js';
 import {
   compose,
@@ -28,7 +27,6 @@ import {
   sendJson,
   type Ctx,
   type Handler,
-  type Tenant,
 } from './http.js';
 import {
   chatCompletion,
@@ -39,57 +37,19 @@ import {
   textCompletion,
 } from './openai.js';
 import { llmSubjects } from '../subjects.js';
-import { createObservability, logRegistry, type ObservabilityOptions } from './observability.js';
+import { createObservability, logRegistry } from './observability.js';
+import type { GatewayOptions } from './options.js';
 import { listModels, listWorkers, readiness } from './info.js';
 import { callOptions } from './headers.js';
 import { RequestObservation, type ObservationSinks } from './observation.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
-import { httpsServerOptions, type ServerTlsOptions } from '../../transport/tls.js';
+import { httpsServerOptions } from '../../transport/tls.js';
 
 export { parsePriority, parseTimeout } from './headers.js';
 
-export interface GatewayOptions extends ObservabilityOptions {
-  bus: Bus;
-  /** Default 127.0.0.1. Any other address requires `apiKeys`. */
-  host?: string;
-  /** Default 8787; 0 picks a free port. */
-  port?: number;
-  /**
-   * Serve HTTPS (and the hub attached to `server` serves wss://). With `tls.ca`, clients must
-   * present a certificate signed by it: mutual TLS, refused at the handshake otherwise.
-   */
-  tls?: ServerTlsOptions;
-  /** API key -> tenant. Without keys the gateway accepts anyone, so it only listens on loopback. */
-  apiKeys?: Record<string, Tenant>;
-  /** Credentials with roles (docs/security.md); when given, `apiKeys` is not read. */
-  identities?: IdentityTable;
-  routing?: { policy?: PolicyName; models?: Record<string, PolicyName> };
-  /** Largest request body. Default 4 MiB. */
-  bodyLimitBytes?: number;
-  /** Deadline of a request that sends no x-llmwire-timeout-ms. Default 120 s. */
-  defaultTimeoutMs?: number;
-  /** Workers tried per request before giving up. Default 3. */
-  maxAttempts?: number;
-  /** Queue limits of admission control: requests waiting per model, and how long. */
-  queue?: { maxLength?: number; maxWaitMs?: number };
-  /** Serves only the workers of this namespace (their subjects are `NAME.llm.*`; see subjects.ts). */
-  namespace?: string;
-  /** Structured logs (docs/tracing.md); default none. */
-  logger?: Logger;
-  /** Log prompts and answers on the finished line. Off by default. */
-  logBodies?: boolean;
-  /** Records spans when given (see setupTracing); trace context travels either way. */
-  tracer?: Tracer;
-  /**
-   * Browser origins whose pages may call the API (CORS). A request whose `Origin` is neither
-   * listed nor the gateway's own is refused with 403 on every route but /healthz.
-   */
-  cors?: CorsOptions;
-  /** Timeouts and the connection cap of the HTTP server (http-server.ts has the defaults). */
-  http?: HttpServerOptions;
-}
+export type { GatewayOptions } from './options.js';
 
 /** Paths whose requests metrics count, and the endpoint label of each. */
 const ENDPOINTS: Record<string, string> = {

@@ -2,11 +2,15 @@
 // each adapter keeps its broker's knobs in its own options. The semantics every adapter must
 // give are pinned by test/conformance (run against each transport unchanged).
 //
-// Adapter style: a transport is made by `create<Name>Transport(options)`, which checks its
-// options and wires the parts; each durable queue is a class implementing DurableQueue
-// (`MemoryQueue`, `SqliteQueue`, `NatsQueue`, `RedisQueue`, `AmqpQueue`, `RemoteQueue`) whose
-// broker steps live in small helpers beside it, and `queue()` returns it wrapped by
-// `contractQueue` (queue-contract.ts), which checks every argument the same way everywhere.
+// Adapter style: a transport is made by `create<Name>Transport(options)`, the public entry,
+// which returns a class implementing Transport (`NatsTransport`, `RedisTransport`,
+// `RabbitMqTransport`, `WebSocketClientTransport`; the bus hub is `WebSocketBusHub`). Its
+// constructor, or a `static async open()` where connecting comes first, checks the options and
+// wires the parts; its methods stay short, with broker steps in helpers beside it. (Memory and
+// sqlite, a few lines of wiring each, return an object literal.) Each durable queue is a class
+// implementing DurableQueue in the same way (`MemoryQueue`, `SqliteQueue`, `NatsQueue`,
+// `RedisQueue`, `AmqpQueue`, `RemoteQueue`), and `queue()` returns it wrapped by `contractQueue`
+// (queue-contract.ts), which checks every argument the same way everywhere.
 import type { Envelope, WireErrorBody } from '../protocol/index.js';
 
 export type TransportStatus =

@@ -17,6 +17,7 @@
 // - Attempts are counted in a header the adapter writes on a retry; a delivery lost with its
 //   process or connection comes back with the same count.
 // - Acks are not confirmed by AMQP: after a broker crash an acked message may come back.
+import type { SecureContextOptions } from 'node:tls';
 import type { Channel } from 'amqplib';
 import { Type } from '@sinclair/typebox';
 import { createCodec, type Codec } from '../../codec/codec.js';
@@ -24,10 +25,18 @@ import { ClosedError, ConfigError, optionsCheck, type Envelope } from '../../pro
 import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { checkSubject } from '../subject.js';
-import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
+import type {
+  DurableQueue,
+  MessageHandler,
+  QueueOptions,
+  SubscribeOptions,
+  Transport,
+  TransportStatus,
+  TransportSubscription,
+} from '../transport.js';
 import { clientTlsOptions, type ClientTlsOptions } from '../tls.js';
 import { AdminChannel } from './admin.js';
-import { AmqpLink } from './connection.js';
+import { AmqpLink, type LinkOptions } from './connection.js';
 import { DelayLadder } from './delay.js';
 import { toBuffer } from './message.js';
 import { checkRoutingKey, Names } from './names.js';
@@ -95,20 +104,170 @@ const checkCounts = optionsCheck(
 );
 
 export function createAmqpTransport(options: AmqpTransportOptions): AmqpTransport {
+  return new RabbitMqTransport(options);
+}
+
+/** One AmqpLink shared by the subscriptions, the confirming publisher and an AmqpQueue per name. */
+class RabbitMqTransport implements AmqpTransport {
+  readonly name = 'amqp';
+  readonly maxMessageBytes: number;
+  readonly ready: Promise<void>;
+  private readonly codec: Codec;
+  private readonly names: Names;
+  private readonly onError: (error: unknown) => void;
+  private readonly link: AmqpLink;
+  private readonly pubsub: Subscriptions;
+  private readonly publisher: Publisher;
+  private readonly admin: AdminChannel;
+  private readonly ladder: DelayLadder;
+  private readonly queues = new Map<string, AmqpQueue>();
+  /** Subjects already checked as subjects and routing keys. */
+  private readonly subjects = new Set<string>();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: AmqpTransportOptions) {
+    const tls = checkUrl(options);
+    this.names = new Names(options.exchange ?? 'llmwire');
+    this.codec = options.codec ?? createCodec({ open: false });
+    checkCounts(options);
+    this.maxMessageBytes = this.codec.maxFrameBytes;
+    this.onError = options.onError ?? ((err) => console.error('llmwire amqp transport:', err));
+    this.link = new AmqpLink(linkOptions(options, tls, this.onError));
+    this.ready = this.link.ready;
+    this.pubsub = new Subscriptions(this.link, this.names, this.codec, (err) => this.onError(err));
+    this.publisher = new Publisher(this.link, {
+      maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
+      windowMessages: options.confirmWindow?.messages ?? 512,
+      windowBytes: options.confirmWindow?.bytes ?? 16 << 20,
+      setup: async (ch) =>
+        void (await ch.assertExchange(this.names.exchange, 'topic', { durable: true })),
+      onReturn: (msg) => this.returned(msg.content),
+    });
+    this.admin = new AdminChannel(this.link);
+    this.ladder = new DelayLadder(this.names, this.admin);
+  }
+
+  publish(env: Envelope): void {
+    this.assertOpen();
+    const subject = env.subject;
+    if (!this.subjects.has(subject)) {
+      checkSubject(subject);
+      checkRoutingKey(subject);
+      if (this.subjects.size >= 10_000) this.subjects.clear();
+      this.subjects.add(subject);
+    }
+    const frame = toBuffer(this.codec.encode(env));
+    // A request is published mandatory: if no queue takes it, the broker returns it and the
+    // requester gets `no_responders` (see returned) instead of waiting for its deadline.
+    const withReply = env.replyTo !== undefined && env.kind !== 'error';
+    this.publisher.publish(this.names.exchange, subject, frame, withReply ? MANDATORY : undefined);
+  }
+
+  subscribe(
+    pattern: string,
+    handler: MessageHandler,
+    options?: SubscribeOptions,
+  ): TransportSubscription {
+    this.assertOpen();
+    return this.pubsub.subscribe(pattern, handler, options);
+  }
+
+  flush(): Promise<void> {
+    return this.publisher.flush();
+  }
+
+  queue(name: string, queueOptions?: QueueOptions): DurableQueue {
+    this.assertOpen();
+    const resolved = resolveQueueOptions(name, queueOptions);
+    let q = this.queues.get(name);
+    if (q === undefined) {
+      q = new AmqpQueue(name, resolved, {
+        link: this.link,
+        admin: this.admin,
+        publisher: this.publisher,
+        ladder: this.ladder,
+        codec: this.codec,
+        names: this.names,
+        prefetch: this.options.prefetch ?? 32,
+        idleMs: this.options.consumerIdleMs ?? 30_000,
+        onError: this.onError,
+        isClosed: () => this.closed,
+      });
+      this.queues.set(name, q);
+    }
+    return contractQueue(q);
+  }
+
+  status(): AsyncIterable<TransportStatus> {
+    return this.link.status.iterate();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('amqp transport');
+    const failed = this.link.failed; // reconnecting was turned off or gave up
+    if (failed !== undefined) throw failed;
+  }
+
+  /** A mandatory publish no queue took: its requester gets `no_responders`. */
+  private returned(content: Buffer): void {
+    let env: Envelope;
+    try {
+      env = this.codec.decode(content);
+    } catch {
+      return; // not one of ours to answer for
+    }
+    this.pubsub.noResponders(env);
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    // Retries and dead letters on their way get their confirms while the consumer channels
+    // can still ack the originals; then the consumers close, and what they hold unacked goes
+    // back to the broker with their channels.
+    await this.publisher.confirmedWithin(5000);
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await this.publisher.close(5000);
+    await this.pubsub.close();
+    if (this.options.deleteOnClose === true && this.link.current !== undefined) {
+      await this.admin.run((ch) => this.deleteAll(ch)).catch((err: unknown) => this.onError(err));
+    }
+    await this.admin.close();
+    await this.link.close();
+  }
+
+  private async deleteAll(ch: Channel): Promise<void> {
+    for (const q of this.queues.values()) {
+      for (const name of Object.values(q.names)) await ch.deleteQueue(name);
+    }
+    await this.ladder.delete(ch);
+    await ch.deleteExchange(this.names.exchange);
+  }
+}
+
+/** Checks the url's scheme against the TLS options; returns the checked TLS options. */
+function checkUrl(options: AmqpTransportOptions): SecureContextOptions {
   if (typeof options.url !== 'string' || !/^amqps?:\/\//.test(options.url)) {
     throw new ConfigError('amqp transport url must start with amqp:// or amqps://');
   }
   if (options.tls !== undefined && !options.url.startsWith('amqps://')) {
     throw new ConfigError('amqp transport url must be amqps:// when TLS options are given');
   }
-  const tls = options.tls === undefined ? {} : clientTlsOptions(options.tls, 'amqp transport tls');
-  const names = new Names(options.exchange ?? 'llmwire');
-  const codec = options.codec ?? createCodec({ open: false });
-  checkCounts(options);
-  const prefetch = options.prefetch ?? 32;
-  const onError = options.onError ?? ((err) => console.error('llmwire amqp transport:', err));
+  return options.tls === undefined ? {} : clientTlsOptions(options.tls, 'amqp transport tls');
+}
+
+function linkOptions(
+  options: AmqpTransportOptions,
+  tls: SecureContextOptions,
+  onError: (error: unknown) => void,
+): LinkOptions {
   const reconnect = options.reconnect;
-  const link = new AmqpLink({
+  return {
     url: options.url,
     reconnect:
       reconnect === false
@@ -121,109 +280,5 @@ export function createAmqpTransport(options: AmqpTransportOptions): AmqpTranspor
     vhost: options.vhost,
     tls,
     onError,
-  });
-  const pubsub = new Subscriptions(link, names, codec, (err) => onError(err));
-  const publisher = new Publisher(link, {
-    maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
-    windowMessages: options.confirmWindow?.messages ?? 512,
-    windowBytes: options.confirmWindow?.bytes ?? 16 << 20,
-    setup: async (ch) => void (await ch.assertExchange(names.exchange, 'topic', { durable: true })),
-    onReturn: (msg) => {
-      let env: Envelope;
-      try {
-        env = codec.decode(msg.content);
-      } catch {
-        return; // not one of ours to answer for
-      }
-      pubsub.noResponders(env);
-    },
-  });
-  const admin = new AdminChannel(link);
-  const ladder = new DelayLadder(names, admin);
-  const queues = new Map<string, AmqpQueue>();
-  const subjects = new Set<string>();
-  let closed = false;
-  let closing: Promise<void> | undefined;
-
-  const assertOpen = () => {
-    if (closed) throw new ClosedError('amqp transport');
-    const failed = link.failed; // reconnecting was turned off or gave up
-    if (failed !== undefined) throw failed;
-  };
-
-  async function deleteAll(ch: Channel): Promise<void> {
-    for (const q of queues.values()) {
-      for (const name of Object.values(q.names)) await ch.deleteQueue(name);
-    }
-    await ladder.delete(ch);
-    await ch.deleteExchange(names.exchange);
-  }
-
-  async function close(): Promise<void> {
-    closed = true;
-    // Retries and dead letters on their way get their confirms while the consumer channels
-    // can still ack the originals; then the consumers close, and what they hold unacked goes
-    // back to the broker with their channels.
-    await publisher.confirmedWithin(5000);
-    await Promise.all([...queues.values()].map((q) => q.close()));
-    await publisher.close(5000);
-    await pubsub.close();
-    if (options.deleteOnClose === true && link.current !== undefined) {
-      await admin.run(deleteAll).catch((err: unknown) => onError(err));
-    }
-    await admin.close();
-    await link.close();
-  }
-
-  return {
-    name: 'amqp',
-    maxMessageBytes: codec.maxFrameBytes,
-    ready: link.ready,
-    publish(env) {
-      assertOpen();
-      const subject = env.subject;
-      if (!subjects.has(subject)) {
-        checkSubject(subject);
-        checkRoutingKey(subject);
-        if (subjects.size >= 10_000) subjects.clear();
-        subjects.add(subject);
-      }
-      const frame = toBuffer(codec.encode(env));
-      // A request is published mandatory: if no queue takes it, the broker returns it and the
-      // requester gets `no_responders` (see onReturn) instead of waiting for its deadline.
-      const withReply = env.replyTo !== undefined && env.kind !== 'error';
-      publisher.publish(names.exchange, subject, frame, withReply ? MANDATORY : undefined);
-    },
-    subscribe(pattern, handler, subOptions) {
-      assertOpen();
-      return pubsub.subscribe(pattern, handler, subOptions);
-    },
-    flush: () => publisher.flush(),
-    queue(name: string, queueOptions?: QueueOptions): DurableQueue {
-      assertOpen();
-      const resolved = resolveQueueOptions(name, queueOptions);
-      let q = queues.get(name);
-      if (q === undefined) {
-        q = new AmqpQueue(name, resolved, {
-          link,
-          admin,
-          publisher,
-          ladder,
-          codec,
-          names,
-          prefetch,
-          idleMs: options.consumerIdleMs ?? 30_000,
-          onError,
-          isClosed: () => closed,
-        });
-        queues.set(name, q);
-      }
-      return contractQueue(q);
-    },
-    status: (): AsyncIterable<TransportStatus> => link.status.iterate(),
-    close() {
-      closing ??= close();
-      return closing;
-    },
   };
 }

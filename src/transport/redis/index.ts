@@ -6,11 +6,19 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { RedisOptions } from 'ioredis';
 import { createCodec, type Codec } from '../../codec/codec.js';
-import { ClosedError, ConfigError } from '../../protocol/index.js';
+import { ClosedError, ConfigError, type Envelope } from '../../protocol/index.js';
 import { contractQueue } from '../queue-contract.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { clientTlsOptions, type ClientTlsOptions } from '../tls.js';
-import type { DurableQueue, QueueOptions, Transport } from '../transport.js';
+import type {
+  DurableQueue,
+  MessageHandler,
+  QueueOptions,
+  SubscribeOptions,
+  Transport,
+  TransportStatus,
+  TransportSubscription,
+} from '../transport.js';
 import { Bells } from './bells.js';
 import { GroupClaims } from './groups.js';
 import { RedisConnections, type ReconnectOptions } from './connection.js';
@@ -57,122 +65,178 @@ export interface RedisTransportOptions {
 }
 
 export function createRedisTransport(options: RedisTransportOptions): Transport {
-  const keys = new KeyLayout(checkPrefix(options.prefix ?? 'llmwire:'));
-  const pollMs = options.pollMs ?? 1_000;
-  if (!(Number.isFinite(pollMs) && pollMs > 0)) {
-    throw new ConfigError('redis transport pollMs must be a positive number');
-  }
-  const takeoverMs = options.groupTakeoverMs ?? 50;
-  if (!(Number.isFinite(takeoverMs) && takeoverMs > 0)) {
-    throw new ConfigError('redis transport groupTakeoverMs must be a positive number');
-  }
-  const name =
-    options.name ?? `llmwire:${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  if (/\s/.test(name)) throw new ConfigError('redis transport name may not contain spaces');
-  const maxBufferedBytes = options.maxBufferedBytes ?? 8 * 1024 * 1024;
-  if (!(Number.isFinite(maxBufferedBytes) && maxBufferedBytes > 0)) {
-    throw new ConfigError('redis transport maxBufferedBytes must be a positive number');
-  }
-  const codec = options.codec ?? createCodec({ open: false });
-  const onError =
-    options.onError ?? ((err: unknown) => console.error('llmwire redis transport:', err));
+  return new RedisTransport(options);
+}
 
-  if (options.tls !== undefined && !options.url.startsWith('rediss://')) {
-    throw new ConfigError('redis transport url must be rediss:// when TLS options are given');
+/** Two connections (commands, subscriber) shared by RedisPubSub and a RedisQueue per queue. */
+class RedisTransport implements Transport {
+  readonly name = 'redis';
+  readonly maxMessageBytes: number;
+  private readonly consumer: string;
+  private readonly keys: KeyLayout;
+  private readonly conns: RedisConnections;
+  private readonly groups: GroupClaims;
+  private readonly pubsub: RedisPubSub;
+  private readonly bells: Bells;
+  private readonly ctx: QueueContext;
+  private readonly stores = new Map<string, QueueStore>();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: RedisTransportOptions) {
+    const settings = checkOptions(options);
+    this.keys = settings.keys;
+    this.consumer = settings.name;
+    const codec = options.codec ?? createCodec({ open: false });
+    this.maxMessageBytes = codec.maxFrameBytes;
+    const onError =
+      options.onError ?? ((err: unknown) => console.error('llmwire redis transport:', err));
+    this.conns = new RedisConnections({
+      url: options.url,
+      name: this.consumer,
+      reconnect: options.reconnect ?? {},
+      redis: redisOptions(options),
+    });
+    defineQueueScripts(this.conns.cmd);
+    this.groups = new GroupClaims(
+      this.conns.cmd,
+      this.keys,
+      this.consumer,
+      settings.takeoverMs,
+      onError,
+    );
+    this.pubsub = new RedisPubSub({
+      cmd: this.conns.cmd,
+      sub: this.conns.sub,
+      keys: this.keys,
+      codec,
+      groups: this.groups,
+      onError,
+      maxBufferedBytes: settings.maxBufferedBytes,
+      isConnected: () => this.conns.isConnected,
+    });
+    this.bells = new Bells(this.conns.sub);
+    this.conns.onReady = () => {
+      this.pubsub.retryFailed();
+      this.bells.ringAll(); // rings sent while disconnected were lost: waiting receives look again
+    };
+    this.ctx = {
+      keys: this.keys,
+      codec,
+      bells: this.bells,
+      pollMs: settings.pollMs,
+      isClosed: () => this.closed,
+    };
   }
-  const conns = new RedisConnections({
-    url: options.url,
-    name,
-    reconnect: options.reconnect ?? {},
-    redis: {
-      ...options.redis,
-      ...(options.username === undefined ? {} : { username: options.username }),
-      ...(options.password === undefined ? {} : { password: options.password }),
-      ...(options.tls === undefined
-        ? {}
-        : { tls: clientTlsOptions(options.tls, 'redis transport tls') }),
-    },
-  });
-  defineQueueScripts(conns.cmd);
-  const groups = new GroupClaims(conns.cmd, keys, name, takeoverMs, onError);
-  const pubsub = new RedisPubSub({
-    cmd: conns.cmd,
-    sub: conns.sub,
-    keys,
-    codec,
-    groups,
-    onError,
-    maxBufferedBytes,
-    isConnected: () => conns.isConnected,
-  });
-  const bells = new Bells(conns.sub);
-  conns.onReady = () => {
-    pubsub.retryFailed();
-    bells.ringAll(); // rings sent while disconnected were lost: waiting receives look again
-  };
-  const stores = new Map<string, QueueStore>();
-  let closed = false;
-  let closing: Promise<void> | undefined;
 
-  const ctx: QueueContext = { keys, codec, bells, pollMs, isClosed: () => closed };
+  publish(env: Envelope): void {
+    this.assertOpen();
+    this.pubsub.publish(env);
+  }
 
-  const assertOpen = () => {
-    if (closed) throw new ClosedError('redis transport');
-  };
+  subscribe(
+    pattern: string,
+    handler: MessageHandler,
+    options?: SubscribeOptions,
+  ): TransportSubscription {
+    this.assertOpen();
+    return this.pubsub.subscribe(pattern, handler, options);
+  }
 
-  async function close(): Promise<void> {
-    closed = true;
-    bells.close(); // waiting receives return empty
-    if (conns.isConnected) {
+  async flush(): Promise<void> {
+    if (this.closed) return;
+    // Replies come in order per connection: once this PING answers, Redis has handled every
+    // PUBLISH sent before it; once the subscriber's PING answers, every message Redis pushed
+    // to this process before it has been handed to its handlers.
+    try {
+      await this.conns.cmd.ping();
+      await this.conns.sub.ping();
+    } catch (err) {
+      throw redisFailure(err);
+    }
+    await this.groups.settled();
+  }
+
+  queue(queueName: string, queueOptions?: QueueOptions): DurableQueue {
+    this.assertOpen();
+    const resolved = resolveQueueOptions(queueName, queueOptions);
+    const base = this.keys.queueBase(queueName);
+    const store = new QueueStore(this.conns.cmd, base, resolved, this.consumer);
+    this.stores.set(queueName, store);
+    return contractQueue(new RedisQueue(queueName, resolved, store, this.ctx));
+  }
+
+  status(): AsyncIterable<TransportStatus> {
+    return this.conns.status.iterate();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('redis transport');
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    this.bells.close(); // waiting receives return empty
+    if (this.conns.isConnected) {
       // Best effort, bounded: queue-group memberships are given up (so no message is chosen
       // for this process and left to wait for a takeover), and consumers that hold nothing
       // leave the queues' consumer groups (so XINFO CONSUMERS lists live ones).
       const goodbyes = Promise.allSettled([
-        groups.close(),
-        ...[...stores.values()].map((s) => s.retire()),
+        this.groups.close(),
+        ...[...this.stores.values()].map((s) => s.retire()),
       ]);
       await Promise.race([goodbyes, new Promise((r) => setTimeout(r, 1_000).unref())]);
     } else {
-      void groups.close();
+      void this.groups.close();
     }
-    await conns.close();
+    await this.conns.close();
   }
+}
 
+/** The checked settings of the options, each refused with a ConfigError that names it. */
+function checkOptions(options: RedisTransportOptions): {
+  keys: KeyLayout;
+  pollMs: number;
+  takeoverMs: number;
+  name: string;
+  maxBufferedBytes: number;
+} {
+  const keys = new KeyLayout(checkPrefix(options.prefix ?? 'llmwire:'));
+  const pollMs = positive('pollMs', options.pollMs ?? 1_000);
+  const takeoverMs = positive('groupTakeoverMs', options.groupTakeoverMs ?? 50);
+  const name =
+    options.name ?? `llmwire:${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  if (/\s/.test(name)) throw new ConfigError('redis transport name may not contain spaces');
+  const maxBufferedBytes = positive(
+    'maxBufferedBytes',
+    options.maxBufferedBytes ?? 8 * 1024 * 1024,
+  );
+  if (options.tls !== undefined && !options.url.startsWith('rediss://')) {
+    throw new ConfigError('redis transport url must be rediss:// when TLS options are given');
+  }
+  return { keys, pollMs, takeoverMs, name, maxBufferedBytes };
+}
+
+function positive(field: string, value: number): number {
+  if (!(Number.isFinite(value) && value > 0)) {
+    throw new ConfigError(`redis transport ${field} must be a positive number`);
+  }
+  return value;
+}
+
+/** ioredis options: the caller's, then the credentials and TLS given as fields. */
+function redisOptions(options: RedisTransportOptions): RedisOptions {
   return {
-    name: 'redis',
-    maxMessageBytes: codec.maxFrameBytes,
-    publish(env) {
-      assertOpen();
-      pubsub.publish(env);
-    },
-    subscribe(pattern, handler, subOptions) {
-      assertOpen();
-      return pubsub.subscribe(pattern, handler, subOptions);
-    },
-    async flush() {
-      if (closed) return;
-      // Replies come in order per connection: once this PING answers, Redis has handled every
-      // PUBLISH sent before it; once the subscriber's PING answers, every message Redis pushed
-      // to this process before it has been handed to its handlers.
-      try {
-        await conns.cmd.ping();
-        await conns.sub.ping();
-      } catch (err) {
-        throw redisFailure(err);
-      }
-      await groups.settled();
-    },
-    queue(queueName: string, queueOptions?: QueueOptions): DurableQueue {
-      assertOpen();
-      const resolved = resolveQueueOptions(queueName, queueOptions);
-      const store = new QueueStore(conns.cmd, keys.queueBase(queueName), resolved, name);
-      stores.set(queueName, store);
-      return contractQueue(new RedisQueue(queueName, resolved, store, ctx));
-    },
-    status: () => conns.status.iterate(),
-    close() {
-      closing ??= close();
-      return closing;
-    },
+    ...options.redis,
+    ...(options.username === undefined ? {} : { username: options.username }),
+    ...(options.password === undefined ? {} : { password: options.password }),
+    ...(options.tls === undefined
+      ? {}
+      : { tls: clientTlsOptions(options.tls, 'redis transport tls') }),
   };
 }

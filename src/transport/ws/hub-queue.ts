@@ -55,6 +55,19 @@ export class PeerQueues {
 
   /** Runs one queue call; rejects with the error to send back. */
   async call(rec: QueueRecord): Promise<QueueCallResult> {
+    try {
+      return await this.run(rec);
+    } catch (err) {
+      // The wire schema passes arguments the queue contract refuses (a `ttlMs` or `ms` of 0, a
+      // `limit` of 0): they came from the peer, so say what was wrong, rather than 'internal'.
+      if (err instanceof ConfigError) {
+        throw new InvalidMessageError(`${rec.op} on queue '${rec.queue}': ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  private async run(rec: QueueRecord): Promise<QueueCallResult> {
     const q = this.open(rec.queue, rec.opts);
     switch (rec.op) {
       case 'q.enqueue': {
@@ -134,13 +147,7 @@ export class PeerQueues {
   private open(name: string, opts: QueueRecord['opts']): DurableQueue {
     let q = this.opened.get(name);
     if (q === undefined) {
-      try {
-        q = this.local.queue(name, opts);
-      } catch (err) {
-        // A bad name or option came from the peer: say so, rather than 'internal'.
-        if (err instanceof ConfigError) throw new InvalidMessageError(err.message);
-        throw err;
-      }
+      q = this.local.queue(name, opts);
       if (this.opened.size >= 1024) this.opened.clear();
       this.opened.set(name, q);
     }

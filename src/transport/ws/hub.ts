@@ -102,8 +102,214 @@ export interface BusHub {
 }
 
 export function createBusHub(local: Transport, options: BusHubOptions = {}): BusHub {
-  const path = options.path ?? DEFAULT_PATH;
-  if (!path.startsWith('/')) throw new ConfigError(`hub path must start with '/', got '${path}'`);
+  return new WebSocketBusHub(local, options);
+}
+
+/** The hub: admits upgrades on `path` of its server and runs one PeerSession per connection. */
+class WebSocketBusHub implements BusHub {
+  readonly listening: Promise<void>;
+  private readonly path: string;
+  private readonly ctx: HubContext;
+  private readonly onError: NonNullable<BusHubOptions['onError']>;
+  private readonly allowedOrigins: ReturnType<typeof parseOrigins>;
+  private readonly maxConnections: number;
+  private readonly maxPerIdentity: number;
+  /** Open connections by identity name, counted from admission on. */
+  private readonly perIdentity = new Map<string, number>();
+  private connections = 0;
+  private readonly wss: WebSocketServer;
+  private readonly sessions = new Map<string, PeerSession>();
+  private closed = false;
+  private readonly ownServer: boolean;
+  private readonly server: Server;
+  private readonly scheme: 'ws' | 'wss';
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    local: Transport,
+    private readonly options: BusHubOptions,
+  ) {
+    this.path = options.path ?? DEFAULT_PATH;
+    if (!this.path.startsWith('/')) {
+      throw new ConfigError(`hub path must start with '/', got '${this.path}'`);
+    }
+    this.onError =
+      options.onError ?? ((err, c) => console.error(`llmwire hub: peer ${c.peer ?? '-'}`, err));
+    const pingIntervalMs = positive('pingIntervalMs', options.pingIntervalMs, 30_000);
+    this.allowedOrigins = parseOrigins(options.allowedOrigins, 'hub option allowedOrigins');
+    this.ctx = hubContext(local, options, pingIntervalMs, this.onError);
+    this.maxConnections = positive('maxConnections', options.maxConnections, 10_000);
+    this.maxPerIdentity = positive(
+      'maxConnectionsPerIdentity',
+      options.maxConnectionsPerIdentity,
+      256,
+    );
+    if (options.server !== undefined && options.tls !== undefined) {
+      throw new ConfigError('hub option tls applies to its own server; give the TLS to `server`');
+    }
+    // Records a little past the frame limit still reach the codec and get a typed
+    // `payload_too_large`; far past it, ws closes the connection with 1009 before buffering it.
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.ctx.maxFrameBytes + RECORD_OVERHEAD_BYTES,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.wss.on('error', (err) => this.onError(err, {}));
+    this.ownServer = options.server === undefined;
+    this.server = options.server ?? ownServer(options.tls);
+    this.scheme = this.server instanceof TlsServer ? 'wss' : 'ws';
+    this.server.on('upgrade', this.onUpgrade);
+    this.listening = this.ownServer
+      ? listen(this.server, options.port ?? 0, options.host ?? '127.0.0.1')
+      : Promise.resolve();
+    // Reported here too, for a caller who never awaits `listening`.
+    this.listening.catch((err: unknown) => this.onError(err, {}));
+    this.timer = setInterval(() => {
+      for (const peer of this.sessions.values()) peer.heartbeat();
+    }, pingIntervalMs);
+    this.timer.unref();
+  }
+
+  get url(): string {
+    const a = this.address;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `${this.scheme}://${host}:${a.port}${this.path}`;
+  }
+
+  get address(): AddressInfo {
+    const a = this.server.address();
+    if (a === null || typeof a === 'string') {
+      throw new LocalError('not_listening', 'the hub server is not listening on a TCP port');
+    }
+    return a;
+  }
+
+  peers(): PeerInfo[] {
+    return [...this.sessions.values()].map((p) => p.info());
+  }
+
+  disconnect(peerId: string): boolean {
+    const peer = this.sessions.get(peerId);
+    if (peer === undefined) return false;
+    peer.kick(CloseCode.kicked, 'disconnected by the hub');
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.server.off('upgrade', this.onUpgrade);
+    for (const peer of [...this.sessions.values()]) peer.kick(CloseCode.goingAway, 'hub closing');
+    this.wss.close();
+    if (this.ownServer && this.server.listening) {
+      await new Promise<void>((resolve) => {
+        this.server.close(() => resolve());
+        this.server.closeAllConnections();
+      });
+    }
+  }
+
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(req.url ?? '/', 'http://hub.invalid');
+    // Someone else's endpoint on a shared server: theirs to answer.
+    if (url.pathname !== this.path && !this.ownServer) return;
+    // Until the upgrade, a socket error is the caller's problem (it hung up): nothing to log.
+    socket.on('error', ignore);
+    if (url.pathname !== this.path) refuse(socket, 404, 'Not Found');
+    else if (this.closed) refuse(socket, 503, 'Service Unavailable');
+    else if (!originAllowed(req.headers.origin, req.headers.host, this.allowedOrigins))
+      refuse(socket, 403, 'Forbidden');
+    else void this.admit(req, socket, head, url);
+  };
+
+  private async admit(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) {
+    const identity = await this.identify(req, socket, url);
+    if (identity === undefined) return;
+    if (this.closed || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    if (!this.hasRoom(socket, identity)) return;
+    this.connections++;
+    this.perIdentity.set(identity.name, (this.perIdentity.get(identity.name) ?? 0) + 1);
+    socket.off('error', ignore);
+    let joined = false;
+    this.wss.handleUpgrade(req, socket, head, (ws, r) => {
+      joined = true;
+      this.join(ws, r, identity);
+    });
+    // handleUpgrade calls back synchronously or not at all (a bad handshake ends the socket).
+    if (!joined) socket.once('close', () => this.leave(identity));
+  }
+
+  /** Who the upgrade is, by its bearer token; undefined (the socket answered) when refused. */
+  private async identify(
+    req: IncomingMessage,
+    socket: Duplex,
+    url: URL,
+  ): Promise<PeerIdentity | undefined> {
+    const authenticate = this.options.authenticate;
+    if (authenticate === undefined) return OPEN_IDENTITY;
+    let found: PeerIdentity | boolean | undefined;
+    try {
+      found = await authenticate(bearerToken(req, url), req);
+    } catch (err) {
+      this.onError(err, {});
+      refuse(socket, 500, 'Internal Server Error');
+      return undefined;
+    }
+    const identity = found === true ? OPEN_IDENTITY : found === false ? undefined : found;
+    if (identity === undefined) refuse(socket, 401, 'Unauthorized', 'WWW-Authenticate: Bearer\r\n');
+    return identity;
+  }
+
+  /** False (the socket answered 503 or 429) when the hub or the identity is at its limit. */
+  private hasRoom(socket: Duplex, identity: PeerIdentity): boolean {
+    const mine = this.perIdentity.get(identity.name) ?? 0;
+    const limit = identity.maxConnections ?? this.maxPerIdentity;
+    const total = this.connections >= this.maxConnections;
+    if (!total && mine < limit) return true;
+    this.ctx.onDenied({
+      peer: '-',
+      identity: identity.name,
+      role: identity.role,
+      action: 'connect',
+      target: this.path,
+      reason: total
+        ? `the hub holds its limit of ${this.maxConnections} connections`
+        : `${identity.role} '${identity.name}' holds its limit of ${limit} connections`,
+    });
+    if (total) refuse(socket, 503, 'Service Unavailable');
+    else refuse(socket, 429, 'Too Many Requests');
+    return false;
+  }
+
+  private join(ws: WebSocket, req: IncomingMessage, identity: PeerIdentity): void {
+    const id = randomBytes(6).toString('hex');
+    const peer = new PeerSession(id, ws, req.socket.remoteAddress, identity, this.ctx, (p) => {
+      this.sessions.delete(p.id);
+      this.leave(identity);
+    });
+    this.sessions.set(id, peer);
+  }
+
+  private leave(identity: PeerIdentity): void {
+    this.connections--;
+    const n = (this.perIdentity.get(identity.name) ?? 1) - 1;
+    if (n <= 0) this.perIdentity.delete(identity.name);
+    else this.perIdentity.set(identity.name, n);
+  }
+}
+
+/** What every PeerSession of the hub shares: codec, limits, handle numbers, inbox claims. */
+function hubContext(
+  local: Transport,
+  options: BusHubOptions,
+  pingIntervalMs: number,
+  onError: NonNullable<BusHubOptions['onError']>,
+): HubContext {
   const codec =
     options.codec ??
     // Header-only: sealed frames pass through unopened, so the hub needs no keys.
@@ -112,12 +318,8 @@ export function createBusHub(local: Transport, options: BusHubOptions = {}): Bus
       ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
     });
   const maxFrameBytes = Math.min(options.maxFrameBytes ?? codec.maxFrameBytes, codec.maxFrameBytes);
-  const onError =
-    options.onError ?? ((err, c) => console.error(`llmwire hub: peer ${c.peer ?? '-'}`, err));
-  const pingIntervalMs = positive('pingIntervalMs', options.pingIntervalMs, 30_000);
-  const allowedOrigins = parseOrigins(options.allowedOrigins, 'hub option allowedOrigins');
   let handles = 0;
-  const ctx: HubContext = {
+  return {
     local,
     codec: {
       encode: (env) => codec.encode(env),
@@ -148,181 +350,27 @@ export function createBusHub(local: Transport, options: BusHubOptions = {}): Bus
     inboxes: new InboxClaims(),
     onDenied: options.onDenied ?? (() => undefined),
   };
-  const maxConnections = positive('maxConnections', options.maxConnections, 10_000);
-  const maxPerIdentity = positive(
-    'maxConnectionsPerIdentity',
-    options.maxConnectionsPerIdentity,
-    256,
-  );
-  /** Open connections by identity name, counted from admission on. */
-  const perIdentity = new Map<string, number>();
-  let connections = 0;
+}
 
-  // Records a little past the frame limit still reach the codec and get a typed
-  // `payload_too_large`; far past it, ws closes the connection with 1009 before buffering it.
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: maxFrameBytes + RECORD_OVERHEAD_BYTES,
-    perMessageDeflate: false,
-    clientTracking: false,
-  });
-  wss.on('error', (err) => onError(err, {}));
-  const peers = new Map<string, PeerSession>();
-  let closed = false;
-
-  const ownServer = options.server === undefined;
-  if (!ownServer && options.tls !== undefined) {
-    throw new ConfigError('hub option tls applies to its own server; give the TLS to `server`');
-  }
+/** The hub's own HTTP(S) server, which answers anything but an upgrade with 426. */
+function ownServer(tls: ServerTlsOptions | undefined): Server {
   const upgradeOnly = (_req: IncomingMessage, res: ServerResponse) => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
     res.end('llmwire bus hub: connect with WebSocket\n');
   };
-  const server: Server =
-    options.server ??
-    (options.tls === undefined
-      ? createServer(upgradeOnly)
-      : createHttpsServer(httpsServerOptions(options.tls, 'hub.tls'), upgradeOnly));
-  const scheme = server instanceof TlsServer ? 'wss' : 'ws';
+  return tls === undefined
+    ? createServer(upgradeOnly)
+    : createHttpsServer(httpsServerOptions(tls, 'hub.tls'), upgradeOnly);
+}
 
-  const leave = (identity: PeerIdentity) => {
-    connections--;
-    const n = (perIdentity.get(identity.name) ?? 1) - 1;
-    if (n <= 0) perIdentity.delete(identity.name);
-    else perIdentity.set(identity.name, n);
-  };
-
-  const join = (ws: WebSocket, req: IncomingMessage, identity: PeerIdentity) => {
-    const id = randomBytes(6).toString('hex');
-    const peer = new PeerSession(id, ws, req.socket.remoteAddress, identity, ctx, (p) => {
-      peers.delete(p.id);
-      leave(identity);
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
     });
-    peers.set(id, peer);
-  };
-
-  const admit = async (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => {
-    let identity: PeerIdentity | undefined = OPEN_IDENTITY;
-    if (options.authenticate !== undefined) {
-      try {
-        const found = await options.authenticate(bearerToken(req, url), req);
-        identity = found === true ? OPEN_IDENTITY : found === false ? undefined : found;
-      } catch (err) {
-        onError(err, {});
-        refuse(socket, 500, 'Internal Server Error');
-        return;
-      }
-    }
-    if (identity === undefined) {
-      refuse(socket, 401, 'Unauthorized', 'WWW-Authenticate: Bearer\r\n');
-      return;
-    }
-    if (closed || socket.destroyed) {
-      socket.destroy();
-      return;
-    }
-    const mine = perIdentity.get(identity.name) ?? 0;
-    const limit = identity.maxConnections ?? maxPerIdentity;
-    if (connections >= maxConnections || mine >= limit) {
-      const total = connections >= maxConnections;
-      ctx.onDenied({
-        peer: '-',
-        identity: identity.name,
-        role: identity.role,
-        action: 'connect',
-        target: path,
-        reason: total
-          ? `the hub holds its limit of ${maxConnections} connections`
-          : `${identity.role} '${identity.name}' holds its limit of ${limit} connections`,
-      });
-      if (total) refuse(socket, 503, 'Service Unavailable');
-      else refuse(socket, 429, 'Too Many Requests');
-      return;
-    }
-    connections++;
-    perIdentity.set(identity.name, mine + 1);
-    const admitted = identity;
-    socket.off('error', ignore);
-    let joined = false;
-    wss.handleUpgrade(req, socket, head, (ws, r) => {
-      joined = true;
-      join(ws, r, admitted);
-    });
-    // handleUpgrade calls back synchronously or not at all (a bad handshake ends the socket).
-    if (!joined) socket.once('close', () => leave(admitted));
-  };
-
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://hub.invalid');
-    // Someone else's endpoint on a shared server: theirs to answer.
-    if (url.pathname !== path && !ownServer) return;
-    // Until the upgrade, a socket error is the caller's problem (it hung up): nothing to log.
-    socket.on('error', ignore);
-    if (url.pathname !== path) refuse(socket, 404, 'Not Found');
-    else if (closed) refuse(socket, 503, 'Service Unavailable');
-    else if (!originAllowed(req.headers.origin, req.headers.host, allowedOrigins))
-      refuse(socket, 403, 'Forbidden');
-    else void admit(req, socket, head, url);
-  };
-  server.on('upgrade', onUpgrade);
-
-  const listening = ownServer
-    ? new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-          server.off('error', reject);
-          resolve();
-        });
-      })
-    : Promise.resolve();
-  // Reported here too, for a caller who never awaits `listening`.
-  listening.catch((err: unknown) => onError(err, {}));
-
-  const timer = setInterval(() => {
-    for (const peer of peers.values()) peer.heartbeat();
-  }, pingIntervalMs);
-  timer.unref();
-
-  const addressOf = (): AddressInfo => {
-    const a = server.address();
-    if (a === null || typeof a === 'string') {
-      throw new LocalError('not_listening', 'the hub server is not listening on a TCP port');
-    }
-    return a;
-  };
-
-  return {
-    listening,
-    get url() {
-      const a = addressOf();
-      const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-      return `${scheme}://${host}:${a.port}${path}`;
-    },
-    get address() {
-      return addressOf();
-    },
-    peers: () => [...peers.values()].map((p) => p.info()),
-    disconnect(peerId) {
-      const peer = peers.get(peerId);
-      if (peer === undefined) return false;
-      peer.kick(CloseCode.kicked, 'disconnected by the hub');
-      return true;
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      clearInterval(timer);
-      server.off('upgrade', onUpgrade);
-      for (const peer of [...peers.values()]) peer.kick(CloseCode.goingAway, 'hub closing');
-      wss.close();
-      if (ownServer && server.listening) {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
-      }
-    },
-  };
+  });
 }
 
 /** The bearer token: the `Authorization: Bearer` header, else the `token` query parameter. */

@@ -287,7 +287,7 @@ async function measure(ctx: GroupContext, run: string): Promise<void> {
 export const natsGroup: BenchGroup = {
   name: 'nats',
   about:
-    `The llmwire Bus on the NATS transport (msgpack frames, one connection per bus) against raw ` +
+    `The llmwire Bus on the NATS transport (JSON frames, the default, one connection per bus) against raw ` +
     `@nats-io/transport-node on connections of its own, same server, same run. Request/reply: ` +
     `a ${REQUEST_BYTES}-byte JSON body echoed by \`bus.serve\` vs \`nc.request\` + \`msg.respond\` ` +
     `that parse and re-encode the JSON, p50/p99 one at a time and throughput at ${IN_FLIGHT} in ` +

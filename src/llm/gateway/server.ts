@@ -43,6 +43,7 @@ import { listModels, listWorkers, readiness } from './info.js';
 import { callOptions } from './headers.js';
 import { RequestObservation, type ObservationSinks } from './observation.js';
 import { WorkerRegistry } from './registry.js';
+import { ToolCallJoiner } from '../tool-calls.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
 import { httpsServerOptions } from '../../transport/tls.js';
@@ -314,8 +315,13 @@ export class Gateway {
       if (request.stream !== true) {
         let step = await gen.next();
         ctx.obs.firstToken();
-        while (step.done !== true) step = await gen.next();
-        const result = step.value;
+        const tools = new ToolCallJoiner();
+        while (step.done !== true) {
+          if (step.value.tool_calls !== undefined) tools.add(step.value.tool_calls);
+          step = await gen.next();
+        }
+        const calls = tools.result();
+        const result = calls === undefined ? step.value : { ...step.value, tool_calls: calls };
         tokensUsed = result.usage.total_tokens;
         ctx.obs.result(request, result);
         sendJson(

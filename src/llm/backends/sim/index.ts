@@ -4,6 +4,7 @@
 import {
   type EmbeddingRequest,
   type EmbeddingResult,
+  type FinishReason,
   type InferenceRequest,
   InvalidMessageError,
   NotFoundError,
@@ -22,6 +23,7 @@ import {
 } from './options.js';
 import { PrefixCache } from './prefix-cache.js';
 import { SeededRandom } from './random.js';
+import { fixedTextSteps, planJson, planToolCalls, toolCallSteps } from './output.js';
 import { type TextPlan, textSteps } from './text.js';
 
 export type { SimBackendOptions, SimFailureOptions, SimPrefill } from './options.js';
@@ -62,7 +64,7 @@ export class SimBackend implements Backend {
     throwIfAborted(signal);
     const prompt = promptText(request);
     const continueFrom = request.continue_from ?? '';
-    const steps = textSteps(this.plan(request, prompt, continueFrom));
+    const steps = this.steps(request, prompt, continueFrom);
     // Runs up to the first new token: a continue_from that is not a prefix of the answer
     // fails here, before any waiting.
     let step = steps.next();
@@ -90,10 +92,10 @@ export class SimBackend implements Backend {
       }
       first = false;
       throwIfAborted(signal);
-      if (step.value !== '') {
+      if (step.value.text !== '' || step.value.tool_calls !== undefined) {
         if (sent === failure.crashAfterTokens) this.crash();
         if (sent === failure.stallAfterTokens) await untilAborted(signal);
-        yield { text: step.value };
+        yield step.value;
         sent++;
       }
       step = steps.next();
@@ -118,6 +120,30 @@ export class SimBackend implements Backend {
   }
 
   async close(): Promise<void> {}
+
+  /** The answer's deltas: tool calls, JSON for a response_format, or free text. */
+  private *steps(
+    request: InferenceRequest,
+    prompt: string,
+    continueFrom: string,
+  ): Generator<TokenDelta, { finish: FinishReason; tokens: number }> {
+    const plan = this.plan(request, prompt, continueFrom);
+    const random = new SeededRandom('output', plan.model, plan.prompt, plan.seed);
+    const calls = planToolCalls(request, random);
+    if (calls !== undefined) {
+      if (continueFrom !== '') {
+        throw new InvalidMessageError('continue_from cannot continue an answer of tool calls');
+      }
+      return yield* toolCallSteps(calls);
+    }
+    const json = planJson(request, random);
+    if (json !== undefined) return yield* fixedTextSteps(json, continueFrom);
+    const text = textSteps(plan);
+    for (let step = text.next(); ; step = text.next()) {
+      if (step.done === true) return step.value;
+      yield { text: step.value };
+    }
+  }
 
   private plan(request: InferenceRequest, prompt: string, continueFrom: string): TextPlan {
     this.checkModel(request.model);

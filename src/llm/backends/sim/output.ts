@@ -1,0 +1,143 @@
+// The sim's answers other than free text: tool calls (tools, tool_choice, parallel_tool_calls)
+// and JSON (response_format), each drawn from the request's schemas by a seeded generator and
+// streamed in small pieces as OpenAI streams them (docs/backends.md, "sim").
+import { InvalidMessageError, type InferenceRequest } from '../../../protocol/index.js';
+import type { TokenDelta } from '../backend.js';
+import { SeededRandom } from './random.js';
+import { schemaValue } from './schema-value.js';
+
+/** Characters of arguments or JSON text per streamed piece: one sim token. */
+const PIECE_CHARS = 4;
+
+export interface OutputEnd {
+  finish: 'stop' | 'tool_calls';
+  tokens: number;
+}
+
+export interface PlannedCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+type Tool = NonNullable<InferenceRequest['tools']>[number];
+
+/**
+ * The tool calls the sim makes for a request, or undefined for a text answer. Throws
+ * InvalidMessageError for a tool_choice it cannot honour.
+ */
+export function planToolCalls(
+  request: InferenceRequest,
+  random: SeededRandom,
+): PlannedCall[] | undefined {
+  const tools = request.tools ?? [];
+  const choice = request.tool_choice ?? (tools.length > 0 ? 'auto' : 'none');
+  let chosen: Tool[];
+  if (choice === 'none') return undefined;
+  if (choice === 'auto') {
+    chosen = mentioned(request, tools);
+  } else if (choice === 'required') {
+    if (tools.length === 0) throw new InvalidMessageError(`tool_choice 'required' needs tools`);
+    chosen = tools;
+  } else {
+    const name = namedChoice(choice);
+    const tool = tools.find((t) => t.function.name === name);
+    if (tool === undefined) {
+      throw new InvalidMessageError(`tool_choice names tool '${name}', which is not in tools`);
+    }
+    chosen = [tool];
+  }
+  if (chosen.length === 0) return undefined;
+  if (request.parallel_tool_calls !== true) chosen = chosen.slice(0, 1);
+  return chosen.map((tool) => ({
+    id: `call_${random.uint32().toString(16).padStart(8, '0')}${random.uint32().toString(16).padStart(8, '0')}`,
+    name: tool.function.name,
+    arguments: JSON.stringify(
+      schemaValue(tool.function.parameters ?? { type: 'object' }, random) ?? {},
+    ),
+  }));
+}
+
+/** The JSON text response_format asks for, or undefined when it asks for none. */
+export function planJson(request: InferenceRequest, random: SeededRandom): string | undefined {
+  const format = request.response_format;
+  if (format === undefined || format.type === 'text') return undefined;
+  const schema =
+    format.type === 'json_schema' && format.json_schema.schema !== undefined
+      ? format.json_schema.schema
+      : { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] };
+  return JSON.stringify(schemaValue(schema, random));
+}
+
+/** Streams tool calls: per call, a delta with id, type and name, then argument pieces. */
+export function* toolCallSteps(calls: readonly PlannedCall[]): Generator<TokenDelta, OutputEnd> {
+  let tokens = 0;
+  for (const [index, call] of calls.entries()) {
+    const head = {
+      index,
+      id: call.id,
+      type: 'function',
+      function: { name: call.name, arguments: '' },
+    };
+    yield { text: '', tool_calls: [head] };
+    tokens++;
+    for (const piece of pieces(call.arguments)) {
+      yield { text: '', tool_calls: [{ index, function: { arguments: piece } }] };
+      tokens++;
+    }
+  }
+  return { finish: 'tool_calls', tokens };
+}
+
+/** Streams fixed text after `continueFrom`, which must be a prefix of it. */
+export function* fixedTextSteps(
+  text: string,
+  continueFrom: string,
+): Generator<TokenDelta, OutputEnd> {
+  if (!text.startsWith(continueFrom)) {
+    throw new InvalidMessageError(
+      'continue_from is not a prefix of the answer this model gives to this request',
+    );
+  }
+  const all = pieces(text);
+  let at = 0;
+  for (const piece of all) {
+    const end = at + piece.length;
+    if (end > continueFrom.length)
+      yield { text: piece.slice(Math.max(0, continueFrom.length - at)) };
+    at = end;
+  }
+  return { finish: 'stop', tokens: all.length };
+}
+
+function pieces(text: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += PIECE_CHARS) out.push(text.slice(i, i + PIECE_CHARS));
+  return out;
+}
+
+/** The tools the last message names, when it is from the user; in the order of `tools`. */
+function mentioned(request: InferenceRequest, tools: readonly Tool[]): Tool[] {
+  const last = request.messages?.at(-1);
+  if (last?.role !== 'user') return [];
+  const content =
+    typeof last.content === 'string'
+      ? last.content
+      : (last.content ?? []).map((p) => (p.type === 'text' ? p.text : '')).join(' ');
+  const text = content.toLowerCase();
+  return tools.filter((t) => text.includes(t.function.name.toLowerCase()));
+}
+
+function namedChoice(choice: unknown): string {
+  const name = (choice as { type?: unknown; function?: { name?: unknown } } | null)?.function?.name;
+  if (
+    typeof choice !== 'object' ||
+    (choice as { type?: unknown }).type !== 'function' ||
+    typeof name !== 'string'
+  ) {
+    throw new InvalidMessageError(
+      `tool_choice must be 'none', 'auto', 'required' or {type: 'function', function: {name}}`,
+    );
+  }
+  return name;
+}

@@ -186,6 +186,22 @@ describe('sim backend - tool calls and structured output', () => {
     assert.match(err.message, /'launch'/);
   });
 
+  test('sim tools - required without tools or a malformed tool_choice is a bad request', async () => {
+    await using stack = await startStack();
+    const client = stack.client();
+    const fail = (e: unknown) => e;
+    const noTools = await client.chat.completions
+      .create(ask('hi', { tools: undefined, tool_choice: 'required' }))
+      .then(() => assert.fail('expected an error'), fail);
+    assert.ok(noTools instanceof OpenAI.BadRequestError, String(noTools));
+    assert.match(noTools.message, /needs tools/);
+    const malformed = await client.chat.completions
+      .create(ask('hi', { tool_choice: 'always' as 'auto' }))
+      .then(() => assert.fail('expected an error'), fail);
+    assert.ok(malformed instanceof OpenAI.BadRequestError, String(malformed));
+    assert.match(malformed.message, /tool_choice must be/);
+  });
+
   test('sim tools - response_format json_schema gives JSON matching the schema, streamed alike', async () => {
     await using stack = await startStack();
     const client = stack.client();

@@ -144,9 +144,11 @@ export function chatCompletion(
   created: number,
   result: InferenceResult,
 ): Record<string, unknown> {
+  const calls = result.tool_calls !== undefined && result.tool_calls.length > 0;
   const message: Record<string, unknown> = {
     role: 'assistant',
-    content: result.text,
+    // OpenAI sends null content beside tool calls when the model wrote no text.
+    content: calls && result.text === '' ? null : result.text,
     refusal: null,
   };
   if (result.tool_calls !== undefined) message.tool_calls = result.tool_calls;

@@ -75,6 +75,7 @@ describe('sim backend - tool calls and structured output', () => {
     const choice = res.choices[0];
     assert.equal(choice?.finish_reason, 'tool_calls');
     assert.deepEqual(checkCalls(functionCalls(choice.message)), ['get_weather']);
+    assert.equal(choice.message.content, null, 'no text beside the call, as OpenAI sends it');
     assert.ok((res.usage?.completion_tokens ?? 0) > 1);
   });
 

@@ -1,14 +1,14 @@
 // What the bus's helpers (subscriptions, streams, the responder, queues, messages) may use of
 // the bus: its inbox, clock and seals, building and sending envelopes, and its error sink. They
 // get this, never the whole Bus, so the bus's state stays its own.
-import type { Envelope, EnvelopeInit } from '../protocol/index.js';
+import type { Envelope } from '../protocol/index.js';
 import type { Transport } from '../transport/transport.js';
 import type { DeadlineTimer } from './deadlines.js';
-import type { Message } from './message.js';
+import type { Message, Replier } from './message.js';
 import type { PublishOptions } from './options.js';
 import type { BusSealer, OpenScope } from './security.js';
 
-export interface BusContext {
+export interface BusContext extends Replier {
   readonly transport: Transport;
   /** The subject replies and stream control messages to this bus are sent to. */
   readonly inbox: string;
@@ -24,15 +24,6 @@ export interface BusContext {
   send(env: Envelope): void;
   /** Seals an envelope the way `send` would (for queues, which publish on their own). */
   seal(env: Envelope): Envelope;
-  /** An answer to `request`: sent to its `replyTo`, correlated by its id, in its trace. */
-  replyEnvelope(
-    request: Envelope,
-    kind: string,
-    body: unknown,
-    extra?: Omit<Partial<EnvelopeInit>, 'kind' | 'subject' | 'body'>,
-  ): Envelope;
-  /** Sends a reply, reporting (not throwing) a failure: the requester's deadline covers it. */
-  sendReply(reply: Envelope, requestId: string): void;
   /** Wraps an envelope for handlers. */
   message<B>(env: Envelope<B>): Message<B>;
   /** Checks kind and body when a receiver restricts kinds; throws typed errors. */

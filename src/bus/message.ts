@@ -25,12 +25,14 @@ export function replyKindFor(kind: string): string {
 
 /** What a message needs of its bus to answer (a slice of BusContext). */
 export interface Replier {
+  /** An answer to `request`: sent to its `replyTo`, correlated by its id, in its trace. */
   replyEnvelope(
     request: Envelope,
     kind: string,
     body: unknown,
     extra?: Omit<Partial<EnvelopeInit>, 'kind' | 'subject' | 'body'>,
   ): Envelope;
+  /** Sends a reply, reporting (not throwing) a failure: the requester's deadline covers it. */
   sendReply(reply: Envelope, requestId: string): void;
 }
 

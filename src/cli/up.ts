@@ -27,6 +27,14 @@ import { connectService, SERVICE_CONNECT_TIMEOUT_MS } from './connect.js';
 import { untilSignal } from './runtime.js';
 import { readBroker, readServerTls } from './tls.js';
 
+/** The --transport and --connect-timeout-ms lines, the same for `up` and `gateway`. */
+const TRANSPORT_HELP = `  --transport T     sqlite (default: durable journal in the data dir), memory, or a broker
+                    shared with other processes: nats://HOST:4222 (several comma-separated),
+                    redis://HOST:6379, amqp://USER:PASS@HOST:5672 (rediss://, amqps://, tls://
+                    with TLS), or another process's bus ws://HOST:PORT/v1/bus
+  --connect-timeout-ms N  how long to keep trying to reach a broker at start (default 30000),
+                    then exit 3`;
+
 export const UP_HELP = `Usage: llmwire up [options]
 
 Runs llmwire in this process: the bus, the OpenAI-compatible gateway (with the WebSocket bus
@@ -37,12 +45,7 @@ Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --host ADDR       gateway address (default 127.0.0.1; others need API keys in the config)
   --workers N       in-process workers (default 2)
   --backend KIND    backend of the in-process workers: sim (default), openai, llama-cpp
-  --transport T     sqlite (default: durable journal in the data dir), memory, or a broker
-                    shared with other processes: nats://HOST:4222 (several comma-separated),
-                    redis://HOST:6379, amqp://USER:PASS@HOST:5672 (rediss://, amqps://, tls://
-                    with TLS), or another process's bus ws://HOST:PORT/v1/bus
-  --connect-timeout-ms N  how long to keep trying to reach a broker at start (default 30000),
-                    then exit 3
+${TRANSPORT_HELP}
   --data-dir DIR    where the journal lives (default .llmwire)
   --namespace NAME  LLM subjects become NAME.llm.* (share a broker with other deployments)
   --inbox-prefix P  root of this process's reply subjects (default _INBOX); on NATS with
@@ -107,12 +110,7 @@ other processes through the WebSocket bus endpoint (llmwire worker --connect ws:
 Options (each also as an environment variable, e.g. LLMWIRE_PORT):
   --port N          gateway port (default 8787)
   --host ADDR       gateway address (default 127.0.0.1; others need API keys in the config)
-  --transport T     sqlite (default: durable journal in the data dir), memory, or a broker
-                    shared with other processes: nats://HOST:4222 (several comma-separated),
-                    redis://HOST:6379, amqp://USER:PASS@HOST:5672 (rediss://, amqps://, tls://
-                    with TLS), or another process's bus ws://HOST:PORT/v1/bus
-  --connect-timeout-ms N  how long to keep trying to reach a broker at start (default 30000),
-                    then exit 3
+${TRANSPORT_HELP}
   --data-dir DIR    where the journal lives (default .llmwire)
   --namespace NAME  serve only workers started with the same --namespace (subjects NAME.llm.*)
   --inbox-prefix P  root of this process's reply subjects (default _INBOX); on NATS with

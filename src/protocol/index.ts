@@ -81,6 +81,8 @@ export {
   type Metric,
   type Event,
   type ChatMessage,
+  type ToolCall,
+  type ToolCallDelta,
   type Usage,
   type FinishReason,
 } from './kinds/index.js';

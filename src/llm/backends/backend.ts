@@ -5,21 +5,28 @@ import type {
   EmbeddingResult,
   FinishReason,
   InferenceRequest,
+  ToolCallDelta,
   Usage,
 } from '../../protocol/index.js';
 import type { TraceContext, Tracer } from '../../ops/index.js';
 
-/** One streamed piece of a completion. */
+/** One streamed piece of a completion (the body of an `inference.chunk`). */
 export interface TokenDelta {
   text: string;
-  /** Tool calls in OpenAI delta form, when the model calls tools. */
-  tool_calls?: unknown[];
+  /** Tool calls in delta form, when the model calls tools. */
+  tool_calls?: ToolCallDelta[];
+  /** Reasoning text, before the answer it leads to. */
+  reasoning?: string;
+  /** Refusal text, in place of an answer. */
+  refusal?: string;
 }
 
 /** How a completion ended. */
 export interface GenerateEnd {
   finish_reason: FinishReason;
   usage: Usage;
+  /** The stop sequence that ended the answer, when one did. */
+  stop_sequence?: string;
 }
 
 export interface GenerateOptions {
@@ -35,9 +42,10 @@ export interface Backend {
   /** Model names this backend answers for. */
   models(): string[];
   /**
-   * Streams a completion. Yields text deltas in order and returns how it ended. When
-   * `request.continue_from` is set, the answer continues after that text (it was already sent
-   * to the client by another worker) and yields only what comes after it.
+   * Streams a completion. Yields deltas in order and returns how it ended. When
+   * `request.continue_from`, `continue_reasoning` or `continue_tool_calls` is set, the answer
+   * continues after what they hold (another worker already sent it to the client) and yields
+   * only what comes after it; a backend that cannot continue a part throws InvalidMessageError.
    * Errors are WireErrors (`upstream_error`, `deadline_exceeded`, `cancelled`, ...).
    */
   generate(

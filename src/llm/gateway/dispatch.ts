@@ -1,7 +1,8 @@
 // Dispatch with failover: picks a worker with the model's routing policy and streams its answer.
 // A worker lost before its first token is replaced without the client knowing; one lost after
-// tokens were sent is replaced by a worker that continues from the text already sent (the
-// request's `continue_from`), so the client sees no duplicated and no missing text; when no
+// tokens were sent is replaced by a worker that continues from what was already sent (the
+// request's `continue_from`, `continue_reasoning` and `continue_tool_calls`), so the client sees
+// no duplicated and no missing text, reasoning or tool-call arguments; when no
 // worker can continue, the stream ends with `worker_lost` (retryable). A worker whose subject
 // has no responders is dropped from the registry at once.
 import type { Bus } from '../../bus/index.js';
@@ -24,6 +25,7 @@ import {
   type InferenceRequest,
   type InferenceResult,
 } from '../../protocol/index.js';
+import { AnswerJoiner } from '../answer.js';
 import type { TokenDelta } from '../backends/backend.js';
 import type { RoutingPolicy, RouteContext } from '../routing/policy.js';
 import { prefixBlockHashes, promptText } from '../routing/prefix.js';
@@ -76,6 +78,17 @@ function isFailover(err: unknown): boolean {
       err.code === 'unavailable' ||
       err.code === 'overloaded')
   );
+}
+
+/** The request for another worker, carrying on from what the failed ones already sent. */
+function continuation(request: InferenceRequest, sent: AnswerJoiner): InferenceRequest {
+  const calls = sent.toolCalls();
+  if (sent.text === '' && sent.reasoning === '' && calls === undefined) return request;
+  const body: InferenceRequest = { ...request };
+  if (sent.text !== '') body.continue_from = sent.text;
+  if (sent.reasoning !== '') body.continue_reasoning = sent.reasoning;
+  if (calls !== undefined) body.continue_tool_calls = calls;
+  return body;
 }
 
 export class Dispatcher {
@@ -131,7 +144,7 @@ export class Dispatcher {
     );
   }
 
-  /** Streams a chat/completion answer; returns the final result. */
+  /** Streams a chat/completion answer; returns the whole result, every delta joined in. */
   async *chat(
     request: InferenceRequest,
     call: CallOptions,
@@ -143,7 +156,7 @@ export class Dispatcher {
       sessionKey: call.sessionKey ?? request.user,
     };
     const excluded = new Set<string>();
-    let sent = '';
+    const sent = new AnswerJoiner();
     let lastError: unknown;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       if (call.signal.aborted) throw new CancelledError('client went away');
@@ -167,7 +180,7 @@ export class Dispatcher {
       const onClientAbort = () => attemptAbort.abort();
       call.signal.addEventListener('abort', onClientAbort, { once: true });
       registry.track(worker.id, +1);
-      const body: InferenceRequest = sent === '' ? request : { ...request, continue_from: sent };
+      const body = continuation(request, sent);
       const span = this.span(worker, attempt, call);
       // The address the worker announced (kept only under its own subjects), else its chat subject.
       const subject = worker.address;
@@ -199,7 +212,7 @@ export class Dispatcher {
           // takes its time with a delta and starts again when the next one is awaited.
           clearTimeout(idle);
           observe?.token();
-          sent += delta.text;
+          sent.add(delta);
           yield delta;
           armIdle();
         }
@@ -207,7 +220,7 @@ export class Dispatcher {
         if (result === undefined)
           throw new WorkerLostError('worker ended the stream without a result');
         span.end();
-        return { ...result, text: sent };
+        return sent.result(result);
       } catch (err) {
         if (call.signal.aborted) {
           span.end(new CancelledError('client went away'));
@@ -220,7 +233,7 @@ export class Dispatcher {
         observe?.failover(worker.id, (failed as WireError).code);
         lastError = failed;
         excluded.add(worker.id);
-        this.logFailover(call, worker, attempt, failed, sent.length);
+        this.logFailover(call, worker, attempt, failed, sent.text.length);
       } finally {
         clearTimeout(idle);
         stopWatching();
@@ -230,7 +243,7 @@ export class Dispatcher {
     }
     throw new WorkerLostError('no worker could finish the request', {
       details: {
-        sentChars: sent.length,
+        sentChars: sent.text.length,
         cause: lastError instanceof WireError ? lastError.code : 'unknown',
       },
     });

@@ -1,6 +1,6 @@
 // Small HTTP plumbing for the gateway on node:http: a context per request, composable
-// middleware, JSON bodies with a size limit, and errors in OpenAI's error JSON with the status
-// from the protocol's error table. Written straight on node:http so the token path is a plain
+// middleware, JSON bodies with a size limit, and errors with the status from the protocol's
+// error table in the JSON of the request's API (OpenAI's by default). Written straight on node:http so the token path is a plain
 // socket write (see BENCHMARKS.md, gateway group).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -35,7 +35,12 @@ export interface Ctx {
   readonly arrived: number;
   /** Its span, its logger and what its finished log line says. */
   readonly obs: RequestObservation;
+  /** The error body of the API this request speaks (OpenAI's unless a route says otherwise). */
+  errorShape?: ErrorShape;
 }
+
+/** An API's error JSON for a WireError answered with `status`. */
+export type ErrorShape = (err: WireError, status: number) => unknown;
 
 export type Handler = (ctx: Ctx) => Promise<void>;
 export type Middleware = (ctx: Ctx, next: () => Promise<void>) => Promise<void>;
@@ -138,7 +143,7 @@ export function sendError(ctx: Ctx, error: unknown): void {
     ctx.res.destroy();
     return;
   }
-  sendJson(ctx, status, errorJson(err), headers);
+  sendJson(ctx, status, (ctx.errorShape ?? errorJson)(err, status), headers);
 }
 
 export { WireError };

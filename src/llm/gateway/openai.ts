@@ -13,7 +13,11 @@ import {
   type InferenceResult,
   type Usage,
 } from '../../protocol/index.js';
+import type { TokenDelta } from '../backends/backend.js';
+import type { AnswerStream, ApiFace } from './face.js';
+import { errorJson } from './http.js';
 import { checkFieldLimits } from './fields.js';
+import type { SseWriter } from './sse.js';
 
 const KNOWN_FIELDS = {
   'inference.request': new Set(Object.keys(KIND_SCHEMAS['inference.request'].properties)),
@@ -108,12 +112,19 @@ export class ChunkFormatter {
     return `${this.head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}${this.tail()}`;
   }
 
-  delta(text: string, toolCalls?: unknown[]): string {
+  delta(delta: TokenDelta): string {
+    const { text } = delta;
     if (this.object === 'text_completion') {
       return `${this.head}{"index":0,"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":null}${this.tail()}`;
     }
-    const tools = toolCalls === undefined ? '' : `,"tool_calls":${JSON.stringify(toolCalls)}`;
-    return `${this.head}{"index":0,"delta":{"content":${JSON.stringify(text)}${tools}},"logprobs":null,"finish_reason":null}${this.tail()}`;
+    let extra = '';
+    if (delta.tool_calls !== undefined) extra += `,"tool_calls":${JSON.stringify(delta.tool_calls)}`;
+    // Chat completions has no reasoning field; vLLM's `reasoning_content` is what clients read.
+    if (delta.reasoning !== undefined) {
+      extra += `,"reasoning_content":${JSON.stringify(delta.reasoning)}`;
+    }
+    if (delta.refusal !== undefined) extra += `,"refusal":${JSON.stringify(delta.refusal)}`;
+    return `${this.head}{"index":0,"delta":{"content":${JSON.stringify(text)}${extra}},"logprobs":null,"finish_reason":null}${this.tail()}`;
   }
 
   finish(reason: FinishReason): string {
@@ -136,6 +147,9 @@ export function openaiUsage(usage: Usage): Record<string, unknown> {
   };
   if (usage.cached_tokens !== undefined)
     out.prompt_tokens_details = { cached_tokens: usage.cached_tokens };
+  if (usage.reasoning_tokens !== undefined) {
+    out.completion_tokens_details = { reasoning_tokens: usage.reasoning_tokens };
+  }
   return out;
 }
 
@@ -149,9 +163,10 @@ export function chatCompletion(
     role: 'assistant',
     // OpenAI sends null content beside tool calls when the model wrote no text.
     content: calls && result.text === '' ? null : result.text,
-    refusal: null,
+    refusal: result.refusal ?? null,
   };
   if (result.tool_calls !== undefined) message.tool_calls = result.tool_calls;
+  if (result.reasoning !== undefined) message.reasoning_content = result.reasoning;
   return {
     id,
     object: 'chat.completion',
@@ -177,4 +192,58 @@ export function textCompletion(
     choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: result.finish_reason }],
     usage: openaiUsage(result.usage),
   };
+}
+
+/** `/v1/chat/completions` and `/v1/completions` as API faces. */
+export function openaiFace(
+  shape: 'chat' | 'completion',
+  id: string,
+  request: InferenceRequest,
+): ApiFace {
+  const created = Math.floor(Date.now() / 1000);
+  return {
+    whole: async (result) =>
+      shape === 'chat' ? chatCompletion(id, created, result) : textCompletion(id, created, result),
+    stream: (sse) => new OpenAIStream(sse, shape, id, created, request),
+  };
+}
+
+class OpenAIStream implements AnswerStream {
+  private readonly format: ChunkFormatter;
+  private readonly includeUsage: boolean;
+
+  constructor(
+    private readonly sse: SseWriter,
+    private readonly shape: 'chat' | 'completion',
+    id: string,
+    created: number,
+    request: InferenceRequest,
+  ) {
+    this.includeUsage = request.stream_options?.include_usage === true;
+    this.format = new ChunkFormatter(
+      id,
+      created,
+      request.model,
+      shape === 'chat' ? 'chat.completion.chunk' : 'text_completion',
+      this.includeUsage,
+    );
+  }
+
+  async start(): Promise<void> {
+    if (this.shape === 'chat') await this.sse.data(this.format.role());
+  }
+
+  delta(delta: TokenDelta): Promise<void> {
+    return this.sse.data(this.format.delta(delta));
+  }
+
+  async finish(result: InferenceResult): Promise<void> {
+    await this.sse.data(this.format.finish(result.finish_reason));
+    if (this.includeUsage) await this.sse.data(this.format.usage(result.usage));
+    this.sse.done();
+  }
+
+  fail(error: WireError): Promise<void> {
+    return this.sse.error(JSON.stringify(errorJson(error)));
+  }
 }

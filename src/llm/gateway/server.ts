@@ -10,6 +10,7 @@ import {
   toWireError,
   UnavailableError,
   type InferenceRequest,
+  type InferenceResult,
 } from '../../protocol/index.js';
 import type { Dashboard, GatewayMetrics } from '../../ops/index.js';
 import { AdmissionController, createPolicy, estimateTokens, type Lease } from '../routing/index.js';
@@ -21,21 +22,16 @@ import { createHttpServer } from './http-server.js';
 import { Dispatcher, type CallOptions } from './dispatch.js';
 import {
   compose,
-  errorJson,
   readJson,
   sendError,
   sendJson,
   type Ctx,
+  type ErrorShape,
   type Handler,
 } from './http.js';
-import {
-  chatCompletion,
-  ChunkFormatter,
-  parseChat,
-  parseCompletion,
-  parseEmbedding,
-  textCompletion,
-} from './openai.js';
+import { openaiFace, parseChat, parseCompletion, parseEmbedding } from './openai.js';
+import type { ApiFace } from './face.js';
+import type { TokenDelta } from '../backends/backend.js';
 import { llmSubjects } from '../subjects.js';
 import { createObservability, logRegistry } from './observability.js';
 import type { GatewayOptions } from './options.js';
@@ -43,7 +39,6 @@ import { listModels, listWorkers, readiness } from './info.js';
 import { callOptions } from './headers.js';
 import { RequestObservation, type ObservationSinks } from './observation.js';
 import { WorkerRegistry } from './registry.js';
-import { ToolCallJoiner } from '../tool-calls.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
 import { httpsServerOptions } from '../../transport/tls.js';
@@ -58,6 +53,8 @@ const ENDPOINTS: Record<string, string> = {
   '/v1/completions': 'completion',
   '/v1/embeddings': 'embedding',
 };
+/** Paths whose errors are not in OpenAI's error JSON, and the shape of theirs. */
+const ERROR_SHAPES: Record<string, ErrorShape> = {};
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -276,6 +273,8 @@ export class Gateway {
       arrived,
       obs,
     };
+    const errorShape = ERROR_SHAPES[url.pathname];
+    if (errorShape !== undefined) ctx.errorShape = errorShape;
     let failure: unknown;
     try {
       if (!this.cors.handle(ctx, this.methods.get(url.pathname) ?? [])) {
@@ -292,85 +291,94 @@ export class Gateway {
   private async chat(ctx: Ctx, shape: 'chat' | 'completion'): Promise<void> {
     const body = await readJson(ctx, this.options.bodyLimitBytes);
     const request: InferenceRequest = shape === 'chat' ? parseChat(body) : parseCompletion(body);
+    const call = this.prepare(ctx, request, shape);
+    const id = `${shape === 'chat' ? 'chatcmpl' : 'cmpl'}-${ctx.requestId}`;
+    await this.answer(ctx, request, call, openaiFace(shape, id, request));
+  }
+
+  /**
+   * What every inference route does before it dispatches: the tenant may use the model, a worker
+   * serves it, and the call's priority, deadline and observation.
+   */
+  prepare(ctx: Ctx, request: InferenceRequest, endpoint: string): CallOptions {
     checkModelAllowed(ctx.tenant, request.model);
     this.dispatcher.checkModel(request.model);
     const call = callOptions(ctx, request, this.options.defaultTimeoutMs);
-    call.observe = ctx.obs.begin(shape, request.model, ctx.tenant.name, request.stream === true);
-    await this.stream(ctx, shape, request, call);
+    call.observe = ctx.obs.begin(endpoint, request.model, ctx.tenant.name, request.stream === true);
+    return call;
   }
 
-  private async stream(
+  /**
+   * Runs one inference request through admission and dispatch (failover included): the deltas
+   * as they come, and the whole result, every delta joined in. The admission lease is held until
+   * the generator ends.
+   */
+  async *run(
     ctx: Ctx,
-    shape: 'chat' | 'completion',
     request: InferenceRequest,
     call: CallOptions,
-  ): Promise<void> {
-    const created = Math.floor(Date.now() / 1000);
-    const id = `${shape === 'chat' ? 'chatcmpl' : 'cmpl'}-${ctx.requestId}`;
+  ): AsyncGenerator<TokenDelta, InferenceResult> {
     const lease = await this.admit(ctx, request, call);
     ctx.obs.admitted(lease.queuedMs);
     let tokensUsed: number | undefined;
     const gen = this.dispatcher.chat(request, call);
     try {
+      let first = true;
+      for (;;) {
+        const step = await gen.next();
+        if (first) ctx.obs.firstToken();
+        first = false;
+        if (step.done === true) {
+          tokensUsed = step.value.usage.total_tokens;
+          ctx.obs.result(request, step.value);
+          return step.value;
+        }
+        yield step.value;
+      }
+    } finally {
+      lease.release(tokensUsed === undefined ? {} : { tokensUsed });
+      await gen.return(undefined as never).catch(() => undefined);
+    }
+  }
+
+  /** Answers an inference request in an API's shape, whole or streamed as `request.stream` asks. */
+  async answer(
+    ctx: Ctx,
+    request: InferenceRequest,
+    call: CallOptions,
+    face: ApiFace,
+  ): Promise<void> {
+    const gen = this.run(ctx, request, call);
+    try {
       if (request.stream !== true) {
         let step = await gen.next();
-        ctx.obs.firstToken();
-        const tools = new ToolCallJoiner();
-        while (step.done !== true) {
-          if (step.value.tool_calls !== undefined) tools.add(step.value.tool_calls);
-          step = await gen.next();
-        }
-        const calls = tools.result();
-        const result = calls === undefined ? step.value : { ...step.value, tool_calls: calls };
-        tokensUsed = result.usage.total_tokens;
-        ctx.obs.result(request, result);
-        sendJson(
-          ctx,
-          200,
-          shape === 'chat'
-            ? chatCompletion(id, created, result)
-            : textCompletion(id, created, result),
-          {
-            'x-llmwire-worker': result.worker ?? '',
-          },
-        );
+        while (step.done !== true) step = await gen.next();
+        sendJson(ctx, 200, await face.whole(step.value), {
+          'x-llmwire-worker': step.value.worker ?? '',
+        });
         return;
       }
       // Hold the headers until the first token so a failure before it gets a real status code.
-      const first = await gen.next();
-      ctx.obs.firstToken();
-      const includeUsage = request.stream_options?.include_usage === true;
-      const format = new ChunkFormatter(
-        id,
-        created,
-        request.model,
-        shape === 'chat' ? 'chat.completion.chunk' : 'text_completion',
-        includeUsage,
-      );
+      let step = await gen.next();
       const sse = new SseWriter(ctx.res, ctx.requestId);
+      const out = face.stream(sse);
       try {
-        if (shape === 'chat') await sse.data(format.role());
-        let step = first;
+        await out.start();
         while (step.done !== true) {
-          await sse.data(format.delta(step.value.text, step.value.tool_calls));
+          await out.delta(step.value);
           if (sse.isClosed) {
             ctx.obs.clientGone();
             return;
           }
           step = await gen.next();
         }
-        tokensUsed = step.value.usage.total_tokens;
-        ctx.obs.result(request, step.value);
-        await sse.data(format.finish(step.value.finish_reason));
-        if (includeUsage) await sse.data(format.usage(step.value.usage));
-        sse.done();
+        await out.finish(step.value);
       } catch (err) {
         const wire = toWireError(err);
         ctx.obs.streamFailed(wire.code);
-        await sse.error(JSON.stringify(errorJson(wire)));
+        await out.fail(wire);
       }
     } finally {
-      lease.release(tokensUsed === undefined ? {} : { tokensUsed });
       await gen.return(undefined as never).catch(() => undefined);
     }
   }

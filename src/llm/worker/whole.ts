@@ -1,23 +1,17 @@
 // A whole answer from a streamed one: what a worker sends for an `inference.request` that did
 // not ask for a stream (no `credit`; docs/protocol.md, "inference.request").
 import type { InferenceResult } from '../../protocol/index.js';
-import { ToolCallJoiner } from '../tool-calls.js';
+import { AnswerJoiner } from '../answer.js';
+import type { TokenDelta } from '../backends/backend.js';
 
-/** Runs a streamed answer to its end: the text of every delta, joined, in one result. */
+/** Runs a streamed answer to its end: every delta joined into one result. */
 export async function wholeAnswer(
-  stream: AsyncGenerator<{ text: string; tool_calls?: unknown[] }, InferenceResult>,
+  stream: AsyncGenerator<TokenDelta, InferenceResult>,
 ): Promise<InferenceResult> {
-  let text = '';
-  const tools = new ToolCallJoiner();
+  const answer = new AnswerJoiner();
   for (;;) {
     const step = await stream.next();
-    if (step.done === true) {
-      const calls = tools.result();
-      return calls === undefined
-        ? { ...step.value, text }
-        : { ...step.value, text, tool_calls: calls };
-    }
-    text += step.value.text;
-    if (step.value.tool_calls !== undefined) tools.add(step.value.tool_calls);
+    if (step.done === true) return answer.result(step.value);
+    answer.add(step.value);
   }
 }

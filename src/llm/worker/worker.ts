@@ -26,7 +26,7 @@ import {
   type InferenceRequest,
   type InferenceResult,
 } from '../../protocol/index.js';
-import type { Backend } from '../backends/backend.js';
+import type { Backend, TokenDelta } from '../backends/backend.js';
 import { isValidWorkerId, llmSubjects, type LlmSubjects } from '../subjects.js';
 import { wholeAnswer } from './whole.js';
 
@@ -271,7 +271,7 @@ export class Worker {
   private async *chat(
     msg: Message<InferenceRequest>,
     signal: AbortSignal,
-  ): AsyncGenerator<{ text: string; tool_calls?: unknown[] }, InferenceResult> {
+  ): AsyncGenerator<TokenDelta, InferenceResult> {
     const request = msg.body;
     this.admit(request.model);
     this.stats.inflight++;
@@ -299,13 +299,17 @@ export class Worker {
             'gen_ai.usage.input_tokens': step.value.usage.prompt_tokens,
             'gen_ai.usage.output_tokens': step.value.usage.completion_tokens,
           });
-          return {
+          const result: InferenceResult = {
             model: request.model,
             text: '',
             finish_reason: step.value.finish_reason,
             usage: step.value.usage,
             worker: this.id,
           };
+          if (step.value.stop_sequence !== undefined) {
+            result.stop_sequence = step.value.stop_sequence;
+          }
+          return result;
         }
         this.stats.tokens++;
         observe?.token();

@@ -1,4 +1,7 @@
-// inference.request / .chunk / .result: what the OpenAI chat and completions APIs carry.
+// inference.request / .chunk / .result: one shape for every API the gateway speaks. OpenAI chat
+// completions, completions, Responses and Anthropic Messages are faces of it (docs/protocol.md):
+// the request carries chat messages with content parts and tool calls, the stream carries text,
+// reasoning text, refusal text and tool-call deltas, and the result says how the answer ended.
 // Unknown extra fields are kept (vLLM and other servers accept extensions), but every field
 // named here is checked.
 import { Type, type Static } from '@sinclair/typebox';
@@ -28,6 +31,24 @@ export const ToolCallSchema = Type.Object({
   type: Type.Literal('function'),
   function: Type.Object({ name: Type.String(), arguments: Type.String() }),
 });
+export type ToolCall = Static<typeof ToolCallSchema>;
+
+/**
+ * A piece of a tool call in a stream: the first piece of call `index` carries its `id` and
+ * `function.name`; later pieces carry more of `function.arguments`, to be concatenated.
+ */
+export const ToolCallDeltaSchema = Type.Object({
+  index: Type.Integer({ minimum: 0, maximum: 1023 }),
+  id: Type.Optional(Type.String()),
+  type: Type.Optional(Type.Literal('function')),
+  function: Type.Optional(
+    Type.Object({
+      name: Type.Optional(Type.String()),
+      arguments: Type.Optional(Type.String()),
+    }),
+  ),
+});
+export type ToolCallDelta = Static<typeof ToolCallDeltaSchema>;
 
 export const ChatMessageSchema = Type.Object({
   role: Type.Union([
@@ -41,6 +62,8 @@ export const ChatMessageSchema = Type.Object({
   name: Type.Optional(Type.String()),
   tool_calls: Type.Optional(Type.Array(ToolCallSchema)),
   tool_call_id: Type.Optional(Type.String()),
+  /** An assistant turn's reasoning text, when the API that sent it keeps reasoning in history. */
+  reasoning: Type.Optional(Type.String()),
 });
 export type ChatMessage = Static<typeof ChatMessageSchema>;
 
@@ -95,6 +118,16 @@ export const InferenceRequestSchema = Type.Object({
   tool_choice: Type.Optional(Type.Unknown()),
   parallel_tool_calls: Type.Optional(Type.Boolean()),
   response_format: Type.Optional(ResponseFormatSchema),
+  /** Asks for reasoning text before the answer (Responses `reasoning.effort`, Messages `thinking`). */
+  reasoning_effort: Type.Optional(
+    Type.Union([
+      Type.Literal('minimal'),
+      Type.Literal('low'),
+      Type.Literal('medium'),
+      Type.Literal('high'),
+      Type.Null(),
+    ]),
+  ),
   user: Type.Optional(Type.String()),
   stream: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
   stream_options: Type.Optional(
@@ -102,6 +135,10 @@ export const InferenceRequestSchema = Type.Object({
   ),
   /** Text already produced by an earlier attempt; the answer continues from it (failover). */
   continue_from: Type.Optional(Type.String()),
+  /** Reasoning text already produced by an earlier attempt (failover). */
+  continue_reasoning: Type.Optional(Type.String()),
+  /** Tool calls already begun by an earlier attempt, arguments as far as they were sent. */
+  continue_tool_calls: Type.Optional(Type.Array(ToolCallSchema)),
 });
 export type InferenceRequest = Static<typeof InferenceRequestSchema>;
 
@@ -118,6 +155,8 @@ export const UsageSchema = Type.Object({
   completion_tokens: Type.Integer({ minimum: 0 }),
   total_tokens: Type.Integer({ minimum: 0 }),
   cached_tokens: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Of `completion_tokens`, those spent on reasoning text. */
+  reasoning_tokens: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type Usage = Static<typeof UsageSchema>;
 
@@ -125,7 +164,11 @@ export type Usage = Static<typeof UsageSchema>;
 export const InferenceChunkSchema = Type.Object({
   text: Type.String(),
   index: Type.Optional(Type.Integer({ minimum: 0 })),
-  tool_calls: Type.Optional(Type.Array(Type.Unknown())),
+  tool_calls: Type.Optional(Type.Array(ToolCallDeltaSchema)),
+  /** More reasoning text (it comes before the answer text it leads to). */
+  reasoning: Type.Optional(Type.String()),
+  /** More refusal text: the model declines, in place of an answer. */
+  refusal: Type.Optional(Type.String()),
   finish_reason: Type.Optional(Type.Union([FinishReasonSchema, Type.Null()])),
   usage: Type.Optional(UsageSchema),
 });
@@ -137,6 +180,10 @@ export const InferenceResultSchema = Type.Object({
   finish_reason: FinishReasonSchema,
   usage: UsageSchema,
   tool_calls: Type.Optional(Type.Array(ToolCallSchema)),
+  reasoning: Type.Optional(Type.String()),
+  refusal: Type.Optional(Type.String()),
+  /** With finish_reason `stop`: the stop sequence that ended the answer (not part of `text`). */
+  stop_sequence: Type.Optional(Type.String()),
   worker: Type.Optional(Type.String()),
 });
 export type InferenceResult = Static<typeof InferenceResultSchema>;

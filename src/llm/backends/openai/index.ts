@@ -3,6 +3,7 @@
 // The caller's AbortSignal reaches the HTTP request, so a cancelled client frees the upstream.
 import OpenAI from 'openai';
 import type {
+  ToolCallDelta,
   EmbeddingRequest,
   EmbeddingResult,
   FinishReason,
@@ -63,7 +64,9 @@ const checkOptions = optionsCheck(
 /** One normalised streamed chunk of either API. */
 interface Piece {
   text: string;
-  toolCalls: unknown[] | undefined;
+  toolCalls: ToolCallDelta[] | undefined;
+  reasoning?: string | undefined;
+  refusal?: string | undefined;
   finish: string | null | undefined;
   usage: OpenAI.CompletionUsage | null | undefined;
 }
@@ -142,12 +145,15 @@ export class OpenAIBackend implements Backend {
         idle.pause();
         if (piece.usage) usage = piece.usage;
         if (typeof piece.finish === 'string') finish = finishReason(piece.finish);
-        const toolCalls = piece.toolCalls !== undefined && piece.toolCalls.length > 0;
-        if (piece.text !== '' || toolCalls) {
+        const delta: TokenDelta = { text: piece.text };
+        if (piece.toolCalls !== undefined && piece.toolCalls.length > 0) {
+          delta.tool_calls = piece.toolCalls;
+        }
+        if (piece.reasoning) delta.reasoning = piece.reasoning;
+        if (piece.refusal) delta.refusal = piece.refusal;
+        if (piece.text !== '' || Object.keys(delta).length > 1) {
           text += piece.text;
-          yield toolCalls
-            ? { text: piece.text, tool_calls: piece.toolCalls }
-            : { text: piece.text };
+          yield delta;
         }
         idle.restart();
       }
@@ -214,9 +220,14 @@ export class OpenAIBackend implements Backend {
       );
       for await (const chunk of stream) {
         const choice = (chunk.choices ?? []).find((c) => c.index === 0);
+        // Reasoning text is not in OpenAI's chat stream; vLLM and others send it as below.
+        const extra = choice?.delta as { reasoning_content?: unknown; reasoning?: unknown };
+        const reasoning = extra?.reasoning_content ?? extra?.reasoning;
         yield {
           text: choice?.delta?.content ?? '',
           toolCalls: choice?.delta?.tool_calls,
+          reasoning: typeof reasoning === 'string' ? reasoning : undefined,
+          refusal: choice?.delta?.refusal ?? undefined,
           finish: choice?.finish_reason,
           usage: chunk.usage,
         };

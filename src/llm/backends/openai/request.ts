@@ -22,14 +22,26 @@ function passThrough(request: InferenceRequest, includeUsage: boolean): Body {
   if ((request.n ?? 1) > 1) {
     throw new InvalidMessageError('n > 1 is not supported: a backend streams one choice');
   }
+  if ((request.continue_reasoning ?? '') !== '' || (request.continue_tool_calls ?? []).length > 0) {
+    // An upstream continues text (below), not reasoning or a half-sent tool call.
+    throw new InvalidMessageError(
+      'an OpenAI-compatible upstream cannot continue reasoning or tool calls begun by another worker',
+    );
+  }
   // Fields llmwire sets itself; everything else is the client's and goes upstream as is.
   const {
     continue_from: _continueFrom,
+    continue_reasoning: _continueReasoning,
+    continue_tool_calls: _continueToolCalls,
     stream: _stream,
     stream_options: _streamOptions,
     ...rest
   } = request;
   const body: Body = { ...rest, stream: true };
+  // Reasoning kept in history is llmwire's; OpenAI's chat messages have no such field.
+  if (rest.messages?.some((m) => m.reasoning !== undefined)) {
+    body['messages'] = rest.messages.map(({ reasoning: _reasoning, ...m }) => m);
+  }
   if (includeUsage) body['stream_options'] = { include_usage: true };
   return body;
 }
@@ -43,7 +55,8 @@ export function chatBody(
   const body = passThrough(request, includeUsage);
   const sent = request.continue_from;
   if (sent === undefined || sent === '') return body;
-  const continued: ChatMessage[] = [...messages, { role: 'assistant', content: sent }];
+  const history = (body['messages'] as ChatMessage[] | undefined) ?? messages;
+  const continued: ChatMessage[] = [...history, { role: 'assistant', content: sent }];
   if (mode === 'final-message') {
     body['continue_final_message'] = true;
     body['add_generation_prompt'] = false;

@@ -23,8 +23,22 @@ import {
 } from './options.js';
 import { PrefixCache } from './prefix-cache.js';
 import { SeededRandom } from './random.js';
-import { fixedTextSteps, planJson, planToolCalls, toolCallSteps } from './output.js';
+import {
+  fixedTextSteps,
+  planJson,
+  planToolCalls,
+  reasoningTokens,
+  toolCallSteps,
+} from './output.js';
 import { type TextPlan, textSteps } from './text.js';
+
+/** How the sim's answer ended: its finish, tokens (reasoning included) and reasoning tokens. */
+interface StepsEnd {
+  finish: FinishReason;
+  tokens: number;
+  reasoning: number;
+  stopSequence?: string;
+}
 
 export type { SimBackendOptions, SimFailureOptions, SimPrefill } from './options.js';
 
@@ -92,7 +106,11 @@ export class SimBackend implements Backend {
       }
       first = false;
       throwIfAborted(signal);
-      if (step.value.text !== '' || step.value.tool_calls !== undefined) {
+      if (
+        step.value.text !== '' ||
+        step.value.tool_calls !== undefined ||
+        step.value.reasoning !== undefined
+      ) {
         if (sent === failure.crashAfterTokens) this.crash();
         if (sent === failure.stallAfterTokens) await untilAborted(signal);
         yield step.value;
@@ -102,7 +120,7 @@ export class SimBackend implements Backend {
     }
 
     const promptTokens = Math.ceil(prompt.length / 4);
-    return {
+    const end: GenerateEnd = {
       finish_reason: step.value.finish,
       usage: {
         prompt_tokens: promptTokens,
@@ -111,6 +129,9 @@ export class SimBackend implements Backend {
         cached_tokens: Math.min(promptTokens, prefill.cachedBlocks * TOKENS_PER_BLOCK),
       },
     };
+    if (step.value.reasoning > 0) end.usage.reasoning_tokens = step.value.reasoning;
+    if (step.value.stopSequence !== undefined) end.stop_sequence = step.value.stopSequence;
+    return end;
   }
 
   async embed(request: EmbeddingRequest, { signal }: GenerateOptions): Promise<EmbeddingResult> {
@@ -121,23 +142,52 @@ export class SimBackend implements Backend {
 
   async close(): Promise<void> {}
 
-  /** The answer's deltas: tool calls, JSON for a response_format, or free text. */
+  /**
+   * The answer's deltas: reasoning text when the request asks for it, then tool calls, JSON for
+   * a response_format, or free text.
+   */
   private *steps(
     request: InferenceRequest,
     prompt: string,
     continueFrom: string,
-  ): Generator<TokenDelta, { finish: FinishReason; tokens: number }> {
+  ): Generator<TokenDelta, StepsEnd> {
     const plan = this.plan(request, prompt, continueFrom);
+    const reasoning = reasoningTokens(request);
+    if (reasoning > 0) {
+      const thoughts = textSteps({
+        ...plan,
+        prompt: `reasoning\n${prompt}`,
+        maxTokens: reasoning,
+        stop: [],
+        continueFrom: request.continue_reasoning ?? '',
+      });
+      for (let step = thoughts.next(); step.done !== true; step = thoughts.next()) {
+        if (step.value !== '') yield { text: '', reasoning: step.value };
+      }
+    } else if ((request.continue_reasoning ?? '') !== '') {
+      throw new InvalidMessageError('continue_reasoning given, but this answer has no reasoning');
+    }
+    const end = yield* this.answerSteps(request, plan);
+    return { ...end, reasoning, tokens: end.tokens + reasoning };
+  }
+
+  private *answerSteps(
+    request: InferenceRequest,
+    plan: TextPlan,
+  ): Generator<TokenDelta, Omit<StepsEnd, 'reasoning'>> {
     const random = new SeededRandom('output', plan.model, plan.prompt, plan.seed);
     const calls = planToolCalls(request, random);
     if (calls !== undefined) {
-      if (continueFrom !== '') {
+      if (plan.continueFrom !== '') {
         throw new InvalidMessageError('continue_from cannot continue an answer of tool calls');
       }
-      return yield* toolCallSteps(calls);
+      return yield* toolCallSteps(calls, request.continue_tool_calls);
+    }
+    if ((request.continue_tool_calls ?? []).length > 0) {
+      throw new InvalidMessageError('continue_tool_calls given, but this answer calls no tools');
     }
     const json = planJson(request, random);
-    if (json !== undefined) return yield* fixedTextSteps(json, continueFrom);
+    if (json !== undefined) return yield* fixedTextSteps(json, plan.continueFrom);
     const text = textSteps(plan);
     for (let step = text.next(); ; step = text.next()) {
       if (step.done === true) return step.value;

@@ -1,7 +1,11 @@
 // The sim's answers other than free text: tool calls (tools, tool_choice, parallel_tool_calls)
 // and JSON (response_format), each drawn from the request's schemas by a seeded generator and
 // streamed in small pieces as OpenAI streams them (docs/backends.md, "sim").
-import { InvalidMessageError, type InferenceRequest } from '../../../protocol/index.js';
+import {
+  InvalidMessageError,
+  type InferenceRequest,
+  type ToolCall,
+} from '../../../protocol/index.js';
 import type { TokenDelta } from '../backend.js';
 import { SeededRandom } from './random.js';
 import { schemaValue } from './schema-value.js';
@@ -69,22 +73,41 @@ export function planJson(request: InferenceRequest, random: SeededRandom): strin
   return JSON.stringify(schemaValue(schema, random));
 }
 
-/** Streams tool calls: per call, a delta with id, type and name, then argument pieces. */
-export function* toolCallSteps(calls: readonly PlannedCall[]): Generator<TokenDelta, OutputEnd> {
+/**
+ * Streams tool calls: per call, a delta with id, type and name, then argument pieces. `sent`
+ * holds the calls an earlier attempt already streamed (failover): they must be the beginning
+ * of these, and only what follows them is yielded.
+ */
+export function* toolCallSteps(
+  calls: readonly PlannedCall[],
+  sent: readonly ToolCall[] = [],
+): Generator<TokenDelta, OutputEnd> {
   let tokens = 0;
   for (const [index, call] of calls.entries()) {
-    const head = {
-      index,
-      id: call.id,
-      type: 'function',
-      function: { name: call.name, arguments: '' },
-    };
-    yield { text: '', tool_calls: [head] };
-    tokens++;
-    for (const piece of pieces(call.arguments)) {
-      yield { text: '', tool_calls: [{ index, function: { arguments: piece } }] };
-      tokens++;
+    const before = sent[index];
+    if (
+      before !== undefined &&
+      (before.id !== call.id ||
+        before.function.name !== call.name ||
+        !call.arguments.startsWith(before.function.arguments))
+    ) {
+      throw new InvalidMessageError(
+        `continue_tool_calls[${index}] is not the beginning of the call this model makes to this request`,
+      );
     }
+    if (before === undefined) {
+      const head = { index, id: call.id, type: 'function' as const };
+      yield { text: '', tool_calls: [{ ...head, function: { name: call.name, arguments: '' } }] };
+    }
+    tokens++;
+    const from = before?.function.arguments.length ?? 0;
+    for (const piece of pieces(call.arguments.slice(from))) {
+      yield { text: '', tool_calls: [{ index, function: { arguments: piece } }] };
+    }
+    tokens += pieces(call.arguments).length;
+  }
+  if (sent.length > calls.length) {
+    throw new InvalidMessageError('continue_tool_calls holds more calls than this answer makes');
   }
   return { finish: 'tool_calls', tokens };
 }
@@ -108,6 +131,17 @@ export function* fixedTextSteps(
     at = end;
   }
   return { finish: 'stop', tokens: all.length };
+}
+
+/** Reasoning words the sim thinks before answering, per reasoning effort. */
+const REASONING_TOKENS = { low: 12, medium: 24, high: 48 } as const;
+
+/** How many reasoning tokens the request asks for (0: none). */
+export function reasoningTokens(request: InferenceRequest): number {
+  const effort = request.reasoning_effort;
+  return effort === undefined || effort === null || effort === 'minimal'
+    ? 0
+    : REASONING_TOKENS[effort];
 }
 
 function pieces(text: string): string[] {

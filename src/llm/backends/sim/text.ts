@@ -31,6 +31,8 @@ export interface TextPlan {
 
 export interface TextEnd {
   finish: Extract<FinishReason, 'stop' | 'length'>;
+  /** The stop sequence that ended the text, when one did. */
+  stopSequence?: string;
   /** Tokens in the whole answer, the continued-from part included. */
   tokens: number;
 }
@@ -66,7 +68,10 @@ export function* textSteps(plan: TextPlan): Generator<string, TextEnd, void> {
     if (cut !== -1) {
       if (cut < sent.length) throw notAPrefix();
       if (text.length > sent.length) yield text.slice(released, cut);
-      return { finish: 'stop', tokens };
+      const stopSequence = stops.find((stop) => text.startsWith(stop, cut));
+      return stopSequence === undefined
+        ? { finish: 'stop', tokens }
+        : { finish: 'stop', tokens, stopSequence };
     }
     if (tokens === length) {
       if (text.length < sent.length) throw notAPrefix();

@@ -35,6 +35,8 @@ export interface Ctx {
   readonly arrived: number;
   /** Its span, its logger and what its finished log line says. */
   readonly obs: RequestObservation;
+  /** Values of the route's `{name}` path segments. */
+  params?: Record<string, string>;
   /** The error body of the API this request speaks (OpenAI's unless a route says otherwise). */
   errorShape?: ErrorShape;
 }

@@ -9,6 +9,7 @@ import type { CorsOptions } from './cors.js';
 import type { Tenant } from './http.js';
 import type { HttpServerOptions } from './http-server.js';
 import type { ObservabilityOptions } from './observability.js';
+import type { ResponseRecords } from './responses/store.js';
 
 export interface GatewayOptions extends ObservabilityOptions {
   bus: Bus;
@@ -47,6 +48,11 @@ export interface GatewayOptions extends ObservabilityOptions {
    * listed nor the gateway's own is refused with 403 on every route but /healthz.
    */
   cors?: CorsOptions;
+  /**
+   * Where the Responses API keeps stored responses: the transport's `records('responses')`, so
+   * every gateway on the bus sees them. Default: this process's memory.
+   */
+  responseStore?: ResponseRecords;
   /** Timeouts and the connection cap of the HTTP server (http-server.ts has the defaults). */
   http?: HttpServerOptions;
 }

@@ -41,6 +41,7 @@ import { RequestObservation, type ObservationSinks } from './observation.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
+import { processRecords, ResponsesApi } from './responses/index.js';
 import { httpsServerOptions } from '../../transport/tls.js';
 
 export { parsePriority, parseTimeout } from './headers.js';
@@ -52,11 +53,21 @@ const ENDPOINTS: Record<string, string> = {
   '/v1/chat/completions': 'chat',
   '/v1/completions': 'completion',
   '/v1/embeddings': 'embedding',
+  '/v1/responses': 'responses',
 };
 /** Paths whose errors are not in OpenAI's error JSON, and the shape of theirs. */
 const ERROR_SHAPES: Record<string, ErrorShape> = {};
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A path segment decoded; one with a malformed escape is kept as sent (it then matches nothing). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
 
 export class Gateway {
   readonly server: Server;
@@ -75,6 +86,15 @@ export class Gateway {
     GatewayOptions;
   private readonly policies = new Map<string, RoutingPolicy>();
   private readonly routes: Record<string, Handler>;
+  /** Routes with `{name}` segments: their key, the pattern of their path, and its names. */
+  private readonly templates: {
+    key: string;
+    method: string;
+    path: string;
+    re: RegExp;
+    names: string[];
+  }[] = [];
+  readonly responses: ResponsesApi;
   /** Path -> the methods it serves, for CORS preflights. */
   private readonly methods = new Map<string, string[]>();
   private readonly cors: Cors;
@@ -147,7 +167,13 @@ export class Gateway {
       observer: obs.observer,
       logBodies: options.logBodies === true,
     };
+    this.responses = new ResponsesApi(
+      this,
+      options.responseStore ?? processRecords(),
+      this.options.bodyLimitBytes,
+    );
     const auth = authMiddleware(table, API_ROLES);
+    const id = (ctx: Ctx) => ctx.params?.id ?? '';
     const watch = authMiddleware(table, WATCH_ROLES);
     // Metrics and the dashboard's feed are for operators and observers; the page itself holds
     // no data, and passes its own ?token= on to the feed.
@@ -163,6 +189,15 @@ export class Gateway {
       'POST /v1/chat/completions': compose([auth], (ctx) => this.chat(ctx, 'chat')),
       'POST /v1/completions': compose([auth], (ctx) => this.chat(ctx, 'completion')),
       'POST /v1/embeddings': compose([auth], (ctx) => this.embeddings(ctx)),
+      'POST /v1/responses': compose([auth], (ctx) => this.responses.create(ctx)),
+      'GET /v1/responses/{id}': compose([auth], (ctx) => this.responses.retrieve(ctx, id(ctx))),
+      'DELETE /v1/responses/{id}': compose([auth], (ctx) => this.responses.delete(ctx, id(ctx))),
+      'POST /v1/responses/{id}/cancel': compose([auth], (ctx) =>
+        this.responses.cancel(ctx, id(ctx)),
+      ),
+      'GET /v1/responses/{id}/input_items': compose([auth], (ctx) =>
+        this.responses.inputItems(ctx, id(ctx)),
+      ),
       'GET /v1/models': compose([auth], async (ctx) => listModels(ctx, this.registry)),
       'GET /v1/llmwire/workers': compose([watch], async (ctx) => listWorkers(ctx, this.registry)),
       'GET /v1/llmwire/status': compose([watch], statusRoute(this, options.bus)),
@@ -172,6 +207,11 @@ export class Gateway {
     for (const key of Object.keys(this.routes)) {
       const [method, path] = key.split(' ') as [string, string];
       this.methods.set(path, [...(this.methods.get(path) ?? []), method]);
+      if (path.includes('{')) {
+        const names = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+        const re = new RegExp(`^${path.replace(/\{\w+\}/g, '([^/]+)')}$`);
+        this.templates.push({ key, method, path, re, names });
+      }
     }
     this.cors = new Cors(options.cors);
     this.server = createHttpServer(
@@ -235,6 +275,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    await this.responses.close();
     this.observability.close();
     this.admission.close();
     this.registry.stop();
@@ -252,7 +293,7 @@ export class Gateway {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const requestId =
       typeof incomingId === 'string' && REQUEST_ID_RE.test(incomingId) ? incomingId : randomUUID();
-    const key = `${req.method ?? 'GET'} ${url.pathname}`;
+    const { key, path, params } = this.match(req.method ?? 'GET', url.pathname);
     const route = this.routes[key];
     const obs = new RequestObservation(this.sinks, {
       req,
@@ -272,12 +313,13 @@ export class Gateway {
       signal: abort.signal,
       arrived,
       obs,
+      ...(params === undefined ? {} : { params }),
     };
     const errorShape = ERROR_SHAPES[url.pathname];
     if (errorShape !== undefined) ctx.errorShape = errorShape;
     let failure: unknown;
     try {
-      if (!this.cors.handle(ctx, this.methods.get(url.pathname) ?? [])) {
+      if (!this.cors.handle(ctx, this.methods.get(path) ?? [])) {
         if (route === undefined) throw new NotFoundError(`no route ${req.method} ${url.pathname}`);
         await route(ctx);
       }
@@ -286,6 +328,29 @@ export class Gateway {
       sendError(ctx, err);
     }
     obs.finish(res.statusCode, ctx.tenant.name, failure);
+  }
+
+  /**
+   * The route a request takes: its exact path, else the first `{name}` template its path fits
+   * (the key, and so metrics and spans, name the template, never the id in the path).
+   */
+  private match(
+    method: string,
+    pathname: string,
+  ): { key: string; path: string; params?: Record<string, string> } {
+    const key = `${method} ${pathname}`;
+    if (this.methods.has(pathname)) return { key, path: pathname };
+    let path = pathname;
+    for (const t of this.templates) {
+      const m = t.re.exec(pathname);
+      if (m === null) continue;
+      path = t.path;
+      if (t.method !== method) continue;
+      const params: Record<string, string> = {};
+      t.names.forEach((name, i) => (params[name] = decodeSegment(m[i + 1]!)));
+      return { key: t.key, path, params };
+    }
+    return { key: `${method} ${path}`, path };
   }
 
   private async chat(ctx: Ctx, shape: 'chat' | 'completion'): Promise<void> {

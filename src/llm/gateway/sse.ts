@@ -1,5 +1,6 @@
-// Server-sent events as OpenAI sends them: `data: <json>\n\n` per event, `data: [DONE]` at the
-// end, and a failure after the stream began sent as an error event rather than a silent cut.
+// Server-sent events as the APIs send them: `data: <json>\n\n` per event and `data: [DONE]` at
+// the end for chat completions, named events (`event: <type>`) for Responses and Messages, and a
+// failure after the stream began sent as an error event rather than a silent cut.
 // Events produced in one turn of the event loop leave in one socket write (tokens of many
 // streams arrive in bursts), and writes respect socket backpressure so a slow reader slows the
 // bus stream behind it.
@@ -39,11 +40,23 @@ export class SseWriter {
    * can take more (at once, unless the socket is full).
    */
   data(json: string): Promise<void> {
+    return this.queue('', json);
+  }
+
+  /**
+   * Queues one named event (`event: <type>`), as the Responses and Messages APIs send them; the
+   * promise is as for `data`.
+   */
+  event(type: string, json: string): Promise<void> {
+    return this.queue(`event: ${type}\n`, json);
+  }
+
+  private queue(head: string, json: string): Promise<void> {
     if (this.isClosed) return RESOLVED;
     // JSON.stringify escapes CR and LF inside strings, so a serialized value never breaks the
     // event framing; refuse anything else that would.
     if (json.includes('\n') || json.includes('\r')) throw new Error('SSE data must be one line');
-    this.pending += `data: ${json}\n\n`;
+    this.pending += `${head}data: ${json}\n\n`;
     if (this.pending.length >= FLUSH_BYTES) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;

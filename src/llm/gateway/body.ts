@@ -30,6 +30,6 @@ export function bodyChecker<T extends TObject>(
         { details: { param } },
       );
     }
-    return body as Static<T>;
+    return body;
   };
 }

@@ -213,6 +213,6 @@ function withIds(items: InputItem[]): InputItem[] {
   return items.map((item) =>
     typeof item.id === 'string'
       ? item
-      : ({ ...item, id: newId(prefix[item.type ?? 'message'] ?? 'item') } as InputItem),
+      : ({ ...item, id: newId(prefix[item.type ?? 'message'] ?? 'item') }),
   );
 }

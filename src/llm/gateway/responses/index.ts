@@ -202,7 +202,10 @@ export class ResponsesApi {
   }
 }
 
-/** Input items with the ids OpenAI gives them (`msg_`, `fc_`, ...) where the client sent none. */
+/**
+ * Input items as OpenAI lists them: each with an id (`msg_`, `fc_`, ...) where the client sent
+ * none, and a message's text content as a part.
+ */
 function withIds(items: InputItem[]): InputItem[] {
   const prefix: Record<string, string> = {
     message: 'msg',
@@ -210,9 +213,14 @@ function withIds(items: InputItem[]): InputItem[] {
     function_call_output: 'fco',
     reasoning: 'rs',
   };
-  return items.map((item) =>
-    typeof item.id === 'string'
-      ? item
-      : ({ ...item, id: newId(prefix[item.type ?? 'message'] ?? 'item') }),
-  );
+  return items.map((item) => {
+    const id =
+      typeof item.id === 'string' ? item.id : newId(prefix[item.type ?? 'message'] ?? 'item');
+    if (item.type !== undefined && item.type !== 'message') return { ...item, id };
+    const content =
+      typeof item.content === 'string'
+        ? [{ type: item.role === 'assistant' ? 'output_text' : 'input_text', text: item.content }]
+        : item.content;
+    return { ...item, type: 'message', id, content, status: item.status ?? 'completed' };
+  });
 }

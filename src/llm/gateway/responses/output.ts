@@ -404,6 +404,7 @@ export class ResponsesStream implements AnswerStream {
   }
 
   async fail(error: WireError): Promise<void> {
+    await this.closeOpen('incomplete');
     const response = this.shape.json('failed', { output: this.items, error });
     await this.onDone(response).catch(() => undefined);
     await this.emit('response.failed', { response });

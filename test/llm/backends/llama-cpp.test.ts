@@ -446,11 +446,14 @@ describe('llama-cpp tools and grammars with a real model', () => {
             { role: 'tool', tool_call_id: call.id, content: '{"temperature_c":21,"sky":"clear"}' },
           ],
           tools: [weather],
+          // The calls and results in the history are rendered either way; 'none' makes the
+          // model answer from them instead of calling again.
+          tool_choice: 'none',
           temperature: 0,
           max_tokens: 120,
         });
         assert.ok(second.text.length > 0);
-        assert.notEqual(second.end.finish_reason, 'tool_calls');
+        assert.equal(second.calls.length, 0);
       } finally {
         await backend.close();
       }

@@ -8,11 +8,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   INSTALL_HINT,
+  type LlamaCppBackend,
   NODE_LLAMA_CPP,
   createLlamaCppBackend,
 } from '../../../src/llm/backends/llama-cpp/index.js';
 import type {
   ChatHistoryItem,
+  LlamaChatGenerationOptions,
+  LlamaFunctionCall,
   LlamaGenerationOptions,
   LlamaGenerationResult,
 } from '../../../src/llm/backends/llama-cpp/module.js';
@@ -21,8 +24,10 @@ import {
   ConfigError,
   InvalidMessageError,
   UpstreamError,
+  type ChatMessage,
   type InferenceRequest,
 } from '../../../src/protocol/index.js';
+import { ToolCallJoiner } from '../../../src/llm/tool-calls.js';
 import { run } from './helpers.js';
 
 const LLAMA_MODEL = process.env['LLMWIRE_LLAMA_MODEL'];
@@ -43,12 +48,24 @@ after(async () => rm(dir, { recursive: true, force: true }));
 interface Seen {
   history?: ChatHistoryItem[];
   input?: string;
-  options: LlamaGenerationOptions;
+  options: LlamaChatGenerationOptions;
 }
 
-/** A stand-in for node-llama-cpp: streams `pieces` through onTextChunk, honouring the signal. */
-function standIn(pieces: string[], { stopReason = 'eogToken', delayMs = 0, failAfter = -1 } = {}) {
+/**
+ * A stand-in for node-llama-cpp: streams `pieces` through onTextChunk, honouring the signal,
+ * then ends with `functionCalls` when given (as LlamaChat does when the model called functions).
+ */
+function standIn(
+  pieces: string[],
+  {
+    stopReason = 'eogToken',
+    delayMs = 0,
+    failAfter = -1,
+    functionCalls = undefined as LlamaFunctionCall[] | undefined,
+  } = {},
+) {
   const seen: Seen[] = [];
+  const grammars: unknown[] = [];
   const generate = async (options: LlamaGenerationOptions): Promise<LlamaGenerationResult> => {
     let response = '';
     for (const [i, piece] of pieces.entries()) {
@@ -62,6 +79,9 @@ function standIn(pieces: string[], { stopReason = 'eogToken', delayMs = 0, failA
       options.onTextChunk?.(piece);
       response += piece;
     }
+    if (functionCalls !== undefined) {
+      return { response, functionCalls, metadata: { stopReason: 'functionCalls' } };
+    }
     return { response, metadata: { stopReason } };
   };
   const model = {
@@ -74,9 +94,21 @@ function standIn(pieces: string[], { stopReason = 'eogToken', delayMs = 0, failA
     dispose: async () => {},
   };
   const module = {
-    getLlama: async () => ({ loadModel: async () => model, dispose: async () => {} }),
+    getLlama: async () => ({
+      loadModel: async () => model,
+      // Grammars are opaque to the backend: these record what they were made from.
+      createGrammarForJsonSchema: async (schema: unknown) => {
+        grammars.push(schema);
+        return { grammar: `schema ${grammars.length}` };
+      },
+      getGrammarFor: async (type: string) => {
+        grammars.push(type);
+        return { grammar: type };
+      },
+      dispose: async () => {},
+    }),
     LlamaChat: class {
-      generateResponse(history: ChatHistoryItem[], options: LlamaGenerationOptions) {
+      generateResponse(history: ChatHistoryItem[], options: LlamaChatGenerationOptions) {
         seen.push({ history: structuredClone(history), options });
         return generate(options);
       }
@@ -90,7 +122,7 @@ function standIn(pieces: string[], { stopReason = 'eogToken', delayMs = 0, failA
       dispose() {}
     },
   };
-  return { seen, importModule: async () => module };
+  return { seen, grammars, importModule: async () => module };
 }
 
 describe('llama-cpp backend without node-llama-cpp', () => {
@@ -205,17 +237,78 @@ describe('llama-cpp backend adapter (stand-in module)', () => {
     await assert.rejects(stream.next(), UpstreamError);
   });
 
-  test('llama-cpp - images, tools and tool messages are invalid_message', async () => {
+  test('llama-cpp - images and tool messages answering no call are invalid_message', async () => {
     const { importModule } = standIn(['x']);
     const backend = await createLlamaCppBackend({ modelPath, importModule });
     const image = chat({
       messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }],
     });
     await assert.rejects(run(backend, image), InvalidMessageError);
-    const tools = chat({ tools: [{ type: 'function', function: { name: 'f' } }] });
-    await assert.rejects(run(backend, tools), InvalidMessageError);
     const tool = chat({ messages: [{ role: 'tool', content: 'r', tool_call_id: '1' }] });
     await assert.rejects(run(backend, tool), InvalidMessageError);
+  });
+
+  const weather = {
+    type: 'function' as const,
+    function: {
+      name: 'get_weather',
+      parameters: { type: 'object', properties: { city: { type: 'string' } } },
+    },
+  };
+
+  test('llama-cpp - tools go to LlamaChat as functions and its calls come back as tool-call deltas', async () => {
+    const { seen, importModule } = standIn(['Checking.'], {
+      functionCalls: [{ functionName: 'get_weather', params: { city: 'Paris' } }],
+    });
+    const backend = await createLlamaCppBackend({ modelPath, importModule });
+    const stream = backend.generate(chat({ tools: [weather] }), {
+      signal: new AbortController().signal,
+    });
+    assert.deepEqual(await stream.next(), { done: false, value: { text: 'Checking.' } });
+    const calls = await stream.next();
+    assert.equal(calls.done, false);
+    const [delta] = calls.value.tool_calls ?? [];
+    assert.deepEqual(
+      { ...(delta as object), id: 'id' },
+      {
+        index: 0,
+        id: 'id',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+      },
+    );
+    assert.match((delta as { id: string }).id, /^call_/);
+    const end = await stream.next();
+    assert.equal(end.done, true);
+    assert.equal(end.value.finish_reason, 'tool_calls');
+    assert.deepEqual(seen[0]?.options.functions, {
+      get_weather: { params: { type: 'object', properties: { city: { type: 'string' } } } },
+    });
+    assert.equal(seen[0]?.options.grammar, undefined);
+  });
+
+  test('llama-cpp - response_format makes a grammar for the generation; with tools it is invalid_message', async () => {
+    const { seen, grammars, importModule } = standIn(['{}']);
+    const backend = await createLlamaCppBackend({ modelPath, importModule });
+    const schema = { type: 'object', properties: { a: { type: 'number' } } };
+    await run(
+      backend,
+      chat({ response_format: { type: 'json_schema', json_schema: { name: 'o', schema } } }),
+    );
+    await run(backend, {
+      model: 'tiny-test',
+      prompt: 'JSON:',
+      response_format: { type: 'json_object' },
+    });
+    assert.deepEqual(grammars, [schema, 'json']);
+    assert.deepEqual(seen[0]?.options.grammar, { grammar: 'schema 1' });
+    assert.equal(seen[0]?.options.functions, undefined);
+    assert.deepEqual(seen[1]?.options.grammar, { grammar: 'json' });
+    await assert.rejects(
+      run(backend, chat({ tools: [weather], response_format: { type: 'json_object' } })),
+      InvalidMessageError,
+    );
+    assert.equal(seen.length, 2);
   });
 
   test('llama-cpp - embeddings exist only when enabled', async () => {
@@ -272,6 +365,139 @@ describe('llama-cpp backend with a real model', () => {
         await assert.rejects(async () => {
           for (let s = await stream.next(); s.done !== true; s = await stream.next());
         }, CancelledError);
+      } finally {
+        await backend.close();
+      }
+    },
+  );
+});
+
+describe('llama-cpp tools and grammars with a real model', () => {
+  const skip =
+    LLAMA_MODEL === undefined
+      ? 'LLMWIRE_LLAMA_MODEL is not set: no GGUF model file is available here'
+      : !installed
+        ? 'node-llama-cpp is not installed (npm install node-llama-cpp)'
+        : false;
+  const weather = {
+    type: 'function' as const,
+    function: {
+      name: 'get_weather',
+      description: 'Current weather for a city',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string', description: 'City name' } },
+        required: ['city'],
+      },
+    },
+  };
+
+  /** Text, tool-call deltas and end of one generation. */
+  async function collect(backend: LlamaCppBackend, request: InferenceRequest) {
+    const stream = backend.generate(request, { signal: new AbortController().signal });
+    let text = '';
+    const calls: unknown[] = [];
+    for (let step = await stream.next(); ; step = await stream.next()) {
+      if (step.done === true) return { text, calls, end: step.value };
+      text += step.value.text;
+      calls.push(...(step.value.tool_calls ?? []));
+    }
+  }
+
+  test(
+    'llama-cpp - a real model calls a named tool with arguments matching its schema, then answers from its result',
+    { skip },
+    async () => {
+      // Needs a chat model whose template node-llama-cpp knows for function calling
+      // (e.g. Llama 3.1+, Qwen 2.5+, Functionary).
+      const backend = await createLlamaCppBackend({ modelPath: LLAMA_MODEL ?? '' });
+      try {
+        const [model] = backend.models();
+        assert.ok(model !== undefined);
+        const messages: ChatMessage[] = [
+          { role: 'user', content: 'What is the weather in Paris right now?' },
+        ];
+        const first = await collect(backend, {
+          model,
+          messages,
+          tools: [weather],
+          tool_choice: { type: 'function', function: { name: 'get_weather' } },
+          temperature: 0,
+          max_tokens: 200,
+        });
+        assert.equal(first.end.finish_reason, 'tool_calls');
+        const joiner = new ToolCallJoiner();
+        joiner.add(first.calls);
+        const [call] = joiner.result() ?? [];
+        assert.ok(call !== undefined);
+        assert.equal(call.function.name, 'get_weather');
+        const args = JSON.parse(call.function.arguments) as { city?: unknown };
+        assert.equal(typeof args.city, 'string');
+
+        const second = await collect(backend, {
+          model,
+          messages: [
+            ...messages,
+            {
+              role: 'assistant',
+              content: first.text === '' ? null : first.text,
+              tool_calls: [call],
+            },
+            { role: 'tool', tool_call_id: call.id, content: '{"temperature_c":21,"sky":"clear"}' },
+          ],
+          tools: [weather],
+          // The calls and results in the history are rendered either way; 'none' makes the
+          // model answer from them instead of calling again.
+          tool_choice: 'none',
+          temperature: 0,
+          max_tokens: 120,
+        });
+        assert.ok(second.text.length > 0);
+        assert.equal(second.calls.length, 0);
+      } finally {
+        await backend.close();
+      }
+    },
+  );
+
+  test(
+    'llama-cpp - a real model answers json_schema with JSON of that shape, and json_object with an object',
+    { skip },
+    async () => {
+      const backend = await createLlamaCppBackend({ modelPath: LLAMA_MODEL ?? '' });
+      try {
+        const [model] = backend.models();
+        assert.ok(model !== undefined);
+        const messages: ChatMessage[] = [
+          { role: 'user', content: 'Name a colour and how many letters its name has.' },
+        ];
+        const schema = {
+          type: 'object',
+          properties: { colour: { type: 'string' }, letters: { type: 'integer' } },
+          required: ['colour', 'letters'],
+          additionalProperties: false,
+        };
+        const shaped = await collect(backend, {
+          model,
+          messages,
+          response_format: { type: 'json_schema', json_schema: { name: 'colour', schema } },
+          temperature: 0,
+          max_tokens: 100,
+        });
+        const value = JSON.parse(shaped.text) as Record<string, unknown>;
+        assert.deepEqual(Object.keys(value).sort(), ['colour', 'letters']);
+        assert.equal(typeof value['colour'], 'string');
+        assert.ok(Number.isInteger(value['letters']));
+
+        const object = await collect(backend, {
+          model,
+          messages,
+          response_format: { type: 'json_object' },
+          temperature: 0,
+          max_tokens: 100,
+        });
+        const parsed: unknown = JSON.parse(object.text);
+        assert.ok(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed));
       } finally {
         await backend.close();
       }

@@ -26,11 +26,13 @@ import {
   type LlamaContextSequence,
   type LlamaEmbeddingContext,
   type LlamaGenerationResult,
+  type LlamaGrammar,
   type LlamaModel,
   type NodeLlamaCpp,
   checkModule,
   importNodeLlamaCpp,
 } from './module.js';
+import { type GrammarRequest, finishReason, outputControls, toolCallDeltas } from './output.js';
 import { ChunkPipe } from './pipe.js';
 
 export { INSTALL_HINT, NODE_LLAMA_CPP } from './module.js';
@@ -150,8 +152,11 @@ export class LlamaCppBackend implements Backend {
     const { model, lib } = this.loaded;
     const continueFrom = request.continue_from ?? '';
     const options = generationOptions(request);
+    const controls = outputControls(request);
     const chat =
-      request.messages === undefined ? undefined : chatHistory(request.messages, continueFrom);
+      request.messages === undefined
+        ? undefined
+        : chatHistory(request.messages, continueFrom, request.tools);
     const prompt = chat === undefined ? completionPrompt(request) : undefined;
     const earlier = continueFrom === '' ? 0 : model.tokenize(continueFrom).length;
     const promptTokens = model.tokenize(promptText(request)).length;
@@ -160,6 +165,10 @@ export class LlamaCppBackend implements Backend {
       // The limit is for the whole answer, part of which another worker already produced.
       if (limit - earlier <= 0) return this.end('length', promptTokens, earlier);
       options.maxTokens = limit - earlier;
+    }
+
+    if (controls.grammar !== undefined) {
+      options.grammar = await this.grammar(controls.grammar);
     }
 
     const sequence = await this.acquire(signal);
@@ -180,7 +189,7 @@ export class LlamaCppBackend implements Backend {
           autoDisposeSequence: false,
         });
         owner = session;
-        run = session.generateResponse(chat, options);
+        run = session.generateResponse(chat, { ...options, ...controls.functions });
       } else {
         const session = new lib.LlamaCompletion({
           contextSequence: sequence,
@@ -200,8 +209,20 @@ export class LlamaCppBackend implements Backend {
       }
       const stopReason = next.value.metadata.stopReason;
       if (stopReason === 'abort' || signal.aborted) throw abortError(signal);
-      const completion = earlier + model.tokenize(text).length;
-      return this.end(finishReason(stopReason), promptTokens, completion);
+      const calls = next.value.functionCalls ?? [];
+      let callTokens = 0;
+      if (calls.length > 0) {
+        const deltas = toolCallDeltas(calls);
+        yield { text: '', tool_calls: deltas };
+        // The call syntax is the chat wrapper's; name and arguments are most of its tokens.
+        for (const call of calls) {
+          callTokens += model.tokenize(
+            call.functionName + JSON.stringify(call.params ?? {}),
+          ).length;
+        }
+      }
+      const completion = earlier + model.tokenize(text).length + callTokens;
+      return this.end(finishReason(stopReason, calls.length), promptTokens, completion);
     } catch (err) {
       if (signal.aborted) throw abortError(signal);
       if (err instanceof WireError) throw err;
@@ -214,6 +235,25 @@ export class LlamaCppBackend implements Backend {
       await run?.catch(() => undefined);
       owner?.dispose({ disposeSequence: false });
       this.release(sequence);
+    }
+  }
+
+  /** The grammar object for a response_format; a schema it cannot take is invalid_message. */
+  private async grammar(request: GrammarRequest): Promise<LlamaGrammar> {
+    const { llama } = this.loaded;
+    if (request.type === 'json') {
+      try {
+        return await llama.getGrammarFor('json');
+      } catch (err) {
+        throw new UpstreamError('node-llama-cpp has no JSON grammar', { cause: err });
+      }
+    }
+    try {
+      return await llama.createGrammarForJsonSchema(request.schema);
+    } catch (err) {
+      throw new InvalidMessageError('response_format schema cannot be turned into a grammar', {
+        cause: err,
+      });
     }
   }
 
@@ -296,18 +336,6 @@ export class LlamaCppBackend implements Backend {
     const next = this.waiting.shift();
     if (next !== undefined) next(sequence);
     else this.free.push(sequence);
-  }
-}
-
-function finishReason(stopReason: string): FinishReason {
-  switch (stopReason) {
-    case 'maxTokens':
-      return 'length';
-    case 'functionCalls':
-      return 'tool_calls';
-    default:
-      // 'eogToken', 'stopGenerationTrigger', 'customStopTrigger': a natural or requested stop.
-      return 'stop';
   }
 }
 

@@ -5,10 +5,34 @@ import { ConfigError } from '../../../protocol/index.js';
 export const NODE_LLAMA_CPP = 'node-llama-cpp';
 export const INSTALL_HINT = 'install node-llama-cpp: npm install node-llama-cpp';
 
+/** A function call inside a model turn, with the result the caller gave back (`ChatModelFunctionCall`). */
+export interface ChatModelFunctionCall {
+  type: 'functionCall';
+  name: string;
+  description?: string;
+  params: unknown;
+  result: unknown;
+  /** Set on the first call of a group of parallel calls. */
+  startsNewChunk?: boolean;
+}
+
 export type ChatHistoryItem =
   | { type: 'system'; text: string }
   | { type: 'user'; text: string }
-  | { type: 'model'; response: string[] };
+  | { type: 'model'; response: (string | ChatModelFunctionCall)[] };
+
+/** A JSON schema in the subset node-llama-cpp turns into a grammar (`GbnfJsonSchema`). */
+export type GbnfJsonSchema = Readonly<Record<string, unknown>>;
+
+/** Functions the model may call, by name (`ChatModelFunctions`). */
+export type ChatModelFunctions = Readonly<
+  Record<string, { readonly description?: string; readonly params?: GbnfJsonSchema }>
+>;
+
+/** A grammar object made by `Llama`; opaque here, only passed back to a generation. */
+export interface LlamaGrammar {
+  readonly grammar?: string;
+}
 
 export interface LlamaGenerationOptions {
   onTextChunk?: (text: string) => void;
@@ -18,11 +42,29 @@ export interface LlamaGenerationOptions {
   topP?: number;
   seed?: number;
   customStopTriggers?: string[];
+  /** Constrains the output; node-llama-cpp refuses it together with `functions`. */
+  grammar?: LlamaGrammar;
+}
+
+/** `LlamaChat.generateResponse` also takes functions; without handlers, calls are returned. */
+export interface LlamaChatGenerationOptions extends LlamaGenerationOptions {
+  functions?: ChatModelFunctions;
+  /** Describes the parameters' schemas to the model (the library's default is true). */
+  documentFunctionParams?: boolean;
+  maxParallelFunctionCalls?: number;
+}
+
+/** A function call the model made (`LlamaChatResponseFunctionCall`). */
+export interface LlamaFunctionCall {
+  functionName: string;
+  params: unknown;
 }
 
 /** `stopReason` is one of 'eogToken', 'stopGenerationTrigger', 'customStopTrigger', 'maxTokens', 'functionCalls', 'abort'. */
 export interface LlamaGenerationResult {
   response: string;
+  /** Chat only: the calls made, when the model called functions. */
+  functionCalls?: LlamaFunctionCall[];
   metadata: { stopReason: string };
 }
 
@@ -34,7 +76,7 @@ export interface LlamaChat {
   /** Answers the history; when it ends with a model item, continues that item. */
   generateResponse(
     history: ChatHistoryItem[],
-    options: LlamaGenerationOptions,
+    options: LlamaChatGenerationOptions,
   ): Promise<LlamaGenerationResult>;
   dispose(options?: { disposeSequence?: boolean }): void;
 }
@@ -69,6 +111,9 @@ export interface Llama {
     modelPath: string;
     gpuLayers?: number | 'auto' | 'max';
   }): Promise<LlamaModel>;
+  createGrammarForJsonSchema(schema: GbnfJsonSchema): Promise<LlamaGrammar>;
+  /** A grammar from the library's bundled GBNF files; 'json' is any JSON object. */
+  getGrammarFor(type: 'json'): Promise<LlamaGrammar>;
   dispose(): Promise<void>;
 }
 

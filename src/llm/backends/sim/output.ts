@@ -7,6 +7,7 @@ import {
   type ToolCall,
 } from '../../../protocol/index.js';
 import type { TokenDelta } from '../backend.js';
+import { type Tool, toolUse } from '../tool-choice.js';
 import { SeededRandom } from './random.js';
 import { schemaValue } from './schema-value.js';
 
@@ -24,8 +25,6 @@ export interface PlannedCall {
   arguments: string;
 }
 
-type Tool = NonNullable<InferenceRequest['tools']>[number];
-
 /**
  * The tool calls the sim makes for a request, or undefined for a text answer. Throws
  * InvalidMessageError for a tool_choice it cannot honour.
@@ -34,23 +33,9 @@ export function planToolCalls(
   request: InferenceRequest,
   random: SeededRandom,
 ): PlannedCall[] | undefined {
-  const tools = request.tools ?? [];
-  const choice = request.tool_choice ?? (tools.length > 0 ? 'auto' : 'none');
-  let chosen: Tool[];
-  if (choice === 'none') return undefined;
-  if (choice === 'auto') {
-    chosen = mentioned(request, tools);
-  } else if (choice === 'required') {
-    if (tools.length === 0) throw new InvalidMessageError(`tool_choice 'required' needs tools`);
-    chosen = tools;
-  } else {
-    const name = namedChoice(choice);
-    const tool = tools.find((t) => t.function.name === name);
-    if (tool === undefined) {
-      throw new InvalidMessageError(`tool_choice names tool '${name}', which is not in tools`);
-    }
-    chosen = [tool];
-  }
+  const use = toolUse(request);
+  if (use.mode === 'none') return undefined;
+  let chosen = use.mode === 'auto' ? mentioned(request, use.tools) : use.tools;
   if (chosen.length === 0) return undefined;
   if (request.parallel_tool_calls !== true) chosen = chosen.slice(0, 1);
   return chosen.map((tool) => ({
@@ -160,18 +145,4 @@ function mentioned(request: InferenceRequest, tools: readonly Tool[]): Tool[] {
       : (last.content ?? []).map((p) => (p.type === 'text' ? p.text : '')).join(' ');
   const text = content.toLowerCase();
   return tools.filter((t) => text.includes(t.function.name.toLowerCase()));
-}
-
-function namedChoice(choice: unknown): string {
-  const name = (choice as { type?: unknown; function?: { name?: unknown } } | null)?.function?.name;
-  if (
-    typeof choice !== 'object' ||
-    (choice as { type?: unknown }).type !== 'function' ||
-    typeof name !== 'string'
-  ) {
-    throw new InvalidMessageError(
-      `tool_choice must be 'none', 'auto', 'required' or {type: 'function', function: {name}}`,
-    );
-  }
-  return name;
 }

@@ -11,7 +11,7 @@ import {
   outputControls,
   toolCallDeltas,
 } from '../../../src/llm/backends/llama-cpp/output.js';
-import { ToolCallJoiner } from '../../../src/llm/tool-calls.js';
+import { AnswerJoiner } from '../../../src/llm/answer.js';
 import {
   InvalidMessageError,
   type ChatMessage,
@@ -324,9 +324,9 @@ describe('llama-cpp function calls as OpenAI deltas', () => {
       },
       { index: 1, id: 'call_2', type: 'function', function: { name: 'get_time', arguments: '{}' } },
     ]);
-    const joiner = new ToolCallJoiner();
-    joiner.add(deltas);
-    assert.deepEqual(joiner.result(), [
+    const joiner = new AnswerJoiner();
+    joiner.add({ text: '', tool_calls: deltas });
+    assert.deepEqual(joiner.toolCalls(), [
       {
         id: 'call_1',
         type: 'function',

@@ -26,8 +26,9 @@ import {
   UpstreamError,
   type ChatMessage,
   type InferenceRequest,
+  type ToolCallDelta,
 } from '../../../src/protocol/index.js';
-import { ToolCallJoiner } from '../../../src/llm/tool-calls.js';
+import { AnswerJoiner } from '../../../src/llm/answer.js';
 import { run } from './helpers.js';
 
 const LLAMA_MODEL = process.env['LLMWIRE_LLAMA_MODEL'];
@@ -396,7 +397,7 @@ describe('llama-cpp tools and grammars with a real model', () => {
   async function collect(backend: LlamaCppBackend, request: InferenceRequest) {
     const stream = backend.generate(request, { signal: new AbortController().signal });
     let text = '';
-    const calls: unknown[] = [];
+    const calls: ToolCallDelta[] = [];
     for (let step = await stream.next(); ; step = await stream.next()) {
       if (step.done === true) return { text, calls, end: step.value };
       text += step.value.text;
@@ -426,9 +427,9 @@ describe('llama-cpp tools and grammars with a real model', () => {
           max_tokens: 200,
         });
         assert.equal(first.end.finish_reason, 'tool_calls');
-        const joiner = new ToolCallJoiner();
-        joiner.add(first.calls);
-        const [call] = joiner.result() ?? [];
+        const joiner = new AnswerJoiner();
+        joiner.add({ text: '', tool_calls: first.calls });
+        const [call] = joiner.toolCalls() ?? [];
         assert.ok(call !== undefined);
         assert.equal(call.function.name, 'get_weather');
         const args = JSON.parse(call.function.arguments) as { city?: unknown };

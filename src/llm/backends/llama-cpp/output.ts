@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import {
   type FinishReason,
   type InferenceRequest,
+  type ToolCallDelta,
   InvalidMessageError,
 } from '../../../protocol/index.js';
 import { toolUse } from '../tool-choice.js';
@@ -100,11 +101,11 @@ export function newCallId(): string {
 export function toolCallDeltas(
   calls: readonly LlamaFunctionCall[],
   callId: () => string = newCallId,
-): unknown[] {
+): ToolCallDelta[] {
   return calls.map((call, index) => ({
     index,
     id: callId(),
-    type: 'function',
+    type: 'function' as const,
     function: { name: call.functionName, arguments: JSON.stringify(call.params ?? {}) },
   }));
 }

@@ -91,6 +91,11 @@ function continuation(request: InferenceRequest, sent: AnswerJoiner): InferenceR
   return body;
 }
 
+/** A worker's refusal of a continuation (`continue_*` it cannot honour). */
+function isRefusedContinuation(err: unknown): boolean {
+  return err instanceof WireError && err.code === 'invalid_message';
+}
+
 export class Dispatcher {
   private readonly maxAttempts: number;
   constructor(private readonly options: DispatchOptions) {
@@ -229,6 +234,14 @@ export class Dispatcher {
         const failed = lost ? new WorkerLostError(`worker ${worker.id} was lost`) : err;
         span.end(failed);
         if (isGone(failed)) registry.markLost(worker.id);
+        if (attempt > 0 && body !== request && isRefusedContinuation(failed)) {
+          // The request was fine; the worker that took over cannot carry on what a lost one
+          // began (a backend that cannot continue tool calls, say). The client may retry.
+          throw new WorkerLostError(
+            `a worker was lost mid-answer and ${worker.id} could not continue it: ${(failed as WireError).message}`,
+            { details: { sentChars: sent.text.length, cause: 'continuation_refused' } },
+          );
+        }
         if (!isFailover(failed)) throw failed;
         observe?.failover(worker.id, (failed as WireError).code);
         lastError = failed;

@@ -154,7 +154,7 @@ export function recordsSuite(factory: TransportFactory): void {
     test('records - two transports on one broker share a store of one name', async (t) => {
       if (transport.records === undefined) return t.skip(`${transport.name} has no record stores`);
       if (factory.pair === undefined) {
-        return t.skip(`${factory.name}: two transports share no broker`);
+        return t.skip(`${factory.name}: no pair of transports on one broker (or file) given`);
       }
       const [one, two] = await factory.pair();
       try {

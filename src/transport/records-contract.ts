@@ -154,6 +154,15 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
+/**
+ * The value as a plain Uint8Array: broker clients hand out Node Buffers, which compare unequal
+ * to the same bytes in a Uint8Array (and whose `slice` shares memory). No copy is made.
+ */
+function plain(value: Uint8Array | undefined): Uint8Array | undefined {
+  if (value === undefined || Object.getPrototypeOf(value) === Uint8Array.prototype) return value;
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
 /** What the contract needs of the transport: whether it is closed, and its name for the error. */
 export interface RecordsGuard {
   isClosed(): boolean;
@@ -195,7 +204,7 @@ export function contractRecords(store: RecordStore, guard: RecordsGuard): Record
       guarded(
         guard,
         () => checkRecordKey(key),
-        () => store.get(key),
+        async () => plain(await store.get(key)),
       ),
     delete: (key) =>
       guarded(

@@ -34,15 +34,11 @@ export class RedisRecords implements RecordStore {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    let value: Buffer | null;
     try {
-      value = await this.cmd.getBuffer(this.base + key);
+      return (await this.cmd.getBuffer(this.base + key)) ?? undefined;
     } catch (err) {
       throw redisFailure(err);
     }
-    return value === null
-      ? undefined
-      : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   }
 
   async delete(key: string): Promise<boolean> {

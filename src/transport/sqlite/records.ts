@@ -61,9 +61,7 @@ export class SqliteRecords implements RecordStore {
   get(key: string): Promise<Uint8Array | undefined> {
     try {
       const row = this.ctx.statements().select.get(this.name, key, this.options.clock.now());
-      if (row === undefined) return Promise.resolve(undefined);
-      const v = row.value;
-      return Promise.resolve(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+      return Promise.resolve(row?.value);
     } catch (err) {
       return Promise.reject(storeError(err));
     }

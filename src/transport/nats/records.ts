@@ -10,7 +10,8 @@ import {
   type JetStreamClient,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { nanos } from '@nats-io/transport-node';
+import { nanos, PermissionViolationError } from '@nats-io/transport-node';
+import { ForbiddenError } from '../../protocol/index.js';
 import type { ResolvedRecordOptions } from '../records-contract.js';
 import type { RecordStore } from '../records.js';
 import { brokerError, payloadLimit, type NatsContext } from './context.js';
@@ -21,6 +22,15 @@ const WRONG_LAST_SEQUENCE = 10071;
 /** The KV bucket holding a store's records. */
 export function recordBucket(prefix: string, store: string): string {
   return `${prefix}_REC_${store}`;
+}
+
+/** A refused subject is the user's grants (ForbiddenError); other failures as brokerError. */
+function recordError(err: unknown, what: string): Error {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (err instanceof PermissionViolationError || cause instanceof PermissionViolationError) {
+    return new ForbiddenError(`NATS user may not ${what}`, { cause: err });
+  }
+  return brokerError(err, what);
 }
 
 export class NatsRecords implements RecordStore {
@@ -44,7 +54,7 @@ export class NatsRecords implements RecordStore {
     try {
       await kv.put(key, value);
     } catch (err) {
-      throw brokerError(err, `put to record store '${this.name}'`);
+      throw recordError(err, `put to record store '${this.name}'`);
     }
   }
 
@@ -54,7 +64,7 @@ export class NatsRecords implements RecordStore {
       const entry = await kv.get(key);
       return entry?.operation === 'PUT' ? entry.value : undefined;
     } catch (err) {
-      throw brokerError(err, `get from record store '${this.name}'`);
+      throw recordError(err, `get from record store '${this.name}'`);
     }
   }
 
@@ -76,14 +86,14 @@ export class NatsRecords implements RecordStore {
         }
       }
     } catch (err) {
-      throw brokerError(err, `delete from record store '${this.name}'`);
+      throw recordError(err, `delete from record store '${this.name}'`);
     }
   }
 
   private kv(): Promise<KV> {
     this.opening ??= this.open().catch((err: unknown) => {
       this.opening = undefined; // the next call tries again
-      throw brokerError(err, `open of record store '${this.name}'`);
+      throw recordError(err, `open of record store '${this.name}'`);
     });
     return this.opening;
   }

@@ -29,7 +29,7 @@ export class RedisRecords implements RecordStore {
       if (ttl === undefined) await this.cmd.set(this.base + key, data);
       else await this.cmd.set(this.base + key, data, 'PX', ttl);
     } catch (err) {
-      throw redisFailure(err);
+      throw redisFailure(err, 'record store');
     }
   }
 
@@ -37,7 +37,7 @@ export class RedisRecords implements RecordStore {
     try {
       return (await this.cmd.getBuffer(this.base + key)) ?? undefined;
     } catch (err) {
-      throw redisFailure(err);
+      throw redisFailure(err, 'record store');
     }
   }
 
@@ -45,7 +45,7 @@ export class RedisRecords implements RecordStore {
     try {
       return (await this.cmd.del(this.base + key)) > 0;
     } catch (err) {
-      throw redisFailure(err);
+      throw redisFailure(err, 'record store');
     }
   }
 }

@@ -5,7 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import { ClosedError, ConfigError, optionsCheck, PayloadTooLargeError } from '../protocol/index.js';
 import type { RecordStore, RecordStoreOptions } from './records.js';
-import type { Clock } from './transport.js';
+import type { Clock } from './clock.js';
 import { SYSTEM_CLOCK } from './queue-policy.js';
 
 /** Store names: one token of a NATS bucket name, a Redis hash tag, a SQLite column value. */

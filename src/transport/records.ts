@@ -1,7 +1,7 @@
 // Keyed record stores: small durable values by key (stored API responses, for one), kept on each
 // transport's natural durable store so that every process on the same broker sees the same
 // records. The rules every store follows are checked in records-contract.ts.
-import type { Clock } from './transport.js';
+import type { Clock } from './clock.js';
 
 export interface RecordStoreOptions {
   /**

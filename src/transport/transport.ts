@@ -18,6 +18,7 @@
 // store, so the amqp transport has no `records`; nor has the WebSocket client transport, whose
 // hub offers none. A caller that needs one there keeps a sqlite store of its own.
 import type { Envelope, WireErrorBody } from '../protocol/index.js';
+import type { Clock } from './clock.js';
 import type { RecordStore, RecordStoreOptions } from './records.js';
 
 export type TransportStatus =
@@ -101,10 +102,7 @@ export interface BackoffOptions {
   jitter: number;
 }
 
-/** A source of time in ms since the epoch; injected so tests can move time instead of sleeping. */
-export interface Clock {
-  now(): number;
-}
+export type { Clock } from './clock.js';
 
 export interface QueueOptions {
   /** How long a delivery is leased to a consumer before it is redelivered. Default 30 s. */

@@ -9,7 +9,7 @@ import { after, describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
 import { ForbiddenError } from '../../src/protocol/index.js';
-import { createNatsTransport } from '../../src/transport/nats/index.js';
+import { createNatsTransport, recordStoreSubjects } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { NATS_URL, NEEDS, requires } from '../helpers/requires.js';
 import { deleteStreams, freePort, NatsServerProcess, tempDir } from './fixtures/nats-server.js';
@@ -72,7 +72,6 @@ if (await requires('nats record store permissions', NEEDS.natsServer)) {
   describe('nats - record store permissions', () => {
     test('records - the gateway grants reach a store; a user without them is forbidden', async () => {
       using dir = tempDir('llmwire-nats-records-');
-      const bucket = 'LLMWIRE_REC_responses';
       await using server = await new NatsServerProcess({
         port: await freePort(),
         storeDir: join(dir.path, 'js'),
@@ -80,7 +79,7 @@ if (await requires('nats record store permissions', NEEDS.natsServer)) {
           'authorization {',
           '  users = [',
           `    { user: gw, password: "${GATEWAY_PASSWORD}", permissions: {`,
-          `        publish: { allow: ${JSON.stringify(gatewayRecordSubjects(bucket))} }`,
+          `        publish: { allow: ${JSON.stringify(recordStoreSubjects('LLMWIRE', 'responses'))} }`,
           '        subscribe: { allow: ["_INBOX.gw.>"] } } }',
           `    { user: cl, password: "${CLIENT_PASSWORD}", permissions: {`,
           '        publish: { allow: ["llm.>"] }',
@@ -118,19 +117,6 @@ if (await requires('nats record store permissions', NEEDS.natsServer)) {
       });
     });
   });
-}
-
-/** What a gateway's NATS user must be allowed to publish to use the store in `bucket`. */
-function gatewayRecordSubjects(bucket: string): string[] {
-  const stream = `KV_${bucket}`;
-  return [
-    `$KV.${bucket}.>`,
-    `$JS.API.STREAM.INFO.${stream}`,
-    `$JS.API.STREAM.CREATE.${stream}`,
-    `$JS.API.STREAM.UPDATE.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}.>`,
-    `$JS.API.STREAM.MSG.GET.${stream}`,
-  ];
 }
 
 async function disposable(

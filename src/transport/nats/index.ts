@@ -29,6 +29,7 @@ import { NatsQueue } from './queue.js';
 import { NatsRecords } from './records.js';
 
 export type { NatsCredentials } from './connect.js';
+export { recordBucket, recordStoreSubjects } from './names.js';
 
 export interface NatsTransportOptions {
   /**

@@ -15,14 +15,10 @@ import { ForbiddenError } from '../../protocol/index.js';
 import type { ResolvedRecordOptions } from '../records-contract.js';
 import type { RecordStore } from '../records.js';
 import { brokerError, payloadLimit, type NatsContext } from './context.js';
+import { recordBucket } from './names.js';
 
 /** JetStream API error code of a write whose expected last sequence was not the last. */
 const WRONG_LAST_SEQUENCE = 10071;
-
-/** The KV bucket holding a store's records. */
-export function recordBucket(prefix: string, store: string): string {
-  return `${prefix}_REC_${store}`;
-}
 
 /** A refused subject is the user's grants (ForbiddenError); other failures as brokerError. */
 function recordError(err: unknown, what: string): Error {

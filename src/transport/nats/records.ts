@@ -89,7 +89,7 @@ export class NatsRecords implements RecordStore {
   private kv(): Promise<KV> {
     this.opening ??= this.open().catch((err: unknown) => {
       this.opening = undefined; // the next call tries again
-      throw recordError(err, `open of record store '${this.name}'`);
+      throw recordError(err, `open record store '${this.name}'`);
     });
     return this.opening;
   }

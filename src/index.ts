@@ -11,6 +11,7 @@ export { BusQueue, type Job, type Consumer } from './bus/index.js';
 export { createCodec, type Codec, type CodecOptions } from './codec/codec.js';
 export { createMemoryTransport } from './transport/memory/index.js';
 export type { Transport, DurableQueue, Delivery, DeadLetter } from './transport/transport.js';
+export type { RecordStore, RecordStoreOptions } from './transport/records.js';
 export {
   createEnvelope,
   createId,

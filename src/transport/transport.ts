@@ -11,7 +11,15 @@
 // implementing DurableQueue in the same way (`MemoryQueue`, `SqliteQueue`, `NatsQueue`,
 // `RedisQueue`, `AmqpQueue`, `RemoteQueue`), and `queue()` returns it wrapped by `contractQueue`
 // (queue-contract.ts), which checks every argument the same way everywhere.
+//
+// Record stores (records.ts) live on each transport's natural durable store, wrapped by
+// `contractRecords` (records-contract.ts): memory in a Map, sqlite in a table of its file, nats
+// in a JetStream KV bucket per store, redis in plain keys with PX expiry. RabbitMQ has no keyed
+// store, so the amqp transport has no `records`; nor has the WebSocket client transport, whose
+// hub offers none. A caller that needs one there keeps a sqlite store of its own.
 import type { Envelope, WireErrorBody } from '../protocol/index.js';
+import type { Clock } from './clock.js';
+import type { RecordStore, RecordStoreOptions } from './records.js';
 
 export type TransportStatus =
   | { type: 'connecting' }
@@ -72,6 +80,13 @@ export interface Transport {
   /** Opens (creating if needed) a durable queue. */
   queue(name: string, options?: QueueOptions): DurableQueue;
 
+  /**
+   * Opens (creating if needed) a keyed record store. Two stores of one name on transports
+   * reaching the same broker (or file) hold the same records. Absent where the transport has no
+   * keyed store (amqp, the WebSocket client).
+   */
+  records?(name: string, options?: RecordStoreOptions): RecordStore;
+
   /** Connection status changes, in order. Ends when the transport is closed. */
   status(): AsyncIterable<TransportStatus>;
 
@@ -87,10 +102,7 @@ export interface BackoffOptions {
   jitter: number;
 }
 
-/** A source of time in ms since the epoch; injected so tests can move time instead of sleeping. */
-export interface Clock {
-  now(): number;
-}
+export type { Clock } from './clock.js';
 
 export interface QueueOptions {
   /** How long a delivery is leased to a consumer before it is redelivered. Default 30 s. */

@@ -11,6 +11,11 @@ export interface TransportFactory {
   create(): Promise<Transport>;
   /** Timing slack for broker round trips, in ms. Default 0. */
   slackMs?: number;
+  /**
+   * Two fresh transports reaching the same broker (or file), closed by the caller. Absent where
+   * transports share nothing (memory).
+   */
+  pair?: () => Promise<[Transport, Transport]>;
 }
 
 /** Unique subject/queue-safe name for one test. */

@@ -5,6 +5,7 @@ import { pubsubSuite } from './pubsub.js';
 import { queueArgumentsSuite } from './queue-arguments.js';
 import { queuePoliciesSuite } from './queue-policies.js';
 import { queueSuite } from './queue.js';
+import { recordsSuite } from './records.js';
 import { requestSuite } from './request.js';
 import { streamSuite } from './stream.js';
 
@@ -18,4 +19,5 @@ export function runConformance(factory: TransportFactory): void {
   queueSuite(factory);
   queuePoliciesSuite(factory);
   queueArgumentsSuite(factory);
+  recordsSuite(factory);
 }

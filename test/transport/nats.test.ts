@@ -17,6 +17,10 @@ if (await requires('nats conformance', NEEDS.nats)) {
   runConformance({
     name: 'nats',
     create: () => createNatsTransport({ servers: NATS_URL, streamPrefix: prefix, ...quiet }),
+    pair: async () => [
+      await createNatsTransport({ servers: NATS_URL, streamPrefix: prefix, ...quiet }),
+      await createNatsTransport({ servers: NATS_URL, streamPrefix: prefix, ...quiet }),
+    ],
     slackMs: 20,
   });
   runConformance({

@@ -10,6 +10,10 @@ if (await redisAvailable('redis transport conformance')) {
   runConformance({
     name: 'redis',
     create: async () => createRedisTransport({ url: REDIS_URL, prefix }),
+    pair: async () => [
+      createRedisTransport({ url: REDIS_URL, prefix }),
+      createRedisTransport({ url: REDIS_URL, prefix }),
+    ],
     slackMs: 20,
   });
   runConformance({

@@ -19,4 +19,22 @@ async function openTemporary(): Promise<Transport> {
   };
 }
 
-runConformance({ name: 'sqlite', create: openTemporary });
+/** Two transports on one temporary file (two processes would do the same); the last close removes it. */
+async function openPair(): Promise<[Transport, Transport]> {
+  const dir = mkdtempSync(join(tmpdir(), 'llmwire-sqlite-conf-'));
+  const path = join(dir, 'queues.db');
+  let open = 2;
+  const one = (): Transport => {
+    const transport = createSqliteTransport({ path });
+    return {
+      ...transport,
+      async close() {
+        await transport.close();
+        if (--open === 0) rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+  return [one(), one()];
+}
+
+runConformance({ name: 'sqlite', create: openTemporary, pair: openPair });

@@ -5,11 +5,14 @@ import type { Codec } from '../../codec/codec.js';
 import type { Envelope } from '../../protocol/index.js';
 import { ClosedError } from '../../protocol/index.js';
 import { contractQueue } from '../queue-contract.js';
+import { contractRecords, resolveRecordOptions } from '../records-contract.js';
+import type { RecordStore, RecordStoreOptions } from '../records.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
 import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
 import { SubjectRouter } from './pubsub.js';
 import { MemoryQueue } from './queue.js';
+import { MemoryRecords, type MemoryRecordEntry } from './records.js';
 
 export interface MemoryTransportOptions {
   /** Round-trip each published message through this codec (tests, debugging). */
@@ -26,6 +29,7 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
     });
   const router = new SubjectRouter(onHandlerError);
   const queues = new Map<string, MemoryQueue>();
+  const records = new Map<string, Map<string, MemoryRecordEntry>>();
   const status = new StatusFeed();
   status.push({ type: 'connected' });
   const codec = options.codec;
@@ -57,11 +61,22 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
       }
       return contractQueue(store);
     },
+    records(name: string, recordOptions?: RecordStoreOptions): RecordStore {
+      assertOpen();
+      const resolved = resolveRecordOptions(name, recordOptions);
+      let entries = records.get(name);
+      if (entries === undefined) records.set(name, (entries = new Map()));
+      return contractRecords(new MemoryRecords(name, entries, resolved), {
+        isClosed: () => closed,
+        what: 'memory transport',
+      });
+    },
     status: (): AsyncIterable<TransportStatus> => status.iterate(),
     close() {
       if (closed) return Promise.resolve();
       closed = true;
       for (const q of queues.values()) q.close();
+      records.clear();
       status.push({ type: 'closed' });
       status.end();
       return Promise.resolve();

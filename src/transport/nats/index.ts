@@ -6,6 +6,8 @@ import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-n
 import { createCodec, type Codec } from '../../codec/codec.js';
 import { ClosedError, ConfigError, type Envelope } from '../../protocol/index.js';
 import { contractQueue } from '../queue-contract.js';
+import { contractRecords, resolveRecordOptions } from '../records-contract.js';
+import type { RecordStore, RecordStoreOptions } from '../records.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
 import type { ClientTlsOptions } from '../tls.js';
@@ -24,8 +26,10 @@ import { payloadLimit, type NatsContext } from './context.js';
 import { CONTROL_ROOT } from './names.js';
 import { NatsPubSub } from './pubsub.js';
 import { NatsQueue } from './queue.js';
+import { NatsRecords } from './records.js';
 
 export type { NatsCredentials } from './connect.js';
+export { recordBucket, recordStoreSubjects } from './names.js';
 
 export interface NatsTransportOptions {
   /**
@@ -118,6 +122,8 @@ class NatsTransport implements Transport {
   private readonly ctx: NatsContext;
   private readonly pubsub: NatsPubSub;
   private readonly queues = new Map<string, NatsQueue>();
+  /** By name and ttlMs: the bucket is opened once per pair. */
+  private readonly recordStores = new Map<string, NatsRecords>();
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -199,6 +205,18 @@ class NatsTransport implements Transport {
       this.queues.set(name, q);
     }
     return contractQueue(q);
+  }
+
+  records(name: string, options?: RecordStoreOptions): RecordStore {
+    if (this.closed) throw new ClosedError('nats transport');
+    const resolved = resolveRecordOptions(name, options);
+    const id = `${name}/${resolved.ttlMs ?? 0}`;
+    let store = this.recordStores.get(id);
+    if (store === undefined) {
+      store = new NatsRecords(this.ctx, name, resolved);
+      this.recordStores.set(id, store);
+    }
+    return contractRecords(store, { isClosed: () => this.closed, what: 'nats transport' });
   }
 
   status(): AsyncIterable<TransportStatus> {

@@ -1,5 +1,6 @@
 // Names the NATS adapter gives to things on the broker: streams, subjects and headers of durable
-// queues, and the private subjects of one connection (no-responders, chunk offers, pulls).
+// queues, the KV buckets of record stores, and the private subjects of one connection
+// (no-responders, chunk offers, pulls).
 import { createHash } from 'node:crypto';
 import type { Msg } from '@nats-io/transport-node';
 
@@ -97,6 +98,29 @@ export function readySubject(names: QueueNames, cls: PriorityClass, token?: stri
 /** Every ready message of one key, whatever its class (the per-key ordering lane). */
 export function keyLane(names: QueueNames, token: string): string {
   return `${names.root}.*.k.${token}`;
+}
+
+/** KV bucket of a record store (records.ts): stream `KV_<bucket>`, subjects `$KV.<bucket>.<key>`. */
+export function recordBucket(prefix: string, store: string): string {
+  return `${prefix}_REC_${store}`;
+}
+
+/**
+ * The subjects a NATS user must be allowed to publish on to open, read and write record store
+ * `store` (docs/protocol.md, "Record stores"); the JetStream replies come to its reply inbox.
+ * MSG.GET serves buckets made without direct get; UPDATE, a store opened with another ttlMs.
+ */
+export function recordStoreSubjects(prefix: string, store: string): string[] {
+  const bucket = recordBucket(prefix, store);
+  const stream = `KV_${bucket}`;
+  return [
+    `$KV.${bucket}.>`,
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.STREAM.CREATE.${stream}`,
+    `$JS.API.STREAM.UPDATE.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+  ];
 }
 
 /** Prefix of the subjects private to one connection (`_LLMW.<nuid>`). */

@@ -8,6 +8,8 @@ import type { RedisOptions } from 'ioredis';
 import { createCodec, type Codec } from '../../codec/codec.js';
 import { ClosedError, ConfigError, type Envelope } from '../../protocol/index.js';
 import { contractQueue } from '../queue-contract.js';
+import { contractRecords, resolveRecordOptions } from '../records-contract.js';
+import type { RecordStore, RecordStoreOptions } from '../records.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { clientTlsOptions, type ClientTlsOptions } from '../tls.js';
 import type {
@@ -25,6 +27,7 @@ import { RedisConnections, type ReconnectOptions } from './connection.js';
 import { checkPrefix, KeyLayout } from './keys.js';
 import { RedisPubSub } from './pubsub.js';
 import { RedisQueue, type QueueContext } from './queue.js';
+import { RedisRecords } from './records.js';
 import { defineQueueScripts, QueueStore, redisFailure } from './queue-store.js';
 
 export interface RedisTransportOptions {
@@ -164,6 +167,17 @@ class RedisTransport implements Transport {
     const store = new QueueStore(this.conns.cmd, base, resolved, this.consumer);
     this.stores.set(queueName, store);
     return contractQueue(new RedisQueue(queueName, resolved, store, this.ctx));
+  }
+
+  records(name: string, options?: RecordStoreOptions): RecordStore {
+    this.assertOpen();
+    const store = new RedisRecords(
+      name,
+      resolveRecordOptions(name, options),
+      this.conns.cmd,
+      this.keys,
+    );
+    return contractRecords(store, { isClosed: () => this.closed, what: 'redis transport' });
   }
 
   status(): AsyncIterable<TransportStatus> {

@@ -58,6 +58,11 @@ export class KeyLayout {
     return `${this.prefix}q:{${name}}:`;
   }
 
+  /** Base of one record store's keys (`<base><record key>`); one store, one cluster slot. */
+  recordBase(store: string): string {
+    return `${this.prefix}r:{${store}}:`;
+  }
+
   /** Published on (by the queue scripts) when a queue may have a message ready. */
   bell(queueBase: string): string {
     return `${queueBase}bell`;

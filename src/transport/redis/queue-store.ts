@@ -156,17 +156,17 @@ export class QueueStore {
  * memory) is `internal`; anything else (connection lost, retries used up) is `unavailable`,
  * which is retryable.
  */
-export function redisFailure(err: unknown): WireError {
+export function redisFailure(err: unknown, owner = 'queue'): WireError {
   if (err instanceof WireError) return err;
   if (err instanceof (ReplyError as new () => Error)) {
     // RESP error replies start with their code; NOPERM is an ACL that does not allow the key
     // or command (redis.io/docs/management/security/acl).
     if (/^NOPERM\b/.test(err.message)) {
-      return new ForbiddenError("redis ACL does not allow this user the queue's keys", {
+      return new ForbiddenError(`redis ACL does not allow this user the ${owner}'s keys`, {
         cause: err,
       });
     }
-    return new InternalError('redis refused a queue operation', { cause: err });
+    return new InternalError(`redis refused a ${owner} operation`, { cause: err });
   }
   return new UnavailableError('redis is not reachable', { cause: err });
 }

@@ -124,7 +124,7 @@ function isTyped(err: unknown): boolean {
 }
 
 /** A storage failure as a typed error: busy/locked files may clear up, anything else is ours. */
-function storeError(err: unknown): Error {
+export function storeError(err: unknown): Error {
   if (isTyped(err)) return err as Error;
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {

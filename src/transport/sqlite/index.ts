@@ -5,11 +5,14 @@ import { createCodec, type Codec } from '../../codec/codec.js';
 import { ClosedError, ConfigError, optionsCheck } from '../../protocol/index.js';
 import { createMemoryTransport, type MemoryTransportOptions } from '../memory/index.js';
 import { contractQueue } from '../queue-contract.js';
+import { contractRecords, resolveRecordOptions } from '../records-contract.js';
+import type { RecordStore, RecordStoreOptions } from '../records.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import type { DurableQueue, QueueOptions, Transport } from '../transport.js';
 import { TxEffects } from './effects.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteQueue, type QueueContext } from './queue.js';
+import { RecordStatements, SqliteRecords, type RecordsContext } from './records.js';
 import { openDatabase } from './schema.js';
 import { prepareStatements } from './statements.js';
 
@@ -78,6 +81,12 @@ export function createSqliteTransport(options: SqliteTransportOptions): Transpor
     },
   };
 
+  let recordStatements: RecordStatements | undefined;
+  const recordsCtx: RecordsContext = {
+    commit,
+    statements: () => (recordStatements ??= new RecordStatements(db)),
+  };
+
   async function close(): Promise<void> {
     closed = true;
     // Writes already accepted are committed before the file is closed; receivers waiting for
@@ -98,6 +107,11 @@ export function createSqliteTransport(options: SqliteTransportOptions): Transpor
     queue(name: string, queueOptions?: QueueOptions): DurableQueue {
       if (closed) throw new ClosedError('sqlite transport');
       return contractQueue(new SqliteQueue(name, resolveQueueOptions(name, queueOptions), ctx));
+    },
+    records(name: string, recordOptions?: RecordStoreOptions): RecordStore {
+      if (closed) throw new ClosedError('sqlite transport');
+      const store = new SqliteRecords(name, resolveRecordOptions(name, recordOptions), recordsCtx);
+      return contractRecords(store, { isClosed: () => closed, what: 'sqlite transport' });
     },
     close() {
       closing ??= close();

@@ -72,6 +72,19 @@ CREATE TABLE IF NOT EXISTS llmwire_queue_dead (
   frame    BLOB    NOT NULL,
   UNIQUE (queue, id)
 );
+
+-- Record stores (records.ts): one row per live record. Expired rows are skipped by reads and
+-- removed by the next put to their store. Added without a version bump: older builds never
+-- read it, and CREATE IF NOT EXISTS adds it to files they wrote.
+CREATE TABLE IF NOT EXISTS llmwire_records (
+  store      TEXT    NOT NULL,
+  key        TEXT    NOT NULL,
+  expires_at INTEGER,
+  value      BLOB    NOT NULL,
+  PRIMARY KEY (store, key)
+);
+CREATE INDEX IF NOT EXISTS llmwire_records_expiry
+  ON llmwire_records (store, expires_at) WHERE expires_at IS NOT NULL;
 `;
 
 export interface OpenOptions {

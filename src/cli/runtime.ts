@@ -4,6 +4,12 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, UnavailableError } from '../protocol/index.js';
+import {
+  processRecords,
+  RESPONSE_TTL_MS,
+  responseStoreName,
+  type ResponseRecords,
+} from '../llm/gateway/responses/store.js';
 import type { AmqpTransport } from '../transport/amqp/index.js';
 import type { Transport } from '../transport/transport.js';
 import { needPackages } from './packages.js';
@@ -218,4 +224,43 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
+}
+
+/**
+ * Where the gateway keeps stored responses (the Responses API): the transport's record store,
+ * shared by every gateway on the bus; on a transport without one (RabbitMQ, a hub client), a
+ * SQLite file of their own in the data dir; without better-sqlite3 there, this process's memory.
+ */
+export async function responseStore(
+  transport: Transport,
+  dataDir: string,
+  namespace: string | undefined,
+): Promise<{ records: ResponseRecords; where: string; close(): Promise<void> }> {
+  const name = responseStoreName(namespace);
+  const options = { ttlMs: RESPONSE_TTL_MS };
+  if (transport.records !== undefined) {
+    return {
+      records: transport.records(name, options),
+      where: `${transport.name} record store '${name}'`,
+      close: async () => undefined,
+    };
+  }
+  try {
+    needPackages('stored responses', 'better-sqlite3');
+  } catch {
+    return {
+      records: processRecords(),
+      where: `this process (${transport.name} has no record store; install better-sqlite3 to keep them in ${dataDir})`,
+      close: async () => undefined,
+    };
+  }
+  const dir = resolve(dataDir);
+  mkdirSync(dir, { recursive: true });
+  const { createSqliteTransport } = await import('../transport/sqlite/index.js');
+  const file = createSqliteTransport({ path: join(dir, 'responses.db') });
+  return {
+    records: file.records!(name, options),
+    where: `${join(dir, 'responses.db')} (${transport.name} has no record store)`,
+    close: () => file.close(),
+  };
 }

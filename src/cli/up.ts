@@ -24,7 +24,7 @@ import { identityTable } from './identities.js';
 import { busSecurity } from './crypto.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { connectService, SERVICE_CONNECT_TIMEOUT_MS } from './connect.js';
-import { untilSignal } from './runtime.js';
+import { responseStore, untilSignal } from './runtime.js';
 import { readBroker, readServerTls } from './tls.js';
 
 /** The --transport and --connect-timeout-ms lines, the same for `up` and `gateway`. */
@@ -234,8 +234,11 @@ async function serve(
   await bus.ready;
   const namespace = config.namespace === undefined ? {} : { namespace: config.namespace };
   const identities = identityTable(config);
+  const responses = await responseStore(transport, config.dataDir, config.namespace);
+  started.push(() => responses.close());
   const gateway = createGateway({
     bus,
+    responseStore: responses.records,
     ...gatewayConfig,
     identities,
     ...(tls === undefined ? {} : { tls }),
@@ -302,6 +305,7 @@ async function serve(
       ? `  workers     ${workers.map((w) => w.id).join(', ')} [${String(config.workers.backend.kind)}]`
       : '  workers     none here; start some with: llmwire worker --connect <the bus URL above>',
   );
+  out(`  responses   stored in ${responses.where}`);
   out(`  routing     ${config.gateway.routing?.policy ?? 'least-outstanding'}`);
   if (config.crypto !== undefined) out(`  crypto      ${describeCrypto(config)}`);
   if (config.namespace !== undefined)

@@ -15,6 +15,8 @@
 // - JetStream (`$JS.API.>`, durable queues): operators only, who get every subject.
 import { ConfigError } from '../../protocol/index.js';
 import type { SubjectPermission } from '../../transport/permissions.js';
+import { recordStoreSubjects } from '../../transport/nats/names.js';
+import { responseStoreName } from '../gateway/responses/store.js';
 import { llmSubjects } from '../subjects.js';
 import { peerIdentity, type Identity } from './roles.js';
 
@@ -29,6 +31,8 @@ export interface NatsConfigInput {
   /** The gateway's own NATS user (it has no identity of its own). */
   readonly gateway?: { readonly name: string; readonly password: string } | undefined;
   readonly namespace?: string | undefined;
+  /** The NATS transport's stream prefix (default LLMWIRE): names the gateway's record bucket. */
+  readonly streamPrefix?: string | undefined;
 }
 
 /** The reply root a user's processes must run with (`--inbox-prefix`). */
@@ -107,7 +111,18 @@ export function natsAuthorization(input: NatsConfigInput): string {
       user: name,
       password,
       permissions: {
-        publish: { allow: [s.chat('*'), s.embed('*'), ...workerInboxes] },
+        publish: {
+          allow: [
+            s.chat('*'),
+            s.embed('*'),
+            ...workerInboxes,
+            // Stored responses (the Responses API) in their JetStream KV bucket.
+            ...recordStoreSubjects(
+              input.streamPrefix ?? 'LLMWIRE',
+              responseStoreName(input.namespace),
+            ),
+          ],
+        },
         subscribe: { allow: [s.heartbeats, inbox(name)] },
         allowResponses: true,
       },

@@ -24,6 +24,14 @@ export interface StoredResponse {
   turn: ChatMessage[];
 }
 
+/** How long a stored response is kept, as OpenAI keeps them: 30 days. */
+export const RESPONSE_TTL_MS = 30 * 24 * 3600 * 1000;
+
+/** The record store responses live in: one per namespace, shared by the gateways in it. */
+export function responseStoreName(namespace?: string): string {
+  return namespace === undefined ? 'responses' : `${namespace}-responses`;
+}
+
 /** Most responses one conversation chains before the oldest is no longer followed. */
 export const MAX_CHAIN = 1000;
 const ID_RE = /^resp_[0-9a-f]{32}$/;

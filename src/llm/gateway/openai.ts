@@ -118,7 +118,8 @@ export class ChunkFormatter {
       return `${this.head}{"index":0,"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":null}${this.tail()}`;
     }
     let extra = '';
-    if (delta.tool_calls !== undefined) extra += `,"tool_calls":${JSON.stringify(delta.tool_calls)}`;
+    if (delta.tool_calls !== undefined)
+      extra += `,"tool_calls":${JSON.stringify(delta.tool_calls)}`;
     // Chat completions has no reasoning field; vLLM's `reasoning_content` is what clients read.
     if (delta.reasoning !== undefined) {
       extra += `,"reasoning_content":${JSON.stringify(delta.reasoning)}`;

@@ -35,6 +35,18 @@ const COUNT_FIELDS = new Set([
   'thinking',
   'output_config',
 ]);
+const TOOL_FIELDS = [
+  'type',
+  'name',
+  'description',
+  'input_schema',
+  'cache_control',
+  'strict',
+  'eager_input_streaming',
+  'input_examples',
+  'defer_loading',
+  'allowed_callers',
+];
 /** The protocol's limit on stop sequences (`inference.request` `stop`). */
 const MAX_STOP_SEQUENCES = 4;
 /** Anthropic's tool name rule; the protocol also caps names at 64 characters. */
@@ -74,6 +86,8 @@ function parse(body: unknown, known: ReadonlySet<string>, create: boolean): Infe
   if (body.metadata !== undefined) metadata(body.metadata, request);
   if (body.tools !== undefined) request.tools = tools(body.tools);
   if (body.tool_choice !== undefined) toolChoice(body.tool_choice, request);
+  // Anthropic uses tools in parallel unless `disable_parallel_tool_use` says otherwise.
+  if (request.tools !== undefined && request.tools.length > 0) request.parallel_tool_calls ??= true;
   if (body.thinking !== undefined) thinking(body.thinking, request);
   if (body.output_config !== undefined) outputConfig(body.output_config, request);
   if (body.service_tier !== undefined) {
@@ -197,14 +211,16 @@ function tools(value: unknown): NonNullable<InferenceRequest['tools']> {
         `${param}.type: server tools (${JSON.stringify(tool.type).slice(0, 64)}) are not supported; define a custom tool with name and input_schema`,
       );
     }
-    onlyFields(tool, param, [
-      'type',
-      'name',
-      'description',
-      'input_schema',
-      'cache_control',
-      'strict',
-    ]);
+    for (const key of ['defer_loading', 'allowed_callers']) {
+      if (tool[key] !== undefined && tool[key] !== null && tool[key] !== false) {
+        fail(
+          `${param}.${key}`,
+          `${param}.${key}: tool search and programmatic calls are not supported by llmwire`,
+        );
+      }
+    }
+    // eager_input_streaming and input_examples are hints that change nothing here.
+    onlyFields(tool, param, TOOL_FIELDS);
     const name = string(tool.name, `${param}.name`);
     if (!TOOL_NAME.test(name)) {
       fail(`${param}.name`, `${param}.name: must match ^[a-zA-Z0-9_-]{1,64}$`);

@@ -36,7 +36,12 @@ export class MessagesStream implements AnswerStream {
       stop_reason: null,
       stop_sequence: null,
       // The real counts come with message_delta; the prompt's is estimated until then.
-      usage: { input_tokens: this.estimatedInputTokens, output_tokens: 0 },
+      usage: {
+        input_tokens: this.estimatedInputTokens,
+        output_tokens: 0,
+        cache_creation_input_tokens: null,
+        cache_read_input_tokens: null,
+      },
     };
     await this.emit('message_start', { type: 'message_start', message });
     await this.emit('ping', { type: 'ping' });

@@ -106,6 +106,85 @@ describe('messages - @anthropic-ai/sdk', () => {
     assert.equal(textOf(asBlocks), ref.text);
   });
 
+  test('images, documents and tool errors map to the chat content parts they stand for', async () => {
+    await using stack = await startStack();
+    const png = Buffer.from('not really a png').toString('base64');
+    const pdf = Buffer.from('%PDF-1.4 not really').toString('base64');
+    const message = await anthropic(stack).messages.create({
+      model: 'sim',
+      max_tokens: 15,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Compare these.' },
+            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
+            { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+            {
+              type: 'document',
+              source: { type: 'text', media_type: 'text/plain', data: 'Notes.' },
+            },
+            {
+              type: 'document',
+              title: 'spec.pdf',
+              source: { type: 'base64', media_type: 'application/pdf', data: pdf },
+            },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Oslo' } },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'toolu_1', content: 'no network', is_error: true },
+            { type: 'text', text: 'Go on.' },
+          ],
+        },
+      ],
+    });
+    const ref = await chatReference(stack, {
+      model: 'sim',
+      max_tokens: 15,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Compare these.' },
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } },
+            { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } },
+            { type: 'text', text: 'Notes.' },
+            {
+              type: 'file',
+              file: { filename: 'spec.pdf', file_data: `data:application/pdf;base64,${pdf}` },
+            },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'toolu_1',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Oslo"}' },
+            },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'toolu_1', content: 'Error: no network' },
+        { role: 'user', content: [{ type: 'text', text: 'Go on.' }] },
+      ],
+    });
+    assert.equal(textOf(message), ref.text);
+    assert.equal(
+      message.usage.input_tokens + (message.usage.cache_read_input_tokens ?? 0),
+      ref.prompt,
+    );
+  });
+
   test('stop_sequences end the answer before the stop string: stop_reason stop_sequence', async () => {
     await using stack = await startStack();
     const full = textOf(

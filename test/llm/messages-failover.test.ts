@@ -78,7 +78,7 @@ describe('messages - cancellation and deadlines', () => {
     const body = { model: 'sim', max_tokens: 200, messages: hello, stream: true };
     const res = await fetch(`${stack.url}/v1/messages`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-llmwire-timeout-ms': '400' },
+      headers: { 'content-type': 'application/json', 'x-llmwire-timeout-ms': '800' },
       body: JSON.stringify(body),
     });
     assert.equal(res.status, 200);
@@ -101,7 +101,7 @@ describe('messages - cancellation and deadlines', () => {
         baseURL: stack.url,
         apiKey: 'none',
         maxRetries: 0,
-        defaultHeaders: { 'x-llmwire-timeout-ms': '400' },
+        defaultHeaders: { 'x-llmwire-timeout-ms': '800' },
       }),
       { model: 'sim', max_tokens: 200, messages: hello },
     );

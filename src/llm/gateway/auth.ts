@@ -1,10 +1,11 @@
-// Credentials -> identities, as middleware. With no credential configured every request is the
-// `default` tenant (the gateway then only listens on loopback; see server.ts). With some, a
-// route says which roles may use it (docs/security.md): a key of another role gets 403.
+// Credentials -> identities, as middleware. A key comes as `Authorization: Bearer` (OpenAI) or
+// `x-api-key` (Anthropic). With no credential configured every request is the `default` tenant
+// (the gateway then only listens on loopback; see server.ts). With some, a route says which
+// roles may use it (docs/security.md): a key of another role gets 403.
 import { ForbiddenError, UnauthorizedError } from '../../protocol/index.js';
 import type { IdentityTable } from '../security/identities.js';
 import type { Role } from '../security/roles.js';
-import type { Middleware, Tenant } from './http.js';
+import type { Ctx, Middleware, Tenant } from './http.js';
 
 export const DEFAULT_TENANT: Tenant = { name: 'default' };
 
@@ -25,11 +26,11 @@ export function authMiddleware(
     };
   }
   return async (ctx, next) => {
-    const header = ctx.req.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    const token = match?.[1] ?? (queryToken ? ctx.url.searchParams.get('token') : null);
-    if (token === null || token === undefined) {
-      throw new UnauthorizedError('missing API key: send Authorization: Bearer <key>');
+    const token = presentedKey(ctx) ?? (queryToken ? ctx.url.searchParams.get('token') : null);
+    if (token === null) {
+      throw new UnauthorizedError(
+        'missing API key: send Authorization: Bearer <key> or x-api-key: <key>',
+      );
     }
     const identity = table.lookup(token);
     if (identity === undefined) throw new UnauthorizedError('invalid API key');
@@ -41,6 +42,22 @@ export function authMiddleware(
     }
     await next();
   };
+}
+
+/**
+ * The key a request presents: `Authorization: Bearer <key>` (OpenAI) or `x-api-key: <key>`
+ * (Anthropic). Both at once must agree, so no proxy can pick one the other side did not check.
+ */
+function presentedKey(ctx: Ctx): string | null {
+  const header = ctx.req.headers.authorization;
+  const bearer =
+    typeof header === 'string' ? (/^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? null) : null;
+  const apiKey = ctx.req.headers['x-api-key'];
+  const key = typeof apiKey === 'string' && apiKey !== '' ? apiKey : null;
+  if (bearer !== null && key !== null && bearer !== key) {
+    throw new UnauthorizedError('Authorization and x-api-key name different keys; send one');
+  }
+  return bearer ?? key;
 }
 
 export function checkModelAllowed(tenant: Tenant, model: string): void {

@@ -14,6 +14,10 @@ export interface CorsOptions {
 /** Request headers a page may send: the ones the gateway reads (headers.ts, tracing). */
 export const ALLOWED_HEADERS = [
   'authorization',
+  'x-api-key',
+  'anthropic-version',
+  'anthropic-beta',
+  'anthropic-dangerous-direct-browser-access',
   'content-type',
   'x-request-id',
   'x-llmwire-priority',
@@ -24,6 +28,7 @@ export const ALLOWED_HEADERS = [
 ].join(', ');
 const EXPOSED_HEADERS = [
   'x-request-id',
+  'request-id',
   'x-llmwire-worker',
   'x-llmwire-trace-id',
   'traceparent',

@@ -31,6 +31,14 @@ import {
 } from './http.js';
 import { openaiFace, parseChat, parseCompletion, parseEmbedding } from './openai.js';
 import type { ApiFace } from './face.js';
+import {
+  anthropicError,
+  anthropicHeaders,
+  inputTokens,
+  messagesFace,
+  parseCountTokens,
+  parseMessages,
+} from './messages/index.js';
 import type { TokenDelta } from '../backends/backend.js';
 import { llmSubjects } from '../subjects.js';
 import { createObservability, logRegistry } from './observability.js';
@@ -54,9 +62,13 @@ const ENDPOINTS: Record<string, string> = {
   '/v1/completions': 'completion',
   '/v1/embeddings': 'embedding',
   '/v1/responses': 'responses',
+  '/v1/messages': 'messages',
 };
 /** Paths whose errors are not in OpenAI's error JSON, and the shape of theirs. */
-const ERROR_SHAPES: Record<string, ErrorShape> = {};
+const ERROR_SHAPES: Record<string, ErrorShape> = {
+  '/v1/messages': anthropicError,
+  '/v1/messages/count_tokens': anthropicError,
+};
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -197,6 +209,10 @@ export class Gateway {
       ),
       'GET /v1/responses/{id}/input_items': compose([auth], (ctx) =>
         this.responses.inputItems(ctx, id(ctx)),
+      ),
+      'POST /v1/messages': compose([anthropicHeaders, auth], (ctx) => this.messages(ctx, false)),
+      'POST /v1/messages/count_tokens': compose([anthropicHeaders, auth], (ctx) =>
+        this.messages(ctx, true),
       ),
       'GET /v1/models': compose([auth], async (ctx) => listModels(ctx, this.registry)),
       'GET /v1/llmwire/workers': compose([watch], async (ctx) => listWorkers(ctx, this.registry)),
@@ -359,6 +375,21 @@ export class Gateway {
     const call = this.prepare(ctx, request, shape);
     const id = `${shape === 'chat' ? 'chatcmpl' : 'cmpl'}-${ctx.requestId}`;
     await this.answer(ctx, request, call, openaiFace(shape, id, request));
+  }
+
+  /** Anthropic Messages (messages/): the answer as a message, or the prompt's token count. */
+  private async messages(ctx: Ctx, count: boolean): Promise<void> {
+    const body = await readJson(ctx, this.options.bodyLimitBytes);
+    if (count) {
+      const request = parseCountTokens(body);
+      checkModelAllowed(ctx.tenant, request.model);
+      this.dispatcher.checkModel(request.model);
+      sendJson(ctx, 200, { input_tokens: inputTokens(request) });
+      return;
+    }
+    const request = parseMessages(body);
+    const call = this.prepare(ctx, request, 'messages');
+    await this.answer(ctx, request, call, messagesFace(`msg_${ctx.requestId}`, request));
   }
 
   /**

@@ -1,6 +1,7 @@
-// Server-sent events as the APIs send them: `data: <json>\n\n` per event and `data: [DONE]` at
-// the end for chat completions, named events (`event: <type>`) for Responses and Messages, and a
-// failure after the stream began sent as an error event rather than a silent cut.
+// Server-sent events as OpenAI's chat completions send them (`data: <json>\n\n` per event,
+// `data: [DONE]` at the end) or with typed events (`event: <type>` before each `data:`, no
+// `[DONE]`, as the Responses and Messages APIs send them), and a failure after the stream began
+// sent as an error event rather than a silent cut.
 // Events produced in one turn of the event loop leave in one socket write (tokens of many
 // streams arrive in bursts), and writes respect socket backpressure so a slow reader slows the
 // bus stream behind it.
@@ -40,35 +41,24 @@ export class SseWriter {
    * can take more (at once, unless the socket is full).
    */
   data(json: string): Promise<void> {
-    return this.queue('', json);
+    if (this.isClosed) return RESOLVED;
+    return this.queue(`data: ${oneLine(json)}\n\n`);
   }
 
   /**
-   * Queues one named event (`event: <type>`), as the Responses and Messages APIs send them; the
-   * promise is as for `data`.
+   * Queues one named event, `event: <type>` then `data: <json>`, as APIs with typed events send
+   * them (Responses, Anthropic Messages); resolves as `data` does.
    */
   event(type: string, json: string): Promise<void> {
-    return this.queue(`event: ${type}\n`, json);
-  }
-
-  private queue(head: string, json: string): Promise<void> {
     if (this.isClosed) return RESOLVED;
-    // JSON.stringify escapes CR and LF inside strings, so a serialized value never breaks the
-    // event framing; refuse anything else that would.
-    if (json.includes('\n') || json.includes('\r')) throw new Error('SSE data must be one line');
-    this.pending += `${head}data: ${json}\n\n`;
-    if (this.pending.length >= FLUSH_BYTES) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flushLater);
-    }
-    return this.blocked ?? RESOLVED;
+    if (!/^[a-z_.]+$/.test(type)) throw new Error('SSE event type must be [a-z_.]+');
+    return this.queue(`event: ${type}\ndata: ${oneLine(json)}\n\n`);
   }
 
-  /** Ends a failed stream with an error event carrying OpenAI's error JSON. */
+  /** Ends a failed stream with an error event carrying the API's error JSON. */
   async error(json: string): Promise<void> {
     if (this.isClosed) return;
-    this.pending += `event: error\ndata: ${json}\n\n`;
+    this.pending += `event: error\ndata: ${oneLine(json)}\n\n`;
     this.end();
   }
 
@@ -78,9 +68,20 @@ export class SseWriter {
     this.end();
   }
 
+  /** Ends the stream as it is, with no `[DONE]` (APIs whose last event says it is over). */
   end(): void {
     this.flush();
     if (!this.res.writableEnded) this.res.end();
+  }
+
+  private queue(event: string): Promise<void> {
+    this.pending += event;
+    if (this.pending.length >= FLUSH_BYTES) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushLater);
+    }
+    return this.blocked ?? RESOLVED;
   }
 
   private readonly flushLater = () => {
@@ -110,4 +111,13 @@ export class SseWriter {
       this.res.on('close', done);
     });
   }
+}
+
+/**
+ * JSON.stringify escapes CR and LF inside strings, so a serialized value never breaks the event
+ * framing; refuse anything else that would.
+ */
+function oneLine(json: string): string {
+  if (json.includes('\n') || json.includes('\r')) throw new Error('SSE data must be one line');
+  return json;
 }

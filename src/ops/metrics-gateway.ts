@@ -42,6 +42,8 @@ export interface ModelLoad {
   capacity: number;
   inflight: number;
   queued: number;
+  /** The HTTP APIs that serve it (chat.completions, responses, messages, embeddings, ...). */
+  apis?: string[];
 }
 
 /** A worker as the gateway sees it, read when scraped. */

@@ -7,7 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { APIError } from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import { createOpenAIBackend } from '../../src/llm/backends/openai/index.js';
+import { createSimBackend } from '../../src/llm/backends/sim/index.js';
+import type { Backend } from '../../src/llm/backends/backend.js';
 import { referenceText, startStack } from './stack.js';
 
 const run = promisify(execFile);
@@ -30,6 +33,46 @@ describe('gateway - OpenAI API', () => {
       ['sim'],
     );
     assert.equal(models.data[0]?.object, 'model');
+  });
+
+  test('lists each model with the APIs that serve it, in the shape the client asks for', async () => {
+    // A backend without embeddings: the sim's chat alone.
+    const sim = createSimBackend({ models: ['chatty'] });
+    const chatOnly: Backend = {
+      kind: 'chat-only',
+      models: () => sim.models(),
+      generate: (request, options) => sim.generate(request, options),
+    };
+    await using stack = await startStack({
+      backends: [createSimBackend({ models: ['sim'] }), chatOnly],
+    });
+    const models = await stack.client().models.list();
+    const apis = Object.fromEntries(
+      models.data.map((m) => [m.id, (m as unknown as { apis: string[] }).apis]),
+    );
+    assert.deepEqual(apis, {
+      chatty: ['chat.completions', 'completions', 'responses', 'messages'],
+      sim: ['chat.completions', 'completions', 'responses', 'messages', 'embeddings'],
+    });
+    const err = await stack
+      .client()
+      .embeddings.create({ model: 'chatty', input: 'x' })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof APIError);
+    assert.equal(err.status, 503, 'no worker of chatty answers embeddings');
+
+    const anthropic = new Anthropic({ baseURL: stack.url, apiKey: 'none', maxRetries: 0 });
+    const page = await anthropic.models.list();
+    assert.deepEqual(
+      page.data.map((m) => [m.type, m.id]),
+      [
+        ['model', 'chatty'],
+        ['model', 'sim'],
+      ],
+    );
   });
 
   test('answers a non-stream chat with the text and usage', async () => {

@@ -82,6 +82,15 @@ describe('dashboard', needsChromium, () => {
       `both workers streamed tokens: ${tokens.join(', ')}`,
     );
 
+    // Each model with the APIs that serve it.
+    const apis = await page.$$eval('#models tr', (rows) =>
+      rows.slice(1).map((r) => [r.children[0]?.textContent, r.children[1]?.textContent]),
+    );
+    assert.deepEqual(
+      apis.find(([m]) => m === 'sim'),
+      ['sim', 'chat.completions, completions, responses, messages, embeddings'],
+    );
+
     // A model name with markup is shown as text, never parsed as HTML.
     const workersText = (await page.textContent('#workers')) ?? '';
     assert.ok(workersText.includes(ODD_MODEL), 'the odd model name appears as text');

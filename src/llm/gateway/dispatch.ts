@@ -111,8 +111,15 @@ export class Dispatcher {
     }
   }
 
-  private pick(model: string, ctx: RouteContext, excluded: Set<string>): WorkerEntry {
-    const all = this.options.registry.forModel(model).filter((w) => !excluded.has(w.id));
+  private pick(
+    model: string,
+    ctx: RouteContext,
+    excluded: Set<string>,
+    serves: 'chat' | 'embeddings' = 'chat',
+  ): WorkerEntry {
+    const all = this.options.registry
+      .forModel(model)
+      .filter((w) => !excluded.has(w.id) && w.serves.includes(serves));
     if (all.length === 0) {
       throw new UnavailableError(`no worker available for model '${model}'`);
     }
@@ -271,7 +278,7 @@ export class Dispatcher {
     };
     let lastError: unknown;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const worker = this.pick(request.model, ctx, excluded);
+      const worker = this.pick(request.model, ctx, excluded, 'embeddings');
       call.observe?.attempt(worker.id);
       this.options.registry.track(worker.id, +1);
       const span = this.span(worker, attempt, call);

@@ -11,6 +11,7 @@ import {
 } from '../../ops/index.js';
 import type { AdmissionController } from '../routing/index.js';
 import type { Handler } from './http.js';
+import { modelApis } from './info.js';
 import { combineObservers, type GatewayObserver } from './observe.js';
 import type { WorkerRegistry } from './registry.js';
 
@@ -43,11 +44,19 @@ export function createObservability(
     const m = new GatewayMetrics(options.metrics === true ? {} : options.metrics);
     metrics = m;
     m.setSources({
-      models: () =>
-        registry.models().map((model) => {
+      models: () => {
+        const apis = modelApis(registry);
+        return registry.models().map((model) => {
           const s = admission.snapshot(model);
-          return { model, capacity: s.capacity, inflight: s.inflight, queued: s.queued };
-        }),
+          return {
+            model,
+            capacity: s.capacity,
+            inflight: s.inflight,
+            queued: s.queued,
+            apis: apis.get(model) ?? [],
+          };
+        });
+      },
       workers: () => {
         const now = Date.now();
         return registry.all().map((w) => ({

@@ -22,6 +22,8 @@ export interface WorkerEntry extends WorkerView {
   firstSeen: number;
   /** Heartbeats heard since it joined. */
   beats: number;
+  /** What it answers: chat (inference.request) and/or embeddings. */
+  serves: readonly ('chat' | 'embeddings')[];
   /**
    * The `source` its heartbeats carry: on a hub, stamped from the worker's authenticated
    * identity. Replies to requests sent to this worker must carry the same (bus `from`).
@@ -162,6 +164,7 @@ export class WorkerRegistry {
       intervalMs: hb.intervalMs ?? 1000,
       firstSeen: known?.firstSeen ?? now,
       beats: (known?.beats ?? 0) + 1,
+      serves: hb.serves ?? ['chat', 'embeddings'],
     };
     this.workers.set(hb.worker, entry);
     if (known === undefined) this.emit({ type: 'joined', worker: entry });

@@ -192,6 +192,7 @@ export class Worker {
       inflight: this.stats.inflight,
       intervalMs: this.heartbeatMs,
       address: this.subjects.chat(this.id),
+      serves: this.backend.embed === undefined ? ['chat'] : ['chat', 'embeddings'],
     };
     const prefixes = this.backend.cachedPrefixes?.();
     if (prefixes !== undefined) hb.prefixHashes = prefixes.slice(-65_536);

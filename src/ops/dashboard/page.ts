@@ -71,7 +71,7 @@ function render(s) {
     const load = el('td', w.inflight + ' / ' + w.capacity, 'n'); const bar = el('span', undefined, 'bar'); bar.style.width = Math.round(60 * w.inflight / peak) + 'px'; load.append(bar);
     return [w.id, cell(el('td', w.status, w.status)), w.models.join(', '), cell(load), w.tokensPerSec, w.tokens, fmt(w.lastSeenMs) + ' ms'];
   }), 'no workers');
-  table('models', ['model', 'slots', 'running', 'queued'], s.models.map((m) => [m.model, m.capacity, m.inflight, m.queued]), 'no models');
+  table('models', ['model', 'APIs', 'slots', 'running', 'queued'], s.models.map((m) => [m.model, (m.apis || []).join(', '), m.capacity, m.inflight, m.queued]), 'no models');
   table('queues', ['queue', 'ready', 'delayed', 'leased', 'dead letters', 'delivered/s', 'retried/s', 'rejected'],
     s.queues.map((q) => [q.queue, q.ready, q.delayed, q.leased, q.dead, q.deliveredPerSec, q.retriedPerSec, q.rejected]), 'no durable queues watched');
   chart('ttft', s.latency.ttft); chart('itl', s.latency.itl);

@@ -34,7 +34,7 @@ export interface Snapshot {
     lastSeenMs: number;
     heartbeats: number;
   }[];
-  models: { model: string; capacity: number; inflight: number; queued: number }[];
+  models: { model: string; capacity: number; inflight: number; queued: number; apis?: string[] }[];
   queues: {
     queue: string;
     ready: number | null;

@@ -11,6 +11,10 @@ export const HeartbeatSchema = Type.Object({
   prefixHashes: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 65_536 })),
   intervalMs: Type.Optional(Type.Integer({ minimum: 1 })),
   address: Type.Optional(Type.String()),
+  /** The request kinds the worker answers: `chat` (inference.request), `embeddings`. Absent: both. */
+  serves: Type.Optional(
+    Type.Array(Type.Union([Type.Literal('chat'), Type.Literal('embeddings')]), { maxItems: 2 }),
+  ),
 });
 export type Heartbeat = Static<typeof HeartbeatSchema>;
 

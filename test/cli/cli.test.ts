@@ -120,6 +120,40 @@ describe('cli', () => {
     assert.equal(sent.code, 0, sent.stderr);
     assert.ok(sent.stdout.trim().length > 0, 'printed the answer');
     assert.match(sent.stderr, /6 completion tokens/);
+    for (const api of ['responses', 'messages']) {
+      for (const stream of [[], ['--no-stream']]) {
+        const other = await llmwire([
+          'send',
+          '--api',
+          api,
+          ...stream,
+          '--url',
+          `${stack.url}/v1`,
+          '--max-tokens',
+          '6',
+          'hello',
+          'there',
+        ]);
+        assert.equal(other.code, 0, `${api} ${stream.join('')}: ${other.stderr}`);
+        assert.equal(other.stdout, sent.stdout, `${api}: the same answer as chat`);
+        if (stream.length === 0) assert.match(other.stderr, /6 completion tokens/);
+      }
+    }
+    const bad = await llmwire(['send', '--api', 'grpc', '--url', `${stack.url}/v1`, 'hi']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--api must be chat, responses, messages/);
+    const refused = await llmwire([
+      'send',
+      '--api',
+      'messages',
+      '--url',
+      `${stack.url}/v1`,
+      '--model',
+      'nope',
+      'hi',
+    ]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /gateway answered 404: .*\[not_found_error\]/);
     const status = await llmwire(['status', '--url', stack.url]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /WORKER\s+STATE\s+MODELS\s+LOAD/);

@@ -72,7 +72,7 @@ function run(main: string, args: string[], env: Record<string, string> = {}): Pr
 }
 
 describe('cli without the optional packages', () => {
-  const main = installWithout([...BROKER_CLIENTS, ...OTEL_EXPORT]);
+  const main = installWithout([...BROKER_CLIENTS, ...OTEL_EXPORT, '@anthropic-ai/sdk']);
   const data = mkdtempSync(join(tmpdir(), 'llmwire-without-data-'));
   after(() => rmSync(data, { recursive: true, force: true }));
 
@@ -132,6 +132,22 @@ describe('cli without the optional packages', () => {
       );
     });
   }
+
+  test('send --api messages without @anthropic-ai/sdk: exit 2, naming the package', async () => {
+    const r = await run(main, [
+      'send',
+      '--api',
+      'messages',
+      '--url',
+      'http://127.0.0.1:9/v1',
+      'hi',
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      'llmwire: install @anthropic-ai/sdk to use llmwire send --api messages [missing_package]\n',
+    );
+  });
 
   test('span export asked for without the OpenTelemetry SDK: exit 2, naming the package', async () => {
     const r = await run(main, ['up', '--once', '--port', '0', '--data-dir', data], {

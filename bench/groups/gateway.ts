@@ -2,6 +2,7 @@
 // worker, SSE out) costs over a bare node:http SSE server running the same sim backend itself.
 import { createSimBackend, type SimBackendOptions } from '../../src/llm/backends/sim/index.js';
 import type { BenchGroup, GroupContext } from '../group.js';
+import { APIS } from '../load/apis.js';
 import { startBareServer } from '../load/bare-server.js';
 import { LoadClient } from '../load/client.js';
 import { alternate, latencyRow, rateRow } from '../load/compare.js';
@@ -16,19 +17,14 @@ const SEQ_TOKENS = 16;
 const STREAM_TOKENS = 128;
 const PACED_ITL_MS = 20;
 const PACED_TOKENS = 32;
-const PATH = '/v1/chat/completions';
+const PATH = APIS.chat.path;
 const BASELINE = 'bare node:http SSE server, same sim in-process';
-const PROMPT =
+export const PROMPT =
   'Summarise the customer review below in two sentences and classify its sentiment as ' +
   'positive, negative or mixed. The kettle boils quickly and quietly, but the lid feels flimsy.';
 
 function body(maxTokens: number, stream: boolean): string {
-  return JSON.stringify({
-    model: 'sim',
-    messages: [{ role: 'user', content: PROMPT }],
-    max_tokens: maxTokens,
-    stream,
-  });
+  return APIS.chat.body({ prompt: PROMPT, maxTokens, stream });
 }
 
 /** Both servers on sims with the same options, and jobs that differ only in the URL. */

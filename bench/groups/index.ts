@@ -5,6 +5,7 @@ import { brokersQueueGroup } from './brokers-queue.js';
 import { busGroup } from './bus.js';
 import { codecGroup } from './codec.js';
 import { gatewayGroup } from './gateway.js';
+import { gatewayApisGroup } from './gateway-apis.js';
 import { instrumentationGroup } from './instrumentation.js';
 import { natsGroup } from './nats.js';
 import { routingGroup } from './routing.js';
@@ -17,6 +18,7 @@ export const GROUPS: readonly BenchGroup[] = [
   busGroup,
   sqliteQueueGroup,
   gatewayGroup,
+  gatewayApisGroup,
   instrumentationGroup,
   scaleGroup,
   routingGroup,

@@ -1,6 +1,6 @@
-// Rounds of HTTP load on a subject and a baseline server, interleaved (ABBA) as the harness does
-// for in-process work, and the rows made from them: rates as medians of per-round figures, and
-// latency percentiles over every request of every round.
+// Rounds of HTTP load on a subject and a baseline server (or on several endpoints), interleaved
+// (ABBA) as the harness does for in-process work, and the rows made from them: rates as medians
+// of per-round figures, and latency percentiles over every request of every round.
 import { performance } from 'node:perf_hooks';
 import type { GroupContext } from '../group.js';
 import { median, percentile, recordCpu, spreadOf, type Row, type Target } from '../harness.js';
@@ -40,22 +40,46 @@ export async function alternate(
   baseline: LoadJob,
   afterWarmup?: () => void,
 ): Promise<Sides> {
+  const [s, b] = await rotate(
+    ctx,
+    client,
+    [
+      { side: 'subject', job: subject },
+      { side: 'baseline', job: baseline },
+    ],
+    afterWarmup,
+  );
+  return { subject: s!, baseline: b! };
+}
+
+/**
+ * `alternate` for any number of jobs: warms each up, then runs `rounds` rounds in which every
+ * job runs once, round r starting at job r mod n, so each job runs in each position about
+ * equally often. Results come back per job, in the order given.
+ */
+export async function rotate(
+  ctx: GroupContext,
+  client: LoadClient,
+  jobs: readonly { side: string; job: LoadJob }[],
+  afterWarmup?: () => void,
+): Promise<LoadResult[][]> {
   const { rounds, warmupMs } = ctx.settings;
-  const warm = (job: LoadJob) => ({ ...job, durationMs: warmupMs, requests: undefined });
-  check('subject warm-up', await client.run(warm(subject)));
-  check('baseline warm-up', await client.run(warm(baseline)));
+  for (const { side, job } of jobs) {
+    check(
+      `${side} warm-up`,
+      await client.run({ ...job, durationMs: warmupMs, requests: undefined }),
+    );
+  }
   afterWarmup?.();
-  const sides: Sides = { subject: [], baseline: [] };
+  const results = jobs.map((): LoadResult[] => []);
   for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) {
-      sides.subject.push(await timed(client, subject, 'subject'));
-      sides.baseline.push(await timed(client, baseline, 'baseline'));
-    } else {
-      sides.baseline.push(await timed(client, baseline, 'baseline'));
-      sides.subject.push(await timed(client, subject, 'subject'));
+    for (let k = 0; k < jobs.length; k++) {
+      const i = (r + k) % jobs.length;
+      const { side, job } = jobs[i]!;
+      results[i]!.push(await timed(client, job, side));
     }
   }
-  return sides;
+  return results;
 }
 
 /** The load generator's CPU time over wall time: near 100% means it, not the server, set the pace. */

@@ -1,9 +1,12 @@
 // What the load generator is asked to do and what it reports back, shared by the child process
 // (sse-client.ts) and the bench process that drives it (client.ts).
+import type { ApiName } from './apis.js';
 
 export interface LoadJob {
   /** Full URL of the endpoint, e.g. http://127.0.0.1:PORT/v1/chat/completions. */
   url: string;
+  /** The API the bodies are for, which says how its stream is read; default chat completions. */
+  api?: ApiName;
   /** JSON request bodies; each request takes one at random (seeded), not in turn. */
   bodies: string[];
   /** Replaced in a body by the request's sequence number, so every prompt can be unique. */
@@ -21,7 +24,7 @@ export interface LoadJob {
 
 export interface LoadResult {
   requests: number;
-  /** Streams that ended with `data: [DONE]`, or JSON answers with status 200. */
+  /** Streams that ended with their API's end event, or JSON answers with status 200. */
   completed: number;
   errors: number;
   firstError?: string;

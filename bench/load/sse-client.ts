@@ -1,14 +1,11 @@
 // The load generator, run as a child process so its CPU is not counted against the server it
-// loads: keeps N OpenAI-style requests in flight over keep-alive HTTP/1.1 connections and
-// reports time to first token, tokens received and whether every stream ended with [DONE].
+// loads: keeps N requests to one of the gateway's APIs in flight over keep-alive HTTP/1.1
+// connections and reports time to first token, tokens received and whether every stream ended
+// with its API's end event.
 import { performance } from 'node:perf_hooks';
+import { APIS } from './apis.js';
 import { Http1Connection, MarkerCounter } from './http1.js';
 import type { FromClient, LoadJob, LoadResult, ToClient } from './job.js';
-
-// Token deltas are counted by this marker rather than by parsing each event's JSON, so the
-// client stays cheap; the role chunk ("delta":{"role":...) and the finish chunk do not match.
-const TOKEN = Buffer.from('"delta":{"content":');
-const DONE = Buffer.from('data: [DONE]\n\n');
 
 /** xorshift32: the same sequence of bodies for the same seed, on both sides of a comparison. */
 function random(seed: number): () => number {
@@ -36,6 +33,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
     peakOpen: 0,
     cpuMs: 0,
   };
+  const api = APIS[job.api ?? 'chat'];
   const next = random(job.seed ?? 1);
   let open = 0;
   const fail = (message: string) => {
@@ -46,8 +44,8 @@ async function run(job: LoadJob): Promise<LoadResult> {
   const one = (conn: Http1Connection, body: string) =>
     new Promise<void>((resolve) => {
       const t0 = performance.now();
-      const tokens = new MarkerCounter(TOKEN);
-      const done = new MarkerCounter(DONE);
+      const tokens = new MarkerCounter(api.delta);
+      const ends = api.end.map((marker) => new MarkerCounter(marker));
       let first = true;
       let opened = false;
       let ended = false;
@@ -65,7 +63,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
             result.latencyMs.push(performance.now() - t0);
           }
           result.tokens += n;
-          if (done.count(chunk) > 0) ended = true;
+          for (const end of ends) if (end.count(chunk) > 0) ended = true;
         },
         end(status) {
           if (opened) open--;
@@ -74,7 +72,10 @@ async function run(job: LoadJob): Promise<LoadResult> {
             result.latencyMs.push(performance.now() - t0);
             result.completed++;
           } else if (ended) result.completed++;
-          else fail('stream ended without data: [DONE]');
+          else
+            fail(
+              `stream ended without ${api.end.map((m) => `'${m.toString().trim()}'`).join(' or ')}`,
+            );
           resolve();
         },
         error(err) {

@@ -2,6 +2,7 @@
 // in the same process on one memory bus, as `llmwire up --transport memory` assembles them.
 import { createBus } from '../../src/bus/index.js';
 import { createSimBackend, type SimBackendOptions } from '../../src/llm/backends/sim/index.js';
+import { RESPONSE_TTL_MS, responseStoreName } from '../../src/llm/gateway/responses/store.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/llm/gateway/server.js';
 import type { PolicyName } from '../../src/llm/routing/policy.js';
 import { createWorker, type Worker, type WorkerOptions } from '../../src/llm/worker/worker.js';
@@ -36,9 +37,12 @@ export async function startGatewayStack(options: StackOptions): Promise<GatewayS
   const errors: unknown[] = [];
   const bus = createBus({ transport, source: 'bench-gateway', onError: (e) => errors.push(e) });
   await bus.ready;
+  // Stored responses (Responses API) in the transport's record store, as `llmwire up` keeps them.
+  const responseStore = transport.records?.(responseStoreName(), { ttlMs: RESPONSE_TTL_MS });
   const gateway = createGateway({
     bus,
     port: 0,
+    ...(responseStore === undefined ? {} : { responseStore }),
     ...(options.policy === undefined ? {} : { routing: { policy: options.policy } }),
     ...options.gateway,
   });

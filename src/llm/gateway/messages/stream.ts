@@ -51,12 +51,12 @@ export class MessagesStream implements AnswerStream {
     if (delta.reasoning !== undefined && delta.reasoning !== '') {
       const block = await this.ensure('thinking');
       if (block.kind === 'thinking') block.text += delta.reasoning;
-      await this.blockDelta(block.index, { type: 'thinking_delta', thinking: delta.reasoning });
+      await this.blockDelta(block.index, 'thinking_delta', 'thinking', delta.reasoning);
     }
     const text = delta.text + (delta.refusal ?? '');
     if (text !== '') {
       const block = await this.ensure('text');
-      await this.blockDelta(block.index, { type: 'text_delta', text });
+      await this.blockDelta(block.index, 'text_delta', 'text', text);
     }
     for (const call of delta.tool_calls ?? []) await this.toolDelta(call);
   }
@@ -99,7 +99,7 @@ export class MessagesStream implements AnswerStream {
       await this.close();
     }
     const args = call.function?.arguments ?? '';
-    if (args !== '') await this.blockDelta(index, { type: 'input_json_delta', partial_json: args });
+    if (args !== '') await this.blockDelta(index, 'input_json_delta', 'partial_json', args);
   }
 
   /** The open block if it is of `kind`; otherwise closes it and starts one. */
@@ -125,16 +125,17 @@ export class MessagesStream implements AnswerStream {
     if (open === undefined) return;
     this.open = undefined;
     if (open.kind === 'thinking') {
-      await this.blockDelta(open.index, {
-        type: 'signature_delta',
-        signature: signature(open.text),
-      });
+      await this.blockDelta(open.index, 'signature_delta', 'signature', signature(open.text));
     }
     await this.emit('content_block_stop', { type: 'content_block_stop', index: open.index });
   }
 
-  private blockDelta(index: number, delta: Record<string, unknown>): Promise<void> {
-    return this.emit('content_block_delta', { type: 'content_block_delta', index, delta });
+  /** A `content_block_delta`, written from a template: only the value is serialized (per token). */
+  private blockDelta(index: number, type: string, field: string, value: string): Promise<void> {
+    return this.sse.event(
+      'content_block_delta',
+      `{"type":"content_block_delta","index":${index},"delta":{"type":"${type}","${field}":${JSON.stringify(value)}}}`,
+    );
   }
 
   private emit(type: string, event: Record<string, unknown>): Promise<void> {

@@ -407,6 +407,7 @@ function sample(kind: string): Envelope {
           worker: 'worker-1',
           status: 'ready',
           models: ['llama-3-8b'],
+          serves: ['chat', 'embeddings'],
           capacity: 8,
           inflight: 2,
           prefixHashes: ['9f86d081884c7d65', '2c26b46b68ffc68f'],
@@ -948,7 +949,9 @@ for (const c of COMPAT) {
 }
 
 // streams/: stream messages whose fields say more than the kinds/ samples (docs/protocol.md,
-// "Coalesced items"): a request that accepts coalesced items, and a message carrying three.
+// "Coalesced items"): a request that accepts coalesced items, and a message carrying three; and
+// the answer's other parts (docs/protocol.md, "inference.chunk"): tool calls, reasoning,
+// refusal, stop sequences, and a request continued after failover.
 const STREAMS = [
   {
     name: 'batch-request',
@@ -975,6 +978,184 @@ const STREAMS = [
         { text: ' monde', index: 0, finish_reason: null },
         { text: '!', index: 0, finish_reason: 'stop' },
       ],
+    }),
+  },
+  {
+    name: 'tools-request',
+    description:
+      'An inference.request with tools, a tool-call turn and its result in history (with the reasoning that led to it), a JSON-schema response format and a reasoning effort.',
+    env: (): Envelope => ({
+      ...sample('inference.request'),
+      id: nextId(),
+      body: {
+        model: 'llama-3-8b',
+        messages: [
+          { role: 'user', content: 'Weather in Oslo?' },
+          {
+            role: 'assistant',
+            content: null,
+            reasoning: 'The user wants the weather; call the tool.',
+            tool_calls: [
+              {
+                id: 'call_7f3a',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Oslo"}' },
+              },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_7f3a', content: '{"temp_c": 3}' },
+        ],
+        tools: [
+          {
+            type: 'function',
+            function: {
+              name: 'get_weather',
+              description: 'Weather in a city',
+              parameters: {
+                type: 'object',
+                properties: { city: { type: 'string' } },
+                required: ['city'],
+              },
+            },
+          },
+        ],
+        tool_choice: 'auto',
+        parallel_tool_calls: true,
+        response_format: {
+          type: 'json_schema',
+          json_schema: {
+            name: 'report',
+            schema: { type: 'object', properties: { summary: { type: 'string' } } },
+          },
+        },
+        reasoning_effort: 'low',
+        stream: true,
+      },
+    }),
+  },
+  {
+    name: 'continued-request',
+    description:
+      'The request a gateway sends to a second worker after the first was lost mid-answer: the reasoning, text and partial tool call already sent to the client, to be continued, not repeated.',
+    env: (): Envelope => ({
+      ...sample('inference.request'),
+      id: nextId(),
+      body: {
+        model: 'llama-3-8b',
+        messages: [{ role: 'user', content: 'Weather in Oslo?' }],
+        tools: [{ type: 'function', function: { name: 'get_weather' } }],
+        reasoning_effort: 'low',
+        stream: true,
+        continue_reasoning: 'The user wants the weather;',
+        continue_from: 'Let me look.',
+        continue_tool_calls: [
+          {
+            id: 'call_7f3a',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"ci' },
+          },
+        ],
+      },
+    }),
+  },
+  {
+    name: 'tool-call-chunks',
+    description:
+      'A tool call streamed in two items: the first names the call (index, id, type, name), the second carries more of its arguments, which a reader concatenates by index.',
+    env: (): Envelope => ({
+      v: 1,
+      id: nextId(),
+      kind: 'inference.chunk',
+      subject: CLIENT_INBOX,
+      ts: TS + 150,
+      source: 'worker-1',
+      corr: REQUEST_ID,
+      seq: 6,
+      items: 2,
+      body: [
+        {
+          text: '',
+          tool_calls: [
+            {
+              index: 0,
+              id: 'call_7f3a',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '' },
+            },
+          ],
+        },
+        { text: '', tool_calls: [{ index: 0, function: { arguments: '{"city":"Oslo"}' } }] },
+      ],
+    }),
+  },
+  {
+    name: 'reasoning-chunk',
+    description: 'Reasoning text, streamed before the answer it leads to.',
+    env: (): Envelope => ({
+      v: 1,
+      id: nextId(),
+      kind: 'inference.chunk',
+      subject: CLIENT_INBOX,
+      ts: TS + 130,
+      source: 'worker-1',
+      corr: REQUEST_ID,
+      seq: 1,
+      body: { text: '', reasoning: 'The user greets in French; answer in kind.' },
+    }),
+  },
+  {
+    name: 'refusal-chunk',
+    description: 'Refusal text: the model declines, in place of an answer.',
+    env: (): Envelope => ({
+      v: 1,
+      id: nextId(),
+      kind: 'inference.chunk',
+      subject: CLIENT_INBOX,
+      ts: TS + 130,
+      source: 'worker-1',
+      corr: REQUEST_ID,
+      seq: 1,
+      body: { text: '', refusal: 'I can’t help with that.' },
+    }),
+  },
+  {
+    name: 'tool-calls-result',
+    description:
+      'The whole answer to a non-streamed request that called a tool after reasoning: the joined tool calls, the reasoning text, and reasoning tokens in usage.',
+    env: (): Envelope => ({
+      ...sample('inference.result'),
+      id: nextId(),
+      body: {
+        model: 'llama-3-8b',
+        text: '',
+        reasoning: 'The user wants the weather; call the tool.',
+        tool_calls: [
+          {
+            id: 'call_7f3a',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Oslo"}' },
+          },
+        ],
+        finish_reason: 'tool_calls',
+        usage: { prompt_tokens: 31, completion_tokens: 22, total_tokens: 53, reasoning_tokens: 12 },
+        worker: 'worker-1',
+      },
+    }),
+  },
+  {
+    name: 'stop-sequence-result',
+    description:
+      'The final message of a stream that a stop sequence ended: finish_reason stop, and which sequence (it is not part of the text).',
+    env: (): Envelope => ({
+      ...sample('inference.result'),
+      id: nextId(),
+      body: {
+        model: 'llama-3-8b',
+        text: '',
+        finish_reason: 'stop',
+        stop_sequence: '\n\n',
+        usage: { prompt_tokens: 18, completion_tokens: 9, total_tokens: 27 },
+      },
     }),
   },
 ];

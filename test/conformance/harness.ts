@@ -16,6 +16,8 @@ export interface TransportFactory {
    * transports share nothing (memory).
    */
   pair?: () => Promise<[Transport, Transport]>;
+  /** The transport has no record stores (RabbitMQ, a hub client): `records` must be absent. */
+  noRecords?: boolean;
 }
 
 /** Unique subject/queue-safe name for one test. */

@@ -1,8 +1,8 @@
 // Conformance: record stores (records.ts) behave the same on every transport that has them, and
 // every row of the records contract's table (records-contract.ts) gets the same answer. A
-// transport without stores (amqp, ws) is checked to say so by having no `records`.
+// transport without stores (amqp, ws) is checked to have no `records`.
 import assert from 'node:assert/strict';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { ClosedError, ConfigError, PayloadTooLargeError } from '../../src/protocol/index.js';
 import {
   RECORDS_ARGUMENT_TABLE,
@@ -15,17 +15,13 @@ import { eventually, sleep, unique, type TransportFactory } from './harness.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
-/** The store, or undefined (the test skipped) on a transport that has none. */
+/** A store of a fresh name (the suite runs only where the transport has record stores). */
 function open(
-  t: TestContext,
   transport: Transport,
   name = unique('rec'),
   options?: RecordStoreOptions,
-): RecordStore | undefined {
-  if (transport.records === undefined) {
-    t.skip(`${transport.name} has no record stores`);
-    return undefined;
-  }
+): RecordStore {
+  assert.ok(transport.records !== undefined, `${transport.name} has record stores`);
   return transport.records(name, options);
 }
 
@@ -89,6 +85,17 @@ async function check(transport: Transport, row: RecordsRow): Promise<void> {
 }
 
 export function recordsSuite(factory: TransportFactory): void {
+  if (factory.noRecords === true) {
+    test(`${factory.name} - has no record stores: records is absent`, async () => {
+      const transport = await factory.create();
+      try {
+        assert.equal('records' in transport && transport.records !== undefined, false);
+      } finally {
+        await transport.close();
+      }
+    });
+    return;
+  }
   describe(`${factory.name} - record stores`, () => {
     let transport: Transport;
     before(async () => {
@@ -96,9 +103,8 @@ export function recordsSuite(factory: TransportFactory): void {
     });
     after(() => transport.close());
 
-    test('records - a put is read back, an absent key reads undefined', async (t) => {
-      const store = open(t, transport);
-      if (!store) return;
+    test('records - a put is read back, an absent key reads undefined', async () => {
+      const store = open(transport);
       await store.put('resp_1', bytes('hello'));
       assert.deepEqual(await store.get('resp_1'), bytes('hello'));
       assert.equal(await store.get('resp_2'), undefined);
@@ -106,17 +112,15 @@ export function recordsSuite(factory: TransportFactory): void {
       assert.deepEqual(await store.get('empty'), new Uint8Array(0));
     });
 
-    test('records - a second put replaces the value', async (t) => {
-      const store = open(t, transport);
-      if (!store) return;
+    test('records - a second put replaces the value', async () => {
+      const store = open(transport);
       await store.put('k', bytes('one'));
       await store.put('k', bytes('two'));
       assert.deepEqual(await store.get('k'), bytes('two'));
     });
 
-    test('records - delete removes a record and says whether there was one', async (t) => {
-      const store = open(t, transport);
-      if (!store) return;
+    test('records - delete removes a record and says whether there was one', async () => {
+      const store = open(transport);
       await store.put('k', bytes('v'));
       assert.equal(await store.delete('k'), true);
       assert.equal(await store.get('k'), undefined);
@@ -126,9 +130,8 @@ export function recordsSuite(factory: TransportFactory): void {
       assert.deepEqual(await store.get('k'), bytes('again'));
     });
 
-    test('records - the bytes stored are not the caller’s to change afterwards', async (t) => {
-      const store = open(t, transport);
-      if (!store) return;
+    test('records - the bytes stored are not the caller’s to change afterwards', async () => {
+      const store = open(transport);
       const value = bytes('abc');
       await store.put('k', value);
       value[0] = 0x7a;
@@ -138,10 +141,9 @@ export function recordsSuite(factory: TransportFactory): void {
       assert.deepEqual(await store.get('k'), bytes('abc'));
     });
 
-    test('records - stores of one name share records, stores of two names do not', async (t) => {
+    test('records - stores of one name share records, stores of two names do not', async () => {
       const name = unique('rec');
-      const a = open(t, transport, name);
-      if (!a) return;
+      const a = open(transport, name);
       const b = transport.records!(name);
       const other = transport.records!(unique('rec'));
       await a.put('k', bytes('from a'));
@@ -151,28 +153,26 @@ export function recordsSuite(factory: TransportFactory): void {
       assert.deepEqual(await a.get('k'), bytes('from a'));
     });
 
-    test('records - two transports on one broker share a store of one name', async (t) => {
-      if (transport.records === undefined) return t.skip(`${transport.name} has no record stores`);
-      if (factory.pair === undefined) {
-        return t.skip(`${factory.name}: no pair of transports on one broker (or file) given`);
-      }
-      const [one, two] = await factory.pair();
-      try {
-        const name = unique('rec');
-        await one.records!(name).put('shared', bytes('from one'));
-        assert.deepEqual(await two.records!(name).get('shared'), bytes('from one'));
-        assert.equal(await two.records!(name).delete('shared'), true);
-        assert.equal(await one.records!(name).get('shared'), undefined);
-      } finally {
-        await Promise.all([one.close(), two.close()]);
-      }
-    });
+    // Memory transports share nothing, so only factories with a pair run this.
+    const pair = factory.pair;
+    if (pair !== undefined)
+      test('records - two transports on one broker share a store of one name', async () => {
+        const [one, two] = await pair();
+        try {
+          const name = unique('rec');
+          await one.records!(name).put('shared', bytes('from one'));
+          assert.deepEqual(await two.records!(name).get('shared'), bytes('from one'));
+          assert.equal(await two.records!(name).delete('shared'), true);
+          assert.equal(await one.records!(name).get('shared'), undefined);
+        } finally {
+          await Promise.all([one.close(), two.close()]);
+        }
+      });
 
-    test('records - a record is forgotten ttlMs after its last put', async (t) => {
+    test('records - a record is forgotten ttlMs after its last put', async () => {
       // Real time, as the brokers expire by their own clocks; test/transport/records-clock
       // moves an injected clock on memory and sqlite instead.
-      const store = open(t, transport, unique('rec'), { ttlMs: 1000 });
-      if (!store) return;
+      const store = open(transport, unique('rec'), { ttlMs: 1000 });
       const kept = transport.records!(unique('rec'));
       await store.put('k', bytes('v'));
       await kept.put('k', bytes('v'));
@@ -185,9 +185,8 @@ export function recordsSuite(factory: TransportFactory): void {
       assert.deepEqual(await kept.get('k'), bytes('v'), 'a store without ttlMs keeps records');
     });
 
-    test('records - a value of maxValueBytes is kept, one byte more is refused', async (t) => {
-      const store = open(t, transport);
-      if (!store) return;
+    test('records - a value of maxValueBytes is kept, one byte more is refused', async () => {
+      const store = open(transport);
       const max = store.maxValueBytes;
       assert.ok(Number.isInteger(max) && max >= 512 * 1024, `maxValueBytes ${max}`);
       const big = new Uint8Array(max);
@@ -209,22 +208,14 @@ export function recordsSuite(factory: TransportFactory): void {
     describe('records - the contract’s table', () => {
       for (const row of RECORDS_ARGUMENT_TABLE) {
         const answer = 'accepts' in row.answer ? 'accepted' : row.answer.error;
-        test(`${label(row.call)} - ${answer}`, (t) => {
-          if (transport.records === undefined)
-            return t.skip(`${transport.name} has no record stores`);
-          return check(transport, row);
-        });
+        test(`${label(row.call)} - ${answer}`, () => check(transport, row));
       }
     });
   });
 
-  test(`${factory.name} - records - calls after close fail as the transport's do`, async (t) => {
+  test(`${factory.name} - records - calls after close fail as the transport's do`, async () => {
     const transport = await factory.create();
-    const store = open(t, transport);
-    if (!store) {
-      await transport.close();
-      return;
-    }
+    const store = open(transport);
     await store.put('k', bytes('v'));
     await transport.close();
     const closed = (err: unknown) => {

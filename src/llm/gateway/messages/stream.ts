@@ -47,7 +47,21 @@ export class MessagesStream implements AnswerStream {
     await this.emit('ping', { type: 'ping' });
   }
 
-  async delta(delta: TokenDelta): Promise<void> {
+  delta(delta: TokenDelta): Promise<void> {
+    // The hot path, once per token: more text of the open text block, one template write.
+    if (
+      this.open?.kind === 'text' &&
+      delta.text !== '' &&
+      delta.reasoning === undefined &&
+      delta.refusal === undefined &&
+      delta.tool_calls === undefined
+    ) {
+      return this.blockDelta(this.open.index, 'text_delta', 'text', delta.text);
+    }
+    return this.anyDelta(delta);
+  }
+
+  private async anyDelta(delta: TokenDelta): Promise<void> {
     if (delta.reasoning !== undefined && delta.reasoning !== '') {
       const block = await this.ensure('thinking');
       if (block.kind === 'thinking') block.text += delta.reasoning;

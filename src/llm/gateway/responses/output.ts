@@ -149,6 +149,8 @@ export function outputItems(shape: ResponseShape, result: InferenceResult): Item
   return items;
 }
 
+const LOGPROBS = ',"logprobs":[]';
+
 /** What an open output item is streaming. */
 type Open =
   | { kind: 'reasoning'; index: number; id: string; text: string }
@@ -160,6 +162,8 @@ type Open =
       refusal: string;
       part: 'text' | 'refusal' | undefined;
       parts: number;
+      /** The fixed members of this part's delta events (see emitDelta). */
+      fixed: string;
     }
   | undefined;
 
@@ -205,7 +209,24 @@ export class ResponsesStream implements AnswerStream {
     await this.emit('response.in_progress', { response });
   }
 
-  async delta(delta: TokenDelta): Promise<void> {
+  delta(delta: TokenDelta): Promise<void> {
+    // The hot path, once per token: more text of the open text part, one template write.
+    const open = this.open;
+    if (
+      open?.kind === 'message' &&
+      open.part === 'text' &&
+      delta.text !== '' &&
+      delta.reasoning === undefined &&
+      delta.refusal === undefined &&
+      delta.tool_calls === undefined
+    ) {
+      open.text += delta.text;
+      return this.emitDelta('response.output_text.delta', open.fixed, delta.text, LOGPROBS);
+    }
+    return this.anyDelta(delta);
+  }
+
+  private async anyDelta(delta: TokenDelta): Promise<void> {
     if (delta.reasoning !== undefined && delta.reasoning !== '')
       await this.reasoning(delta.reasoning);
     if (delta.text !== '') await this.messageText('text', delta.text);
@@ -258,6 +279,7 @@ export class ResponsesStream implements AnswerStream {
         refusal: '',
         part: undefined,
         parts: 0,
+        fixed: '',
       };
       this.open = open;
       this.items.push({ id: open.id, type: 'message' });
@@ -276,6 +298,7 @@ export class ResponsesStream implements AnswerStream {
       await this.closePart(open);
       open.part = part;
       open.parts++;
+      open.fixed = `,"item_id":"${open.id}","output_index":${open.index},"content_index":${open.parts - 1}`;
       await this.emit('response.content_part.added', {
         item_id: open.id,
         output_index: open.index,
@@ -284,13 +307,12 @@ export class ResponsesStream implements AnswerStream {
       });
     }
     if (text === '') return;
-    const fixed = `,"item_id":"${open.id}","output_index":${open.index},"content_index":${open.parts - 1}`;
     if (part === 'text') {
       open.text += text;
-      await this.emitDelta('response.output_text.delta', fixed, text, ',"logprobs":[]');
+      await this.emitDelta('response.output_text.delta', open.fixed, text, LOGPROBS);
     } else {
       open.refusal += text;
-      await this.emitDelta('response.refusal.delta', fixed, text);
+      await this.emitDelta('response.refusal.delta', open.fixed, text);
     }
   }
 

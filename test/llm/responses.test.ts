@@ -111,13 +111,19 @@ describe('responses - whole and streamed', () => {
     let text = '';
     let seq = -1;
     let completed: OpenAI.Responses.Response | undefined;
+    const done: string[] = [];
     for await (const ev of stream) {
       assert.equal(ev.sequence_number, seq + 1, 'sequence numbers count up from 0');
       seq = ev.sequence_number;
       types.push(ev.type);
       if (ev.type === 'response.output_text.delta') text += ev.delta;
+      if (ev.type === 'response.output_text.done') done.push(ev.text);
+      if (ev.type === 'response.content_part.done' && ev.part.type === 'output_text') {
+        done.push(ev.part.text);
+      }
       if (ev.type === 'response.completed') completed = ev.response;
     }
+    assert.deepEqual(done, [text, text], 'the done events carry the whole text');
     const deltas = types.filter((t) => t === 'response.output_text.delta').length;
     assert.ok(deltas > 1);
     assert.deepEqual(types, [

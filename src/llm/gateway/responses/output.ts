@@ -197,16 +197,18 @@ export class ResponsesStream implements AnswerStream {
    * `at` is the event's fixed fields after `sequence_number`, as JSON members with a leading comma.
    */
   private emitDelta(type: string, at: string, delta: string, tail = ''): Promise<void> {
-    return this.sse.event(
-      type,
-      `{"type":"${type}","sequence_number":${this.seq++}${at},"delta":${JSON.stringify(delta)}${tail}}`,
-    );
+    return this.emitRaw(type, `${at},"delta":${JSON.stringify(delta)}${tail}`);
+  }
+
+  /** An event whose members after `sequence_number` are already JSON (`members`: `,"a":1,...`). */
+  private emitRaw(type: string, members: string): Promise<void> {
+    return this.sse.event(type, `{"type":"${type}","sequence_number":${this.seq++}${members}}`);
   }
 
   async start(): Promise<void> {
-    const response = this.shape.json('in_progress');
-    await this.emit('response.created', { response });
-    await this.emit('response.in_progress', { response });
+    const response = `,"response":${JSON.stringify(this.shape.json('in_progress'))}`;
+    await this.emitRaw('response.created', response);
+    await this.emitRaw('response.in_progress', response);
   }
 
   delta(delta: TokenDelta): Promise<void> {
@@ -352,11 +354,16 @@ export class ResponsesStream implements AnswerStream {
   /** Ends the open message part: its `.done` and `content_part.done` events. */
   private async closePart(open: Extract<Open, { kind: 'message' }>): Promise<void> {
     if (open.part === undefined) return;
-    const at = { item_id: open.id, output_index: open.index, content_index: open.parts - 1 };
     if (open.part === 'text') {
-      await this.emit('response.output_text.done', { ...at, text: open.text, logprobs: [] });
-      await this.emit('response.content_part.done', { ...at, part: textPart(open.text) });
+      // The whole text is in both events: serialized once.
+      const text = JSON.stringify(open.text);
+      await this.emitRaw('response.output_text.done', `${open.fixed},"text":${text}${LOGPROBS}`);
+      await this.emitRaw(
+        'response.content_part.done',
+        `${open.fixed},"part":{"type":"output_text","text":${text},"annotations":[]${LOGPROBS}}`,
+      );
     } else {
+      const at = { item_id: open.id, output_index: open.index, content_index: open.parts - 1 };
       await this.emit('response.refusal.done', { ...at, refusal: open.refusal });
       await this.emit('response.content_part.done', {
         ...at,

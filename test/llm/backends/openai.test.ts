@@ -163,3 +163,64 @@ test('openai - embeddings go to /embeddings as floats', async () => {
   assert.deepEqual(result.data[1]?.embedding, [2 / 2, 2 / 3, 2 / 4, 2 / 5]);
   assert.deepEqual(result.usage, { prompt_tokens: 4, total_tokens: 4 });
 });
+
+test('openai - tools, tool_choice, response_format and reasoning_effort reach the upstream unchanged', async () => {
+  await using upstream = await startUpstream(echoScript(PIECES));
+  const backend = createOpenAIBackend({ baseURL: upstream.baseURL, models: ['m'] });
+  const tools: InferenceRequest['tools'] = [
+    {
+      type: 'function',
+      function: { name: 'get_weather', parameters: { type: 'object' }, strict: true },
+    },
+  ];
+  const responseFormat: InferenceRequest['response_format'] = {
+    type: 'json_schema',
+    json_schema: { name: 'r', schema: { type: 'object' } },
+  };
+  const history: InferenceRequest['messages'] = [
+    { role: 'user', content: 'Weather?' },
+    {
+      role: 'assistant',
+      content: null,
+      reasoning: 'Call the tool.',
+      tool_calls: [
+        { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } },
+      ],
+    },
+    { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+  ];
+  await run(backend, {
+    model: 'm',
+    messages: history,
+    tools,
+    tool_choice: 'required',
+    parallel_tool_calls: false,
+    response_format: responseFormat,
+    reasoning_effort: 'low',
+  });
+  const body = upstream.calls[0]!.body;
+  assert.deepEqual(body['tools'], tools);
+  assert.equal(body['tool_choice'], 'required');
+  assert.equal(body['parallel_tool_calls'], false);
+  assert.deepEqual(body['response_format'], responseFormat);
+  assert.equal(body['reasoning_effort'], 'low');
+  // The history's reasoning is llmwire's own: OpenAI's messages have no such field.
+  const { reasoning: _reasoning, ...assistant } = history[1]!;
+  assert.deepEqual(body['messages'], [history[0], assistant, history[2]]);
+});
+
+test('openai - reasoning or a tool call begun by another worker cannot be continued upstream', async () => {
+  await using upstream = await startUpstream(echoScript(PIECES));
+  const backend = createOpenAIBackend({ baseURL: upstream.baseURL, models: ['m'] });
+  for (const extra of [
+    { continue_reasoning: 'Thinking' },
+    {
+      continue_tool_calls: [
+        { id: 'c', type: 'function' as const, function: { name: 'f', arguments: '{"a' } },
+      ],
+    },
+  ]) {
+    await assert.rejects(run(backend, chat(extra)), InvalidMessageError);
+  }
+  assert.equal(upstream.calls.length, 0, 'nothing was sent upstream');
+});

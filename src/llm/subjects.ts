@@ -36,7 +36,12 @@ export interface LlmSubjects {
   address(workerId: string): string;
   chat(workerId: string): string;
   embed(workerId: string): string;
+  /** Where gateways hear that a background response one of them runs is to be cancelled. */
+  readonly responseCancel: string;
 }
+
+/** The subject of background-response cancels between gateways (before any namespace). */
+export const RESPONSE_CANCEL_SUBJECT = 'llm.gateway.responses.cancel';
 
 // One subject token on every transport: NATS tokens, AMQP binding-key words and Redis channel
 // names all take these characters.
@@ -62,6 +67,7 @@ export function llmSubjects(namespace?: string): LlmSubjects {
       address: workerAddress,
       chat: chatSubject,
       embed: embedSubject,
+      responseCancel: RESPONSE_CANCEL_SUBJECT,
     };
   }
   const prefix = `${validateNamespace(namespace)}.`;
@@ -72,5 +78,6 @@ export function llmSubjects(namespace?: string): LlmSubjects {
     address: (id) => prefix + workerAddress(id),
     chat: (id) => prefix + chatSubject(id),
     embed: (id) => prefix + embedSubject(id),
+    responseCancel: prefix + RESPONSE_CANCEL_SUBJECT,
   };
 }

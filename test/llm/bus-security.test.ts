@@ -172,6 +172,22 @@ describe('bus security: attacks on a running llmwire up', () => {
     assert.deepEqual(body.workers.map((w) => w.id).sort(), ['local-1', 'local-2']);
   });
 
+  test("neither a client nor a worker key can cancel another's background response over the bus", async () => {
+    for (const key of [KEYS.b, KEYS.worker]) {
+      const peer = await joinBus(key);
+      const sub = peer.transport.subscribe('llm.gateway.responses.cancel', () => undefined);
+      await assert.rejects(sub.ready, ForbiddenError, 'listening for cancels');
+      peer.bus.publish('llm.gateway.responses.cancel', { id: 'resp_0' }, { kind: 'event' });
+      await peer.transport.flush();
+      await waitUntil(() => peer.errors.length >= 1, 5000, 'the refusal');
+      assert.ok(
+        peer.errors.every((e) => e.code === 'forbidden'),
+        JSON.stringify(peer.errors),
+      );
+    }
+    await legit();
+  });
+
   test('a worker credential may serve its own id only, and answer only requests it was sent', async () => {
     const w = await joinBus(KEYS.worker);
     for (const pattern of ['llm.worker.*.chat', 'llm.worker.local-1.chat', 'llm.>']) {

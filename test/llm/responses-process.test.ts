@@ -178,7 +178,7 @@ describe('responses - over NATS', async () => {
     );
     const worker = createWorker({
       bus: buses[0]!,
-      backend: createSimBackend({ models: ['sim'] }),
+      backend: createSimBackend({ models: ['sim'], itlMs: 5 }),
       id: 'w1',
       namespace,
       heartbeatMs: 100,
@@ -206,6 +206,15 @@ describe('responses - over NATS', async () => {
       assert.equal(two.status, 'completed');
       await a!.responses.delete(two.id);
       await assert.rejects(b!.responses.retrieve(two.id), /404/);
+      // A background response runs on A; a cancel sent to B reaches it over NATS.
+      const long = await a!.responses.create({
+        model: 'sim',
+        input: 'A long one.',
+        background: true,
+        max_output_tokens: 5000,
+      });
+      const cancelled = await b!.responses.cancel(long.id);
+      assert.equal(cancelled.status, 'cancelled');
     } finally {
       await worker.stop();
       for (const g of gateways) await g.close();

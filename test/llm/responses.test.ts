@@ -8,6 +8,7 @@ import OpenAI, { APIError } from 'openai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, jsonSchema, streamText, tool } from 'ai';
 import type { InferenceRequest } from '../../src/protocol/index.js';
+import { processRecords } from '../../src/llm/gateway/responses/index.js';
 import { referenceText, startStack, type Stack } from './stack.js';
 
 const weather = {
@@ -436,6 +437,50 @@ describe('responses - stored, chained, background', () => {
       client.responses.cancel((await client.responses.create({ model: 'sim', input: 'x' })).id),
     );
     assert.equal(err.status, 400, 'only background responses can be cancelled');
+  });
+});
+
+describe('responses - several gateways on one bus', () => {
+  test('a background response runs on one gateway and is cancelled through another', async () => {
+    await using stack = await startStack({ workers: 1, sim: { itlMs: 50 } });
+    // A second gateway on the same bus, sharing the first one's stored responses.
+    const records = processRecords();
+    const { createGateway } = await import('../../src/llm/gateway/server.js');
+    const first = createGateway({ bus: stack.bus, port: 0, responseStore: records });
+    const second = createGateway({ bus: stack.bus, port: 0, responseStore: records });
+    try {
+      const [a, b] = (await Promise.all([first.listen(), second.listen()])).map(
+        (url) => new OpenAI({ baseURL: `${url}/v1`, apiKey: 'none', maxRetries: 0 }),
+      );
+      for (const g of [first, second]) {
+        await waitFor(
+          'the worker to join',
+          async () => g.registry.models(),
+          (m) => m.length > 0,
+        );
+      }
+      const queued = await a!.responses.create({
+        model: 'sim',
+        input: 'A long one.',
+        background: true,
+        max_output_tokens: 2000,
+      });
+      await waitFor(
+        'the worker to start',
+        async () => stack.workers[0]!.stats.inflight,
+        (n) => n === 1,
+      );
+      const cancelled = await b!.responses.cancel(queued.id);
+      assert.equal(cancelled.status, 'cancelled', 'the other gateway stopped it');
+      await waitFor(
+        'the worker to see the cancel',
+        async () => stack.workers[0]!.stats.cancelled,
+        (n) => n === 1,
+      );
+    } finally {
+      await first.close();
+      await second.close();
+    }
   });
 });
 

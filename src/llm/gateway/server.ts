@@ -183,6 +183,8 @@ export class Gateway {
       this,
       options.responseStore ?? processRecords(),
       this.options.bodyLimitBytes,
+      options.bus,
+      llmSubjects(options.namespace).responseCancel,
     );
     const auth = authMiddleware(table, API_ROLES);
     const id = (ctx: Ctx) => ctx.params?.id ?? '';
@@ -239,6 +241,7 @@ export class Gateway {
 
   async listen(): Promise<string> {
     await this.registry.start();
+    await this.responses.start();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port, this.options.host, () => {

@@ -115,6 +115,7 @@ export function natsAuthorization(input: NatsConfigInput): string {
           allow: [
             s.chat('*'),
             s.embed('*'),
+            s.responseCancel,
             ...workerInboxes,
             // Stored responses (the Responses API) in their JetStream KV bucket.
             ...recordStoreSubjects(
@@ -123,7 +124,7 @@ export function natsAuthorization(input: NatsConfigInput): string {
             ),
           ],
         },
-        subscribe: { allow: [s.heartbeats, inbox(name)] },
+        subscribe: { allow: [s.heartbeats, s.responseCancel, inbox(name)] },
         allowResponses: true,
       },
     });

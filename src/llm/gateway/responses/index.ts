@@ -12,6 +12,7 @@ import {
   type InferenceRequest,
   type InferenceResult,
 } from '../../../protocol/index.js';
+import type { Bus, Subscription } from '../../../bus/index.js';
 import type { CallOptions } from '../dispatch.js';
 import type { ApiFace } from '../face.js';
 import { readJson, sendJson, type Ctx } from '../http.js';
@@ -43,17 +44,39 @@ interface Running {
   done: Promise<void>;
 }
 
+/** How long a cancel waits for the gateway running a background response to stop it. */
+const REMOTE_CANCEL_MS = 5000;
+
 export class ResponsesApi {
   private readonly store: ResponseStore;
   /** Background responses running on this gateway, by id. */
   private readonly running = new Map<string, Running>();
+  private cancels: Subscription | undefined;
 
   constructor(
     private readonly host: ResponsesHost,
     records: ResponseRecords,
     private readonly bodyLimitBytes: number,
+    /** The bus and the subject gateways hear cancels of background responses on. */
+    private readonly bus: Bus,
+    private readonly cancelSubject: string,
   ) {
     this.store = new ResponseStore(records);
+  }
+
+  /**
+   * Listens for cancels from the other gateways of the bus: a background response runs on the
+   * gateway that accepted it, and a cancel may reach any of them. Only gateways (and operators)
+   * may publish on the subject; the one that publishes has checked the caller's tenant.
+   */
+  async start(): Promise<void> {
+    this.cancels = this.bus.subscribe<{ id?: unknown }>(this.cancelSubject, (msg) => {
+      const id = msg.body?.id;
+      if (typeof id === 'string') {
+        this.running.get(id)?.abort.abort(new CancelledError('response cancelled'));
+      }
+    });
+    await this.cancels.ready;
   }
 
   async create(ctx: Ctx): Promise<void> {
@@ -158,10 +181,20 @@ export class ResponsesApi {
     if (running !== undefined) {
       running.abort.abort(new CancelledError('response cancelled'));
       await running.done;
-    } else if (stored.response.status === 'queued' || stored.response.status === 'in_progress') {
-      throw new UnavailableError(
-        `response '${id}' runs on another gateway (or one that stopped); cancel it there`,
-      );
+    } else if (isRunning(stored.response.status)) {
+      // Another gateway runs it: tell every gateway, and wait for the store to say it stopped.
+      this.bus.publish(this.cancelSubject, { id }, { kind: 'event' });
+      const until = Date.now() + REMOTE_CANCEL_MS;
+      for (;;) {
+        const now = await this.store.get(id, ctx.tenant.name);
+        if (!isRunning(now.response.status)) break;
+        if (Date.now() > until) {
+          throw new UnavailableError(
+            `response '${id}' is still ${now.response.status} ${REMOTE_CANCEL_MS} ms after the cancel: the gateway running it did not answer (it may have stopped)`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
     sendJson(ctx, 200, (await this.store.get(id, ctx.tenant.name)).response);
   }
@@ -196,10 +229,15 @@ export class ResponsesApi {
 
   /** Stops background responses still running here: each is stored as cancelled. */
   async close(): Promise<void> {
+    this.cancels?.unsubscribe();
     const running = [...this.running.values()];
     for (const r of running) r.abort.abort(new CancelledError('gateway closing'));
     await Promise.all(running.map((r) => r.done));
   }
+}
+
+function isRunning(status: string): boolean {
+  return status === 'queued' || status === 'in_progress';
 }
 
 /**

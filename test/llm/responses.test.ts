@@ -437,6 +437,27 @@ describe('responses - stored, chained, background', () => {
       client.responses.cancel((await client.responses.create({ model: 'sim', input: 'x' })).id),
     );
     assert.equal(err.status, 400, 'only background responses can be cancelled');
+
+    // Deleting a running background response stops it, and it stays deleted.
+    const running = await client.responses.create({
+      model: 'sim',
+      input: 'Another long one.',
+      background: true,
+      max_output_tokens: 2000,
+    });
+    await waitFor(
+      'the worker to start',
+      async () => stack.workers[0]!.stats.inflight,
+      (n) => n === 1,
+    );
+    await client.responses.delete(running.id);
+    await waitFor(
+      'the worker to see the cancel',
+      async () => stack.workers[0]!.stats.cancelled,
+      (n) => n === 2,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await failure(client.responses.retrieve(running.id))).status, 404);
   });
 });
 
@@ -490,11 +511,17 @@ describe('responses - tenants and roles', () => {
   };
 
   test("another tenant can neither see, delete, cancel nor chain on a tenant's response", async () => {
-    await using stack = await startStack({ workers: 1, gateway });
+    await using stack = await startStack({ workers: 1, gateway, sim: { itlMs: 5 } });
     const a = stack.client('key-a');
     const b = stack.client('key-b');
     const r = await a.responses.create({ model: 'sim', input: 'Mine.' });
-    const bg = await a.responses.create({ model: 'sim', input: 'Mine too.', background: true });
+    // Long enough (300 tokens at 5 ms) to still run while the other tenant tries.
+    const bg = await a.responses.create({
+      model: 'sim',
+      input: 'Mine too.',
+      background: true,
+      max_output_tokens: 300,
+    });
     for (const attempt of [
       () => b.responses.retrieve(r.id),
       () => b.responses.delete(r.id),
@@ -507,6 +534,16 @@ describe('responses - tenants and roles', () => {
       assert.equal(err.code, 'not_found');
     }
     assert.equal((await a.responses.retrieve(r.id)).id, r.id, 'the owner still has it');
+    const done = await waitFor(
+      "the owner's background response to finish",
+      () => a.responses.retrieve(bg.id),
+      (got) => got.status !== 'queued' && got.status !== 'in_progress',
+    );
+    assert.equal(
+      done.status,
+      'incomplete',
+      "ran to its token limit: another tenant's delete and cancel stopped nothing",
+    );
   });
 
   test('no key, a wrong key and an observer credential are refused', async () => {

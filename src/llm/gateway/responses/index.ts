@@ -165,7 +165,14 @@ export class ResponsesApi {
   }
 
   async delete(ctx: Ctx, id: string): Promise<void> {
-    this.running.get(id)?.abort.abort(new CancelledError('response deleted'));
+    // The caller's tenant is checked before anything is stopped.
+    await this.store.get(id, ctx.tenant.name);
+    const running = this.running.get(id);
+    if (running !== undefined) {
+      running.abort.abort(new CancelledError('response deleted'));
+      // Its last state is stored as it stops; deleting after that keeps it deleted.
+      await running.done;
+    }
     await this.store.delete(id, ctx.tenant.name);
     sendJson(ctx, 200, { id, object: 'response', deleted: true });
   }

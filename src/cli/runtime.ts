@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, UnavailableError } from '../protocol/index.js';
 import {
-  processRecords,
+  processResponseRecords,
   RESPONSE_TTL_MS,
   responseStoreName,
   type ResponseRecords,
@@ -249,7 +249,7 @@ export async function responseStore(
     needPackages('stored responses', 'better-sqlite3');
   } catch {
     return {
-      records: processRecords(),
+      records: processResponseRecords(namespace),
       where: `this process (${transport.name} has no record store; install better-sqlite3 to keep them in ${dataDir})`,
       close: async () => undefined,
     };

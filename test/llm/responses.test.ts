@@ -8,7 +8,7 @@ import OpenAI, { APIError } from 'openai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, jsonSchema, streamText, tool } from 'ai';
 import type { InferenceRequest } from '../../src/protocol/index.js';
-import { processRecords } from '../../src/llm/gateway/responses/index.js';
+import { processResponseRecords } from '../../src/llm/gateway/responses/index.js';
 import { referenceText, startStack, type Stack } from './stack.js';
 
 const weather = {
@@ -465,7 +465,7 @@ describe('responses - several gateways on one bus', () => {
   test('a background response runs on one gateway and is cancelled through another', async () => {
     await using stack = await startStack({ workers: 1, sim: { itlMs: 50 } });
     // A second gateway on the same bus, sharing the first one's stored responses.
-    const records = processRecords();
+    const records = processResponseRecords();
     const { createGateway } = await import('../../src/llm/gateway/server.js');
     const first = createGateway({ bus: stack.bus, port: 0, responseStore: records });
     const second = createGateway({ bus: stack.bus, port: 0, responseStore: records });

@@ -49,7 +49,7 @@ import { RequestObservation, type ObservationSinks } from './observation.js';
 import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
-import { processRecords, ResponsesApi } from './responses/index.js';
+import { processResponseRecords, ResponsesApi } from './responses/index.js';
 import { httpsServerOptions } from '../../transport/tls.js';
 
 export { parsePriority, parseTimeout } from './headers.js';
@@ -181,7 +181,7 @@ export class Gateway {
     };
     this.responses = new ResponsesApi(
       this,
-      options.responseStore ?? processRecords(),
+      options.responseStore ?? processResponseRecords(options.namespace),
       this.options.bodyLimitBytes,
       options.bus,
       llmSubjects(options.namespace).responseCancel,

@@ -2,8 +2,13 @@
 // transport and shared by every store opened under that name. Values are copied in and out, so a
 // caller changing its bytes afterwards changes nothing stored. Unbounded in count: the store
 // holds what it is given until it is deleted or expires (at most maxValueBytes per record).
-import { DEFAULT_MAX_RECORD_BYTES, type ResolvedRecordOptions } from '../records-contract.js';
-import type { RecordStore } from '../records.js';
+import {
+  contractRecords,
+  DEFAULT_MAX_RECORD_BYTES,
+  resolveRecordOptions,
+  type ResolvedRecordOptions,
+} from '../records-contract.js';
+import type { RecordStore, RecordStoreOptions } from '../records.js';
 
 export interface MemoryRecordEntry {
   readonly value: Uint8Array;
@@ -63,4 +68,13 @@ export class MemoryRecords implements RecordStore {
       this.entries.delete(key);
     }
   }
+}
+
+/** A record store of its own in this process, outside any transport (never closed). */
+export function processRecordStore(name: string, options?: RecordStoreOptions): RecordStore {
+  const resolved = resolveRecordOptions(name, options);
+  return contractRecords(new MemoryRecords(name, new Map(), resolved), {
+    isClosed: () => false,
+    what: 'process record store',
+  });
 }

@@ -24,7 +24,7 @@ import { ResponseCreateSchema, type InputItem } from './schema.js';
 import { ResponseStore, type ResponseRecords } from './store.js';
 import type { TokenDelta } from '../../backends/backend.js';
 
-export { processRecords, type ResponseRecords } from './store.js';
+export { processResponseRecords, type ResponseRecords } from './store.js';
 
 const checkCreate = bodyChecker(ResponseCreateSchema);
 

@@ -5,15 +5,13 @@
 // rebuilds the conversation by walking `previous_response_id` back. A record is only ever shown
 // to the tenant that made it: to any other it does not exist.
 import { InvalidMessageError, NotFoundError, type ChatMessage } from '../../../protocol/index.js';
+import { processRecordStore } from '../../../transport/memory/records.js';
+import type { RecordStore } from '../../../transport/records.js';
 import type { ResponseJson } from './output.js';
 import type { InputItem } from './schema.js';
 
 /** The record store responses live in (a transport's `records('responses')`). */
-export interface ResponseRecords {
-  put(key: string, value: Uint8Array): Promise<void>;
-  get(key: string): Promise<Uint8Array | undefined>;
-  delete(key: string): Promise<boolean>;
-}
+export type ResponseRecords = Pick<RecordStore, 'put' | 'get' | 'delete'>;
 
 export interface StoredResponse {
   tenant: string;
@@ -86,12 +84,7 @@ export class ResponseStore {
   }
 }
 
-/** Records kept in this process only: for a gateway given no store (tests, a bare library use). */
-export function processRecords(): ResponseRecords {
-  const map = new Map<string, Uint8Array>();
-  return {
-    put: async (key, value) => void map.set(key, value),
-    get: async (key) => map.get(key),
-    delete: async (key) => map.delete(key),
-  };
+/** Responses kept in this process only: for a gateway given no store (tests, a library use). */
+export function processResponseRecords(namespace?: string): ResponseRecords {
+  return processRecordStore(responseStoreName(namespace), { ttlMs: RESPONSE_TTL_MS });
 }

@@ -16,6 +16,7 @@ import {
 import type { TokenDelta } from '../backends/backend.js';
 import type { AnswerStream, ApiFace } from './face.js';
 import { errorJson } from './http.js';
+import { paramOf } from './body.js';
 import { checkFieldLimits } from './fields.js';
 import type { SseWriter } from './sse.js';
 
@@ -37,7 +38,7 @@ export function parseBody<T>(kind: 'inference.request' | 'embedding.request', bo
     validateBody({ kind, body } as Envelope);
   } catch (err) {
     if (err instanceof WireError && typeof err.details?.path === 'string') {
-      const param = err.details.path.replace(/^\//, '').replace(/\//g, '.') || null;
+      const param = paramOf(err.details.path);
       throw new InvalidMessageError(
         err.message.replace(/^invalid [a-z.]+ body/, 'invalid request'),
         {

@@ -5,7 +5,7 @@
 import { Type, type Static, type TObject } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { InvalidMessageError } from '../../../protocol/index.js';
-import { paramOf } from '../body.js';
+import { schemaError } from '../body.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) =>
   Type.Optional(Type.Union([t, Type.Null()]));
@@ -233,15 +233,7 @@ function checkTyped<T>(
       { details: { param: at } },
     );
   }
-  if (!check.Check(value)) {
-    const first = check.Errors(value).First();
-    const sub = paramOf(first?.path ?? '');
-    const param = sub === null ? at : `${at}.${sub}`;
-    throw new InvalidMessageError(
-      `invalid ${what} at '${param}': ${first?.message ?? 'does not match the schema'}`,
-      { details: { param } },
-    );
-  }
+  if (!check.Check(value)) throw schemaError(check, value, what, at);
   return value as T;
 }
 

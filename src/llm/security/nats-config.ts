@@ -15,7 +15,7 @@
 // - JetStream (`$JS.API.>`, durable queues): operators only, who get every subject.
 import { ConfigError } from '../../protocol/index.js';
 import type { SubjectPermission } from '../../transport/permissions.js';
-import { recordStoreSubjects } from '../../transport/nats/names.js';
+import { DEFAULT_STREAM_PREFIX, recordStoreSubjects } from '../../transport/nats/names.js';
 import { responseStoreName } from '../gateway/responses/store.js';
 import { llmSubjects } from '../subjects.js';
 import { peerIdentity, type Identity } from './roles.js';
@@ -119,7 +119,7 @@ export function natsAuthorization(input: NatsConfigInput): string {
             ...workerInboxes,
             // Stored responses (the Responses API) in their JetStream KV bucket.
             ...recordStoreSubjects(
-              input.streamPrefix ?? 'LLMWIRE',
+              input.streamPrefix ?? DEFAULT_STREAM_PREFIX,
               responseStoreName(input.namespace),
             ),
           ],

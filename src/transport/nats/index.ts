@@ -23,7 +23,7 @@ import type {
 } from '../transport.js';
 import { connectNats, followStatus, type NatsCredentials } from './connect.js';
 import { payloadLimit, type NatsContext } from './context.js';
-import { CONTROL_ROOT } from './names.js';
+import { CONTROL_ROOT, DEFAULT_STREAM_PREFIX } from './names.js';
 import { NatsPubSub } from './pubsub.js';
 import { NatsQueue } from './queue.js';
 import { NatsRecords } from './records.js';
@@ -152,7 +152,7 @@ class NatsTransport implements Transport {
       js: jetstream(nc, { timeout: options.requestTimeoutMs ?? 5_000 }),
       jsm,
       codec: options.codec ?? createCodec({ open: false }),
-      prefix: options.streamPrefix ?? 'LLMWIRE',
+      prefix: options.streamPrefix ?? DEFAULT_STREAM_PREFIX,
       setup: { storage: options.storage ?? 'file', replicas: options.replicas ?? 1 },
       requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
       pollMs: options.queuePollMs ?? 200,

@@ -124,6 +124,9 @@ export function recordStoreSubjects(prefix: string, store: string): string[] {
 }
 
 /** Prefix of the subjects private to one connection (`_LLMW.<nuid>`). */
+/** The stream prefix when none is given (`streamPrefix`). */
+export const DEFAULT_STREAM_PREFIX = 'LLMWIRE';
+
 export const CONTROL_ROOT = '_LLMW';
 /** Prefix of pull-request inboxes, outside CONTROL_ROOT so pulled messages reach one handler. */
 export const PULL_ROOT = '_LLMW_PULL';

@@ -2,7 +2,9 @@
 // every call an application, a gateway, a worker or a test makes on it. createBus (bus.ts)
 // returns one; nothing else of the implementation is public.
 import type { Envelope } from '../protocol/index.js';
+import type { BlobStore } from '../transport/blobs.js';
 import type { QueueOptions, Transport } from '../transport/transport.js';
+import type { Blobs } from './blobs.js';
 import type { CoalesceOptions } from './coalesce.js';
 import type { Message } from './message.js';
 import type { PublishOptions, RequestOptions, ServeOptions, HandlerContext } from './options.js';
@@ -36,6 +38,11 @@ export interface BusOptions {
    * through `onError`; a request that fails is answered with the typed error.
    */
   security?: BusSecurity;
+  /**
+   * The store under `bus.blobs`. Default: the transport's own (`transport.blobs()`); a
+   * transport with none reaches a blob service over the bus.
+   */
+  blobs?: BlobStore;
   /** Errors with nowhere else to go (a handler threw, a bad message was dropped). */
   onError?: (error: unknown, context: { subject?: string; id?: string }) => void;
 }
@@ -85,6 +92,8 @@ export interface Bus {
    * (e.g. an async generator) whose items are streamed and whose return value ends the stream.
    */
   serve(subject: string, handler: ServeHandler, options?: ServeOptions): Subscription;
+  /** Large payloads as checksummed parts and a manifest on the bus's blob store. */
+  readonly blobs: Blobs;
   /** A durable queue on this bus's transport. */
   queue<B = unknown>(name: string, options?: QueueOptions): BusQueue<B>;
   /** Hands an error with nowhere else to go to the bus's `onError`. */

@@ -9,10 +9,13 @@ import {
   errorFromWire,
   optionsCheck,
   toWireError,
+  UnavailableError,
   type Envelope,
 } from '../protocol/index.js';
+import type { BlobStore } from '../transport/blobs.js';
 import type { QueueOptions, Transport } from '../transport/transport.js';
 import type { Bus, BusOptions, ServeHandler } from './api.js';
+import { Blobs } from './blobs.js';
 import { CoalesceSchema, resolveCoalesce } from './coalesce.js';
 import { BusCore } from './core.js';
 import type { DeadlineHandle, DeadlineTimer } from './deadlines.js';
@@ -36,6 +39,7 @@ const checkOptions = optionsCheck(
       streamCredit: Type.Optional(Type.Integer({ minimum: 1 })),
       coalesce: Type.Optional(CoalesceSchema),
       security: Type.Optional(BusSecuritySchema),
+      blobs: Type.Optional(Type.Object({})),
       onError: Type.Optional(Type.Function([Type.Unknown(), Type.Unknown()], Type.Unknown())),
     },
     { additionalProperties: false },
@@ -97,6 +101,7 @@ class MessageBus implements Bus {
   readonly #server: StreamServer;
   readonly #subscriptions = new Set<Subscription>();
   readonly #inboxSub;
+  readonly blobs: Blobs;
 
   constructor(options: BusOptions) {
     checkOptions(options);
@@ -115,6 +120,18 @@ class MessageBus implements Bus {
     this.#streams = new StreamClient(core, streamCredit, defaultTimeoutMs);
     this.#server = new StreamServer(core, coalesce);
     this.#inboxSub = core.transport.subscribe(core.inbox, (env) => this.#onInbox(env));
+    const blobStore = options.blobs;
+    let own: BlobStore | undefined;
+    this.blobs = new Blobs(() => {
+      if (blobStore !== undefined) return blobStore;
+      own ??= core.transport.blobs?.();
+      if (own === undefined) {
+        throw new UnavailableError(
+          `the ${core.transport.name} transport keeps no blobs; give the bus a blob store (createBus({ blobs }))`,
+        );
+      }
+      return own;
+    });
   }
 
   get transport(): Transport {

@@ -19,3 +19,13 @@ export {
   type QueueEnqueueOptions,
   type QueueEvent,
 } from './queue.js';
+export {
+  Blobs,
+  type BlobSource,
+  type BlobProgress,
+  type BlobPutOptions,
+  type BlobGetOptions,
+  type BlobDownload,
+  type BlobReader,
+  type BlobEntry,
+} from './blobs.js';

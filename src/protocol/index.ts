@@ -86,3 +86,19 @@ export {
   type Usage,
   type FinishReason,
 } from './kinds/index.js';
+export {
+  BlobManifestSchema,
+  type BlobManifest,
+  BLOB_NAME_RE,
+  BLOB_VERSION_RE,
+  DEFAULT_BLOB_PART_BYTES,
+  MIN_BLOB_PART_BYTES,
+  MAX_BLOB_PART_BYTES,
+  MAX_BLOB_PARTS,
+  blobPartCount,
+  blobPartSize,
+  checkBlobName,
+  checkBlobVersion,
+  decodeManifest,
+  encodeManifest,
+} from './blob.js';

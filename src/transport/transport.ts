@@ -19,6 +19,7 @@
 // hub offers none. A caller that needs one there keeps a sqlite store of its own.
 import type { Envelope, WireErrorBody } from '../protocol/index.js';
 import type { Clock } from './clock.js';
+import type { BlobStore } from './blobs.js';
 import type { RecordStore, RecordStoreOptions } from './records.js';
 
 export type TransportStatus =
@@ -86,6 +87,13 @@ export interface Transport {
    * keyed store (amqp, the WebSocket client).
    */
   records?(name: string, options?: RecordStoreOptions): RecordStore;
+
+  /**
+   * The transport's blob store (blobs.ts): the same store for every caller of one transport,
+   * shared by every transport reaching the same broker (or file). Absent where the transport
+   * has no store of its own; `bus.blobs` then reaches a blob service over the bus.
+   */
+  blobs?(): BlobStore;
 
   /** Connection status changes, in order. Ends when the transport is closed. */
   status(): AsyncIterable<TransportStatus>;

@@ -4,6 +4,7 @@
 import type { Codec } from '../../codec/codec.js';
 import type { Envelope } from '../../protocol/index.js';
 import { ClosedError } from '../../protocol/index.js';
+import type { BlobStore } from '../blobs.js';
 import { contractQueue } from '../queue-contract.js';
 import { contractRecords, resolveRecordOptions } from '../records-contract.js';
 import type { RecordStore, RecordStoreOptions } from '../records.js';
@@ -11,6 +12,7 @@ import { resolveQueueOptions } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
 import type { DurableQueue, QueueOptions, Transport, TransportStatus } from '../transport.js';
 import { SubjectRouter } from './pubsub.js';
+import { MemoryBlobs } from './blobs.js';
 import { MemoryQueue } from './queue.js';
 import { MemoryRecords, type MemoryRecordEntry } from './records.js';
 
@@ -32,6 +34,7 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
   const records = new Map<string, Map<string, MemoryRecordEntry>>();
   const status = new StatusFeed();
   status.push({ type: 'connected' });
+  let blobs: MemoryBlobs | undefined;
   const codec = options.codec;
   let closed = false;
 
@@ -70,6 +73,10 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
         isClosed: () => closed,
         what: 'memory transport',
       });
+    },
+    blobs(): BlobStore {
+      assertOpen();
+      return (blobs ??= new MemoryBlobs(assertOpen));
     },
     status: (): AsyncIterable<TransportStatus> => status.iterate(),
     close() {

@@ -153,7 +153,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
   function checkSize(frame: Uint8Array): Uint8Array {
     if (frame.byteLength > maxFrameBytes) {
       throw new PayloadTooLargeError(
-        `frame of ${frame.byteLength} bytes exceeds the ${maxFrameBytes}-byte limit; send it chunked`,
+        `frame of ${frame.byteLength} bytes exceeds the ${maxFrameBytes}-byte limit; put large payloads in bus.blobs and send the blob's name`,
         { details: { size: frame.byteLength, limit: maxFrameBytes } },
       );
     }

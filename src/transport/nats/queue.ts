@@ -114,7 +114,7 @@ export class NatsQueue implements DurableQueue {
     const limit = payloadLimit(this.ctx);
     if (frame.byteLength > limit) {
       throw new PayloadTooLargeError(
-        `queued message of ${frame.byteLength} bytes exceeds the broker's ${limit}-byte limit`,
+        `queued message of ${frame.byteLength} bytes exceeds the broker's ${limit}-byte limit; put large payloads in bus.blobs and enqueue the blob's name`,
         { details: { size: frame.byteLength, limit } },
       );
     }

@@ -79,9 +79,12 @@ export async function publishDurable(
       throw new OverloadedError(`queue stream refused the message: it is full`, { cause: err });
     }
     if (err instanceof JetStreamApiError && err.code === MESSAGE_TOO_LARGE) {
-      throw new PayloadTooLargeError('message is larger than the queue stream accepts; put large payloads in bus.blobs and enqueue the blob\'s name', {
-        cause: err,
-      });
+      throw new PayloadTooLargeError(
+        "message is larger than the queue stream accepts; put large payloads in bus.blobs and enqueue the blob's name",
+        {
+          cause: err,
+        },
+      );
     }
     throw brokerError(err, `publish to ${subject}`);
   }

@@ -85,7 +85,10 @@ export interface Scatter<I, R> {
   readonly records: RecordStore;
   /** Queues one shard per item; resolves once every shard is durable. */
   start(items: Iterable<I> | AsyncIterable<I>, options?: StartOptions): Promise<ScatterJob<R>>;
-  /** The job of this id, from any process (nothing is read until asked). */
+  /**
+   * The job of this id, from any process (nothing is read until asked). The same id gives the
+   * same handle while it is among the 256 used last.
+   */
   job(id: string): ScatterJob<R>;
   /** Runs the handler on shards from the queue until stopped. */
   work(options?: WorkOptions): Consumer;
@@ -142,6 +145,8 @@ const checkShardBody = optionsCheck('shard message', ShardBodySchema);
 /** Shard messages queued at once while starting a job. */
 const WINDOW = 64;
 const DEFAULT_MAX_ATTEMPTS = 25;
+/** Job handles a scatter keeps (least recently used dropped first). */
+const MAX_HANDLES = 256;
 
 /** The records store a scatter or pipeline keeps, from the options or the transport. */
 export function recordsFor(
@@ -174,6 +179,19 @@ export function createScatter<I = unknown, R = unknown>(
   const maxAttempts = queueOptions.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const queue = bus.queue<ShardBody>(base, queueOptions);
   const records = recordsFor(bus, base, options.records, options.recordTtlMs);
+  // One handle per job id: a handle remembers the shards it saw finish, so a process asking
+  // for a job's progress again reads only the shards still pending.
+  const handles = new Map<string, ScatterJob<R>>();
+  const handleOf = (id: string): ScatterJob<R> => {
+    let handle = handles.get(id);
+    if (handle === undefined) {
+      handle = new ScatterJob<R>(id, records);
+      if (handles.size >= MAX_HANDLES) handles.delete(handles.keys().next().value!);
+    }
+    handles.delete(id);
+    handles.set(id, handle); // most recently used last
+    return handle;
+  };
 
   const start = async (
     items: Iterable<I> | AsyncIterable<I>,
@@ -189,7 +207,7 @@ export function createScatter<I = unknown, R = unknown>(
         `retries ${retries} must be less than the shard queue's maxAttempts (${maxAttempts})`,
       );
     }
-    const job = new ScatterJob<R>(id, records);
+    const job = handleOf(id);
     const existing = await getJson<JobMeta>(records, metaKey(id));
     if (existing?.total !== undefined) return job;
     // A start resumed after a crash keeps the job's first rules.
@@ -235,7 +253,7 @@ export function createScatter<I = unknown, R = unknown>(
     start,
     job: (id: string) => {
       checkJobId(id);
-      return new ScatterJob<R>(id, records);
+      return handleOf(id);
     },
     work,
   };

@@ -214,8 +214,10 @@ for (const setup of SETUPS) {
         queue: fast,
         handler: (n) => (ran++, n),
       });
-      await scatter.start([1, 2, 3], { id: 'job-1' });
-      await scatter.start([1, 2, 3], { id: 'job-1' });
+      const first = await scatter.start([1, 2, 3], { id: 'job-1' });
+      const again = await scatter.start([1, 2, 3], { id: 'job-1' });
+      assert.equal(again, first, 'one handle per job id');
+      assert.equal(scatter.job('job-1'), first);
       assert.equal((await scatter.queue.stats()).ready, 3);
       const worker = scatter.work({ concurrency: 2 });
       const result = await scatter.job('job-1').wait({ pollMs: 10 });

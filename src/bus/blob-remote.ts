@@ -5,6 +5,7 @@
 import { markBinaryBody } from '../codec/binary-body.js';
 import { InvalidMessageError, NoRespondersError, UnavailableError } from '../protocol/index.js';
 import type { BlobListing, BlobStore } from '../transport/blobs.js';
+import { contractBlobs } from '../transport/blobs-contract.js';
 import type { Bus } from './api.js';
 import { partRoom } from './blob-service.js';
 import { BLOB_SUBJECTS } from './blob-wire.js';
@@ -33,12 +34,12 @@ export function remoteBlobStore(bus: Bus, options: RemoteBlobStoreOptions = {}):
     } catch (err) {
       if (!(err instanceof NoRespondersError)) throw err;
       throw new UnavailableError(
-        `no blob service answers on this bus (${bus.transport.name}): blobs are served by 'llmwire up' or 'llmwire gateway', or by serveBlobs() in a process that has a store`,
+        `the ${bus.transport.name} transport keeps no blobs and no blob service answers on it: run 'llmwire up' (it serves its store to the peers of its bus), serveBlobs() in a process that has a store, or give the bus a store every peer reaches, createBus({ transport, blobs: store })`,
         { cause: err },
       );
     }
   };
-  return {
+  const store: BlobStore = {
     kind: 'bus service',
     get maxPartBytes() {
       return partRoom(bus.transport.maxMessageBytes);
@@ -89,4 +90,6 @@ export function remoteBlobStore(bus: Bus, options: RemoteBlobStoreOptions = {}):
       return body?.removed === true;
     },
   };
+  // Arguments checked here as every store checks them; a closed bus refuses the call itself.
+  return contractBlobs(store, { isClosed: () => false, what: 'bus' });
 }

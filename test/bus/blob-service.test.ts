@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { createBus, serveBlobs, BLOB_SUBJECTS } from '../../src/bus/index.js';
+import { createBus, remoteBlobStore, serveBlobs, BLOB_SUBJECTS } from '../../src/bus/index.js';
 import { markBinaryBody } from '../../src/codec/binary-body.js';
 import { createCodec } from '../../src/codec/codec.js';
 import { peerIdentity, type Identity } from '../../src/llm/security/roles.js';
@@ -20,6 +20,10 @@ import {
   UnavailableError,
   createEnvelope,
 } from '../../src/protocol/index.js';
+import { createMemoryTransport } from '../../src/transport/memory/index.js';
+import { createWebSocketTransport } from '../../src/transport/ws/client.js';
+import { createBusHub } from '../../src/transport/ws/hub.js';
+import { blobsSuite } from '../conformance/blobs.js';
 import { startHub } from '../transport/ws-harness.js';
 
 const KiB = 1024;
@@ -249,4 +253,43 @@ describe('blob service - who may', () => {
       ['weights/m'],
     );
   });
+});
+
+// The remote store against the store contract every transport's store passes, unchanged.
+blobsSuite({
+  name: 'ws + blob service',
+  slackMs: 20,
+  blobService: true,
+  async create() {
+    const local = createMemoryTransport();
+    const hub = createBusHub(local, { onError: () => undefined });
+    await hub.listening;
+    const host = createBus({ transport: local, source: 'host', onError: () => undefined });
+    const service = serveBlobs(host, local.blobs!());
+    await service.ready;
+    const client = createWebSocketTransport({ url: hub.url, onError: () => undefined });
+    const peer = createBus({ transport: client, source: 'peer', onError: () => undefined });
+    await peer.ready;
+    const store = remoteBlobStore(peer);
+    return {
+      name: client.name,
+      get maxMessageBytes() {
+        return client.maxMessageBytes;
+      },
+      publish: (env) => client.publish(env),
+      subscribe: (pattern, handler, o) => client.subscribe(pattern, handler, o),
+      flush: () => client.flush(),
+      queue: (name, o) => client.queue(name, o),
+      status: () => client.status(),
+      blobs: () => store,
+      async close() {
+        await peer.close();
+        await client.close();
+        service.close();
+        await host.close();
+        await hub.close();
+        await local.close();
+      },
+    };
+  },
 });

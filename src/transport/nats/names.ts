@@ -123,6 +123,36 @@ export function recordStoreSubjects(prefix: string, store: string): string[] {
   ];
 }
 
+/** Object Store bucket of the blob store (blobs.ts): stream `OBJ_<bucket>`, subjects `$O.<bucket>.>`. */
+export function blobBucket(prefix: string): string {
+  return `${prefix}_BLOBS`;
+}
+
+/**
+ * The subjects a NATS user must be allowed to publish on to read the blob store
+ * (docs/protocol.md, "Blob stores"): stream info, object metadata by direct get, and the
+ * ordered consumers that read an object's chunks or list the bucket; their messages and the
+ * JetStream replies come to the user's inbox.
+ */
+export function blobReadSubjects(prefix: string): string[] {
+  const stream = `OBJ_${blobBucket(prefix)}`;
+  return [
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.DELETE.${stream}.>`,
+  ];
+}
+
+/** What a writer needs besides reading: the bucket's subjects, creating it, purging chunks. */
+export function blobWriteSubjects(prefix: string): string[] {
+  const bucket = blobBucket(prefix);
+  const stream = `OBJ_${bucket}`;
+  return [`$O.${bucket}.>`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.PURGE.${stream}`];
+}
+
 /** Prefix of the subjects private to one connection (`_LLMW.<nuid>`). */
 /** The stream prefix when none is given (`streamPrefix`). */
 export const DEFAULT_STREAM_PREFIX = 'LLMWIRE';

@@ -9,12 +9,12 @@ import {
   errorFromWire,
   optionsCheck,
   toWireError,
-  ConfigError,
   type Envelope,
 } from '../protocol/index.js';
 import type { BlobStore } from '../transport/blobs.js';
 import type { QueueOptions, Transport } from '../transport/transport.js';
 import type { Bus, BusOptions, ServeHandler } from './api.js';
+import { remoteBlobStore } from './blob-remote.js';
 import { Blobs } from './blobs.js';
 import { CoalesceSchema, resolveCoalesce } from './coalesce.js';
 import { BusCore } from './core.js';
@@ -122,15 +122,10 @@ class MessageBus implements Bus {
     this.#inboxSub = core.transport.subscribe(core.inbox, (env) => this.#onInbox(env));
     const blobStore = options.blobs;
     let own: BlobStore | undefined;
+    // A transport with no store of its own reaches the blob service of another process.
     this.blobs = new Blobs(() => {
       if (blobStore !== undefined) return blobStore;
-      own ??= core.transport.blobs?.();
-      if (own === undefined) {
-        // Not retryable: the bus lacks a store until it is built with one.
-        throw new ConfigError(
-          `the ${core.transport.name} transport keeps no blobs: give the bus a blob store every peer reaches, createBus({ transport, blobs: store }) with e.g. the blobs() of a NATS, Redis or sqlite transport`,
-        );
-      }
+      own ??= core.transport.blobs?.() ?? remoteBlobStore(this);
       return own;
     });
   }

@@ -100,7 +100,10 @@ export function contractBlobs(store: BlobStore, guard: BlobsGuard): BlobStore {
   };
   return {
     kind: store.kind,
-    maxPartBytes: store.maxPartBytes,
+    // Read each time: a store reached over a connection learns its limit when it connects.
+    get maxPartBytes() {
+      return store.maxPartBytes;
+    },
     putPart: (upload, index, bytes, sum) =>
       guarded(
         guard,

@@ -20,6 +20,12 @@ export interface TransportFactory {
   noRecords?: boolean;
   /** The transport has no blob store (RabbitMQ, a hub client): `blobs` must be absent. */
   noBlobs?: boolean;
+  /**
+   * The blob store is a blob service reached over the bus (bus/blob-service.ts): it refuses a
+   * part whose bytes do not match its sum and a manifest that is not one, so the tests that
+   * write such things straight into the store to forge a corruption do not apply.
+   */
+  blobService?: boolean;
 }
 
 /** Unique subject/queue-safe name for one test. */

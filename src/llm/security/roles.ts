@@ -1,6 +1,7 @@
 // The four roles of a locked-down deployment and the bus permissions each gets by default
 // (docs/security.md). The same table drives the hub (identities on the WebSocket endpoint) and
 // the NATS users `llmwire nats-config` writes, so a role means the same on every transport.
+import { BLOB_READ_SUBJECTS } from '../../bus/blob-wire.js';
 import type { SubjectPermission } from '../../transport/permissions.js';
 import type { PeerIdentity } from '../../transport/ws/hub-identity.js';
 import type { Tenant } from '../gateway/http.js';
@@ -48,8 +49,9 @@ export function roleDefaults(
       };
     case 'worker': {
       const ids = options.workers ?? [];
+      // Its own heartbeats, and blob reads (weights, adapters, data): never blob writes.
       return {
-        publish: { allow: ids.map((id) => s.heartbeat(id)) },
+        publish: { allow: [...ids.map((id) => s.heartbeat(id)), BLOB_READ_SUBJECTS] },
         subscribe: { allow: ids.map((id) => `${s.address(id)}.>`) },
         queues: none,
         allowResponses: true,

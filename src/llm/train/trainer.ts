@@ -101,6 +101,8 @@ export class FeedTrainer implements AsyncIterable<FeedBatch> {
   readonly #ready: FeedBatch[] = [];
   readonly #open = new Set<OpenBatch>();
   #wake: (() => void) | undefined;
+  /** Why the trainer stopped on its own (its shards could not be claimed), if it did. */
+  #failure: Error | undefined;
 
   constructor(ctx: FeedContext, options: FeedTrainerOptions) {
     checkOptions(options);
@@ -115,7 +117,12 @@ export class FeedTrainer implements AsyncIterable<FeedBatch> {
     ]);
     // The checkpoint store is needed from the first batch: a feed without one fails here.
     ctx.records();
-    this.done = this.#run().finally(() => this.#notify());
+    this.done = this.#run()
+      .catch((err: unknown) => {
+        this.#failure = err instanceof Error ? err : toWireError(err);
+        this.#stopper.abort();
+      })
+      .finally(() => this.#notify());
   }
 
   /** The shards this trainer holds now. */
@@ -143,6 +150,7 @@ export class FeedTrainer implements AsyncIterable<FeedBatch> {
           yield batch;
           continue;
         }
+        if (this.#failure !== undefined) throw this.#failure;
         if (this.#signal.aborted) return;
         await new Promise<void>((resolve) => (this.#wake = resolve));
       }
@@ -177,6 +185,8 @@ export class FeedTrainer implements AsyncIterable<FeedBatch> {
         } catch (err) {
           // A closed bus or transport ends the trainer as stop() does.
           if (this.#signal.aborted || err instanceof ClosedError) break;
+          // Refused for good (`forbidden`): trying again cannot help.
+          if (err instanceof WireError && !err.retryable) throw err;
           this.#ctx.reportError(err);
           await sleep(100, this.#signal);
           continue;

@@ -7,3 +7,4 @@ export { createWorker, Worker, type WorkerOptions, type WorkerStats } from './wo
 export * from './backends/index.js';
 export * from './routing/index.js';
 export * from './subjects.js';
+export * from './train/index.js';

@@ -18,9 +18,13 @@ export function runChild(
   args: string[],
   killWhen: (line: string) => boolean = () => false,
   limitMs = 60_000,
+  env: Record<string, string> = {},
 ): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     const limit = setTimeout(() => child.kill('SIGKILL'), limitMs);
     const lines: string[] = [];
     let partial = '';

@@ -116,6 +116,7 @@ export function natsAuthorization(input: NatsConfigInput): string {
             s.chat('*'),
             s.embed('*'),
             s.responseCancel,
+            s.paramsList,
             ...workerInboxes,
             // Stored responses (the Responses API) in their JetStream KV bucket.
             ...recordStoreSubjects(
@@ -124,7 +125,7 @@ export function natsAuthorization(input: NatsConfigInput): string {
             ),
           ],
         },
-        subscribe: { allow: [s.heartbeats, s.responseCancel, inbox(name)] },
+        subscribe: { allow: [s.heartbeats, s.responseCancel, s.paramsRollouts, inbox(name)] },
         allowResponses: true,
       },
     });

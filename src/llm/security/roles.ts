@@ -48,17 +48,19 @@ export function roleDefaults(
       };
     case 'worker': {
       const ids = options.workers ?? [];
+      // Params rollouts: a worker hears new records and asks for the current ones; it may not
+      // push one (operators only).
       return {
-        publish: { allow: ids.map((id) => s.heartbeat(id)) },
-        subscribe: { allow: ids.map((id) => `${s.address(id)}.>`) },
+        publish: { allow: [...ids.map((id) => s.heartbeat(id)), s.paramsList] },
+        subscribe: { allow: [...ids.map((id) => `${s.address(id)}.>`), s.paramsRollouts] },
         queues: none,
         allowResponses: true,
       };
     }
     case 'observer':
       return {
-        publish: none,
-        subscribe: { allow: [s.heartbeats] },
+        publish: { allow: [s.paramsList] },
+        subscribe: { allow: [s.heartbeats, s.paramsRollouts] },
         queues: none,
         allowResponses: false,
       };

@@ -9,12 +9,12 @@ import {
   errorFromWire,
   optionsCheck,
   toWireError,
-  UnavailableError,
   type Envelope,
 } from '../protocol/index.js';
 import type { BlobStore } from '../transport/blobs.js';
 import type { QueueOptions, Transport } from '../transport/transport.js';
 import type { Bus, BusOptions, ServeHandler } from './api.js';
+import { remoteBlobStore } from './blob-remote.js';
 import { Blobs } from './blobs.js';
 import { CoalesceSchema, resolveCoalesce } from './coalesce.js';
 import { BusCore } from './core.js';
@@ -122,14 +122,10 @@ class MessageBus implements Bus {
     this.#inboxSub = core.transport.subscribe(core.inbox, (env) => this.#onInbox(env));
     const blobStore = options.blobs;
     let own: BlobStore | undefined;
+    // A transport with no store of its own reaches the blob service of another process.
     this.blobs = new Blobs(() => {
       if (blobStore !== undefined) return blobStore;
-      own ??= core.transport.blobs?.();
-      if (own === undefined) {
-        throw new UnavailableError(
-          `the ${core.transport.name} transport keeps no blobs; give the bus a blob store (createBus({ blobs }))`,
-        );
-      }
+      own ??= core.transport.blobs?.() ?? remoteBlobStore(this);
       return own;
     });
   }

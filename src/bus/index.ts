@@ -29,3 +29,11 @@ export {
   type BlobReader,
   type BlobEntry,
 } from './blobs.js';
+export { serveBlobs, type BlobService, type BlobServiceOptions } from './blob-service.js';
+export { remoteBlobStore, type RemoteBlobStoreOptions } from './blob-remote.js';
+export {
+  BLOB_SUBJECTS,
+  BLOB_READ_SUBJECTS,
+  BLOB_WRITE_SUBJECTS,
+  BLOB_SERVICE_QUEUE,
+} from './blob-wire.js';

@@ -1,6 +1,6 @@
 // `llmwire up`: the whole path in one process — the bus (SQLite journal by default), the
 // OpenAI-compatible gateway with its WebSocket bus endpoint, and simulated workers.
-import { createBus } from '../bus/index.js';
+import { createBus, serveBlobs } from '../bus/index.js';
 import type { Backend } from '../llm/backends/index.js';
 import { createGateway } from '../llm/gateway/server.js';
 import { createParamsService } from '../llm/params/service.js';
@@ -233,6 +233,13 @@ async function serve(
   });
   started.push(() => bus.close());
   await bus.ready;
+  // Its blob store, for peers whose transport keeps none (workers and `llmwire blob` over /v1/bus).
+  const blobStore = transport.blobs?.();
+  const blobService = blobStore === undefined ? undefined : serveBlobs(bus, blobStore);
+  if (blobService !== undefined) {
+    started.push(() => Promise.resolve(blobService.close()));
+    await blobService.ready;
+  }
   const namespace = config.namespace === undefined ? {} : { namespace: config.namespace };
   const identities = identityTable(config);
   const responses = await responseStore(transport, config.dataDir, config.namespace);
@@ -311,6 +318,9 @@ async function serve(
       : '  workers     none here; start some with: llmwire worker --connect <the bus URL above>',
   );
   out(`  responses   stored in ${responses.where}`);
+  out(
+    `  blobs       ${blobStore === undefined ? 'none here' : `${blobStore.kind} store, served on the bus`}`,
+  );
   out(`  routing     ${config.gateway.routing?.policy ?? 'least-outstanding'}`);
   if (config.crypto !== undefined) out(`  crypto      ${describeCrypto(config)}`);
   if (config.namespace !== undefined)
@@ -330,6 +340,7 @@ async function serve(
     out('draining workers and closing');
   }
   await Promise.all(workers.map((w) => w.drain(10_000)));
+  blobService?.close();
   await hub.close();
   await gateway.close();
   await bus.close();

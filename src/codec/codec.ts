@@ -22,6 +22,7 @@ import {
   type CompressionOptions,
   DEFAULT_COMPRESSION,
 } from './compression.js';
+import { isBinaryBody } from './binary-body.js';
 import { checksum, verifyChecksum } from './integrity.js';
 import { decodeJsonFrame, encodeJsonFrame, encodeJsonFrameWithBodyText } from './json.js';
 import { decodeMsgpackFrame, encodeMsgpackFrame, looksLikeMsgpackMap } from './msgpack.js';
@@ -165,7 +166,11 @@ export function createCodec(options: CodecOptions = {}): Codec {
     copyFrameEncoding(env, out);
     out.ct = ct;
     let payload = bytes;
-    if (compression !== false && payload.byteLength >= compression.thresholdBytes) {
+    if (
+      compression !== false &&
+      payload.byteLength >= compression.thresholdBytes &&
+      !isBinaryBody(env.body)
+    ) {
       const packed = compress(payload, compression.algorithm);
       if (packed.byteLength < payload.byteLength) {
         payload = packed;
@@ -196,7 +201,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
   }
 
   function encodeUnchecked(env: Envelope): Uint8Array {
-    const as = frameEncodingOf(env) ?? encoding;
+    const as = frameEncodingOf(env) ?? (isBinaryBody(env.body) ? 'msgpack' : encoding);
     const writeFrame = writerOf(as);
     if (env.payload !== undefined) return checkSize(writeFrame(env)); // already sealed: forward as is
     const body = env.body;

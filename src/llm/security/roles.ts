@@ -1,6 +1,7 @@
 // The four roles of a locked-down deployment and the bus permissions each gets by default
 // (docs/security.md). The same table drives the hub (identities on the WebSocket endpoint) and
 // the NATS users `llmwire nats-config` writes, so a role means the same on every transport.
+import { BLOB_READ_SUBJECTS } from '../../bus/blob-wire.js';
 import type { SubjectPermission } from '../../transport/permissions.js';
 import type { PeerIdentity } from '../../transport/ws/hub-identity.js';
 import type { Tenant } from '../gateway/http.js';
@@ -48,10 +49,10 @@ export function roleDefaults(
       };
     case 'worker': {
       const ids = options.workers ?? [];
-      // Params rollouts: a worker hears new records and asks for the current ones; it may not
-      // push one (operators only).
+      // Its own heartbeats, blob reads (weights, adapters, data; never blob writes), and params
+      // rollouts: it hears new records and asks for the current ones, but may not push one.
       return {
-        publish: { allow: [...ids.map((id) => s.heartbeat(id)), s.paramsList] },
+        publish: { allow: [...ids.map((id) => s.heartbeat(id)), BLOB_READ_SUBJECTS, s.paramsList] },
         subscribe: { allow: [...ids.map((id) => `${s.address(id)}.>`), s.paramsRollouts] },
         queues: none,
         allowResponses: true,

@@ -209,7 +209,15 @@ export class PeerSession {
       case 'hello':
         throw new InvalidMessageError('hello was already received');
       case 'pub': {
-        const { env, asSent } = this.admit(rec.frame, 'publish');
+        const env = this.ctx.codec.decode(rec.frame);
+        checkSubject(env.subject);
+        let asSent: boolean;
+        try {
+          asSent = this.policy.admit(env, 'publish');
+        } catch (err) {
+          this.refusedRequest(env, err);
+          throw err;
+        }
         if (asSent) this.ctx.frames.set(env, rec.frame);
         this.ctx.local.publish(env);
         return;
@@ -310,6 +318,28 @@ export class PeerSession {
           subject: env.replyTo,
           corr: env.id,
           body: error.toWire(),
+        }),
+      );
+    } catch (publishErr) {
+      this.ctx.onError(publishErr, this.id);
+    }
+  }
+
+  /**
+   * A request the peer may not send fails at once on its own inbox, as a request nobody serves
+   * does (`no_responders`), rather than at its deadline. Only to an inbox this connection holds:
+   * the error goes to nobody else.
+   */
+  private refusedRequest(env: Envelope, err: unknown): void {
+    if (env.replyTo === undefined || env.kind === 'error') return;
+    if (!this.policy.holdsInbox(env.replyTo)) return;
+    try {
+      this.ctx.local.publish(
+        createEnvelope({
+          kind: 'error',
+          subject: env.replyTo,
+          corr: env.id,
+          body: toWireError(err).toWire(),
         }),
       );
     } catch (publishErr) {

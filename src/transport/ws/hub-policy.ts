@@ -129,6 +129,14 @@ export class PeerPolicy {
     this.inboxOf.clear();
   }
 
+  /** True when `subject` is in one of the inboxes this connection holds. */
+  holdsInbox(subject: string): boolean {
+    const inbox = inboxToken(subject.split('.'));
+    if (inbox === undefined) return false;
+    for (const token of this.inboxOf.values()) if (token === inbox) return true;
+    return false;
+  }
+
   /** Could this peer subscribe to `subject` (its own inboxes, or its subscribe permission)? */
   private mayReceive(subject: string): boolean {
     const tokens = subject.split('.');

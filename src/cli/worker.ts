@@ -39,6 +39,9 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --sim-itl-ms N      sim: time between tokens (default 10)
   --sim-crash-after-tokens N  sim: fail after N tokens (failure injection for failover drills)
   --sim-crash-mode M  how it fails: exit (SIGKILL this process) or throw (default throw)
+  --params-dir DIR    where pushed weights and adapters are downloaded (llmwire params push;
+                      default <tmpdir>/llmwire-params/<id>); kept across restarts to resume
+  --no-params         take no params rollouts
   --heartbeat-ms N    heartbeat period (default 1000; the gateway drops a worker after 3 missed)
   --drain-timeout-ms N  how long SIGTERM waits for running requests (default 30000)
   --metrics-port N    serve Prometheus metrics at http://127.0.0.1:N/metrics (0: a free port)
@@ -67,6 +70,8 @@ const OPTIONS: Options = {
   'sim-crash-after-tokens': { type: 'string' },
   'sim-crash-mode': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
+  'params-dir': { type: 'string' },
+  'no-params': { type: 'boolean' },
   'drain-timeout-ms': { type: 'string' },
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
@@ -193,6 +198,11 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     ...(obs.tracer === undefined ? {} : { tracer: obs.tracer }),
     ...(typeof flags.id === 'string' ? { id: flags.id } : defaultId(transport)),
     ...(namespace === undefined ? {} : { namespace }),
+    ...(flags['no-params'] === true
+      ? { params: false as const }
+      : typeof flags['params-dir'] === 'string'
+        ? { params: { dir: flags['params-dir'] } }
+        : {}),
   });
   await w.start();
   if (metricsServer !== undefined) out(`metrics ${metricsServer.url}/metrics`);

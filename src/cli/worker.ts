@@ -30,6 +30,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --model NAME        model name(s) served, comma-separated (sim default: sim)
   --upstream URL      openai backend: the upstream base URL (e.g. http://127.0.0.1:8000/v1)
   --model-path FILE   llama-cpp backend: the GGUF file
+  --params-hook URL   openai backend: where to POST each pushed weights or adapter version to
+                      load (llmwire params push); without it the worker takes no rollouts
   --concurrency N     requests at once (default 16)
   --id ID             worker id (default: the name of its worker credential, else random)
   --namespace NAME    join the gateways of this namespace (subjects NAME.llm.*)
@@ -61,6 +63,7 @@ const OPTIONS: Options = {
   model: { type: 'string' },
   upstream: { type: 'string' },
   'model-path': { type: 'string' },
+  'params-hook': { type: 'string' },
   concurrency: { type: 'string' },
   id: { type: 'string' },
   namespace: { type: 'string' },
@@ -123,6 +126,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
       .filter(Boolean);
   if (typeof flags.upstream === 'string') spec.baseURL = flags.upstream;
   if (typeof flags['model-path'] === 'string') spec.modelPath = flags['model-path'];
+  if (typeof flags['params-hook'] === 'string') spec.paramsHook = flags['params-hook'];
   if (kind === 'sim') {
     spec.models ??= ['sim'];
     spec.ttftMs = intFlag('sim-ttft-ms', flags['sim-ttft-ms'], 20, 0);

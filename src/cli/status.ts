@@ -7,6 +7,7 @@ import { parse, type Options } from './args.js';
 import { connectTransport } from './connect.js';
 import { maskCredentials } from '../ops/mask.js';
 import { UnreachableError } from './errors.js';
+import { heldColumn, rolloutRows } from './params-table.js';
 import { duration, table } from './table.js';
 
 export const STATUS_HELP = `Usage: llmwire status [options]
@@ -162,7 +163,7 @@ function printGateway(base: string, s: GatewayStatus, out: (line: string) => voi
   out('');
   table(
     [
-      ['WORKER', 'STATE', 'MODELS', 'LOAD', 'HEARTBEAT', 'HEALTH'],
+      ['WORKER', 'STATE', 'MODELS', 'LOAD', 'HEARTBEAT', 'HEALTH', 'PARAMS'],
       ...s.workers.map((w) => [
         w.id,
         w.status,
@@ -170,11 +171,16 @@ function printGateway(base: string, s: GatewayStatus, out: (line: string) => voi
         `${w.inflight}/${w.capacity}`,
         `${duration(w.lastHeartbeatAgeMs)} ago`,
         w.health,
+        heldColumn(w.params ?? []),
       ]),
     ],
     out,
   );
   if (s.workers.length === 0) out('(no live workers)');
+  if (s.rollouts !== undefined && s.rollouts.length > 0) {
+    out('');
+    table(rolloutRows(s.rollouts), out);
+  }
   if (s.queues.length === 0) return;
   out('');
   table(

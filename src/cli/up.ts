@@ -3,6 +3,7 @@
 import { createBus, serveBlobs } from '../bus/index.js';
 import type { Backend } from '../llm/backends/index.js';
 import { createGateway } from '../llm/gateway/server.js';
+import { createParamsService } from '../llm/params/service.js';
 import { validateNamespace } from '../llm/subjects.js';
 import { peerIdentity } from '../llm/security/roles.js';
 import { createWorker, type Worker } from '../llm/worker/worker.js';
@@ -253,6 +254,10 @@ async function serve(
     ...obs.options,
   });
   started.push(() => gateway.close());
+  // Params rollouts (llmwire params push): records kept on the transport's record store.
+  const params = createParamsService({ bus, ...namespace });
+  await params.start();
+  started.push(async () => params.stop());
   const hub = createBusHub(transport, {
     server: gateway.server,
     allowedOrigins: config.gateway.cors?.origins ?? [],

@@ -30,6 +30,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --model NAME        model name(s) served, comma-separated (sim default: sim)
   --upstream URL      openai backend: the upstream base URL (e.g. http://127.0.0.1:8000/v1)
   --model-path FILE   llama-cpp backend: the GGUF file
+  --params-hook URL   openai backend: where to POST each pushed weights or adapter version to
+                      load (llmwire params push); without it the worker takes no rollouts
   --concurrency N     requests at once (default 16)
   --id ID             worker id (default: the name of its worker credential, else random)
   --namespace NAME    join the gateways of this namespace (subjects NAME.llm.*)
@@ -39,6 +41,9 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --sim-itl-ms N      sim: time between tokens (default 10)
   --sim-crash-after-tokens N  sim: fail after N tokens (failure injection for failover drills)
   --sim-crash-mode M  how it fails: exit (SIGKILL this process) or throw (default throw)
+  --params-dir DIR    where pushed weights and adapters are downloaded (llmwire params push;
+                      default <tmpdir>/llmwire-params/<id>); kept across restarts to resume
+  --no-params         take no params rollouts
   --heartbeat-ms N    heartbeat period (default 1000; the gateway drops a worker after 3 missed)
   --drain-timeout-ms N  how long SIGTERM waits for running requests (default 30000)
   --metrics-port N    serve Prometheus metrics at http://127.0.0.1:N/metrics (0: a free port)
@@ -58,6 +63,7 @@ const OPTIONS: Options = {
   model: { type: 'string' },
   upstream: { type: 'string' },
   'model-path': { type: 'string' },
+  'params-hook': { type: 'string' },
   concurrency: { type: 'string' },
   id: { type: 'string' },
   namespace: { type: 'string' },
@@ -67,6 +73,8 @@ const OPTIONS: Options = {
   'sim-crash-after-tokens': { type: 'string' },
   'sim-crash-mode': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
+  'params-dir': { type: 'string' },
+  'no-params': { type: 'boolean' },
   'drain-timeout-ms': { type: 'string' },
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
@@ -118,6 +126,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
       .filter(Boolean);
   if (typeof flags.upstream === 'string') spec.baseURL = flags.upstream;
   if (typeof flags['model-path'] === 'string') spec.modelPath = flags['model-path'];
+  if (typeof flags['params-hook'] === 'string') spec.paramsHook = flags['params-hook'];
   if (kind === 'sim') {
     spec.models ??= ['sim'];
     spec.ttftMs = intFlag('sim-ttft-ms', flags['sim-ttft-ms'], 20, 0);
@@ -193,6 +202,11 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     ...(obs.tracer === undefined ? {} : { tracer: obs.tracer }),
     ...(typeof flags.id === 'string' ? { id: flags.id } : defaultId(transport)),
     ...(namespace === undefined ? {} : { namespace }),
+    ...(flags['no-params'] === true
+      ? { params: false as const }
+      : typeof flags['params-dir'] === 'string'
+        ? { params: { dir: flags['params-dir'] } }
+        : {}),
   });
   await w.start();
   if (metricsServer !== undefined) out(`metrics ${metricsServer.url}/metrics`);

@@ -8,3 +8,8 @@ export * from './backends/index.js';
 export * from './routing/index.js';
 export * from './subjects.js';
 export * from './train/index.js';
+export { createParams, Params, type ParamsPushOptions } from './params/client.js';
+export { createParamsService, ParamsService, type ParamsServiceOptions } from './params/service.js';
+export { ParamsHolder, type ParamsHolderOptions } from './params/holder.js';
+export { GatewayRollouts, type RolloutStatus } from './gateway/rollouts.js';
+export { RolloutTable } from './routing/rollout.js';

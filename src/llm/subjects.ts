@@ -38,7 +38,16 @@ export interface LlmSubjects {
   embed(workerId: string): string;
   /** Where gateways hear that a background response one of them runs is to be cancelled. */
   readonly responseCancel: string;
+  /** Params rollouts (llm/params): push a record (operators), list them, hear new ones. */
+  readonly paramsPush: string;
+  readonly paramsList: string;
+  readonly paramsRollouts: string;
 }
+
+/** Subjects of params rollouts (before any namespace). */
+export const PARAMS_PUSH_SUBJECT = 'llm.params.push';
+export const PARAMS_LIST_SUBJECT = 'llm.params.list';
+export const PARAMS_ROLLOUTS_SUBJECT = 'llm.params.rollouts';
 
 /** The subject of background-response cancels between gateways (before any namespace). */
 export const RESPONSE_CANCEL_SUBJECT = 'llm.gateway.responses.cancel';
@@ -68,6 +77,9 @@ export function llmSubjects(namespace?: string): LlmSubjects {
       chat: chatSubject,
       embed: embedSubject,
       responseCancel: RESPONSE_CANCEL_SUBJECT,
+      paramsPush: PARAMS_PUSH_SUBJECT,
+      paramsList: PARAMS_LIST_SUBJECT,
+      paramsRollouts: PARAMS_ROLLOUTS_SUBJECT,
     };
   }
   const prefix = `${validateNamespace(namespace)}.`;
@@ -79,5 +91,8 @@ export function llmSubjects(namespace?: string): LlmSubjects {
     chat: (id) => prefix + chatSubject(id),
     embed: (id) => prefix + embedSubject(id),
     responseCancel: prefix + RESPONSE_CANCEL_SUBJECT,
+    paramsPush: prefix + PARAMS_PUSH_SUBJECT,
+    paramsList: prefix + PARAMS_LIST_SUBJECT,
+    paramsRollouts: prefix + PARAMS_ROLLOUTS_SUBJECT,
   };
 }

@@ -106,3 +106,16 @@ export {
   decodeManifest,
   encodeManifest,
 } from './blob.js';
+export {
+  RolloutRecordSchema,
+  type RolloutRecord,
+  HeldParamsSchema,
+  type HeldParams,
+  type ParamsTarget,
+  checkRolloutRecord,
+  checkParamsNames,
+  parseTarget,
+  targetName,
+  isParamsTarget,
+  paramsBlobName,
+} from './params.js';

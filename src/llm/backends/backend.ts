@@ -9,6 +9,9 @@ import type {
   Usage,
 } from '../../protocol/index.js';
 import type { TraceContext, Tracer } from '../../ops/index.js';
+import type { ParamsLoad, ParamsUse } from './params.js';
+
+export type { ParamsLoad, ParamsUse } from './params.js';
 
 /** One streamed piece of a completion (the body of an `inference.chunk`). */
 export interface TokenDelta {
@@ -34,6 +37,8 @@ export interface GenerateOptions {
   signal: AbortSignal;
   /** The worker's span: a backend that calls a server sends it on (W3C `traceparent`). */
   trace?: { context: TraceContext; tracer: Tracer | undefined } | undefined;
+  /** The loaded params version to answer with (llm/params), when the request names one. */
+  params?: ParamsUse | undefined;
 }
 
 export interface Backend {
@@ -56,5 +61,16 @@ export interface Backend {
   embed?(request: EmbeddingRequest, options: GenerateOptions): Promise<EmbeddingResult>;
   /** Hashes of the prompt-prefix blocks this backend holds in its cache (for routing). */
   cachedPrefixes?(): string[];
+  /**
+   * Loads a version of the model's weights or of an adapter from a verified local file; resolves
+   * once requests naming it can be answered. Absent: the backend cannot take rollouts.
+   */
+  loadParams?(load: ParamsLoad): Promise<void>;
+  /** Releases a version loaded before (the worker keeps a few per model and adapter). */
+  unloadParams?(params: {
+    model: string;
+    adapter?: string | undefined;
+    version: string;
+  }): Promise<void>;
   close?(): Promise<void>;
 }

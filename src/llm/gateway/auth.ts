@@ -60,8 +60,20 @@ function presentedKey(ctx: Ctx): string | null {
   return bearer ?? key;
 }
 
+/**
+ * True when a tenant's model list allows `model`: named as it is, or, for `model@adapter` and
+ * pinned versions (llm/params), by its base model (the part before `@`, or before the last `:`).
+ */
+export function modelAllowed(allowed: readonly string[] | undefined, model: string): boolean {
+  if (allowed === undefined || allowed.includes(model)) return true;
+  const at = model.indexOf('@');
+  if (at > 0) return allowed.includes(model.slice(0, at));
+  const colon = model.lastIndexOf(':');
+  return colon > 0 && allowed.includes(model.slice(0, colon));
+}
+
 export function checkModelAllowed(tenant: Tenant, model: string): void {
-  if (tenant.models !== undefined && !tenant.models.includes(model)) {
+  if (!modelAllowed(tenant.models, model)) {
     throw new ForbiddenError(`this API key may not use model '${model}'`, {
       details: { param: 'model' },
     });

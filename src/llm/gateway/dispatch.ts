@@ -16,6 +16,8 @@ import {
 } from '../../ops/index.js';
 import {
   CancelledError,
+  isParamsTarget,
+  NoRouteError,
   NotFoundError,
   UnavailableError,
   WireError,
@@ -43,6 +45,8 @@ export interface DispatchOptions {
   idleTimeoutMs?: number;
   /** Records a span per attempt when given. */
   tracer?: Tracer;
+  /** Picks the version of a gradual params rollout for requests that pin none. */
+  rollouts?: { choose(model: string): string };
 }
 
 export interface CallOptions {
@@ -104,11 +108,33 @@ export class Dispatcher {
 
   /** Throws NotFoundError for a model no live worker serves (404 at the gateway). */
   checkModel(model: string): void {
-    if (!this.options.registry.models().includes(model)) {
+    const { registry } = this.options;
+    const t = registry.target(model);
+    if (!registry.isModel(t.model)) {
       throw new NotFoundError(`model '${model}' is not served by any worker`, {
         details: { param: 'model' },
       });
     }
+    if (isParamsTarget(t) && registry.serving(model).length === 0) {
+      // The model is served, but no worker has loaded this adapter or version (llm/params).
+      throw new NoRouteError(
+        `no worker holds '${model}': push it with 'llmwire params push' or wait for the workers to load it`,
+        {
+          details: {
+            param: 'model',
+            model: t.model,
+            ...(t.adapter === undefined ? {} : { adapter: t.adapter }),
+            ...(t.version === undefined ? {} : { version: t.version }),
+          },
+        },
+      );
+    }
+  }
+
+  /** The request as dispatched: its model pinned to a version when a rollout picks one. */
+  private routed<R extends { model: string }>(request: R): R {
+    const model = this.options.rollouts?.choose(request.model) ?? request.model;
+    return model === request.model ? request : { ...request, model };
   }
 
   private pick(
@@ -158,10 +184,11 @@ export class Dispatcher {
 
   /** Streams a chat/completion answer; returns the whole result, every delta joined in. */
   async *chat(
-    request: InferenceRequest,
+    asked: InferenceRequest,
     call: CallOptions,
   ): AsyncGenerator<TokenDelta, InferenceResult> {
     const { bus, registry } = this.options;
+    const request = this.routed(asked);
     const ctx: RouteContext = {
       request,
       prefixHashes: prefixBlockHashes(promptText(request)),
@@ -269,7 +296,8 @@ export class Dispatcher {
     });
   }
 
-  async embed(request: EmbeddingRequest, call: CallOptions): Promise<EmbeddingResult> {
+  async embed(asked: EmbeddingRequest, call: CallOptions): Promise<EmbeddingResult> {
+    const request = this.routed(asked);
     const excluded = new Set<string>();
     const ctx: RouteContext = {
       request: { model: request.model, prompt: '' },

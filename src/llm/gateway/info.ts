@@ -1,4 +1,5 @@
 // The gateway's read-only endpoints: the models served, the live workers, and readiness.
+import { modelAllowed } from './auth.js';
 import { sendJson, type Ctx } from './http.js';
 import type { WorkerRegistry } from './registry.js';
 
@@ -11,7 +12,11 @@ export function modelApis(registry: WorkerRegistry): Map<string, string[]> {
   const apis = new Map<string, Set<string>>();
   for (const w of registry.all()) {
     if (w.status !== 'ready') continue;
-    for (const m of w.models) {
+    // Adapters a worker has loaded are listed as `model@adapter` (llm/params).
+    const adapters = w.params
+      .filter((p) => p.state === 'loaded' && p.adapter !== undefined && w.models.includes(p.model))
+      .map((p) => `${p.model}@${p.adapter}`);
+    for (const m of [...w.models, ...adapters]) {
       const set = apis.get(m) ?? new Set<string>();
       if (w.serves.includes('chat')) for (const api of CHAT_APIS) set.add(api);
       if (w.serves.includes('embeddings')) for (const api of EMBEDDING_APIS) set.add(api);
@@ -32,9 +37,7 @@ export function modelApis(registry: WorkerRegistry): Map<string, string[]> {
  */
 export function listModels(ctx: Ctx, registry: WorkerRegistry): void {
   const allowed = ctx.tenant.models;
-  const models = [...modelApis(registry)].filter(
-    ([m]) => allowed === undefined || allowed.includes(m),
-  );
+  const models = [...modelApis(registry)].filter(([m]) => modelAllowed(allowed, m));
   if (ctx.req.headers['anthropic-version'] !== undefined) {
     const data = models.map(([id, apis]) => ({
       type: 'model',
@@ -70,6 +73,7 @@ export function listWorkers(ctx: Ctx, registry: WorkerRegistry): void {
     capacity: w.capacity,
     inflight: w.inflight,
     cachedBlocks: w.prefixHashes.size,
+    params: w.params,
     lastSeenMs: now - w.lastSeen,
   }));
   sendJson(ctx, 200, { workers });

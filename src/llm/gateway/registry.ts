@@ -4,9 +4,13 @@ import type { Bus } from '../../bus/index.js';
 import type { Subscription } from '../../bus/subscription.js';
 import {
   InvalidMessageError,
+  isParamsTarget,
+  parseTarget,
   validateBody,
   type Envelope,
+  type HeldParams,
   type Heartbeat,
+  type ParamsTarget,
 } from '../../protocol/index.js';
 import { isValidSubject } from '../../transport/subject.js';
 import type { WorkerView } from '../routing/policy.js';
@@ -29,6 +33,19 @@ export interface WorkerEntry extends WorkerView {
    * identity. Replies to requests sent to this worker must carry the same (bus `from`).
    */
   source: string | undefined;
+  /** The params versions it announces (llm/params). */
+  params: readonly HeldParams[];
+}
+
+/** True when the worker has loaded what `t` names (an adapter, a version, or both). */
+export function holds(w: { params: readonly HeldParams[] }, t: ParamsTarget): boolean {
+  return w.params.some(
+    (p) =>
+      p.state === 'loaded' &&
+      p.model === t.model &&
+      p.adapter === t.adapter &&
+      (t.version === undefined || p.version === t.version),
+  );
 }
 
 const SWEEP_MS = 100;
@@ -93,12 +110,36 @@ export class WorkerRegistry {
     return [...this.workers.values()];
   }
 
-  /** Ready workers serving `model`. */
+  /**
+   * Ready workers serving `model`; for `model@adapter`, `model@adapter:version` or
+   * `model:version`, only those that have loaded it (llm/params).
+   */
   forModel(model: string): WorkerEntry[] {
+    return this.serving(model, true);
+  }
+
+  /** Live workers (draining ones too, unless `ready`) serving what `name` names. */
+  serving(name: string, ready = false): WorkerEntry[] {
+    const t = this.target(name);
     const out: WorkerEntry[] = [];
-    for (const w of this.workers.values())
-      if (w.status === 'ready' && w.models.includes(model)) out.push(w);
+    for (const w of this.workers.values()) {
+      if (ready && w.status !== 'ready') continue;
+      if (!w.models.includes(t.model)) continue;
+      if (isParamsTarget(t) && !holds(w, t)) continue;
+      out.push(w);
+    }
     return out;
+  }
+
+  /** What a request's model names, read against the models workers serve. */
+  target(name: string): ParamsTarget {
+    return parseTarget(name, (m) => this.isModel(m));
+  }
+
+  /** True when some live worker serves `model` (a base model name). */
+  isModel(model: string): boolean {
+    for (const w of this.workers.values()) if (w.models.includes(model)) return true;
+    return false;
   }
 
   /** Models of every live worker, draining ones included (their model is known, just busy). */
@@ -165,6 +206,7 @@ export class WorkerRegistry {
       firstSeen: known?.firstSeen ?? now,
       beats: (known?.beats ?? 0) + 1,
       serves: hb.serves ?? ['chat', 'embeddings'],
+      params: hb.params ?? [],
     };
     this.workers.set(hb.worker, entry);
     if (known === undefined) this.emit({ type: 'joined', worker: entry });
@@ -173,7 +215,8 @@ export class WorkerRegistry {
     else if (
       hb.status !== known.status ||
       hb.capacity !== known.capacity ||
-      hb.models.join('\n') !== known.models.join('\n')
+      hb.models.join('\n') !== known.models.join('\n') ||
+      JSON.stringify(hb.params ?? []) !== JSON.stringify(known.params)
     )
       this.emit({ type: 'changed', worker: entry });
   }

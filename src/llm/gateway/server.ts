@@ -47,6 +47,7 @@ import { listModels, listWorkers, readiness } from './info.js';
 import { callOptions } from './headers.js';
 import { RequestObservation, type ObservationSinks } from './observation.js';
 import { WorkerRegistry } from './registry.js';
+import { GatewayRollouts } from './rollouts.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
 import { processResponseRecords, ResponsesApi } from './responses/index.js';
@@ -84,6 +85,8 @@ function decodeSegment(segment: string): string {
 export class Gateway {
   readonly server: Server;
   readonly registry: WorkerRegistry;
+  /** Params rollouts: the version unpinned requests go to, and each rollout's progress. */
+  readonly rollouts: GatewayRollouts;
   readonly dispatcher: Dispatcher;
   readonly admission: AdmissionController;
   /** This gateway's metrics (its own prom-client Registry), when enabled. */
@@ -130,11 +133,13 @@ export class Gateway {
     this.registry = new WorkerRegistry(options.bus, 3, llmSubjects(options.namespace));
     this.log = options.logger ?? silentLogger;
     logRegistry(this.registry, this.log);
+    this.rollouts = new GatewayRollouts(options.bus, this.registry, options.namespace, this.log);
     const defaultPolicy = options.routing?.policy ?? 'least-outstanding';
     const modelPolicies = options.routing?.models ?? {};
     this.dispatcher = new Dispatcher({
       bus: options.bus,
       registry: this.registry,
+      rollouts: this.rollouts,
       ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
       maxAttempts: options.maxAttempts ?? 3,
       policyFor: (model) => {
@@ -241,6 +246,7 @@ export class Gateway {
 
   async listen(): Promise<string> {
     await this.registry.start();
+    await this.rollouts.start();
     await this.responses.start();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -279,7 +285,8 @@ export class Gateway {
     try {
       const lease = await this.admission.admit({
         tenant: ctx.tenant.name,
-        model: request.model,
+        // Admission slots are per model: an adapter or a version shares its model's.
+        model: this.registry.target(request.model).model,
         priority: call.prio,
         estimatedTokens: estimateTokens(request),
         deadline: call.deadline,
@@ -297,6 +304,7 @@ export class Gateway {
     await this.responses.close();
     this.observability.close();
     this.admission.close();
+    this.rollouts.stop();
     this.registry.stop();
     this.server.closeIdleConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

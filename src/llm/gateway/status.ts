@@ -1,10 +1,12 @@
 // GET /v1/llmwire/status: what an operator asks first — the live workers and their load, the
 // admission queue of each model, and whether the gateway's bus is connected.
 import type { Bus } from '../../bus/index.js';
+import type { HeldParams } from '../../protocol/index.js';
 import type { TransportStatus } from '../../transport/transport.js';
 import type { AdmissionController } from '../routing/index.js';
 import { sendJson, type Handler } from './http.js';
 import type { WorkerRegistry } from './registry.js';
+import type { RolloutStatus } from './rollouts.js';
 
 /** A heartbeat this many intervals old marks the worker `late` (it is dropped after three). */
 const LATE_AFTER_INTERVALS = 1.5;
@@ -21,6 +23,8 @@ export interface GatewayStatus {
   };
   workers: WorkerStatus[];
   queues: QueueStatus[];
+  /** Params rollouts and how far the fleet has got with each (llm/params). */
+  rollouts?: RolloutStatus[];
 }
 
 export interface WorkerStatus {
@@ -38,6 +42,8 @@ export interface WorkerStatus {
   lastHeartbeatAgeMs: number;
   heartbeatIntervalMs: number;
   uptimeMs: number;
+  /** The params versions it holds (llm/params). */
+  params?: readonly HeldParams[];
 }
 
 export interface QueueStatus {
@@ -54,6 +60,7 @@ export interface QueueStatus {
 export interface StatusSources {
   readonly registry: WorkerRegistry;
   readonly admission: AdmissionController;
+  readonly rollouts?: { status(): RolloutStatus[] };
 }
 
 /** The route handler; follows the bus transport's state from the moment it is made. */
@@ -91,6 +98,7 @@ export function statusRoute(sources: StatusSources, bus: Bus): Handler {
         lastHeartbeatAgeMs: now - w.lastSeen,
         heartbeatIntervalMs: w.intervalMs,
         uptimeMs: now - w.firstSeen,
+        ...(w.params.length === 0 ? {} : { params: w.params }),
       }));
     const queues = admission.modelNames().map((model): QueueStatus => {
       const s = admission.snapshot(model);
@@ -104,7 +112,14 @@ export function statusRoute(sources: StatusSources, bus: Bus): Handler {
         serviceMs: s.serviceMs === undefined ? null : Math.round(s.serviceMs),
       };
     });
-    const body: GatewayStatus = { time: now, bus: { ...state }, workers, queues };
+    const rollouts = sources.rollouts?.status() ?? [];
+    const body: GatewayStatus = {
+      time: now,
+      bus: { ...state },
+      workers,
+      queues,
+      ...(rollouts.length === 0 ? {} : { rollouts }),
+    };
     sendJson(ctx, 200, body);
     return Promise.resolve();
   };

@@ -24,6 +24,7 @@ import {
   recordStoreSubjects,
 } from '../../transport/nats/names.js';
 import { responseStoreName } from '../gateway/responses/store.js';
+import { paramsStoreName } from '../params/service.js';
 import { llmSubjects } from '../subjects.js';
 import { peerIdentity, type Identity } from './roles.js';
 
@@ -110,7 +111,9 @@ export function natsAuthorization(input: NatsConfigInput): string {
       user: identity.name,
       password,
       permissions: {
-        publish: widen(grant.publish ?? {}, extraPublish),
+        // Its own inbox too: the NATS transport answers a request nobody serves with a
+        // `no_responders` error published there.
+        publish: widen(grant.publish ?? {}, [...extraPublish, inbox(identity.name)]),
         subscribe: widen(grant.subscribe ?? {}, [inbox(identity.name)]),
         allowResponses: grant.allowResponses !== false,
       },
@@ -127,12 +130,30 @@ export function natsAuthorization(input: NatsConfigInput): string {
             s.chat('*'),
             s.embed('*'),
             s.responseCancel,
+            // The params rollout service (llmwire up and gateway run it): it announces records
+            // and answers the operators and observers who push and list them, and itself.
+            s.paramsList,
+            s.paramsRollouts,
+            inbox(name),
+            ...ofRole('operator').map(inbox),
+            ...ofRole('observer').map(inbox),
             ...workerInboxes,
             // Stored responses (the Responses API) in their JetStream KV bucket.
             ...recordStoreSubjects(prefix, responseStoreName(input.namespace)),
+            // Params rollout records, in theirs.
+            ...recordStoreSubjects(prefix, paramsStoreName(input.namespace)),
           ],
         },
-        subscribe: { allow: [s.heartbeats, s.responseCancel, inbox(name)] },
+        subscribe: {
+          allow: [
+            s.heartbeats,
+            s.responseCancel,
+            s.paramsPush,
+            s.paramsList,
+            s.paramsRollouts,
+            inbox(name),
+          ],
+        },
         allowResponses: true,
       },
     });

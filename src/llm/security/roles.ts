@@ -49,18 +49,19 @@ export function roleDefaults(
       };
     case 'worker': {
       const ids = options.workers ?? [];
-      // Its own heartbeats, and blob reads (weights, adapters, data): never blob writes.
+      // Its own heartbeats, blob reads (weights, adapters, data; never blob writes), and params
+      // rollouts: it hears new records and asks for the current ones, but may not push one.
       return {
-        publish: { allow: [...ids.map((id) => s.heartbeat(id)), BLOB_READ_SUBJECTS] },
-        subscribe: { allow: ids.map((id) => `${s.address(id)}.>`) },
+        publish: { allow: [...ids.map((id) => s.heartbeat(id)), BLOB_READ_SUBJECTS, s.paramsList] },
+        subscribe: { allow: [...ids.map((id) => `${s.address(id)}.>`), s.paramsRollouts] },
         queues: none,
         allowResponses: true,
       };
     }
     case 'observer':
       return {
-        publish: none,
-        subscribe: { allow: [s.heartbeats] },
+        publish: { allow: [s.paramsList] },
+        subscribe: { allow: [s.heartbeats, s.paramsRollouts] },
         queues: none,
         allowResponses: false,
       };

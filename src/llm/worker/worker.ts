@@ -26,7 +26,8 @@ import {
   type InferenceRequest,
   type InferenceResult,
 } from '../../protocol/index.js';
-import type { Backend, TokenDelta } from '../backends/backend.js';
+import type { Backend, ParamsUse, TokenDelta } from '../backends/backend.js';
+import { ParamsHolder } from '../params/holder.js';
 import { isValidWorkerId, llmSubjects, type LlmSubjects } from '../subjects.js';
 import { wholeAnswer } from './whole.js';
 
@@ -47,6 +48,11 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Records a span per request when given; trace context travels either way. */
   tracer?: Tracer;
+  /**
+   * Params rollouts (llm/params): where versions are downloaded and how many per model and
+   * adapter stay loaded. On by default for a backend that can load params; `false` turns it off.
+   */
+  params?: { dir?: string; keepVersions?: number } | false;
 }
 
 /** What metrics see of a worker: each request's tokens and end, and each heartbeat. */
@@ -92,6 +98,8 @@ export class Worker {
   private readonly observer: WorkerObserver | undefined;
   private readonly log: Logger;
   private readonly tracer: Tracer | undefined;
+  /** The params versions this worker holds; undefined when rollouts are off. */
+  readonly params: ParamsHolder | undefined;
   private subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private state_: WorkerState = 'stopped';
@@ -112,6 +120,19 @@ export class Worker {
     this.observer = options.observer;
     this.tracer = options.tracer;
     this.log = (options.logger ?? silentLogger).child({ worker: this.id });
+    this.params =
+      options.params === false || this.backend.loadParams === undefined
+        ? undefined
+        : new ParamsHolder({
+            bus: this.bus,
+            backend: this.backend,
+            worker: this.id,
+            namespace: options.namespace,
+            dir: options.params?.dir,
+            keepVersions: options.params?.keepVersions,
+            onChange: () => this.beat(),
+            logger: this.log,
+          });
   }
 
   get state(): WorkerState {
@@ -142,6 +163,7 @@ export class Worker {
       ),
     ];
     await Promise.all(this.subs.map((s) => s.ready));
+    await this.params?.start();
     this.beat();
     this.timer = setInterval(() => this.beat(), this.heartbeatMs);
     this.timer.unref();
@@ -176,6 +198,7 @@ export class Worker {
     if (this.state_ === 'stopped') return;
     this.state_ = 'stopped';
     clearInterval(this.timer);
+    this.params?.stop();
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
     this.beat(true);
@@ -196,6 +219,8 @@ export class Worker {
     };
     const prefixes = this.backend.cachedPrefixes?.();
     if (prefixes !== undefined) hb.prefixHashes = prefixes.slice(-65_536);
+    const held = this.params?.list();
+    if (held !== undefined && held.length > 0) hb.params = held.slice(-1024);
     return hb;
   }
 
@@ -210,7 +235,17 @@ export class Worker {
     }
   }
 
-  private admit(model: string): void {
+  /** The backend's model and the params version a request's model names (llm/params). */
+  private target(model: string): { model: string; use?: ParamsUse } {
+    if (this.backend.models().includes(model)) return { model };
+    const found = this.params?.resolve(model);
+    if (found === undefined) {
+      throw new UnavailableError(`worker ${this.id} does not serve model '${model}'`);
+    }
+    return found;
+  }
+
+  private admit(model: string): { model: string; use?: ParamsUse } {
     if (this.state_ !== 'ready') {
       throw new UnavailableError(`worker ${this.id} is ${this.state_}`, {
         details: { worker: this.id },
@@ -221,9 +256,7 @@ export class Worker {
         details: { worker: this.id },
       });
     }
-    if (!this.backend.models().includes(model)) {
-      throw new UnavailableError(`worker ${this.id} does not serve model '${model}'`);
-    }
+    return this.target(model);
   }
 
   private done(outcome: 'completed' | 'failed' | 'cancelled'): void {
@@ -274,7 +307,7 @@ export class Worker {
     signal: AbortSignal,
   ): AsyncGenerator<TokenDelta, InferenceResult> {
     const request = msg.body;
-    this.admit(request.model);
+    const target = this.admit(request.model);
     this.stats.inflight++;
     const observe = this.observer?.request(this.id, request.model);
     let usage: InferenceResult['usage'] | undefined;
@@ -287,10 +320,14 @@ export class Worker {
     // The text travels in the chunks; the final result of a stream carries none of it again
     // (docs/protocol.md, inference.result), so nothing here holds the whole answer.
     try {
-      const gen = this.backend.generate(request, {
-        signal,
-        trace: { context: span.context, tracer: this.tracer },
-      });
+      const gen = this.backend.generate(
+        target.use === undefined ? request : { ...request, model: target.model },
+        {
+          signal,
+          trace: { context: span.context, tracer: this.tracer },
+          ...(target.use === undefined ? {} : { params: target.use }),
+        },
+      );
       for (;;) {
         const step = await gen.next();
         if (step.done === true) {
@@ -333,16 +370,20 @@ export class Worker {
     if (this.backend.embed === undefined) {
       throw new UnavailableError(`worker ${this.id} (${this.backend.kind}) has no embeddings`);
     }
-    this.admit(request.model);
+    const target = this.admit(request.model);
     this.stats.inflight++;
     const observe = this.observer?.request(this.id, request.model);
     const started = Date.now();
     const span = this.span(msg);
     try {
-      const result = await this.backend.embed(request, {
-        signal,
-        trace: { context: span.context, tracer: this.tracer },
-      });
+      const result = await this.backend.embed(
+        target.use === undefined ? request : { ...request, model: target.model },
+        {
+          signal,
+          trace: { context: span.context, tracer: this.tracer },
+          ...(target.use === undefined ? {} : { params: target.use }),
+        },
+      );
       this.done('completed');
       observe?.end('completed', result.usage);
       this.finished(msg, span, started, { outcome: 'completed' });

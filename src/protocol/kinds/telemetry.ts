@@ -1,5 +1,6 @@
 // heartbeat, metric, event, error: what components say about themselves and about failures.
 import { Type, type Static } from '@sinclair/typebox';
+import { HeldParamsSchema } from '../params.js';
 
 export const HeartbeatSchema = Type.Object({
   worker: Type.String({ minLength: 1, maxLength: 256 }),
@@ -15,6 +16,8 @@ export const HeartbeatSchema = Type.Object({
   serves: Type.Optional(
     Type.Array(Type.Union([Type.Literal('chat'), Type.Literal('embeddings')]), { maxItems: 2 }),
   ),
+  /** The parameter and adapter versions the worker holds (docs/protocol.md, "Params"). */
+  params: Type.Optional(Type.Array(HeldParamsSchema, { maxItems: 1024 })),
 });
 export type Heartbeat = Static<typeof HeartbeatSchema>;
 

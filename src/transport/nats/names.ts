@@ -119,6 +119,9 @@ export function recordStoreSubjects(prefix: string, store: string): string[] {
     `$JS.API.STREAM.CREATE.${stream}`,
     `$JS.API.STREAM.UPDATE.${stream}`,
     `$JS.API.STREAM.MSG.GET.${stream}`,
+    // A KV get reads by the stream's direct get API when the bucket allows it.
+    `$JS.API.DIRECT.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
   ];
 }
 

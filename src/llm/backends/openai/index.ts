@@ -14,7 +14,8 @@ import { Type } from '@sinclair/typebox';
 import { ConfigError, optionsCheck, UpstreamError } from '../../../protocol/index.js';
 import { SpanKind, traceFields, TraceSpan } from '../../../ops/index.js';
 import { promptText } from '../../routing/prefix.js';
-import type { Backend, GenerateEnd, GenerateOptions, TokenDelta } from '../backend.js';
+import type { Backend, GenerateEnd, GenerateOptions, ParamsLoad, TokenDelta } from '../backend.js';
+import { ParamsHook } from './params.js';
 import { ModelNames } from '../config.js';
 import { abortError, throwIfAborted } from '../signal.js';
 import { toUpstreamError } from './errors.js';
@@ -40,6 +41,11 @@ export interface OpenAIBackendOptions {
   continuation?: ContinuationMode;
   /** Ask for usage in the stream (stream_options.include_usage); off for servers that reject it. */
   streamUsage?: boolean;
+  /**
+   * Params rollouts (llm/params): a URL POSTed each version to load (`{action, model, adapter,
+   * version, path, sum, size}`); see params.ts. Absent: this backend takes no rollouts.
+   */
+  paramsHook?: string;
 }
 
 const WHAT = 'openai backend';
@@ -56,6 +62,7 @@ const checkOptions = optionsCheck(
         Type.Union([Type.Literal('instruct'), Type.Literal('final-message')]),
       ),
       streamUsage: Type.Optional(Type.Boolean()),
+      paramsHook: Type.Optional(Type.String({ minLength: 1 })),
     },
     { additionalProperties: false },
   ),
@@ -79,6 +86,14 @@ export class OpenAIBackend implements Backend {
   private readonly streamUsage: boolean;
   private served: string[];
   private readonly discover: boolean;
+  private readonly hook: ParamsHook | undefined;
+  /** Present only with a `paramsHook`, so a worker takes rollouts only then. */
+  readonly loadParams?: (load: ParamsLoad) => Promise<void>;
+  readonly unloadParams?: (p: {
+    model: string;
+    adapter?: string | undefined;
+    version: string;
+  }) => Promise<void>;
 
   constructor(options: OpenAIBackendOptions) {
     const o = checkOptions(options);
@@ -93,6 +108,12 @@ export class OpenAIBackend implements Backend {
     this.timeoutMs = o.timeoutMs ?? 60_000;
     this.continuation = o.continuation ?? 'instruct';
     this.streamUsage = o.streamUsage ?? true;
+    if (o.paramsHook !== undefined) {
+      const hook = new ParamsHook(o.paramsHook, { ...o.headers }, this.timeoutMs);
+      this.hook = hook;
+      this.loadParams = (load) => hook.load(load);
+      this.unloadParams = (p) => hook.unload(p);
+    }
     this.client = new OpenAI({
       baseURL,
       // The SDK insists on a key; servers without auth ignore it.
@@ -126,10 +147,14 @@ export class OpenAIBackend implements Backend {
   }
 
   async *generate(
-    request: InferenceRequest,
-    { signal, trace }: GenerateOptions,
+    asked: InferenceRequest,
+    { signal, trace, params }: GenerateOptions,
   ): AsyncGenerator<TokenDelta, GenerateEnd> {
     throwIfAborted(signal);
+    const request =
+      params === undefined || this.hook === undefined
+        ? asked
+        : { ...asked, model: this.hook.upstreamModel(asked.model, params) };
     const idle = new IdleTimer(this.timeoutMs);
     const upstreamSignal = AbortSignal.any([signal, idle.signal]);
     const span = upstreamSpan(trace, request.messages === undefined ? 'completions' : 'chat');

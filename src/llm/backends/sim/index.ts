@@ -12,7 +12,8 @@ import {
   WorkerLostError,
 } from '../../../protocol/index.js';
 import { PREFIX_BLOCK_CHARS, prefixBlockHashes, promptText } from '../../routing/prefix.js';
-import type { Backend, GenerateEnd, GenerateOptions, TokenDelta } from '../backend.js';
+import type { Backend, GenerateEnd, GenerateOptions, ParamsLoad, TokenDelta } from '../backend.js';
+import { SimParams } from './params.js';
 import { sleep, throwIfAborted, untilAborted } from '../signal.js';
 import { simEmbeddings } from './embed.js';
 import {
@@ -51,11 +52,23 @@ export class SimBackend implements Backend {
   private readonly cache: PrefixCache;
   /** One draw per request, in arrival order, for errorRate. */
   private readonly failures: SeededRandom;
+  /** The params versions loaded (a simulated load: the file is read, nothing else). */
+  private readonly params: SimParams;
 
   constructor(options: SimBackendOptions = {}) {
     this.options = resolveSimOptions(options);
     this.cache = new PrefixCache(this.options.cacheBlocks);
     this.failures = new SeededRandom('failure', this.options.failure.seed ?? this.options.seed);
+    this.params = new SimParams(this.options.paramsLoadMs);
+  }
+
+  loadParams(load: ParamsLoad): Promise<void> {
+    this.checkModel(load.model);
+    return this.params.load(load);
+  }
+
+  async unloadParams(p: { model: string; adapter?: string | undefined; version: string }) {
+    this.params.unload(p);
   }
 
   models(): string[] {
@@ -73,9 +86,10 @@ export class SimBackend implements Backend {
 
   async *generate(
     request: InferenceRequest,
-    { signal }: GenerateOptions,
+    { signal, params }: GenerateOptions,
   ): AsyncGenerator<TokenDelta, GenerateEnd> {
     throwIfAborted(signal);
+    if (params !== undefined) this.params.check(request.model, params);
     const prompt = promptText(request);
     const continueFrom = request.continue_from ?? '';
     const steps = this.steps(request, prompt, continueFrom);

@@ -60,6 +60,8 @@ export interface SimBackendOptions {
   /** Embedding size when the request sets no `dimensions`. Default 64. */
   embeddingDimensions?: number;
   failure?: SimFailureOptions;
+  /** How long loading a params version takes (a simulated weight or adapter load). Default 20. */
+  paramsLoadMs?: number;
   /** Called for each request once its prefill is costed (metrics, tests). */
   onPrefill?: (prefill: SimPrefill) => void;
 }
@@ -77,6 +79,7 @@ export interface ResolvedSimOptions {
   jitterMode: 'seeded' | 'random';
   cacheBlocks: number;
   embeddingDimensions: number;
+  paramsLoadMs: number;
   failure: {
     crashAfterTokens: number | undefined;
     mode: 'exit' | 'throw';
@@ -127,6 +130,7 @@ const checkSim = optionsCheck(
           { additionalProperties: false },
         ),
       ),
+      paramsLoadMs: Type.Optional(Ms),
       onPrefill: Type.Optional(Type.Function([Type.Unknown()], Type.Unknown())),
     },
     { additionalProperties: false },
@@ -156,6 +160,7 @@ export function resolveSimOptions(options: unknown): ResolvedSimOptions {
     jitterMode: o.jitterMode ?? 'seeded',
     cacheBlocks: o.cacheBlocks ?? 4096,
     embeddingDimensions: o.embeddingDimensions ?? 64,
+    paramsLoadMs: o.paramsLoadMs ?? 20,
     failure: {
       crashAfterTokens: failure.crashAfterTokens,
       mode: failure.mode ?? 'throw',

@@ -50,6 +50,7 @@ import { WorkerRegistry } from './registry.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
 import { processResponseRecords, ResponsesApi } from './responses/index.js';
+import { BatchesApi, batchRoutes, processBatchRecords } from './batches/index.js';
 import { httpsServerOptions } from '../../transport/tls.js';
 
 export { parsePriority, parseTimeout } from './headers.js';
@@ -107,6 +108,8 @@ export class Gateway {
     names: string[];
   }[] = [];
   readonly responses: ResponsesApi;
+  /** The Batch API and the Files API under it (batches/). */
+  readonly batches: BatchesApi;
   /** Path -> the methods it serves, for CORS preflights. */
   private readonly methods = new Map<string, string[]>();
   private readonly cors: Cors;
@@ -186,6 +189,19 @@ export class Gateway {
       options.bus,
       llmSubjects(options.namespace).responseCancel,
     );
+    this.batches = new BatchesApi(
+      {
+        bus: options.bus,
+        admission: this.admission,
+        dispatcher: this.dispatcher,
+        records: options.batchStore ?? processBatchRecords(options.namespace),
+        namespace: options.namespace,
+        bodyLimitBytes: this.options.bodyLimitBytes,
+        timeoutMs: this.options.defaultTimeoutMs,
+        log: this.log,
+      },
+      options.batches,
+    );
     const auth = authMiddleware(table, API_ROLES);
     const id = (ctx: Ctx) => ctx.params?.id ?? '';
     const watch = authMiddleware(table, WATCH_ROLES);
@@ -212,6 +228,7 @@ export class Gateway {
       'GET /v1/responses/{id}/input_items': compose([auth], (ctx) =>
         this.responses.inputItems(ctx, id(ctx)),
       ),
+      ...batchRoutes(this.batches, (h) => compose([auth], h)),
       'POST /v1/messages': compose([anthropicHeaders, auth], (ctx) => this.messages(ctx, false)),
       'POST /v1/messages/count_tokens': compose([anthropicHeaders, auth], (ctx) =>
         this.messages(ctx, true),
@@ -242,6 +259,7 @@ export class Gateway {
   async listen(): Promise<string> {
     await this.registry.start();
     await this.responses.start();
+    await this.batches.start();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port, this.options.host, () => {
@@ -294,6 +312,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    await this.batches.close();
     await this.responses.close();
     this.observability.close();
     this.admission.close();

@@ -9,7 +9,7 @@ import {
   errorFromWire,
   optionsCheck,
   toWireError,
-  UnavailableError,
+  ConfigError,
   type Envelope,
 } from '../protocol/index.js';
 import type { BlobStore } from '../transport/blobs.js';
@@ -126,8 +126,9 @@ class MessageBus implements Bus {
       if (blobStore !== undefined) return blobStore;
       own ??= core.transport.blobs?.();
       if (own === undefined) {
-        throw new UnavailableError(
-          `the ${core.transport.name} transport keeps no blobs; give the bus a blob store (createBus({ blobs }))`,
+        // Not retryable: the bus lacks a store until it is built with one.
+        throw new ConfigError(
+          `the ${core.transport.name} transport keeps no blobs: give the bus a blob store every peer reaches, createBus({ transport, blobs: store }) with e.g. the blobs() of a NATS, Redis or sqlite transport`,
         );
       }
       return own;

@@ -18,6 +18,8 @@ export interface TransportFactory {
   pair?: () => Promise<[Transport, Transport]>;
   /** The transport has no record stores (RabbitMQ, a hub client): `records` must be absent. */
   noRecords?: boolean;
+  /** The transport has no blob store (RabbitMQ, a hub client): `blobs` must be absent. */
+  noBlobs?: boolean;
 }
 
 /** Unique subject/queue-safe name for one test. */

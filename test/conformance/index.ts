@@ -1,4 +1,5 @@
 // Every conformance suite, for one transport factory.
+import { blobsSuite } from './blobs.js';
 import { coalesceSuite } from './coalesce.js';
 import type { TransportFactory } from './harness.js';
 import { pubsubSuite } from './pubsub.js';
@@ -20,4 +21,5 @@ export function runConformance(factory: TransportFactory): void {
   queuePoliciesSuite(factory);
   queueArgumentsSuite(factory);
   recordsSuite(factory);
+  blobsSuite(factory);
 }

@@ -4,5 +4,11 @@ import { runConformance } from '../conformance/index.js';
 import { openTransport, withBroker } from './amqp-harness.js';
 
 await withBroker('amqp transport conformance', () => {
-  runConformance({ name: 'amqp', create: () => openTransport(), slackMs: 50, noRecords: true });
+  runConformance({
+    name: 'amqp',
+    create: () => openTransport(),
+    slackMs: 50,
+    noRecords: true,
+    noBlobs: true,
+  });
 });

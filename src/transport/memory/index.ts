@@ -5,6 +5,7 @@ import type { Codec } from '../../codec/codec.js';
 import type { Envelope } from '../../protocol/index.js';
 import { ClosedError } from '../../protocol/index.js';
 import type { BlobStore } from '../blobs.js';
+import { contractBlobs } from '../blobs-contract.js';
 import { contractQueue } from '../queue-contract.js';
 import { contractRecords, resolveRecordOptions } from '../records-contract.js';
 import type { RecordStore, RecordStoreOptions } from '../records.js';
@@ -34,7 +35,7 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
   const records = new Map<string, Map<string, MemoryRecordEntry>>();
   const status = new StatusFeed();
   status.push({ type: 'connected' });
-  let blobs: MemoryBlobs | undefined;
+  let blobs: BlobStore | undefined;
   const codec = options.codec;
   let closed = false;
 
@@ -76,7 +77,10 @@ export function createMemoryTransport(options: MemoryTransportOptions = {}): Tra
     },
     blobs(): BlobStore {
       assertOpen();
-      return (blobs ??= new MemoryBlobs(assertOpen));
+      return (blobs ??= contractBlobs(new MemoryBlobs(assertOpen), {
+        isClosed: () => closed,
+        what: 'memory transport',
+      }));
     },
     status: (): AsyncIterable<TransportStatus> => status.iterate(),
     close() {

@@ -5,6 +5,8 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { createCodec, type Codec } from '../../codec/codec.js';
 import { ClosedError, ConfigError, type Envelope } from '../../protocol/index.js';
+import type { BlobStore } from '../blobs.js';
+import { contractBlobs } from '../blobs-contract.js';
 import { contractQueue } from '../queue-contract.js';
 import { contractRecords, resolveRecordOptions } from '../records-contract.js';
 import type { RecordStore, RecordStoreOptions } from '../records.js';
@@ -21,6 +23,7 @@ import type {
   TransportStatus,
   TransportSubscription,
 } from '../transport.js';
+import { NatsBlobs } from './blobs.js';
 import { connectNats, followStatus, type NatsCredentials } from './connect.js';
 import { payloadLimit, type NatsContext } from './context.js';
 import { CONTROL_ROOT, DEFAULT_STREAM_PREFIX } from './names.js';
@@ -29,7 +32,13 @@ import { NatsQueue } from './queue.js';
 import { NatsRecords } from './records.js';
 
 export type { NatsCredentials } from './connect.js';
-export { recordBucket, recordStoreSubjects } from './names.js';
+export {
+  blobBucket,
+  blobReadSubjects,
+  blobWriteSubjects,
+  recordBucket,
+  recordStoreSubjects,
+} from './names.js';
 
 export interface NatsTransportOptions {
   /**
@@ -124,6 +133,7 @@ class NatsTransport implements Transport {
   private readonly queues = new Map<string, NatsQueue>();
   /** By name and ttlMs: the bucket is opened once per pair. */
   private readonly recordStores = new Map<string, NatsRecords>();
+  private blobStore: BlobStore | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -217,6 +227,14 @@ class NatsTransport implements Transport {
       this.recordStores.set(id, store);
     }
     return contractRecords(store, { isClosed: () => this.closed, what: 'nats transport' });
+  }
+
+  blobs(): BlobStore {
+    if (this.closed) throw new ClosedError('nats transport');
+    return (this.blobStore ??= contractBlobs(new NatsBlobs(this.ctx), {
+      isClosed: () => this.closed,
+      what: 'nats transport',
+    }));
   }
 
   status(): AsyncIterable<TransportStatus> {

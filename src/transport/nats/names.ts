@@ -118,9 +118,36 @@ export function recordStoreSubjects(prefix: string, store: string): string[] {
     `$JS.API.STREAM.INFO.${stream}`,
     `$JS.API.STREAM.CREATE.${stream}`,
     `$JS.API.STREAM.UPDATE.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}.>`,
     `$JS.API.STREAM.MSG.GET.${stream}`,
   ];
+}
+
+/** Object Store bucket of the blob store (blobs.ts): stream `OBJ_<bucket>`, subjects `$O.<bucket>.>`. */
+export function blobBucket(prefix: string): string {
+  return `${prefix}_BLOBS`;
+}
+
+/**
+ * The subjects a NATS user must be allowed to publish on to read the blob store
+ * (docs/protocol.md, "Blob stores"): stream info, an object's metadata (MSG.GET), and the
+ * ordered consumers that read an object's chunks or list the bucket. Their messages and the
+ * JetStream replies come to the user's inbox; nothing here writes to the bucket.
+ */
+export function blobReadSubjects(prefix: string): string[] {
+  const stream = `OBJ_${blobBucket(prefix)}`;
+  return [
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+  ];
+}
+
+/** What a writer needs besides reading: the bucket's subjects, creating it, purging chunks. */
+export function blobWriteSubjects(prefix: string): string[] {
+  const bucket = blobBucket(prefix);
+  const stream = `OBJ_${bucket}`;
+  return [`$O.${bucket}.>`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.PURGE.${stream}`];
 }
 
 /** Prefix of the subjects private to one connection (`_LLMW.<nuid>`). */

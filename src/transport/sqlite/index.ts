@@ -9,6 +9,9 @@ import { contractRecords, resolveRecordOptions } from '../records-contract.js';
 import type { RecordStore, RecordStoreOptions } from '../records.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import type { DurableQueue, QueueOptions, Transport } from '../transport.js';
+import type { BlobStore } from '../blobs.js';
+import { contractBlobs } from '../blobs-contract.js';
+import { SqliteBlobs } from './blobs.js';
 import { TxEffects } from './effects.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteQueue, type QueueContext } from './queue.js';
@@ -81,6 +84,7 @@ export function createSqliteTransport(options: SqliteTransportOptions): Transpor
     },
   };
 
+  let blobs: BlobStore | undefined;
   let recordStatements: RecordStatements | undefined;
   const recordsCtx: RecordsContext = {
     commit,
@@ -112,6 +116,13 @@ export function createSqliteTransport(options: SqliteTransportOptions): Transpor
       if (closed) throw new ClosedError('sqlite transport');
       const store = new SqliteRecords(name, resolveRecordOptions(name, recordOptions), recordsCtx);
       return contractRecords(store, { isClosed: () => closed, what: 'sqlite transport' });
+    },
+    blobs(): BlobStore {
+      if (closed) throw new ClosedError('sqlite transport');
+      return (blobs ??= contractBlobs(new SqliteBlobs(db, commit), {
+        isClosed: () => closed,
+        what: 'sqlite transport',
+      }));
     },
     close() {
       closing ??= close();

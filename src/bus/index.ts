@@ -29,3 +29,31 @@ export {
   type BlobReader,
   type BlobEntry,
 } from './blobs.js';
+export {
+  createScatter,
+  type Scatter,
+  type ScatterOptions,
+  type ShardBody,
+  type ShardContext,
+  type ShardHandler,
+  type StartOptions,
+  type WorkOptions,
+} from './scatter.js';
+export {
+  ScatterJob,
+  type ScatterProgress,
+  type ScatterResult,
+  type ScatterStatus,
+  type ShardOutcome,
+  type WaitOptions,
+} from './scatter-job.js';
+export { type ShardFailureMode } from './job-records.js';
+export {
+  createPipeline,
+  type Pipeline,
+  type PipelineOptions,
+  type PipelineOutput,
+  type StageBody,
+  type StageContext,
+  type StageSpec,
+} from './pipeline.js';

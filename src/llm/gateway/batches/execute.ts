@@ -6,6 +6,7 @@ import {
   ERROR_TABLE,
   MIN_PRIORITY,
   toWireError,
+  CancelledError,
   NotFoundError,
   type EmbeddingResult,
   type InferenceResult,
@@ -36,6 +37,8 @@ export interface Job {
   requestId: string;
   line: BatchLine;
   signal: AbortSignal;
+  /** Asked once the line has a slot: false when its batch was cancelled meanwhile. */
+  runs?: () => boolean;
 }
 
 const BACKOFF_MS = [250, 1000, 3000, 8000, 15000];
@@ -64,6 +67,7 @@ export async function executeLine(host: ExecuteHost, job: Job): Promise<StoredRe
       // A model no worker serves yet may be one whose workers have not been heard from (a
       // gateway just restarted): it is retried like an overload.
       const retryable = wire.retryable || wire instanceof NotFoundError;
+      if (wire instanceof CancelledError) throw wire;
       if (!retryable || attempt + 1 >= host.attempts) return errorResult(job, wire);
       const hinted = wire.details?.retryAfterMs;
       const wait = typeof hinted === 'number' ? hinted : (BACKOFF_MS[attempt] ?? 15000);
@@ -79,6 +83,7 @@ async function attemptLine(host: ExecuteHost, job: Job): Promise<StoredResult> {
   host.dispatcher.checkModel(model);
   const release = await host.slots.acquire(model, job.signal);
   try {
+    if (job.runs?.() === false) throw new CancelledError('batch cancelled');
     const deadline = Date.now() + host.timeoutMs;
     const lease = await host.admission.admit({
       tenant: job.tenant.name,

@@ -32,8 +32,10 @@ export { FilesApi } from './files.js';
 export interface BatchOptions {
   /** Fraction of a model's worker slots batch requests may hold at once (0 < share <= 1). Default 0.5. */
   slotShare?: number;
-  /** Batches one gateway runs at once. Default 4. */
+  /** Batches one gateway coordinates at once. Default 4. */
   concurrency?: number;
+  /** Lines one gateway takes from the batch queue at once (they then wait for a slot). Default 64. */
+  shards?: number;
   /** How long a gateway holds a batch before another may take it over. Default 30000. */
   leaseMs?: number;
   /** How often a running batch's request_counts are written. Default 1000. */
@@ -50,6 +52,7 @@ export const checkBatchOptions = optionsCheck(
     {
       slotShare: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
       concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+      shards: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
       leaseMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
       progressMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 60_000 })),
       maxFileBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
@@ -121,6 +124,8 @@ export class BatchesApi {
     this.runner = new BatchRunner(
       host.bus,
       batchQueueName(host.namespace),
+      host.namespace,
+      host.records,
       this.store,
       fileStore,
       {
@@ -132,6 +137,7 @@ export class BatchesApi {
       },
       {
         concurrency: options.concurrency ?? 4,
+        shards: options.shards ?? 64,
         leaseMs: options.leaseMs ?? 30_000,
         progressMs: options.progressMs ?? 1000,
       },
@@ -240,9 +246,9 @@ export class BatchesApi {
       stored.batch.cancelling_at = Math.floor(Date.now() / 1000);
       await this.store.put(stored);
     }
-    if (!this.runner.cancelLocal(id)) {
-      this.host.bus.publish(this.subject('gateway.batches.cancel'), { id }, { kind: 'event' });
-    }
+    // Every gateway runs lines of the batch: each is told to run no more of them.
+    this.runner.cancelLocal(id);
+    this.host.bus.publish(this.subject('gateway.batches.cancel'), { id }, { kind: 'event' });
     sendJson(ctx, 200, stored.batch);
   }
 }

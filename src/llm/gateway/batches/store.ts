@@ -1,9 +1,9 @@
 // Where batches are kept: each batch's state (the OpenAI `Batch` object, its tenant) as one
 // record in a record store (the bus's durable store: the SQLite journal on the embedded default,
-// a JetStream KV bucket on NATS, Redis keys on Redis), the result of each request as a record
-// of its own under `<batch id>.r<line index>` until the batch is gathered into its output
-// file, and an index entry per batch (an empty blob named by tenant) from which a tenant's
-// batches are listed. A batch is only ever shown to the tenant that made it.
+// a JetStream KV bucket on NATS, Redis keys on Redis), and an index entry per batch (an empty
+// blob named by tenant) from which a tenant's batches are listed. The same store holds the
+// records of the batch's scatter job (`job.<batch id>...`, runner.ts) until it is gathered. A
+// batch is only ever shown to the tenant that made it.
 import { randomBytes } from 'node:crypto';
 import type { Blobs } from '../../../bus/blobs.js';
 import { NotFoundError, type WireError } from '../../../protocol/index.js';
@@ -157,20 +157,5 @@ export class BatchStore {
       if (stored !== undefined && stored.tenant === tenant) out.push(stored.batch);
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : 1));
-  }
-
-  async putResult(id: string, index: number, result: StoredResult): Promise<void> {
-    await this.records.put(`${id}.r${index}`, Buffer.from(JSON.stringify(result)));
-  }
-
-  async getResult(id: string, index: number): Promise<StoredResult | undefined> {
-    const found = await this.records.get(`${id}.r${index}`);
-    return found === undefined
-      ? undefined
-      : (JSON.parse(Buffer.from(found).toString('utf8')) as StoredResult);
-  }
-
-  async deleteResult(id: string, index: number): Promise<void> {
-    await this.records.delete(`${id}.r${index}`);
   }
 }

@@ -46,21 +46,21 @@ export interface BatchOptions {
   maxRequests?: number;
 }
 
-export const checkBatchOptions = optionsCheck(
-  'gateway.batches',
-  Type.Object(
-    {
-      slotShare: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
-      concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
-      shards: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
-      leaseMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
-      progressMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 60_000 })),
-      maxFileBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
-      maxRequests: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-    },
-    { additionalProperties: false },
-  ),
+/** The schema of BatchOptions (a config file's `gateway.batches`). */
+export const BatchOptionsSchema = Type.Object(
+  {
+    slotShare: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    shards: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+    leaseMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+    progressMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 60_000 })),
+    maxFileBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+    maxRequests: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  },
+  { additionalProperties: false },
 );
+
+export const checkBatchOptions = optionsCheck('gateway.batches', BatchOptionsSchema);
 
 /** What the API needs from the gateway. */
 export interface BatchHost {

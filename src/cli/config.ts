@@ -1,6 +1,7 @@
 // Configuration: a YAML or JSON file, then environment variables and flags on top, checked
 // against one schema with one clear message per wrong field.
 import { readFileSync } from 'node:fs';
+import { BatchOptionsSchema } from '../llm/gateway/batches/index.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../protocol/index.js';
@@ -119,6 +120,8 @@ export const ConfigSchema = Type.Object(
           ),
         ),
         bodyLimitBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+        /** The Batch API's share of the workers and its limits (llm/gateway/batches). */
+        batches: Type.Optional(BatchOptionsSchema),
         defaultTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
         maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
         /** Prometheus metrics at /metrics; default true. */

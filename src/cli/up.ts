@@ -26,6 +26,7 @@ import { busSecurity } from './crypto.js';
 import { logTransportStatus, OBSERVE_HELP, OBSERVE_OPTIONS, observe } from './observe.js';
 import { connectService, SERVICE_CONNECT_TIMEOUT_MS } from './connect.js';
 import { responseStore, untilSignal } from './runtime.js';
+import { batchStoreName } from '../llm/gateway/batches/index.js';
 import { readBroker, readServerTls } from './tls.js';
 
 /** The --transport and --connect-timeout-ms lines, the same for `up` and `gateway`. */
@@ -247,6 +248,10 @@ async function serve(
   const gateway = createGateway({
     bus,
     responseStore: responses.records,
+    // Batches resume after a restart where the transport keeps records (not on RabbitMQ).
+    ...(transport.records === undefined
+      ? {}
+      : { batchStore: transport.records(batchStoreName(config.namespace)) }),
     ...gatewayConfig,
     identities,
     ...(tls === undefined ? {} : { tls }),

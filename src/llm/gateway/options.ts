@@ -10,6 +10,8 @@ import type { Tenant } from './http.js';
 import type { HttpServerOptions } from './http-server.js';
 import type { ObservabilityOptions } from './observability.js';
 import type { ResponseRecords } from './responses/store.js';
+import type { RecordStore } from '../../transport/records.js';
+import type { BatchOptions } from './batches/index.js';
 
 export interface GatewayOptions extends ObservabilityOptions {
   bus: Bus;
@@ -53,6 +55,14 @@ export interface GatewayOptions extends ObservabilityOptions {
    * every gateway on the bus sees them. Default: this process's memory.
    */
   responseStore?: ResponseRecords;
+  /**
+   * Where the Batch API keeps batches and their results: the transport's `records('batches')`,
+   * so a batch resumes on any gateway of the bus. Default: this process's memory. The files
+   * are kept on the bus's blob store (`bus.blobs`).
+   */
+  batchStore?: RecordStore;
+  /** The Batch API's limits and its share of the workers (batches/index.ts has the defaults). */
+  batches?: BatchOptions;
   /** Timeouts and the connection cap of the HTTP server (http-server.ts has the defaults). */
   http?: HttpServerOptions;
 }

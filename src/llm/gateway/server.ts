@@ -51,6 +51,7 @@ import { GatewayRollouts } from './rollouts.js';
 import { SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
 import { processResponseRecords, ResponsesApi } from './responses/index.js';
+import { BatchesApi, batchRoutes, processBatchRecords } from './batches/index.js';
 import { httpsServerOptions } from '../../transport/tls.js';
 
 export { parsePriority, parseTimeout } from './headers.js';
@@ -110,6 +111,8 @@ export class Gateway {
     names: string[];
   }[] = [];
   readonly responses: ResponsesApi;
+  /** The Batch API and the Files API under it (batches/). */
+  readonly batches: BatchesApi;
   /** Path -> the methods it serves, for CORS preflights. */
   private readonly methods = new Map<string, string[]>();
   private readonly cors: Cors;
@@ -191,6 +194,19 @@ export class Gateway {
       options.bus,
       llmSubjects(options.namespace).responseCancel,
     );
+    this.batches = new BatchesApi(
+      {
+        bus: options.bus,
+        admission: this.admission,
+        dispatcher: this.dispatcher,
+        records: options.batchStore ?? processBatchRecords(options.namespace),
+        namespace: options.namespace,
+        bodyLimitBytes: this.options.bodyLimitBytes,
+        timeoutMs: this.options.defaultTimeoutMs,
+        log: this.log,
+      },
+      options.batches,
+    );
     const auth = authMiddleware(table, API_ROLES);
     const id = (ctx: Ctx) => ctx.params?.id ?? '';
     const watch = authMiddleware(table, WATCH_ROLES);
@@ -217,6 +233,7 @@ export class Gateway {
       'GET /v1/responses/{id}/input_items': compose([auth], (ctx) =>
         this.responses.inputItems(ctx, id(ctx)),
       ),
+      ...batchRoutes(this.batches, (h) => compose([auth], h)),
       'POST /v1/messages': compose([anthropicHeaders, auth], (ctx) => this.messages(ctx, false)),
       'POST /v1/messages/count_tokens': compose([anthropicHeaders, auth], (ctx) =>
         this.messages(ctx, true),
@@ -248,6 +265,7 @@ export class Gateway {
     await this.registry.start();
     await this.rollouts.start();
     await this.responses.start();
+    await this.batches.start();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port, this.options.host, () => {
@@ -301,6 +319,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    await this.batches.close();
     await this.responses.close();
     this.observability.close();
     this.admission.close();

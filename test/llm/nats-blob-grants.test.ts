@@ -109,6 +109,14 @@ if (await requires('nats blob grants', NEEDS.natsServer)) {
       storeDir: join(dir.path, 'js'),
       config: [readFileSync(auth, 'utf8')],
     }).start();
+    // Before any blob is written the bucket does not exist: a worker, which may not make it,
+    // finds nothing; a client is refused.
+    const { bus: early } = await busAs('gpu-1');
+    await assert.rejects(early.blobs.stat('params/m1'), { code: 'not_found' });
+    assert.deepEqual(await early.blobs.list(), []);
+    await assert.rejects(early.blobs.put('params/m1', data), { code: 'forbidden' });
+    const { bus: client } = await busAs('tenant-a');
+    await assert.rejects(client.blobs.stat('params/m1'), { code: 'forbidden' });
     // The operator publishes a blob for the others to try.
     const { bus } = await busAs('ops');
     await bus.blobs.put('params/m1', data, { version: 'v1', partBytes: 64 * 1024 });

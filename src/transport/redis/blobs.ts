@@ -78,7 +78,9 @@ export class RedisBlobs implements BlobStore {
     try {
       return await run();
     } catch (err) {
-      throw redisFailure(err, 'blob store');
+      // A MULTI with a refused command fails as EXECABORT; the refusal (NOPERM) is the cause.
+      const first = (err as { previousErrors?: unknown[] } | null)?.previousErrors?.[0];
+      throw redisFailure(first ?? err, 'blob store');
     }
   }
 

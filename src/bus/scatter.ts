@@ -216,12 +216,18 @@ export function createScatter<I = unknown, R = unknown>(
     const meta: JobMeta = existing ?? { v: 1, id, mode, retries, createdAt: Date.now() };
     if (existing === undefined) await putJson(records, metaKey(id), meta);
     const prio = startOptions.priority ?? 5;
+    // The message id is the job and shard: while the first copy is held, a second is a
+    // duplicate. Once it is gone, its outcome is written (before the ack), so a resumed start
+    // queues no shard that has one, and a first delivery need not look for one.
+    const enqueueShard = async (body: ShardBody, prio: number, resumed: boolean) => {
+      if (resumed && (await records.get(shardKey(body.job, body.shard))) !== undefined) return;
+      await queue.enqueue(body, { id: `${body.job}.${body.shard}`, prio });
+    };
     let shard = 0;
     let window: Promise<unknown>[] = [];
     for await (const item of items) {
       const body: ShardBody = { job: id, shard, mode: meta.mode, retries: meta.retries, item };
-      // The message id is the job and shard: a resumed start's second copy is a duplicate.
-      window.push(queue.enqueue(body, { id: `${id}.${shard}`, prio }));
+      window.push(enqueueShard(body, prio, existing !== undefined));
       shard++;
       if (window.length >= WINDOW) {
         await Promise.all(window);
@@ -285,7 +291,9 @@ async function runShard<I, R>(
   }
   const { job, shard, mode } = body;
   if (await stops.stopped(job)) return;
-  const earlier = await getJson<ShardRecord>(records, shardKey(job, shard));
+  // A redelivery may follow a run that wrote the outcome but died before its ack.
+  const earlier =
+    attempt > 1 ? await getJson<ShardRecord>(records, shardKey(job, shard)) : undefined;
   if (earlier !== undefined) {
     // Written by a run that died before it could stop the job: stop it now.
     if (!earlier.ok && mode !== 'partial') await stopFailed(records, stops, job, shard);

@@ -8,7 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { createBus, createScatter, type Bus, type ScatterProgress } from '../../src/bus/index.js';
+import {
+  createBus,
+  createScatter,
+  type Bus,
+  type ScatterProgress,
+  type ShardBody,
+} from '../../src/bus/index.js';
 import {
   ConfigError,
   InvalidMessageError,
@@ -259,6 +265,42 @@ for (const setup of SETUPS) {
       await worker.stop();
       assert.deepEqual(result.values, [1, 2, 3]);
       assert.equal(ran, 3);
+    });
+
+    test('scatter - a start interrupted mid-queue is completed by starting it again', async () => {
+      await using s = await busOn(setup);
+      const ran: number[] = [];
+      const scatter = createScatter<number, number>(s.bus, {
+        name: unique('sz'),
+        queue: fast,
+        handler: (n, ctx) => (ran.push(ctx.shard), n + 100),
+      });
+      // What a start killed after queueing shard 0 leaves, once shard 1 had also run.
+      const put = (key: string, value: unknown) =>
+        scatter.records.put(key, new TextEncoder().encode(JSON.stringify(value)));
+      await put('job.cut', { v: 1, id: 'cut', mode: 'fail', retries: 0, createdAt: Date.now() });
+      const body = (shard: number, item: number): ShardBody => ({
+        job: 'cut',
+        shard,
+        mode: 'fail',
+        retries: 0,
+        item,
+      });
+      await scatter.queue.enqueue(body(0, 10), { id: 'cut.0' });
+      await put('job.cut.s.1', { v: 1, ok: true, value: 111, attempt: 1 });
+      assert.equal((await scatter.job('cut').progress()).status, 'starting');
+
+      await scatter.start([10, 11, 12], { id: 'cut' });
+      assert.equal(
+        (await scatter.queue.stats()).ready,
+        2,
+        'shard 0 once, shard 1 not again, shard 2',
+      );
+      const worker = scatter.work({ concurrency: 2 });
+      const result = await scatter.job('cut').wait({ pollMs: 10 });
+      await worker.stop();
+      assert.deepEqual(result.values, [110, 111, 112]);
+      assert.deepEqual(ran.sort(), [0, 2]);
     });
 
     test('scatter - bad names, ids and options are config errors; an unknown job is not_found', async () => {

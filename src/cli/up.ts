@@ -260,8 +260,12 @@ async function serve(
   });
   started.push(() => gateway.close());
   // Params rollouts (llmwire params push): records kept on the transport's record store.
+  // A broker user without its subjects (an older nats-config) serves without it.
   const params = createParamsService({ bus, ...namespace });
-  await params.start();
+  await params.start().catch((err: unknown) => {
+    params.stop();
+    obs.logger.warn({ reason: maskCredentials(String(err)) }, 'params rollouts: service off');
+  });
   started.push(async () => params.stop());
   const hub = createBusHub(transport, {
     server: gateway.server,

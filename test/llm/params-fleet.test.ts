@@ -24,6 +24,7 @@ const KEYS = {
   workers: ['wk-gpu-1-0123456789abc', 'wk-gpu-2-0123456789abc', 'wk-gpu-3-0123456789abc'],
   plain: 'wk-gpu-4-0123456789abc',
   rogue: 'wk-rogue-0123456789abc',
+  prom: 'ob-prom-0123456789abcd',
 };
 
 async function waitUntil(
@@ -64,6 +65,7 @@ describe('params: an adapter pushed to a fleet of worker processes', () => {
           ...KEYS.workers.map((key, i) => ({ name: `gpu-${i + 1}`, role: 'worker', key })),
           { name: 'gpu-4', role: 'worker', key: KEYS.plain },
           { name: 'rogue', role: 'worker', key: KEYS.rogue },
+          { name: 'prom', role: 'observer', key: KEYS.prom },
         ],
       }),
     );
@@ -156,13 +158,14 @@ describe('params: an adapter pushed to a fleet of worker processes', () => {
     assert.match(shown.stdout, /ROLLOUT\s+VERSION\s+SHARE/);
     assert.match(shown.stdout, /sim@fr\s+v1\s+100%\s+-\s+3\/4/);
 
+    // An observer may watch the rollout (an operator too).
     const listed = await llmwire([
       'params',
       'status',
       '--connect',
       hubUrl,
       '--token',
-      KEYS.ops,
+      KEYS.prom,
       '--wait-ms',
       '800',
     ]);
@@ -188,10 +191,10 @@ describe('params: an adapter pushed to a fleet of worker processes', () => {
     assert.deepEqual([...served.keys()].sort(), ['gpu-1', 'gpu-2', 'gpu-3'], 'gpu-4 got none');
   });
 
-  test('a client or worker credential cannot push a rollout', async () => {
+  test('a client, worker or observer credential cannot push a rollout', async () => {
     const file = join(dir, 'evil.bin');
     writeFileSync(file, randomBytes(1000));
-    for (const key of [KEYS.tenant, KEYS.rogue]) {
+    for (const key of [KEYS.tenant, KEYS.rogue, KEYS.prom]) {
       const r = await llmwire([
         'params',
         'push',

@@ -45,13 +45,22 @@ export class GatewayRollouts {
     this.params = new Params(bus, { namespace });
   }
 
+  /** A bus that refuses the rollout subjects leaves the gateway routing without rollouts. */
   async start(): Promise<void> {
     this.stopped = false;
     this.sub = this.params.watch(
       (r) => this.table.put(r),
       (err) => this.bus.reportError(err),
     );
-    await this.sub.ready;
+    try {
+      await this.sub.ready;
+    } catch (err) {
+      this.log.warn(
+        { error: toWireError(err).code, subject: this.params.subjects.paramsRollouts },
+        'rollouts: cannot hear params rollouts; routing ignores them',
+      );
+      return;
+    }
     void this.catchUp();
   }
 

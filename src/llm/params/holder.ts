@@ -81,13 +81,25 @@ export class ParamsHolder {
     this.log = options.logger ?? silentLogger;
   }
 
-  /** Starts hearing rollouts and catches up on the current records (retried until answered). */
+  /**
+   * Starts hearing rollouts and catches up on the current records (retried until answered). A
+   * bus that refuses the subscription (permissions without the rollout subjects) leaves the
+   * worker serving without rollouts: logged, not fatal.
+   */
   async start(): Promise<void> {
     this.sub = this.params.watch(
       (r) => this.take(r),
       (err) => this.options.bus.reportError(err),
     );
-    await this.sub.ready;
+    try {
+      await this.sub.ready;
+    } catch (err) {
+      this.log.warn(
+        { error: toWireError(err).code, subject: this.params.subjects.paramsRollouts },
+        'params: cannot hear rollouts; this worker takes none',
+      );
+      return;
+    }
     void this.catchUp();
   }
 

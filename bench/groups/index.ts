@@ -11,6 +11,7 @@ import { instrumentationGroup } from './instrumentation.js';
 import { natsGroup } from './nats.js';
 import { routingGroup } from './routing.js';
 import { scaleGroup } from './scale.js';
+import { scatterGroup } from './scatter.js';
 import { securityGroup } from './security.js';
 import { sqliteQueueGroup } from './sqlite-queue.js';
 
@@ -27,4 +28,5 @@ export const GROUPS: readonly BenchGroup[] = [
   natsGroup,
   securityGroup,
   brokersQueueGroup,
+  scatterGroup,
 ];

@@ -79,6 +79,9 @@ const NOT_RUN: WireErrorBody = {
 export class ScatterJob<R = unknown> {
   /** Outcomes already read: an outcome, once written, is final, so it is read once. */
   private readonly known = new Map<number, ShardRecord>();
+  /** Every shard below this one has a known outcome. */
+  private frontier = 0;
+  private described: JobMeta | undefined;
 
   constructor(
     readonly id: string,
@@ -87,27 +90,47 @@ export class ScatterJob<R = unknown> {
 
   /** The job's description; rejects `not_found` when no job has this id. */
   async meta(): Promise<JobMeta> {
+    // Once it has its total the description never changes again.
+    if (this.described !== undefined) return this.described;
     const meta = await getJson<JobMeta>(this.store, metaKey(this.id));
     if (meta === undefined) {
       throw new NotFoundError(`no scatter job '${this.id}' in store '${this.store.name}'`);
     }
+    if (meta.total !== undefined) this.described = meta;
     return meta;
   }
 
   /** Reads how far the job is. Shards already seen finished are not read again. */
-  async progress(): Promise<ScatterProgress> {
+  progress(): Promise<ScatterProgress> {
+    return this.read('all');
+  }
+
+  /**
+   * Resolves once the job has finished (completed, partial, failed or cancelled). Each poll reads
+   * the shards in order from the first without an outcome, and stops at the first stretch that
+   * has one missing, so a poll costs a few reads however large the job: the counts given to
+   * `onProgress` are those of the shards read so far (a lower bound of `progress()`'s).
+   */
+  async wait(options: WaitOptions = {}): Promise<ScatterResult<R>> {
+    const pollMs = options.pollMs ?? 200;
+    for (;;) {
+      if (options.signal?.aborted) throw new CancelledError('stopped waiting for the job');
+      const progress = await this.read('frontier');
+      options.onProgress?.(progress);
+      if (FINISHED.has(progress.status)) return this.collect(progress.status);
+      await sleep(pollMs, options.signal);
+    }
+  }
+
+  private async read(how: 'all' | 'frontier'): Promise<ScatterProgress> {
     const meta = await this.meta();
     const stop = await getJson<StopRecord>(this.store, stopKey(this.id));
     if (meta.total === undefined) {
-      return {
-        status: stop ? 'cancelled' : 'starting',
-        total: undefined,
-        done: 0,
-        failed: 0,
-        pending: 0,
-      };
+      const status = stop ? 'cancelled' : 'starting';
+      return { status, total: undefined, done: 0, failed: 0, pending: 0 };
     }
-    await this.scan(meta.total);
+    if (how === 'all') await this.scan(meta.total);
+    else await this.scanFrontier(meta.total);
     let done = 0;
     let failed = 0;
     for (const r of this.known.values()) {
@@ -117,23 +140,11 @@ export class ScatterJob<R = unknown> {
     const pending = meta.total - done - failed;
     let status: ScatterStatus;
     if (stop?.reason === 'cancelled') status = 'cancelled';
-    else if (stop?.reason === 'failed' || (failed > 0 && meta.mode !== 'partial'))
+    else if (stop?.reason === 'failed' || (failed > 0 && meta.mode !== 'partial')) {
       status = 'failed';
-    else if (pending > 0) status = 'running';
+    } else if (pending > 0) status = 'running';
     else status = failed > 0 ? 'partial' : 'completed';
     return { status, total: meta.total, done, failed, pending };
-  }
-
-  /** Resolves once the job has finished (completed, partial, failed or cancelled). */
-  async wait(options: WaitOptions = {}): Promise<ScatterResult<R>> {
-    const pollMs = options.pollMs ?? 200;
-    for (;;) {
-      if (options.signal?.aborted) throw new CancelledError('stopped waiting for the job');
-      const progress = await this.progress();
-      options.onProgress?.(progress);
-      if (FINISHED.has(progress.status)) return this.collect(progress.status);
-      await sleep(pollMs, options.signal);
-    }
   }
 
   /**
@@ -176,6 +187,16 @@ export class ScatterJob<R = unknown> {
       else failures.push({ shard: r.shard, error: r.error });
     }
     return { id: this.id, status, total, values, failures };
+  }
+
+  /** Reads on from the first shard without an outcome, up to the first stretch with a gap. */
+  private async scanFrontier(total: number): Promise<void> {
+    for (let from = this.frontier; from < total; from += WINDOW) {
+      const to = Math.min(total, from + WINDOW);
+      await this.scan(to, from);
+      while (this.frontier < total && this.known.has(this.frontier)) this.frontier++;
+      if (this.frontier < to) return;
+    }
   }
 
   /** Reads the outcomes of shards [from, to) not yet known. */

@@ -85,7 +85,10 @@ export interface Scatter<I, R> {
   readonly records: RecordStore;
   /** Queues one shard per item; resolves once every shard is durable. */
   start(items: Iterable<I> | AsyncIterable<I>, options?: StartOptions): Promise<ScatterJob<R>>;
-  /** The job of this id, from any process (nothing is read until asked). */
+  /**
+   * The job of this id, from any process (nothing is read until asked). The same id gives the
+   * same handle while it is among the 256 used last.
+   */
   job(id: string): ScatterJob<R>;
   /** Runs the handler on shards from the queue until stopped. */
   work(options?: WorkOptions): Consumer;
@@ -142,6 +145,10 @@ const checkShardBody = optionsCheck('shard message', ShardBodySchema);
 /** Shard messages queued at once while starting a job. */
 const WINDOW = 64;
 const DEFAULT_MAX_ATTEMPTS = 25;
+/** Job handles a scatter keeps (least recently used dropped first). */
+const MAX_HANDLES = 256;
+/** How long a worker takes a job it saw running to be still running (ms). */
+const STOP_RECHECK_MS = 100;
 
 /** The records store a scatter or pipeline keeps, from the options or the transport. */
 export function recordsFor(
@@ -174,6 +181,19 @@ export function createScatter<I = unknown, R = unknown>(
   const maxAttempts = queueOptions.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const queue = bus.queue<ShardBody>(base, queueOptions);
   const records = recordsFor(bus, base, options.records, options.recordTtlMs);
+  // One handle per job id: a handle remembers the shards it saw finish, so a process asking
+  // for a job's progress again reads only the shards still pending.
+  const handles = new Map<string, ScatterJob<R>>();
+  const handleOf = (id: string): ScatterJob<R> => {
+    let handle = handles.get(id);
+    if (handle === undefined) {
+      handle = new ScatterJob<R>(id, records);
+      if (handles.size >= MAX_HANDLES) handles.delete(handles.keys().next().value!);
+    }
+    handles.delete(id);
+    handles.set(id, handle); // most recently used last
+    return handle;
+  };
 
   const start = async (
     items: Iterable<I> | AsyncIterable<I>,
@@ -189,7 +209,7 @@ export function createScatter<I = unknown, R = unknown>(
         `retries ${retries} must be less than the shard queue's maxAttempts (${maxAttempts})`,
       );
     }
-    const job = new ScatterJob<R>(id, records);
+    const job = handleOf(id);
     const existing = await getJson<JobMeta>(records, metaKey(id));
     if (existing?.total !== undefined) return job;
     // A start resumed after a crash keeps the job's first rules.
@@ -214,13 +234,14 @@ export function createScatter<I = unknown, R = unknown>(
     return job;
   };
 
+  const stops = new StopCache(records);
   const work = (workOptions: WorkOptions = {}): Consumer => {
     const handler = options.handler;
     if (handler === undefined) {
       throw new ConfigError(`scatter '${options.name}' was created without a handler to work with`);
     }
     return queue.consume(
-      (job) => runShard(records, handler, job.body, job.attempt, job.signal, maxAttempts),
+      (job) => runShard(records, stops, handler, job.body, job.attempt, job.signal, maxAttempts),
       {
         concurrency: workOptions.concurrency ?? 1,
         ...(workOptions.signal === undefined ? {} : { signal: workOptions.signal }),
@@ -235,7 +256,7 @@ export function createScatter<I = unknown, R = unknown>(
     start,
     job: (id: string) => {
       checkJobId(id);
-      return new ScatterJob<R>(id, records);
+      return handleOf(id);
     },
     work,
   };
@@ -249,6 +270,7 @@ export function createScatter<I = unknown, R = unknown>(
  */
 async function runShard<I, R>(
   records: RecordStore,
+  stops: StopCache,
   handler: ShardHandler<I, R>,
   raw: unknown,
   attempt: number,
@@ -262,11 +284,11 @@ async function runShard<I, R>(
     throw new InvalidMessageError('not a shard message', { cause });
   }
   const { job, shard, mode } = body;
-  if ((await records.get(stopKey(job))) !== undefined) return;
+  if (await stops.stopped(job)) return;
   const earlier = await getJson<ShardRecord>(records, shardKey(job, shard));
   if (earlier !== undefined) {
     // Written by a run that died before it could stop the job: stop it now.
-    if (!earlier.ok && mode !== 'partial') await stopFailed(records, job, shard);
+    if (!earlier.ok && mode !== 'partial') await stopFailed(records, stops, job, shard);
     return;
   }
   let value: R;
@@ -276,29 +298,65 @@ async function runShard<I, R>(
     const wire = toWireError(err);
     const retry = wire.retryable && attempt <= body.retries && attempt < maxAttempts;
     if (retry) throw err instanceof WireError ? err : wire;
-    await fail(records, body, wire.toWire(), attempt);
+    await fail(records, stops, body, wire.toWire(), attempt);
     return;
   }
   try {
     await putJson(records, shardKey(job, shard), { v: 1, ok: true, value, attempt });
   } catch (err) {
     if (!(err instanceof PayloadTooLargeError)) throw err;
-    await fail(records, body, err.toWire(), attempt);
+    await fail(records, stops, body, err.toWire(), attempt);
   }
 }
 
 async function fail(
   records: RecordStore,
+  stops: StopCache,
   body: ShardBody,
   error: WireErrorBody,
   attempt: number,
 ): Promise<void> {
   const record: ShardRecord = { v: 1, ok: false, error, attempt };
   await putJson(records, shardKey(body.job, body.shard), record);
-  if (body.mode !== 'partial') await stopFailed(records, body.job, body.shard);
+  if (body.mode !== 'partial') await stopFailed(records, stops, body.job, body.shard);
 }
 
-async function stopFailed(records: RecordStore, job: string, shard: number): Promise<void> {
+async function stopFailed(
+  records: RecordStore,
+  stops: StopCache,
+  job: string,
+  shard: number,
+): Promise<void> {
+  stops.stop(job);
   const stop: StopRecord = { v: 1, reason: 'failed', at: Date.now(), shard };
   await putJson(records, stopKey(job), stop);
+}
+
+/**
+ * Whether a job has stopped, as the workers of one process ask it before each shard. A stop
+ * is final, so a job seen stopped is remembered; one seen running is asked again after
+ * STOP_RECHECK_MS, so a cancel reaches every worker within that time and the shards of a
+ * running job cost one read of the stop record per job per interval, not one per shard.
+ */
+class StopCache {
+  private readonly seen = new Map<string, { stopped: boolean; at: number }>();
+  constructor(private readonly records: RecordStore) {}
+
+  /** This process stopped the job: its workers skip the rest at once. */
+  stop(job: string): void {
+    this.seen.set(job, { stopped: true, at: Date.now() });
+  }
+
+  async stopped(job: string): Promise<boolean> {
+    const now = Date.now();
+    const known = this.seen.get(job);
+    if (known !== undefined && (known.stopped || now - known.at < STOP_RECHECK_MS)) {
+      return known.stopped;
+    }
+    const stopped = (await this.records.get(stopKey(job))) !== undefined;
+    this.seen.delete(job);
+    this.seen.set(job, { stopped, at: now });
+    if (this.seen.size > MAX_HANDLES) this.seen.delete(this.seen.keys().next().value!);
+    return stopped;
+  }
 }

@@ -126,6 +126,15 @@ async function crashRun(
         `${SHARDS} shards (${twice} run again); results from ${pids.size} processes`,
     );
     assert.ok(twice > 0, 'a shard the killed process held ran again elsewhere');
+    // The scatter stage the killed process held was taken over: started again elsewhere, it
+    // found the job already queued and waited for it.
+    const takenOver = stages
+      .filter((s) => s !== victim)
+      .flatMap((s) => s.lines.filter((l) => l.startsWith('map ')));
+    assert.ok(
+      takenOver.some((l) => Number(l.split(' ')[2]) >= 2),
+      `the scatter stage was delivered again to another process: ${takenOver.join(', ')}`,
+    );
     assert.ok(
       victim.shards().length > 0 && stages.at(-1)!.shards().length > 0,
       'the killed process and its replacement both ran shards',

@@ -1,7 +1,9 @@
-// Scatter-gather in one process, on the memory transport (the reference) and on a SQLite file:
+// Scatter-gather in one process, on the memory transport (the reference), a SQLite file, NATS
+// and Redis:
 // results in shard order, the partial-failure rules, progress while running, cancellation,
 // idempotent starts, and a job resumed by a second bus on the same file.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,41 +16,74 @@ import {
   UpstreamError,
 } from '../../src/protocol/index.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
+import { createNatsTransport } from '../../src/transport/nats/index.js';
+import { createRedisTransport } from '../../src/transport/redis/index.js';
 import { createSqliteTransport } from '../../src/transport/sqlite/index.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { eventually, unique } from '../conformance/harness.js';
+import { NATS_URL, NEEDS, requires } from '../helpers/requires.js';
+import { deleteStreams } from '../transport/fixtures/nats-server.js';
+import { dropKeys, filePrefix, REDIS_URL } from '../transport/redis-harness.js';
 
 interface Setup {
   name: string;
-  transport: () => { transport: Transport; cleanup: () => void };
+  transport: () => Promise<{ transport: Transport; cleanup: () => Promise<void> | void }>;
 }
 
 const SETUPS: Setup[] = [
   {
     name: 'memory',
-    transport: () => ({ transport: createMemoryTransport(), cleanup: () => undefined }),
+    transport: () => Promise.resolve({ transport: createMemoryTransport(), cleanup: () => {} }),
   },
   {
     name: 'sqlite',
     transport: () => {
       const dir = mkdtempSync(join(tmpdir(), 'llmwire-scatter-'));
-      return {
+      return Promise.resolve({
         transport: createSqliteTransport({ path: join(dir, 'bus.db') }),
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
-      };
+      });
     },
   },
 ];
+if (await requires('scatter on nats', NEEDS.nats)) {
+  SETUPS.push({
+    name: 'nats',
+    transport: async () => {
+      const streamPrefix = `S${randomBytes(4).toString('hex')}`;
+      return {
+        transport: await createNatsTransport({
+          servers: NATS_URL,
+          streamPrefix,
+          onError: () => undefined,
+        }),
+        cleanup: () => deleteStreams(NATS_URL, streamPrefix),
+      };
+    },
+  });
+}
+if (await requires('scatter on redis', NEEDS.redis)) {
+  SETUPS.push({
+    name: 'redis',
+    transport: () => {
+      const prefix = filePrefix();
+      return Promise.resolve({
+        transport: createRedisTransport({ url: REDIS_URL, prefix }),
+        cleanup: async () => void (await dropKeys(prefix)),
+      });
+    },
+  });
+}
 
 async function busOn(setup: Setup): Promise<{ bus: Bus } & AsyncDisposable> {
-  const { transport, cleanup } = setup.transport();
+  const { transport, cleanup } = await setup.transport();
   const bus = createBus({ transport, onError: () => undefined });
   return {
     bus,
     async [Symbol.asyncDispose]() {
       await bus.close();
       await transport.close();
-      cleanup();
+      await cleanup();
     },
   };
 }
@@ -214,8 +249,10 @@ for (const setup of SETUPS) {
         queue: fast,
         handler: (n) => (ran++, n),
       });
-      await scatter.start([1, 2, 3], { id: 'job-1' });
-      await scatter.start([1, 2, 3], { id: 'job-1' });
+      const first = await scatter.start([1, 2, 3], { id: 'job-1' });
+      const again = await scatter.start([1, 2, 3], { id: 'job-1' });
+      assert.equal(again, first, 'one handle per job id');
+      assert.equal(scatter.job('job-1'), first);
       assert.equal((await scatter.queue.stats()).ready, 3);
       const worker = scatter.work({ concurrency: 2 });
       const result = await scatter.job('job-1').wait({ pollMs: 10 });

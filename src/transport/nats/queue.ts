@@ -4,9 +4,16 @@
 // letters in a second stream (dead-letters.ts). Receive pulls the classes highest first, holds
 // back messages whose key has an older unacked message (key-gate.ts), dead-letters expired ones
 // and those whose lease ran out on the last attempt, and moves delayed messages that fell due.
-import { headers, nanos, type Msg, type Subscription } from '@nats-io/transport-node';
+import {
+  headers,
+  nanos,
+  PermissionViolationError,
+  type Msg,
+  type Subscription,
+} from '@nats-io/transport-node';
 import {
   ClosedError,
+  ForbiddenError,
   PayloadTooLargeError,
   type Envelope,
   type WireErrorBody,
@@ -97,6 +104,11 @@ export class NatsQueue implements DurableQueue {
     this.setupDone ??= setupQueue(this.ctx.jsm, this.names, this.options, this.ctx.setup).catch(
       (err: unknown) => {
         this.setupDone = undefined;
+        // A user whose grants do not reach the queue's streams is refused, not told to retry.
+        const cause = (err as { cause?: unknown } | null)?.cause;
+        if (err instanceof PermissionViolationError || cause instanceof PermissionViolationError) {
+          throw new ForbiddenError(`NATS user may not use queue '${this.name}'`, { cause: err });
+        }
         throw brokerError(err, `setup of queue '${this.name}'`);
       },
     );

@@ -21,8 +21,13 @@ import {
   blobReadSubjects,
   blobWriteSubjects,
   DEFAULT_STREAM_PREFIX,
+  PULL_ROOT,
+  queueNames,
+  recordBucket,
+  queueSubjects,
   recordStoreSubjects,
 } from '../../transport/nats/names.js';
+import { batchGrantNames } from '../gateway/batches/index.js';
 import { responseStoreName } from '../gateway/responses/store.js';
 import { llmSubjects } from '../subjects.js';
 import { peerIdentity, type Identity } from './roles.js';
@@ -130,14 +135,41 @@ export function natsAuthorization(input: NatsConfigInput): string {
             ...workerInboxes,
             // Stored responses (the Responses API) in their JetStream KV bucket.
             ...recordStoreSubjects(prefix, responseStoreName(input.namespace)),
+            // The Files and Batch APIs: their records, queues and cancels, and the blob store.
+            ...batchGrants(prefix, input.namespace),
+            ...blobWrite,
           ],
         },
-        subscribe: { allow: [s.heartbeats, s.responseCancel, inbox(name)] },
+        subscribe: {
+          allow: [
+            s.heartbeats,
+            s.responseCancel,
+            batchGrantNames(input.namespace).cancel,
+            ...batchGrantNames(input.namespace).queues.map((q) => queueNames(prefix, q).wake),
+            // A queue consumer's pulls are answered on `_LLMW_PULL.<nuid>` (nats/names.ts),
+            // outside its reply root.
+            `${PULL_ROOT}.>`,
+            inbox(name),
+          ],
+        },
         allowResponses: true,
       },
     });
   }
   return render(users);
+}
+
+/** What the gateway's batches use on NATS (batches/index.ts names them). */
+function batchGrants(prefix: string, namespace: string | undefined): string[] {
+  const names = batchGrantNames(namespace);
+  return [
+    names.cancel,
+    ...recordStoreSubjects(prefix, names.records),
+    // A KV get of a bucket with direct get (the default of @nats-io/kv) asks DIRECT.GET.
+    `$JS.API.DIRECT.GET.KV_${recordBucket(prefix, names.records)}`,
+    `$JS.API.DIRECT.GET.KV_${recordBucket(prefix, names.records)}.>`,
+    ...names.queues.flatMap((q) => queueSubjects(prefix, q)),
+  ];
 }
 
 /** Adds subjects to an allow list; an absent list already allows everything. */

@@ -2,6 +2,7 @@
 // nats, ...) is a module in this folder added to this list.
 import type { BenchGroup } from '../group.js';
 import { blobsGroup } from './blobs.js';
+import { batchGroup } from './batch.js';
 import { brokersQueueGroup } from './brokers-queue.js';
 import { busGroup } from './bus.js';
 import { codecGroup } from './codec.js';
@@ -23,6 +24,7 @@ export const GROUPS: readonly BenchGroup[] = [
   gatewayApisGroup,
   instrumentationGroup,
   scaleGroup,
+  batchGroup,
   routingGroup,
   natsGroup,
   securityGroup,

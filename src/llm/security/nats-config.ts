@@ -21,8 +21,12 @@ import {
   blobReadSubjects,
   blobWriteSubjects,
   DEFAULT_STREAM_PREFIX,
+  PULL_ROOT,
+  queueNames,
+  queueSubjects,
   recordStoreSubjects,
 } from '../../transport/nats/names.js';
+import { batchGrantNames } from '../gateway/batches/index.js';
 import { responseStoreName } from '../gateway/responses/store.js';
 import { paramsStoreName } from '../params/service.js';
 import { llmSubjects } from '../subjects.js';
@@ -142,6 +146,9 @@ export function natsAuthorization(input: NatsConfigInput): string {
             ...recordStoreSubjects(prefix, responseStoreName(input.namespace)),
             // Params rollout records, in theirs.
             ...recordStoreSubjects(prefix, paramsStoreName(input.namespace)),
+            // The Files and Batch APIs: their records, queues and cancels, and the blob store.
+            ...batchGrants(prefix, input.namespace),
+            ...blobWrite,
           ],
         },
         subscribe: {
@@ -151,6 +158,11 @@ export function natsAuthorization(input: NatsConfigInput): string {
             s.paramsPush,
             s.paramsList,
             s.paramsRollouts,
+            batchGrantNames(input.namespace).cancel,
+            ...batchGrantNames(input.namespace).queues.map((q) => queueNames(prefix, q).wake),
+            // A queue consumer's pulls are answered on `_LLMW_PULL.<nuid>` (nats/names.ts),
+            // outside its reply root.
+            `${PULL_ROOT}.>`,
             inbox(name),
           ],
         },
@@ -159,6 +171,16 @@ export function natsAuthorization(input: NatsConfigInput): string {
     });
   }
   return render(users);
+}
+
+/** What the gateway's batches use on NATS (batches/index.ts names them). */
+function batchGrants(prefix: string, namespace: string | undefined): string[] {
+  const names = batchGrantNames(namespace);
+  return [
+    names.cancel,
+    ...recordStoreSubjects(prefix, names.records),
+    ...names.queues.flatMap((q) => queueSubjects(prefix, q)),
+  ];
 }
 
 /** Adds subjects to an allow list; an absent list already allows everything. */

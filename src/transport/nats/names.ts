@@ -153,6 +153,31 @@ export function blobWriteSubjects(prefix: string): string[] {
   return [`$O.${bucket}.>`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.PURGE.${stream}`];
 }
 
+/**
+ * The subjects a NATS user must be allowed to publish on to enqueue to, consume from and
+ * dead-letter on durable queue `name` (queue.ts): its work and dead-letter streams, their
+ * consumers and acks, its wake subject, and the KV bucket of parked messages.
+ */
+export function queueSubjects(prefix: string, name: string): string[] {
+  const n = queueNames(prefix, name);
+  const streams = [n.stream, n.dlqStream, `KV_${n.parkBucket}`];
+  return [
+    `${n.root}.>`,
+    `${n.dlqRoot}.>`,
+    n.wake,
+    `$KV.${n.parkBucket}.>`,
+    ...streams.flatMap((s) => [
+      `$JS.API.STREAM.*.${s}`,
+      `$JS.API.STREAM.MSG.*.${s}`,
+      `$JS.API.CONSUMER.*.${s}`,
+      `$JS.API.CONSUMER.*.${s}.>`,
+      `$JS.API.CONSUMER.DURABLE.CREATE.${s}.>`,
+      `$JS.API.CONSUMER.MSG.NEXT.${s}.>`,
+      `$JS.ACK.${s}.>`,
+    ]),
+  ];
+}
+
 /** Prefix of the subjects private to one connection (`_LLMW.<nuid>`). */
 /** The stream prefix when none is given (`streamPrefix`). */
 export const DEFAULT_STREAM_PREFIX = 'LLMWIRE';

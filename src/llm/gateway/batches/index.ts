@@ -22,6 +22,24 @@ import { BatchSlots } from './slots.js';
 import { BatchStore, FINAL, newBatchId, type StoredBatch } from './store.js';
 
 export { batchStoreName, processBatchRecords } from './store.js';
+import { batchStoreName } from './store.js';
+import { scatterPrefix } from './runner.js';
+
+/**
+ * What the Batch API uses on the bus, for NATS grants (nats-config.ts): its record store, its
+ * two durable queues (batches to coordinate, lines to run) and the subject of cancels.
+ */
+export function batchGrantNames(namespace?: string): {
+  records: string;
+  queues: string[];
+  cancel: string;
+} {
+  return {
+    records: batchStoreName(namespace),
+    queues: [batchQueueName(namespace), `${scatterPrefix(namespace)}-scatter-batch`],
+    cancel: `${namespace === undefined ? '' : `${namespace}.`}llm.gateway.batches.cancel`,
+  };
+}
 
 /** The durable queue of batches to run: one per namespace, shared by the gateways in it. */
 export function batchQueueName(namespace?: string): string {

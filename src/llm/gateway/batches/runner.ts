@@ -45,7 +45,7 @@ interface ShardItem {
 const now = () => Math.floor(Date.now() / 1000);
 
 /** The scatter's queue prefix for a namespace (a prefix is 1-16 of [A-Za-z0-9_]). */
-function scatterPrefix(namespace: string | undefined): string {
+export function scatterPrefix(namespace: string | undefined): string {
   if (namespace === undefined) return 'llm';
   return `n${createHash('sha256').update(namespace).digest('hex').slice(0, 15)}`;
 }

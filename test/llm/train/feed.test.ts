@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createBus, type Bus } from '../../../src/bus/index.js';
-import { createFeed, type FeedBatch, type FeedTrainer } from '../../../src/llm/train/index.js';
+import {
+  createFeed,
+  shardOfKey,
+  type FeedBatch,
+  type FeedTrainer,
+} from '../../../src/llm/train/index.js';
 import { feedShardQueue } from '../../../src/llm/train/names.js';
 import { ChunkCorruptError, OverloadedError } from '../../../src/protocol/index.js';
 import { createMemoryTransport } from '../../../src/transport/memory/index.js';
@@ -77,6 +82,13 @@ async function take(trainer: FeedTrainer, count: number, commit = true): Promise
   }
   return out;
 }
+
+test('feed - the shard of a key is FNV-1a 32-bit modulo the shards (docs/protocol.md)', () => {
+  assert.equal(shardOfKey('a', 2 ** 32 - 1), 0xe40c292c);
+  assert.equal(shardOfKey('a', 1000), 220);
+  assert.equal(shardOfKey('run-1', 4), 0);
+  assert.equal(shardOfKey('', 7), 0x811c9dc5 % 7);
+});
 
 for (const [name, setup] of Object.entries(TRANSPORTS)) {
   describe(`feed on ${name}`, () => {

@@ -14,7 +14,13 @@ import {
   type FeedTrainer,
 } from '../../../src/llm/train/index.js';
 import { feedShardQueue } from '../../../src/llm/train/names.js';
-import { ChunkCorruptError, OverloadedError } from '../../../src/protocol/index.js';
+import {
+  ChunkCorruptError,
+  createEnvelope,
+  InvalidMessageError,
+  OverloadedError,
+  validateBody,
+} from '../../../src/protocol/index.js';
 import { createMemoryTransport } from '../../../src/transport/memory/index.js';
 import { createSqliteTransport } from '../../../src/transport/sqlite/index.js';
 import type { Transport } from '../../../src/transport/transport.js';
@@ -88,6 +94,29 @@ test('feed - the shard of a key is FNV-1a 32-bit modulo the shards (docs/protoco
   assert.equal(shardOfKey('a', 1000), 220);
   assert.equal(shardOfKey('run-1', 4), 0);
   assert.equal(shardOfKey('', 7), 0x811c9dc5 % 7);
+});
+
+test('feed - a training.batch carries inline examples or a blob reference, not both', () => {
+  const ref = {
+    blob: 'feeds/x/0/a',
+    version: 'a',
+    sum: `sha256:${'A'.repeat(43)}`,
+    size: 9,
+    count: 1,
+  };
+  const env = (body: unknown) =>
+    createEnvelope({ kind: 'training.batch', subject: 'feed-x-0', body });
+  validateBody(env({ run: 'r', step: 0, examples: [{ input: 1 }] }));
+  validateBody(env({ run: 'r', step: 0, ref }));
+  assert.throws(
+    () => validateBody(env({ run: 'r', step: 0, examples: [{ input: 1 }], ref })),
+    InvalidMessageError,
+  );
+  assert.throws(() => validateBody(env({ run: 'r', step: 0 })), InvalidMessageError);
+  assert.throws(
+    () => validateBody(env({ run: 'r', step: 0, ref: { ...ref, sum: 'md5:x' } })),
+    InvalidMessageError,
+  );
 });
 
 for (const [name, setup] of Object.entries(TRANSPORTS)) {

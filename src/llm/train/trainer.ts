@@ -8,7 +8,6 @@ import {
   createId,
   InvalidMessageError,
   ClosedError,
-  ConfigError,
   optionsCheck,
   toWireError,
   validateBody,
@@ -23,6 +22,7 @@ import { covers, type FeedCheckpoint } from './checkpoint.js';
 import type { FeedContext } from './context.js';
 import { feedTokenId } from './names.js';
 import { fetchExamples, Refused } from './batch-ref.js';
+import { openBatch, type FeedBatch, type OpenBatch } from './batch.js';
 import { Slots } from './slots.js';
 
 export interface FeedTrainerOptions {
@@ -38,41 +38,6 @@ export interface FeedTrainerOptions {
   signal?: AbortSignal;
 }
 
-/** One batch handed to a trainer. Commit it after the step, or retry it. */
-export interface FeedBatch {
-  readonly feed: string;
-  readonly shard: number;
-  /** The message id. */
-  readonly id: string;
-  readonly run: string;
-  readonly step: number;
-  readonly epoch: number | undefined;
-  readonly examples: readonly TrainingExample[];
-  /** Where the examples came from, when they went by blob reference. */
-  readonly ref: TrainingBatchRef | undefined;
-  /** 1 on the first delivery. */
-  readonly attempt: number;
-  /** The shard's checkpoint when the batch was read: the state to resume from, if any. */
-  readonly checkpoint: FeedCheckpoint | undefined;
-  /**
-   * The step is done: writes the shard's checkpoint (this step for this run, and `state` if
-   * given, else the state kept before), then removes the batch from the feed. A crash after the
-   * checkpoint is written and before the removal is harmless: the batch comes back and is skipped.
-   */
-  commit(state?: unknown): Promise<void>;
-  /** The step failed: the batch comes back after the queue's backoff (dead letter at the end). */
-  retry(): Promise<void>;
-}
-
-/** A batch handed out (or ready to be) and not settled yet. */
-interface OpenBatch {
-  readonly batch: FeedBatch;
-  /** Resolves once the batch is committed, retried or given back. */
-  readonly done: Promise<void>;
-  /** Sends the batch back to the feed unless it is settled already. */
-  giveBack(): Promise<void>;
-}
-
 const checkOptions = optionsCheck(
   'feed trainer options',
   Type.Object(
@@ -86,6 +51,8 @@ const checkOptions = optionsCheck(
     { additionalProperties: false },
   ),
 );
+
+export type { FeedBatch } from './batch.js';
 
 export class FeedTrainer implements AsyncIterable<FeedBatch> {
   readonly id: string;
@@ -289,9 +256,17 @@ export class FeedTrainer implements AsyncIterable<FeedBatch> {
           throw new Refused(toWireError(err));
         }
         body = env.body as TrainingBatch;
-        checkpoint = await this.#ctx.readCheckpoint(shard);
       } catch (err) {
         await this.#settleFailed(delivery, err);
+        return;
+      }
+      try {
+        checkpoint = await this.#ctx.readCheckpoint(shard);
+      } catch (err) {
+        // The batch is fine; its shard's checkpoint is not readable (the store is down, or the
+        // record was damaged): the batch waits, it is not the batch's fault.
+        this.#ctx.reportError(err, env);
+        await delivery.nack({ error: toWireError(err).toWire() });
         return;
       }
       if (covers(checkpoint, body.run, body.step)) {
@@ -313,7 +288,16 @@ export class FeedTrainer implements AsyncIterable<FeedBatch> {
         await this.#settleFailed(delivery, err);
         return;
       }
-      open = this.#batch(shard, delivery, body, examples, checkpoint, () => clearInterval(renew));
+      open = openBatch(
+        this.#ctx,
+        this.id,
+        { shard, delivery, body, examples, checkpoint },
+        {
+          stopRenew: () => clearInterval(renew),
+          settled: (o) => this.#open.delete(o),
+          dropBlob: (ref) => this.#dropBlob(ref),
+        },
+      );
       this.#open.add(open);
       this.#ready.push(open.batch);
       this.#notify();
@@ -321,84 +305,6 @@ export class FeedTrainer implements AsyncIterable<FeedBatch> {
     } finally {
       if (open === undefined) clearInterval(renew);
     }
-  }
-
-  #batch(
-    shard: number,
-    delivery: Delivery,
-    body: TrainingBatch,
-    examples: readonly TrainingExample[],
-    checkpoint: FeedCheckpoint | undefined,
-    stopRenew: () => void,
-  ): OpenBatch {
-    let settle!: () => void;
-    const done = new Promise<void>((resolve) => (settle = resolve));
-    let state: 'open' | 'being committed' | 'settled' = 'open';
-    const ctx = this.#ctx;
-    const trainer = this.id;
-    const settled = () => {
-      state = 'settled';
-      stopRenew();
-      this.#open.delete(open);
-      settle();
-    };
-    const claim = (what: string) => {
-      if (state !== 'open') {
-        throw new ConfigError(
-          `batch ${body.run}@${body.step} of shard ${shard} is ${state === 'settled' ? 'already settled (committed, retried, or given back when the trainer stopped)' : state}; it cannot ${what}`,
-        );
-      }
-    };
-    const batch: FeedBatch = {
-      feed: ctx.name,
-      shard,
-      id: delivery.envelope.id,
-      run: body.run,
-      step: body.step,
-      epoch: body.epoch,
-      examples,
-      ref: body.ref,
-      attempt: delivery.attempt,
-      checkpoint,
-      commit: async (saved?: unknown) => {
-        claim('be committed');
-        state = 'being committed';
-        try {
-          const kept = saved === undefined ? checkpoint?.state : saved;
-          await ctx.writeCheckpoint({
-            v: 1,
-            feed: ctx.name,
-            shard,
-            steps: { ...checkpoint?.steps, [body.run]: body.step },
-            ...(kept === undefined ? {} : { state: kept }),
-            by: trainer,
-            at: Date.now(),
-          });
-        } catch (err) {
-          state = 'open';
-          throw err;
-        }
-        settled();
-        // The checkpoint now covers the batch: if this removal is lost, the batch is skipped.
-        await delivery.ack();
-        if (body.ref !== undefined) this.#dropBlob(body.ref);
-      },
-      retry: async () => {
-        claim('be retried');
-        settled();
-        await delivery.nack();
-      },
-    };
-    const open: OpenBatch = {
-      batch,
-      done,
-      giveBack: async () => {
-        if (state !== 'open') return;
-        settled();
-        await delivery.nack({ delayMs: 0 });
-      },
-    };
-    return open;
   }
 
   async #settleFailed(delivery: Delivery, err: unknown): Promise<void> {

@@ -7,9 +7,10 @@ import {
   type PubAck,
 } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
-import { TimeoutError } from '@nats-io/transport-node';
+import { PermissionViolationError, TimeoutError } from '@nats-io/transport-node';
 import type { Codec } from '../../codec/codec.js';
 import {
+  ForbiddenError,
   OverloadedError,
   PayloadTooLargeError,
   UnavailableError,
@@ -49,9 +50,14 @@ export async function ackVerb(ctx: NatsContext, reply: string, verb: string): Pr
   }
 }
 
-/** Broker failures become `unavailable` (retryable); typed errors pass through. */
+/** Broker failures become `unavailable` (retryable), refused grants `forbidden`; typed errors pass through. */
 export function brokerError(err: unknown, what: string): Error {
   if (err instanceof WireError) return err;
+  // A subject the user's grants refuse: trying again cannot help (as for record stores).
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (err instanceof PermissionViolationError || cause instanceof PermissionViolationError) {
+    return new ForbiddenError(`NATS user may not do ${what}`, { cause: err });
+  }
   const reason = err instanceof TimeoutError ? 'timed out' : 'failed';
   return new UnavailableError(`NATS ${what} ${reason}`, { cause: err });
 }

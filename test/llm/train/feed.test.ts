@@ -7,9 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createBus, type Bus } from '../../../src/bus/index.js';
-import { createFeed, type FeedBatch, type FeedTrainer } from '../../../src/llm/train/index.js';
+import {
+  createFeed,
+  shardOfKey,
+  type FeedBatch,
+  type FeedTrainer,
+} from '../../../src/llm/train/index.js';
 import { feedShardQueue } from '../../../src/llm/train/names.js';
-import { ChunkCorruptError, OverloadedError } from '../../../src/protocol/index.js';
+import {
+  ChunkCorruptError,
+  createEnvelope,
+  InvalidMessageError,
+  OverloadedError,
+  validateBody,
+} from '../../../src/protocol/index.js';
 import { createMemoryTransport } from '../../../src/transport/memory/index.js';
 import { createSqliteTransport } from '../../../src/transport/sqlite/index.js';
 import type { Transport } from '../../../src/transport/transport.js';
@@ -77,6 +88,36 @@ async function take(trainer: FeedTrainer, count: number, commit = true): Promise
   }
   return out;
 }
+
+test('feed - the shard of a key is FNV-1a 32-bit modulo the shards (docs/protocol.md)', () => {
+  assert.equal(shardOfKey('a', 2 ** 32 - 1), 0xe40c292c);
+  assert.equal(shardOfKey('a', 1000), 220);
+  assert.equal(shardOfKey('run-1', 4), 0);
+  assert.equal(shardOfKey('', 7), 0x811c9dc5 % 7);
+});
+
+test('feed - a training.batch carries inline examples or a blob reference, not both', () => {
+  const ref = {
+    blob: 'feeds/x/0/a',
+    version: 'a',
+    sum: `sha256:${'A'.repeat(43)}`,
+    size: 9,
+    count: 1,
+  };
+  const env = (body: unknown) =>
+    createEnvelope({ kind: 'training.batch', subject: 'feed-x-0', body });
+  validateBody(env({ run: 'r', step: 0, examples: [{ input: 1 }] }));
+  validateBody(env({ run: 'r', step: 0, ref }));
+  assert.throws(
+    () => validateBody(env({ run: 'r', step: 0, examples: [{ input: 1 }], ref })),
+    InvalidMessageError,
+  );
+  assert.throws(() => validateBody(env({ run: 'r', step: 0 })), InvalidMessageError);
+  assert.throws(
+    () => validateBody(env({ run: 'r', step: 0, ref: { ...ref, sum: 'md5:x' } })),
+    InvalidMessageError,
+  );
+});
 
 for (const [name, setup] of Object.entries(TRANSPORTS)) {
   describe(`feed on ${name}`, () => {

@@ -1,6 +1,7 @@
-// The parameter-sync example (examples/param-sync.ts) runs: a coordinator and three trainers,
+// The examples run. examples/param-sync.ts: a coordinator and three trainers,
 // each on its own bus, exchange versioned snapshots and per-trainer updates through blobs and a
-// durable queue, on the memory transport and on the embedded SQLite file.
+// durable queue, on the memory transport and on the embedded SQLite file. examples/train-feed.ts:
+// two runs on one file train on every batch once.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import {
   snapshotSubject,
   type SnapshotAnnounce,
 } from '../../../examples/param-sync.js';
+import { trainFeed } from '../../../examples/train-feed.js';
 import { createBus, type Bus } from '../../../src/bus/index.js';
 import { createMemoryTransport } from '../../../src/transport/memory/index.js';
 import { createSqliteTransport } from '../../../src/transport/sqlite/index.js';
@@ -86,6 +88,21 @@ test('param sync - a coordinator and three trainers on the sqlite file', async (
     await scenario(() => createBus({ transport, blobs }));
   } finally {
     await transport.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('train feed example - a second run resumes where the first stopped', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmwire-feed-example-'));
+  try {
+    const path = join(dir, 'feed.db');
+    const first = await trainFeed(path, { batches: 20, trainSteps: 10 });
+    const second = await trainFeed(path, { batches: 20, trainSteps: 10 });
+    const all = [...first.steps, ...second.steps].sort((a, b) => a - b);
+    assert.deepEqual(all, [...Array(20).keys()], 'every batch once over the two runs');
+    const third = await trainFeed(path, { batches: 20, trainSteps: 0 });
+    assert.deepEqual(third.steps, []);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

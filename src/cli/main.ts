@@ -16,6 +16,7 @@ Commands:
   status     show the gateway's workers, admission queues and bus; durable queue counts
   tail       print the messages on a subject as they pass
   dlq        list, show, replay or purge a durable queue's dead letters
+  blob       put, get, list and remove blobs (files of any size, resumable)
   bench      load a gateway (or one started here) and report throughput and latency
   nats-config  print the nats-server authorization block for the config's identities
   keygen     write new signing and encryption keys and print their config section
@@ -79,6 +80,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tail.js')).tail(rest, out);
     case 'dlq':
       return (await import('./dlq.js')).dlq(rest, out);
+    case 'blob':
+      return (await import('./blob.js')).blob(rest, out);
     case 'bench':
       return (await import('./bench.js')).bench(rest, out);
     case 'nats-config':

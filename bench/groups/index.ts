@@ -1,6 +1,7 @@
 // Every bench group, in the order they run and appear in BENCHMARKS.md. A new group (gateway,
 // nats, ...) is a module in this folder added to this list.
 import type { BenchGroup } from '../group.js';
+import { blobsGroup } from './blobs.js';
 import { brokersQueueGroup } from './brokers-queue.js';
 import { busGroup } from './bus.js';
 import { codecGroup } from './codec.js';
@@ -25,4 +26,5 @@ export const GROUPS: readonly BenchGroup[] = [
   natsGroup,
   securityGroup,
   brokersQueueGroup,
+  blobsGroup,
 ];

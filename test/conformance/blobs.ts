@@ -33,6 +33,7 @@ async function withBus<T>(
   const transport = await factory.create();
   const bus = createBus({ transport, source: 'blobs', onError: () => undefined });
   try {
+    await bus.ready;
     return await run(bus, storeOf(transport), transport);
   } finally {
     await bus.close();
@@ -335,6 +336,7 @@ export function blobsSuite(factory: TransportFactory): void {
         try {
           const store = storeOf(first);
           const writer = createBus({ transport: first, onError: () => undefined });
+          await writer.ready;
           const m = await writer.blobs.put(name, data, { version: 'v1', partBytes: PART });
           // Half an upload of v2: two parts, no commit.
           await store.putPart(`${name}@v2`, 0, data.subarray(0, PART), m.parts[0]!);
@@ -343,6 +345,7 @@ export function blobsSuite(factory: TransportFactory): void {
           await first.close();
 
           const reader = createBus({ transport: second, onError: () => undefined });
+          await reader.ready;
           assert.deepEqual(await reader.blobs.stat(name), m);
           assert.equal(sum(await reader.blobs.get(name)), sum(data));
           let moved = 0;
@@ -371,6 +374,7 @@ async function withNoStore(factory: TransportFactory): Promise<void> {
   const transport = await factory.create();
   const bus = createBus({ transport, onError: () => undefined });
   try {
+    await bus.ready;
     assert.equal(typeof transport.blobs, 'undefined');
     for (const call of [
       () => bus.blobs.put('x', new Uint8Array(1)),

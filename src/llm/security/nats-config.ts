@@ -12,10 +12,17 @@
 //   and the gateway may publish on the workers' inboxes;
 // - allow_responses: the NATS-level replies (large-message claims and parts) travel on reply
 //   subjects nats-server grants for a while;
-// - JetStream (`$JS.API.>`, durable queues): operators only, who get every subject.
+// - JetStream (`$JS.API.>`, durable queues): operators only, who get every subject;
+// - blobs (the `<prefix>_BLOBS` Object Store bucket): operators read and write, workers only
+//   read (to fetch weights and adapters); clients and observers get none of its subjects.
 import { ConfigError } from '../../protocol/index.js';
 import type { SubjectPermission } from '../../transport/permissions.js';
-import { DEFAULT_STREAM_PREFIX, recordStoreSubjects } from '../../transport/nats/names.js';
+import {
+  blobReadSubjects,
+  blobWriteSubjects,
+  DEFAULT_STREAM_PREFIX,
+  recordStoreSubjects,
+} from '../../transport/nats/names.js';
 import { responseStoreName } from '../gateway/responses/store.js';
 import { llmSubjects } from '../subjects.js';
 import { peerIdentity, type Identity } from './roles.js';
@@ -82,6 +89,10 @@ export function natsAuthorization(input: NatsConfigInput): string {
     ...(input.gateway === undefined ? [] : [input.gateway.name]),
   ].map(inbox);
 
+  const prefix = input.streamPrefix ?? DEFAULT_STREAM_PREFIX;
+  const blobRead = blobReadSubjects(prefix);
+  const blobWrite = [...blobRead, ...blobWriteSubjects(prefix)];
+
   const users: NatsUser[] = input.users.map(({ identity, password }) => {
     const grant = peerIdentity(identity, input.namespace);
     if (identity.role === 'operator' && identity.permissions === undefined) {
@@ -89,11 +100,11 @@ export function natsAuthorization(input: NatsConfigInput): string {
     }
     const extraPublish =
       identity.role === 'worker'
-        ? requesterInboxes
+        ? [...requesterInboxes, ...blobRead]
         : identity.role === 'client'
           ? workerInboxes
           : identity.role === 'operator'
-            ? [...workerInboxes, ...requesterInboxes]
+            ? [...workerInboxes, ...requesterInboxes, ...blobWrite]
             : [];
     return {
       user: identity.name,
@@ -118,10 +129,7 @@ export function natsAuthorization(input: NatsConfigInput): string {
             s.responseCancel,
             ...workerInboxes,
             // Stored responses (the Responses API) in their JetStream KV bucket.
-            ...recordStoreSubjects(
-              input.streamPrefix ?? DEFAULT_STREAM_PREFIX,
-              responseStoreName(input.namespace),
-            ),
+            ...recordStoreSubjects(prefix, responseStoreName(input.namespace)),
           ],
         },
         subscribe: { allow: [s.heartbeats, s.responseCancel, inbox(name)] },

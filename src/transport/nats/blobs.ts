@@ -25,9 +25,18 @@ const CHUNK_BYTES = 1024 * 1024;
 /** Objects deleted at once when a blob goes. */
 const DELETE_CONCURRENCY = 8;
 
-function blobError(err: unknown, what: string): Error {
+function isPermission(err: unknown): boolean {
   const cause = (err as { cause?: unknown } | null)?.cause;
-  if (err instanceof PermissionViolationError || cause instanceof PermissionViolationError) {
+  return err instanceof PermissionViolationError || cause instanceof PermissionViolationError;
+}
+
+/** The bucket is missing and this user was refused making it (a reader, before any write). */
+class NoBucketError extends Error {
+  override name = 'NoBucketError';
+}
+
+function blobError(err: unknown, what: string): Error {
+  if (isPermission(err) || err instanceof NoBucketError) {
     return new ForbiddenError(`NATS user may not ${what}`, { cause: err });
   }
   return brokerError(err, what);
@@ -75,7 +84,8 @@ export class NatsBlobs implements BlobStore {
   }
 
   async getPart(upload: string, index: number): Promise<Uint8Array | undefined> {
-    const os = await this.#os();
+    const os = await this.#reader();
+    if (os === undefined) return undefined;
     const bytes = await this.#call(`get a part of blob '${upload}'`, () =>
       os.getBlob(partObject(upload, index)),
     );
@@ -107,7 +117,8 @@ export class NatsBlobs implements BlobStore {
   }
 
   async getManifest(name: string, version?: string): Promise<Uint8Array | undefined> {
-    const os = await this.#os();
+    const os = await this.#reader();
+    if (os === undefined) return undefined;
     return this.#call(`read blob '${name}'`, async () => {
       let v = version;
       if (v === undefined) {
@@ -170,7 +181,8 @@ export class NatsBlobs implements BlobStore {
 
   /** Every live object of the bucket (its metadata, not its bytes). */
   async #objects(): Promise<ObjectInfo[]> {
-    const os = await this.#os();
+    const os = await this.#reader();
+    if (os === undefined) return [];
     const all = await this.#call('list blobs', () => os.list());
     return all.filter((info) => !info.deleted);
   }
@@ -191,6 +203,19 @@ export class NatsBlobs implements BlobStore {
     return this.#opening;
   }
 
+  /**
+   * The bucket for reading, or undefined when it does not exist yet and this user may not make
+   * it (a worker started before any blob was written): then there is nothing to read.
+   */
+  async #reader(): Promise<ObjectStore | undefined> {
+    try {
+      return await this.#os();
+    } catch (err) {
+      if (err instanceof ForbiddenError && err.cause instanceof NoBucketError) return undefined;
+      throw err;
+    }
+  }
+
   /** Binds to the bucket, creating it when it is missing (a user allowed to create it). */
   async #open(): Promise<ObjectStore> {
     let Objm: typeof import('@nats-io/obj').Objm;
@@ -201,9 +226,23 @@ export class NatsBlobs implements BlobStore {
     }
     // No account-info request ($JS.API.INFO) first: a user granted only this bucket can open it.
     const js = jetstream(this.ctx.nc, { timeout: this.ctx.requestTimeoutMs, checkAPI: false });
-    return new Objm(js).create(this.bucket, {
-      replicas: this.ctx.setup.replicas,
-      storage: this.ctx.setup.storage === 'memory' ? StorageType.Memory : StorageType.File,
-    });
+    const objm = new Objm(js);
+    try {
+      return await objm.open(this.bucket);
+    } catch (err) {
+      // A user refused the stream's info may not read blobs; any other failure: try making it.
+      if (isPermission(err)) throw err;
+    }
+    try {
+      return await objm.create(this.bucket, {
+        replicas: this.ctx.setup.replicas,
+        storage: this.ctx.setup.storage === 'memory' ? StorageType.Memory : StorageType.File,
+      });
+    } catch (err) {
+      if (isPermission(err)) {
+        throw new NoBucketError(`blob bucket ${this.bucket} does not exist`, { cause: err });
+      }
+      throw err;
+    }
   }
 }

@@ -118,7 +118,6 @@ export function recordStoreSubjects(prefix: string, store: string): string[] {
     `$JS.API.STREAM.INFO.${stream}`,
     `$JS.API.STREAM.CREATE.${stream}`,
     `$JS.API.STREAM.UPDATE.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}.>`,
     `$JS.API.STREAM.MSG.GET.${stream}`,
   ];
 }
@@ -130,19 +129,17 @@ export function blobBucket(prefix: string): string {
 
 /**
  * The subjects a NATS user must be allowed to publish on to read the blob store
- * (docs/protocol.md, "Blob stores"): stream info, object metadata by direct get, and the
- * ordered consumers that read an object's chunks or list the bucket; their messages and the
- * JetStream replies come to the user's inbox.
+ * (docs/protocol.md, "Blob stores"): stream info, an object's metadata (MSG.GET), and the
+ * ordered consumers that read an object's chunks or list the bucket. Their messages and the
+ * JetStream replies come to the user's inbox; nothing here writes to the bucket.
  */
 export function blobReadSubjects(prefix: string): string[] {
   const stream = `OBJ_${blobBucket(prefix)}`;
   return [
     `$JS.API.STREAM.INFO.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}.>`,
     `$JS.API.STREAM.MSG.GET.${stream}`,
     `$JS.API.CONSUMER.CREATE.${stream}`,
     `$JS.API.CONSUMER.CREATE.${stream}.>`,
-    `$JS.API.CONSUMER.DELETE.${stream}.>`,
   ];
 }
 

@@ -8,6 +8,8 @@ import type { RedisOptions } from 'ioredis';
 import { createCodec, type Codec } from '../../codec/codec.js';
 import { ClosedError, ConfigError, type Envelope } from '../../protocol/index.js';
 import { contractQueue } from '../queue-contract.js';
+import type { BlobStore } from '../blobs.js';
+import { contractBlobs } from '../blobs-contract.js';
 import { contractRecords, resolveRecordOptions } from '../records-contract.js';
 import type { RecordStore, RecordStoreOptions } from '../records.js';
 import { resolveQueueOptions } from '../queue-policy.js';
@@ -27,6 +29,7 @@ import { RedisConnections, type ReconnectOptions } from './connection.js';
 import { checkPrefix, KeyLayout } from './keys.js';
 import { RedisPubSub } from './pubsub.js';
 import { RedisQueue, type QueueContext } from './queue.js';
+import { RedisBlobs } from './blobs.js';
 import { RedisRecords } from './records.js';
 import { defineQueueScripts, QueueStore, redisFailure } from './queue-store.js';
 
@@ -83,6 +86,7 @@ class RedisTransport implements Transport {
   private readonly bells: Bells;
   private readonly ctx: QueueContext;
   private readonly stores = new Map<string, QueueStore>();
+  private blobStore: BlobStore | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -178,6 +182,14 @@ class RedisTransport implements Transport {
       this.keys,
     );
     return contractRecords(store, { isClosed: () => this.closed, what: 'redis transport' });
+  }
+
+  blobs(): BlobStore {
+    this.assertOpen();
+    return (this.blobStore ??= contractBlobs(new RedisBlobs(this.conns.cmd, this.keys), {
+      isClosed: () => this.closed,
+      what: 'redis transport',
+    }));
   }
 
   status(): AsyncIterable<TransportStatus> {

@@ -63,6 +63,11 @@ export class KeyLayout {
     return `${this.prefix}r:{${store}}:`;
   }
 
+  /** Root of the blob store's keys (blobs.ts): `<root>{<blob name>}:...` and `<root>names`. */
+  blobRoot(): string {
+    return `${this.prefix}b:`;
+  }
+
   /** Published on (by the queue scripts) when a queue may have a message ready. */
   bell(queueBase: string): string {
     return `${queueBase}bell`;

@@ -3,12 +3,24 @@
 // no blobs of its own, so a worker on a WebSocket hub reads the blobs of `llmwire up`. Memory
 // stays bounded: the bus's blob API keeps a few parts in flight, each one request.
 import { markBinaryBody } from '../codec/binary-body.js';
-import { InvalidMessageError, NoRespondersError, UnavailableError } from '../protocol/index.js';
+import {
+  InvalidMessageError,
+  NoRespondersError,
+  OverloadedError,
+  UnavailableError,
+} from '../protocol/index.js';
 import type { BlobListing, BlobStore } from '../transport/blobs.js';
 import { contractBlobs } from '../transport/blobs-contract.js';
 import type { Bus } from './api.js';
 import { partRoom } from './blob-service.js';
 import { BLOB_SUBJECTS } from './blob-wire.js';
+
+/**
+ * Largest part written over the bus (and the default part size of a put through it): the
+ * process serving the store relays every part to every reader, and holds a few copies of each
+ * part in flight; 1 MiB parts keep that to a few MiB per reader.
+ */
+export const REMOTE_PART_BYTES = 1024 * 1024;
 
 export interface RemoteBlobStoreOptions {
   /** How long one call waits for its answer. Default 60 s. */
@@ -25,24 +37,36 @@ function bytesOrNull(body: unknown, what: string): Uint8Array | undefined {
 export function remoteBlobStore(bus: Bus, options: RemoteBlobStoreOptions = {}): BlobStore {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const call = async (subject: string, body: unknown, headers?: Record<string, string>) => {
-    try {
-      const reply = await bus.request(subject, body, {
-        timeoutMs,
-        ...(headers === undefined ? {} : { headers }),
-      });
-      return reply.body;
-    } catch (err) {
-      if (!(err instanceof NoRespondersError)) throw err;
-      throw new UnavailableError(
-        `the ${bus.transport.name} transport keeps no blobs and no blob service answers on it: run 'llmwire up' (it serves its store to the peers of its bus), serveBlobs() in a process that has a store, or give the bus a store every peer reaches, createBus({ transport, blobs: store })`,
-        { cause: err },
-      );
+    const until = Date.now() + timeoutMs;
+    for (let wait = 10; ; wait = Math.min(wait * 2, 500)) {
+      try {
+        const reply = await bus.request(subject, body, {
+          timeoutMs: Math.max(1, until - Date.now()),
+          ...(headers === undefined ? {} : { headers }),
+        });
+        return reply.body;
+      } catch (err) {
+        // A link backed up with parts already sent, or a service busy: wait for it, then again.
+        if (err instanceof OverloadedError && Date.now() + wait < until) {
+          await bus.transport.flush().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, wait));
+          continue;
+        }
+        throw unserved(err);
+      }
     }
+  };
+  const unserved = (err: unknown) => {
+    if (!(err instanceof NoRespondersError)) return err;
+    return new UnavailableError(
+      `the ${bus.transport.name} transport keeps no blobs and no blob service answers on it: run 'llmwire up' (it serves its store to the peers of its bus), serveBlobs() in a process that has a store, or give the bus a store every peer reaches, createBus({ transport, blobs: store })`,
+      { cause: err },
+    );
   };
   const store: BlobStore = {
     kind: 'bus service',
     get maxPartBytes() {
-      return partRoom(bus.transport.maxMessageBytes);
+      return Math.min(REMOTE_PART_BYTES, partRoom(bus.transport.maxMessageBytes));
     },
     async putPart(upload, index, bytes, sum) {
       // Sent as they are: a MessagePack frame, no compression pass (codec/binary-body.ts).

@@ -27,7 +27,7 @@ import {
 import type { Message } from './message.js';
 
 export interface BlobServiceOptions {
-  /** Requests handled at once; the rest wait their turn. Default 16. */
+  /** Requests handled at once; the rest wait their turn. Default 8. */
   maxInflight?: number;
   /** Requests waiting past which new ones fail `overloaded`. Default 1024. */
   maxWaiting?: number;
@@ -50,7 +50,7 @@ export function serveBlobs(
   store: BlobStore,
   options: BlobServiceOptions = {},
 ): BlobService {
-  const maxInflight = options.maxInflight ?? 16;
+  const maxInflight = options.maxInflight ?? 8;
   const maxWaiting = options.maxWaiting ?? 1024;
   if (!Number.isInteger(maxInflight) || maxInflight < 1) {
     throw new ConfigError('serveBlobs maxInflight must be a positive integer');

@@ -17,6 +17,7 @@ Commands:
   tail       print the messages on a subject as they pass
   dlq        list, show, replay or purge a durable queue's dead letters
   params     push a new version of a model's weights or a LoRA adapter; show rollouts
+  blob       put, get, list and remove blobs (files of any size, resumable)
   bench      load a gateway (or one started here) and report throughput and latency
   nats-config  print the nats-server authorization block for the config's identities
   keygen     write new signing and encryption keys and print their config section
@@ -82,6 +83,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./dlq.js')).dlq(rest, out);
     case 'params':
       return (await import('./params.js')).params(rest, out);
+    case 'blob':
+      return (await import('./blob.js')).blob(rest, out);
     case 'bench':
       return (await import('./bench.js')).bench(rest, out);
     case 'nats-config':

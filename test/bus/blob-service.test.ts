@@ -4,7 +4,7 @@
 // neither), and a refused call fails at once with `forbidden`.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -121,6 +121,7 @@ describe('blob service', () => {
     assert.ok(done.reused >= 3, `reused ${done.reused}`);
     assert.equal(done.fetched + done.reused, 10);
     assert.equal(sha(readFileSync(out)), sha(data));
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test('parts travel as MessagePack frames with their bytes as they are, never compressed', () => {

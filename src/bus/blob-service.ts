@@ -18,6 +18,7 @@ import type { BlobStore } from '../transport/blobs.js';
 import type { Bus } from './api.js';
 import {
   BLOB_SERVICE_QUEUE,
+  BLOB_SERVICE_SUBJECTS,
   BLOB_SUBJECTS,
   bodyBytes,
   readCommitHeaders,
@@ -71,7 +72,7 @@ export function serveBlobs(
       });
   };
   const sub = bus.subscribe(
-    'blobs.>',
+    BLOB_SERVICE_SUBJECTS,
     (msg) => {
       if (msg.envelope.replyTo === undefined) return;
       if (running < maxInflight) run(msg);

@@ -11,6 +11,8 @@ import { InvalidMessageError } from '../protocol/index.js';
 export const BLOB_READ_SUBJECTS = 'blobs.read.>';
 /** Every subject a writer uses. */
 export const BLOB_WRITE_SUBJECTS = 'blobs.write.>';
+/** Every subject of the service: what a server subscribes to. */
+export const BLOB_SERVICE_SUBJECTS = 'blobs.>';
 
 export const BLOB_SUBJECTS = {
   /** `{}` -> `{kind, maxPartBytes}`: the store behind the service. */

@@ -15,6 +15,7 @@
 // - JetStream (`$JS.API.>`, durable queues): operators only, who get every subject;
 // - blobs (the `<prefix>_BLOBS` Object Store bucket): operators read and write, workers only
 //   read (to fetch weights and adapters); clients and observers get none of its subjects.
+import { BLOB_SERVICE_SUBJECTS } from '../../bus/blob-wire.js';
 import { ConfigError } from '../../protocol/index.js';
 import type { SubjectPermission } from '../../transport/permissions.js';
 import {
@@ -158,6 +159,9 @@ export function natsAuthorization(input: NatsConfigInput): string {
             s.paramsPush,
             s.paramsList,
             s.paramsRollouts,
+            // The blob service (bus/blob-service.ts): the gateway serves its store to the peers
+            // of its WebSocket hub, which keep none; NATS users reach the Object Store directly.
+            BLOB_SERVICE_SUBJECTS,
             batchGrantNames(input.namespace).cancel,
             ...batchGrantNames(input.namespace).queues.map((q) => queueNames(prefix, q).wake),
             // A queue consumer's pulls are answered on `_LLMW_PULL.<nuid>` (nats/names.ts),

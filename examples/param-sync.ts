@@ -1,4 +1,4 @@
-// Parameter sync between trainers over the bus (docs/dataplane-parts/feeds.md, "Parameter sync"):
+// Parameter sync between trainers over the bus (docs/dataplane.md, "Parameter sync"):
 // not an all-reduce, which is a job for a collective library, but what a bus does well. A
 // coordinator broadcasts a versioned parameter snapshot as a blob and announces it; each trainer
 // fetches the snapshot (verified part by part), computes its update on its own data, and sends

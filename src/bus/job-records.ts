@@ -5,7 +5,7 @@
 import { ConfigError, InvalidMessageError, type WireErrorBody } from '../protocol/index.js';
 import type { RecordStore } from '../transport/records.js';
 
-/** What a job does when a shard's handler fails (docs/dataplane-parts/pipelines.md). */
+/** What a job does when a shard's handler fails (docs/dataplane.md). */
 export type ShardFailureMode = 'fail' | 'retry' | 'partial';
 
 /** Job ids: record-key safe, and short enough for the shard keys built on them. */

@@ -1,7 +1,7 @@
 // Pipelines: stages on durable queues, each a handler whose output is the next stage's input.
 // Stage k of pipeline P reads the queue `<prefix>-stage-<P>-<k's name>`; the last stage's output
 // (or the failure that ended a run) is written to the record store `<prefix>-pipeline-<P>` under
-// the run's id. docs/dataplane-parts/pipelines.md gives the semantics.
+// the run's id. docs/dataplane.md gives the semantics.
 import { Type } from '@sinclair/typebox';
 import {
   CancelledError,

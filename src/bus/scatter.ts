@@ -1,7 +1,7 @@
 // Scatter-gather on a durable queue: a job's items go out as shard messages on the queue
 // `<prefix>-scatter-<name>`, workers run a handler per shard and write each outcome to the
 // record store of the same name, keyed by job and shard; any process reads the outcomes back in
-// shard order (scatter-job.ts). docs/dataplane-parts/pipelines.md gives the semantics.
+// shard order (scatter-job.ts). docs/dataplane.md gives the semantics.
 import { Type } from '@sinclair/typebox';
 import {
   ConfigError,

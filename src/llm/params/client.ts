@@ -1,6 +1,6 @@
 // Publishing model parameters and adapters to a fleet: `createParams(bus).push(file, ...)` puts
 // the file as a blob and asks the rollout service to make it the current version; `list` reads
-// the current records, `watch` hears new ones (docs/dataplane-parts/params.md).
+// the current records, `watch` hears new ones (docs/dataplane.md).
 import { Type } from '@sinclair/typebox';
 import type { BlobProgress, BlobSource } from '../../bus/blobs.js';
 import type { Bus } from '../../bus/index.js';

@@ -1,7 +1,7 @@
 // The rollout service: keeps the current rollout record of every model and adapter, takes new
 // ones from operators (`llm.params.push`), answers `llm.params.list`, and announces each new
 // record on `llm.params.rollouts` so workers fetch it and gateways route by it
-// (docs/dataplane-parts/params.md). It runs beside the hub (`llmwire up`) or in any process
+// (docs/dataplane.md). It runs beside the hub (`llmwire up`) or in any process
 // whose transport keeps records; the records stay there across restarts where that store is
 // durable (sqlite, NATS, Redis).
 import type { Bus } from '../../bus/index.js';

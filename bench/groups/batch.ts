@@ -1,15 +1,12 @@
 // The batch group: live streams' time to first token on a real `llmwire up` while a 1,000-request
 // batch (the OpenAI Batch API) runs beside them, against the same streams on the same process
 // with no batch, in the same run.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import type { BenchGroup, GroupContext } from '../group.js';
 import { percentile } from '../harness.js';
 import { LoadClient } from '../load/client.js';
 import type { LoadResult } from '../load/job.js';
-import { startUp, type UpProcess } from '../load/up-process.js';
+import { withSimUp, type UpProcess } from '../load/up-process.js';
 
 const WORKERS = 2;
 /** Slots per worker: 16 in all, of which the batch may hold half. */
@@ -118,39 +115,10 @@ export const batchGroup: BenchGroup = {
     quick: { rounds: 1, roundMs: 2000, warmupMs: 0 },
   },
   async run(ctx) {
-    const dir = mkdtempSync(join(tmpdir(), 'llmwire-bench-batch-'));
-    const config = join(dir, 'config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        workers: {
-          concurrency: SLOTS,
-          backend: { kind: 'sim', models: ['sim'], ttftMs: TTFT_MS, itlMs: ITL_MS },
-        },
-      }),
+    await withSimUp(
+      { workers: WORKERS, concurrency: SLOTS, ttftMs: TTFT_MS, itlMs: ITL_MS },
+      (up, client) => measure(ctx, up, client),
     );
-    const client = await LoadClient.start();
-    let up: UpProcess | undefined;
-    try {
-      up = await startUp(
-        [
-          '--port',
-          '0',
-          '--workers',
-          String(WORKERS),
-          '--data-dir',
-          join(dir, 'data'),
-          '--config',
-          config,
-        ],
-        WORKERS,
-      );
-      await measure(ctx, up, client);
-    } finally {
-      await up?.stop();
-      await client.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
     return { rows: ctx.rows };
   },
 };

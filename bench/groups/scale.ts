@@ -1,14 +1,11 @@
 // The scale group: 1,000 concurrent streams held open against a real `llmwire up` process, and
 // how much memory that process needs to hold them.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { BenchGroup, GroupContext } from '../group.js';
 import { percentile, recordCpu } from '../harness.js';
 import { LoadClient } from '../load/client.js';
 import type { LoadResult } from '../load/job.js';
-import { startUp, type UpProcess } from '../load/up-process.js';
+import { withSimUp, type UpProcess } from '../load/up-process.js';
 
 const STREAMS = 1000;
 const WORKERS = 2;
@@ -122,39 +119,10 @@ export const scaleGroup: BenchGroup = {
     quick: { rounds: 1, roundMs: 2000, warmupMs: 0 },
   },
   async run(ctx) {
-    const dir = mkdtempSync(join(tmpdir(), 'llmwire-bench-scale-'));
-    const config = join(dir, 'config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        workers: {
-          concurrency: STREAMS,
-          backend: { kind: 'sim', models: ['sim'], ttftMs: TTFT_MS, itlMs: ITL_MS },
-        },
-      }),
+    await withSimUp(
+      { workers: WORKERS, concurrency: STREAMS, ttftMs: TTFT_MS, itlMs: ITL_MS },
+      (up, client) => measure(ctx, up, client),
     );
-    const client = await LoadClient.start();
-    let up: UpProcess | undefined;
-    try {
-      up = await startUp(
-        [
-          '--port',
-          '0',
-          '--workers',
-          String(WORKERS),
-          '--data-dir',
-          join(dir, 'data'),
-          '--config',
-          config,
-        ],
-        WORKERS,
-      );
-      await measure(ctx, up, client);
-    } finally {
-      await up?.stop();
-      await client.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
     return { rows: ctx.rows };
   },
 };

@@ -1,8 +1,11 @@
 // `llmwire up` as a child process, as an operator runs it: started from the built CLI with a
 // config file, its gateway URL read from what it prints, its resident memory read from /proc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LoadClient } from './client.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const GATEWAY_LINE = /gateway\s+(http:\/\/\S+)\/v1/;
@@ -120,4 +123,56 @@ export async function startUp(
       clearTimeout(timer);
     },
   };
+}
+
+/** The sim fleet of a `llmwire up` run by `withSimUp`. */
+export interface SimFleet {
+  workers: number;
+  /** Slots per worker. */
+  concurrency: number;
+  ttftMs: number;
+  itlMs: number;
+}
+
+/**
+ * Starts `llmwire up` with `fleet` (sim workers, a data dir of its own) and a load generator
+ * process, runs `body`, and stops both and removes the dir whatever happens.
+ */
+export async function withSimUp<T>(
+  fleet: SimFleet,
+  body: (up: UpProcess, client: LoadClient) => Promise<T>,
+): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'llmwire-bench-up-'));
+  const config = join(dir, 'config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      workers: {
+        concurrency: fleet.concurrency,
+        backend: { kind: 'sim', models: ['sim'], ttftMs: fleet.ttftMs, itlMs: fleet.itlMs },
+      },
+    }),
+  );
+  const client = await LoadClient.start();
+  let up: UpProcess | undefined;
+  try {
+    up = await startUp(
+      [
+        '--port',
+        '0',
+        '--workers',
+        String(fleet.workers),
+        '--data-dir',
+        join(dir, 'data'),
+        '--config',
+        config,
+      ],
+      fleet.workers,
+    );
+    return await body(up, client);
+  } finally {
+    await up?.stop();
+    await client.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -7,12 +7,12 @@ import { SHA256_SUM_RE } from '../protocol/blob.js';
 import {
   checkBlobName,
   checkBlobVersion,
-  ClosedError,
   ConfigError,
   MAX_BLOB_PARTS,
   PayloadTooLargeError,
 } from '../protocol/index.js';
 import type { BlobListing, BlobStore } from './blobs.js';
+import { guarded, plain, type StoreGuard } from './records-contract.js';
 
 /** Largest manifest a store keeps: 262,144 sums of 50 characters and the rest, with room. */
 export const MAX_BLOB_MANIFEST_BYTES = 16 * 1024 * 1024;
@@ -65,36 +65,10 @@ function checkSum(sum: unknown): void {
 }
 
 /**
- * The bytes as a plain Uint8Array: broker clients hand out Node Buffers, which compare unequal
- * to the same bytes in a Uint8Array. No copy is made.
- */
-function plain(value: Uint8Array | undefined): Uint8Array | undefined {
-  if (value === undefined || Object.getPrototypeOf(value) === Uint8Array.prototype) return value;
-  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-}
-
-/** What the contract needs of the transport: whether it is closed, and its name for the error. */
-export interface BlobsGuard {
-  isClosed(): boolean;
-  /** As in the transport's ClosedError (`'nats transport'`). */
-  readonly what: string;
-}
-
-function guarded<T>(guard: BlobsGuard, check: () => void, run: () => Promise<T>): Promise<T> {
-  try {
-    if (guard.isClosed()) throw new ClosedError(guard.what);
-    check();
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new ConfigError(String(err)));
-  }
-  return run();
-}
-
-/**
  * `store` with every argument checked before the adapter sees it, and every call refused once
  * the transport is closed (the transport's own ClosedError).
  */
-export function contractBlobs(store: BlobStore, guard: BlobsGuard): BlobStore {
+export function contractBlobs(store: BlobStore, guard: StoreGuard): BlobStore {
   const version = (v: string | undefined) => {
     if (v !== undefined) checkBlobVersion(v);
   };

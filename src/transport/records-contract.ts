@@ -148,7 +148,7 @@ function shown(value: unknown): string {
   return typeof value === 'string' ? `'${value.slice(0, 80)}'` : describe(value);
 }
 
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
@@ -158,19 +158,23 @@ function describe(value: unknown): string {
  * The value as a plain Uint8Array: broker clients hand out Node Buffers, which compare unequal
  * to the same bytes in a Uint8Array (and whose `slice` shares memory). No copy is made.
  */
-function plain(value: Uint8Array | undefined): Uint8Array | undefined {
+export function plain(value: Uint8Array | undefined): Uint8Array | undefined {
   if (value === undefined || Object.getPrototypeOf(value) === Uint8Array.prototype) return value;
   return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
-/** What the contract needs of the transport: whether it is closed, and its name for the error. */
-export interface RecordsGuard {
+/** What a store's contract needs of its transport: whether it is closed, and its name for the error. */
+export interface StoreGuard {
   isClosed(): boolean;
   /** As in the transport's ClosedError (`'nats transport'`). */
   readonly what: string;
 }
 
-function guarded<T>(guard: RecordsGuard, check: () => void, run: () => Promise<T>): Promise<T> {
+export function guarded<T>(
+  guard: StoreGuard,
+  check: () => void,
+  run: () => Promise<T>,
+): Promise<T> {
   try {
     if (guard.isClosed()) throw new ClosedError(guard.what);
     check();
@@ -185,7 +189,7 @@ function guarded<T>(guard: RecordsGuard, check: () => void, run: () => Promise<T
  * the transport is closed (the transport's own ClosedError), so adapters may assume well-formed
  * input on an open transport.
  */
-export function contractRecords(store: RecordStore, guard: RecordsGuard): RecordStore {
+export function contractRecords(store: RecordStore, guard: StoreGuard): RecordStore {
   return {
     name: store.name,
     get maxValueBytes() {

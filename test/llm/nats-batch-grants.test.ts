@@ -3,20 +3,18 @@
 // line queues on JetStream) for the openai SDK with a worker confined to its own; a client's NATS
 // user may not touch the batch queue, its records or its cancels.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import OpenAI, { toFile } from 'openai';
+import { startConfinedNats } from './confined-nats.js';
 import { NEEDS, requires } from '../helpers/requires.js';
-import { freePort, NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
+import { NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
 import { spawnProcess, within, type WorkerProcess } from './process-stack.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const run = promisify(execFile);
 
 const KEYS = {
   'tenant-a': 'tenant-a-key-0123456789',
@@ -35,38 +33,15 @@ if (await requires('nats batch grants', NEEDS.natsServer)) {
   const url = (user: User) => `nats://${user}:${KEYS[user]}@127.0.0.1:${port}`;
 
   before(async () => {
-    const config = join(dir.path, 'llmwire.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        identities: [
-          { name: 'tenant-a', role: 'client', key: KEYS['tenant-a'] },
-          { name: 'gpu-1', role: 'worker', key: KEYS['gpu-1'] },
-          { name: 'ops', role: 'operator', key: KEYS.ops },
-        ],
-      }),
-    );
-    const passwordFile = join(dir.path, 'gateway.pass');
-    writeFileSync(passwordFile, `${KEYS.gateway}\n`);
-    const auth = join(dir.path, 'auth.conf');
-    await run(process.execPath, [
-      CLI,
-      'nats-config',
-      '--config',
-      config,
-      '--gateway-user',
-      'gateway',
-      '--gateway-password-file',
-      passwordFile,
-      '--out',
-      auth,
-    ]);
-    port = await freePort();
-    server = await new NatsServerProcess({
-      port,
-      storeDir: join(dir.path, 'js'),
-      config: [readFileSync(auth, 'utf8')],
-    }).start();
+    ({ server, port } = await startConfinedNats(
+      dir.path,
+      [
+        { name: 'tenant-a', role: 'client', key: KEYS['tenant-a'] },
+        { name: 'gpu-1', role: 'worker', key: KEYS['gpu-1'] },
+        { name: 'ops', role: 'operator', key: KEYS.ops },
+      ],
+      { user: 'gateway', password: KEYS.gateway },
+    ));
   });
 
   after(async () => {

@@ -3,23 +3,16 @@
 // `llmwire nats-config` writes; each user then tries the blob store through its own NATS
 // transport (confined to its reply root) and raw, as an attacker would.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { createBus, type Bus } from '../../src/bus/index.js';
 import { blobBucket } from '../../src/transport/nats/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
+import { startConfinedNats } from './confined-nats.js';
 import { NEEDS, requires } from '../helpers/requires.js';
-import { freePort, NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const run = promisify(execFile);
+import { NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
 
 const KEYS = {
   'tenant-a': 'tenant-a-key-0123456789',
@@ -89,26 +82,12 @@ if (await requires('nats blob grants', NEEDS.natsServer)) {
   }
 
   before(async () => {
-    const config = join(dir.path, 'llmwire.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        identities: [
-          { name: 'tenant-a', role: 'client', key: KEYS['tenant-a'] },
-          { name: 'gpu-1', role: 'worker', key: KEYS['gpu-1'] },
-          { name: 'ops', role: 'operator', key: KEYS.ops },
-          { name: 'watcher', role: 'observer', key: KEYS.watcher },
-        ],
-      }),
-    );
-    const auth = join(dir.path, 'auth.conf');
-    await run(process.execPath, [CLI, 'nats-config', '--config', config, '--out', auth]);
-    port = await freePort();
-    server = await new NatsServerProcess({
-      port,
-      storeDir: join(dir.path, 'js'),
-      config: [readFileSync(auth, 'utf8')],
-    }).start();
+    ({ server, port } = await startConfinedNats(dir.path, [
+      { name: 'tenant-a', role: 'client', key: KEYS['tenant-a'] },
+      { name: 'gpu-1', role: 'worker', key: KEYS['gpu-1'] },
+      { name: 'ops', role: 'operator', key: KEYS.ops },
+      { name: 'watcher', role: 'observer', key: KEYS.watcher },
+    ]));
     // Before any blob is written the bucket does not exist: a worker, which may not make it,
     // finds nothing; a client is refused.
     const { bus: early } = await busAs('gpu-1');

@@ -4,15 +4,16 @@
 // gateway and a worker, each confined to its user, serve a streamed chat to the openai SDK.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import OpenAI from 'openai';
+import { startConfinedNats } from './confined-nats.js';
 import { NEEDS, requires } from '../helpers/requires.js';
-import { freePort, NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
+import { NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
 import { explain, spawnProcess, streamChat, within, type WorkerProcess } from './process-stack.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -98,42 +99,20 @@ if (await requires('nats isolation', NEEDS.natsServer)) {
   }
 
   before(async () => {
-    const config = join(dir.path, 'llmwire.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        identities: [
-          { name: 'tenant-a', role: 'client', key: KEYS['tenant-a'] },
-          { name: 'tenant-b', role: 'client', key: KEYS['tenant-b'] },
-          { name: 'gpu-1', role: 'worker', key: KEYS['gpu-1'] },
-          { name: 'ops', role: 'operator', key: KEYS.ops },
-        ],
-      }),
+    const started = await startConfinedNats(
+      dir.path,
+      [
+        { name: 'tenant-a', role: 'client', key: KEYS['tenant-a'] },
+        { name: 'tenant-b', role: 'client', key: KEYS['tenant-b'] },
+        { name: 'gpu-1', role: 'worker', key: KEYS['gpu-1'] },
+        { name: 'ops', role: 'operator', key: KEYS.ops },
+      ],
+      { user: 'gateway', password: KEYS.gateway },
     );
-    const passwordFile = join(dir.path, 'gateway.pass');
-    writeFileSync(passwordFile, `${KEYS.gateway}\n`);
-    const auth = join(dir.path, 'auth.conf');
-    const { stdout } = await run(process.execPath, [
-      CLI,
-      'nats-config',
-      '--config',
-      config,
-      '--gateway-user',
-      'gateway',
-      '--gateway-password-file',
-      passwordFile,
-      '--out',
-      auth,
-    ]);
-    assert.match(stdout, /wrote the authorization of 5 NATS users/);
-    authorization = (await run(process.execPath, [CLI, 'nats-config', '--config', config])).stdout;
-    port = await freePort();
-    server = await new NatsServerProcess({
-      port,
-      storeDir: join(dir.path, 'js'),
-      // The block as written (nats-server resolves `include` relative to its config file).
-      config: [readFileSync(auth, 'utf8')],
-    }).start();
+    ({ server, port } = started);
+    assert.match(started.stdout, /wrote the authorization of 5 NATS users/);
+    authorization = (await run(process.execPath, [CLI, 'nats-config', '--config', started.config]))
+      .stdout;
   });
 
   after(async () => {

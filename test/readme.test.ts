@@ -1,4 +1,5 @@
-// The README's TypeScript examples compile: each ```ts block is written to a file inside the
+// The TypeScript examples of the README and of the guides that show whole programs
+// (docs/dataplane.md) compile: each ```ts block is written to a file inside the
 // package (so `import ... from 'llmwire'` resolves to the built package by its own name and
 // exports map, as for a user) and typechecked with tsc in strict mode.
 import assert from 'node:assert/strict';
@@ -15,9 +16,14 @@ function typescriptBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```(?:ts|typescript)\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
 }
 
+const DOCS = ['README.md', 'docs/dataplane.md'];
+
 test('readme - every TypeScript example typechecks against the built package', () => {
-  const blocks = typescriptBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'));
-  assert.ok(blocks.length > 0, 'the README has TypeScript examples');
+  const blocks = DOCS.flatMap((doc) => {
+    const found = typescriptBlocks(readFileSync(join(ROOT, doc), 'utf8'));
+    assert.ok(found.length > 0, `${doc} has TypeScript examples`);
+    return found;
+  });
   const dir = join(ROOT, 'dist', 'readme-examples');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -43,7 +49,7 @@ test('readme - every TypeScript example typechecks against the built package', (
     );
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const r = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(r.status, 0, `tsc on the README examples:\n${r.stdout}${r.stderr}`);
+    assert.equal(r.status, 0, `tsc on the examples of ${DOCS.join(', ')}:\n${r.stdout}${r.stderr}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

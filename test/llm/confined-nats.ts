@@ -1,12 +1,14 @@
 // A nats-server of a test's own, started with the authorization block `llmwire nats-config`
 // writes for a set of identities (and, when given, a gateway user): the NATS users the
 // isolation and grant tests try as attackers would.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort, NatsServerProcess } from '../transport/fixtures/nats-server.js';
+import { PermissionViolationError } from '@nats-io/transport-node';
+import { freePort, NatsServerProcess, sleep } from '../transport/fixtures/nats-server.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
@@ -50,4 +52,27 @@ export async function startConfinedNats(
     config: [readFileSync(auth, 'utf8')],
   }).start();
   return { server, port, config, stdout };
+}
+
+/** Waits up to 5 s for `check` to hold, failing with `what` otherwise. */
+export async function eventually(check: () => boolean, what: string): Promise<void> {
+  const until = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Waits for a connection's status errors to report a refused publish on `subject`. */
+export function publishRefused(errors: readonly unknown[], subject: string): Promise<void> {
+  return eventually(
+    () =>
+      errors.some(
+        (e) =>
+          e instanceof PermissionViolationError &&
+          e.operation === 'publish' &&
+          e.subject === subject,
+      ),
+    `a publish violation for ${subject}`,
+  );
 }

@@ -7,9 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import OpenAI, { toFile } from 'openai';
-import { startConfinedNats } from './confined-nats.js';
+import { publishRefused, startConfinedNats } from './confined-nats.js';
 import { NEEDS, requires } from '../helpers/requires.js';
 import { NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
 import { spawnProcess, within, type WorkerProcess } from './process-stack.js';
@@ -160,18 +160,7 @@ if (await requires('nats batch grants', NEEDS.natsServer)) {
       '$JS.API.STREAM.INFO.LLMWIRE_Q_llm-batches',
     ]) {
       nc.publish(subject, new Uint8Array([1]));
-      const until = Date.now() + 5000;
-      while (
-        !errors.some(
-          (e) =>
-            e instanceof PermissionViolationError &&
-            e.operation === 'publish' &&
-            e.subject === subject,
-        )
-      ) {
-        if (Date.now() > until) assert.fail(`tenant-a publishing on ${subject} was not refused`);
-        await sleep(20);
-      }
+      await publishRefused(errors, subject);
     }
   });
 }

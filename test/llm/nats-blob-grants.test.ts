@@ -10,9 +10,9 @@ import { createBus, type Bus } from '../../src/bus/index.js';
 import { blobBucket } from '../../src/transport/nats/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
-import { startConfinedNats } from './confined-nats.js';
+import { publishRefused, startConfinedNats } from './confined-nats.js';
 import { NEEDS, requires } from '../helpers/requires.js';
-import { NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
+import { NatsServerProcess, tempDir } from '../transport/fixtures/nats-server.js';
 
 const KEYS = {
   'tenant-a': 'tenant-a-key-0123456789',
@@ -67,18 +67,7 @@ if (await requires('nats blob grants', NEEDS.natsServer)) {
   async function refusedPublish(user: User, subject: string): Promise<void> {
     const { nc, errors } = await rawAs(user);
     nc.publish(subject, new Uint8Array([1]));
-    const until = Date.now() + 5000;
-    while (
-      !errors.some(
-        (e) =>
-          e instanceof PermissionViolationError &&
-          e.operation === 'publish' &&
-          e.subject === subject,
-      )
-    ) {
-      if (Date.now() > until) assert.fail(`${user} publishing on ${subject} was not refused`);
-      await sleep(20);
-    }
+    await publishRefused(errors, subject);
   }
 
   before(async () => {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import OpenAI from 'openai';
-import { startConfinedNats } from './confined-nats.js';
+import { eventually, publishRefused, startConfinedNats } from './confined-nats.js';
 import { NEEDS, requires } from '../helpers/requires.js';
 import { NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
 import { explain, spawnProcess, streamChat, within, type WorkerProcess } from './process-stack.js';
@@ -67,28 +67,6 @@ if (await requires('nats isolation', NEEDS.natsServer)) {
       }),
       `a permissions violation for subscribing '${subject}'`,
       5000,
-    );
-  }
-
-  async function eventually(check: () => boolean, what: string): Promise<void> {
-    const until = Date.now() + 5000;
-    while (!check()) {
-      if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-      await sleep(20);
-    }
-  }
-
-  /** Waits for the connection's status to report a refused publish on `subject`. */
-  function publishRefused(errors: readonly unknown[], subject: string): Promise<void> {
-    return eventually(
-      () =>
-        errors.some(
-          (e) =>
-            e instanceof PermissionViolationError &&
-            e.operation === 'publish' &&
-            e.subject === subject,
-        ),
-      `a publish violation for ${subject}`,
     );
   }
 

@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEnvelope, createId } from '../../src/protocol/index.js';
+import { openDatabase } from '../../src/transport/sqlite/schema.js';
+import { prepareStatements } from '../../src/transport/sqlite/statements.js';
 import type { DurableQueue, Transport } from '../../src/transport/transport.js';
 import { textBody } from '../fixtures.js';
 import type { BenchGroup, GroupContext } from '../group.js';
@@ -108,9 +110,62 @@ function rawSqlite(path: string): { work: Work; close: () => void } {
   return { work, close: () => db.close() };
 }
 
+/**
+ * The queue's own SQL with nothing around it: the transport's schema and prepared statements,
+ * run in transactions of the same sizes, per message the dedup lookup, the insert and the dedup
+ * row; per batch the lease UPDATE ... RETURNING; per message the ack DELETE. The frames are made
+ * once, so no envelope, codec, promise or delivery object is in it: the floor the durable queue
+ * on this schema cannot go below.
+ */
+function queueSql(path: string): { work: Work; close: () => void } {
+  const db = openDatabase({ path, busyTimeoutMs: 5000 });
+  const st = prepareStatements(db);
+  const frames = bodies.map((b) =>
+    Buffer.from(JSON.stringify(createEnvelope({ kind: 'event', subject: 'floor', body: b }))),
+  );
+  const enqueueBatch = db.transaction((count: number, from: number) => {
+    const now = Date.now();
+    for (let i = 0; i < count; i++) {
+      const id = createId();
+      st.dedupGet.get('floor', id);
+      const { lastInsertRowid } = st.insert.run(
+        'floor',
+        id,
+        5,
+        null,
+        0,
+        now,
+        null,
+        frames[(from + i) & 63],
+      );
+      st.dedupPut.run('floor', id, now + 60_000, lastInsertRowid, now + 60_000);
+    }
+  });
+  const takeBatch = db.transaction((max: number) => {
+    const now = Date.now();
+    const rows = st.lease.all(now + 30_000, 'floor', max) as { seq: number; attempts: number }[];
+    for (const row of rows) st.ack.run(row.seq, row.attempts, now);
+    return rows.length;
+  });
+  const work: Work = (n) => {
+    let made = 0;
+    let taken = 0;
+    while (taken < n) {
+      if (made < n) {
+        const count = Math.min(PRODUCER_WINDOW, n - made);
+        enqueueBatch(count, made);
+        made += count;
+      }
+      while (taken < made) taken += takeBatch(RECEIVE_MAX);
+    }
+  };
+  return { work, close: () => db.close() };
+}
+
 async function measure(ctx: GroupContext, create: CreateSqliteTransport, dir: string) {
   const transport = create({ path: join(dir, 'queue.db') });
   const raw = rawSqlite(join(dir, 'raw.db'));
+  const floor = queueSql(join(dir, 'floor.db'));
   try {
     const queue = transport.queue('bench-jobs');
     await ctx.rate({
@@ -125,12 +180,22 @@ async function measure(ctx: GroupContext, create: CreateSqliteTransport, dir: st
       roundScale: 4,
       target: { on: 'value', min: 50_000 },
     });
+    await ctx.rate({
+      name: `enqueue+receive+ack, ${BODY_BYTES}-byte bodies (durable queue)`,
+      unit: 'msgs/s',
+      subject: queueWork(queue),
+      baselineName: "the queue's own SQL statements alone, same schema and batch sizes",
+      baseline: floor.work,
+      minN: RECEIVE_MAX,
+      roundScale: 4,
+    });
     const left = await queue.stats();
     if (left.ready + left.leased + left.delayed !== 0) {
       throw new Error(`queue not drained after the run: ${JSON.stringify(left)}`);
     }
   } finally {
     raw.close();
+    floor.close();
     await transport.close();
   }
 }
@@ -144,7 +209,16 @@ export const sqliteQueueGroup: BenchGroup = {
     `${RECEIVE_MAX} per call and acks each delivery without holding back the next receive. ` +
     'Baseline: raw better-sqlite3 on its own file with the same pragmas, inserting the same ' +
     `bodies in transactions of ${PRODUCER_WINDOW} and taking them back with SELECT + DELETE in ` +
-    `transactions of ${RECEIVE_MAX}. Rounds are four times the usual length.`,
+    `transactions of ${RECEIVE_MAX}. Second baseline: the queue's own SQL alone (the transport's ` +
+    'schema and prepared statements, the same transaction sizes, frames made once): per message ' +
+    'a dedup lookup, the insert and its dedup row, the lease UPDATE ... RETURNING per batch and ' +
+    'the ack DELETE. That floor is why the 50k msgs/s target is missed: on this 2-core machine ' +
+    'the SQL alone ran at 40k-70k msgs/s (14-25 µs per message, depending on load), and a ' +
+    'statement-level profile of the queue (every better-sqlite3 call timed) put about 20 µs of ' +
+    'its 28-33 µs CPU per message in SQLite and the rest in envelopes, JSON, promises and ' +
+    'delivery objects. 50k msgs/s (20 µs) needs both the SQL (four indexed writes per message: insert, ' +
+    'dedup row, lease, ack) and the code around it each cut by about a third. Rounds are four ' +
+    'times the usual length.',
   async run(ctx) {
     const create = await loadTransport();
     if (typeof create === 'string') {

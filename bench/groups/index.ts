@@ -14,6 +14,7 @@ import { routingGroup } from './routing.js';
 import { scaleGroup } from './scale.js';
 import { scatterGroup } from './scatter.js';
 import { securityGroup } from './security.js';
+import { sizingGroup } from './sizing.js';
 import { sqliteQueueGroup } from './sqlite-queue.js';
 
 export const GROUPS: readonly BenchGroup[] = [
@@ -31,4 +32,5 @@ export const GROUPS: readonly BenchGroup[] = [
   brokersQueueGroup,
   blobsGroup,
   scatterGroup,
+  sizingGroup,
 ];

@@ -22,7 +22,7 @@ export interface UpProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-function rssOf(pid: number): number {
+export function rssOf(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     if (m !== null) return Number(m[1]) * 1024;
@@ -40,7 +40,7 @@ function rssOf(pid: number): number {
 
 let ticksPerSecond: number | undefined;
 
-function cpuMsOf(pid: number): number {
+export function cpuMsOf(pid: number): number {
   try {
     ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
     // Fields after the command name, which may hold spaces: utime and stime are 12th and 13th.
@@ -57,7 +57,7 @@ function cpuMsOf(pid: number): number {
  * its gateway has heard a heartbeat (its workers send their first one before the gateway
  * subscribes), and until the next one arrives every request is a 404.
  */
-async function untilWorkers(url: string, workers: number, timeoutMs: number): Promise<void> {
+export async function untilWorkers(url: string, workers: number, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const res = await fetch(`${url}/readyz`).catch(() => undefined);

@@ -6,6 +6,8 @@ import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createBus, type BusOptions } from '../../src/bus/index.js';
+import { createCodec } from '../../src/codec/index.js';
+import { createEnvelope } from '../../src/protocol/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { chunkBodies, textBody } from '../fixtures.js';
@@ -100,8 +102,36 @@ async function llmwireSide(run: string, options: Partial<BusOptions> = {}): Prom
   };
 }
 
-/** What an application on raw nats.js writes: JSON bodies, one inbox subscription, a Map. */
-async function rawSide(run: string): Promise<Side> {
+/** How the raw side writes and reads a chunk. */
+interface ChunkFormat {
+  write(i: number, reply: string): Uint8Array;
+  read(data: Uint8Array): unknown;
+}
+
+/** Bare JSON bodies, as an application on raw nats.js writes them. */
+const bareJson: ChunkFormat = {
+  write: (i) => chunkFrames[i & 63]!,
+  read: (data) => JSON.parse(decoder.decode(data)),
+};
+
+/**
+ * The frame llmwire sends per chunk, made and read by the codec (JSON, the default): an
+ * `inference.chunk` envelope per chunk. The bus's own work (flow control, ordering, stream
+ * state) is what separates this side from llmwire's.
+ */
+function envelopes(): ChunkFormat {
+  const codec = createCodec();
+  return {
+    write: (i, reply) =>
+      codec.encode(
+        createEnvelope({ kind: 'inference.chunk', subject: reply, body: bodies[i & 63] }),
+      ),
+    read: (data) => codec.decode(data).body,
+  };
+}
+
+/** What an application on raw nats.js writes: one inbox subscription, a Map, no flow control. */
+async function rawSide(run: string, format: ChunkFormat = bareJson): Promise<Side> {
   const server = await connect({ servers: NATS_URL, name: `bench-raw-server-${run}` });
   const client = await connect({ servers: NATS_URL, name: `bench-raw-client-${run}` });
   const rr = `bench.${run}.raw.rr`;
@@ -116,7 +146,7 @@ async function rawSide(run: string): Promise<Side> {
     const { n, shape } = JSON.parse(decoder.decode(msg.data)) as { n: number; shape: Shape };
     for (let i = 0; i < n; i++) {
       if (shape === 'paced' && i > 0) await turn();
-      server.publish(msg.reply!, chunkFrames[i & 63]);
+      server.publish(msg.reply!, format.write(i, msg.reply!));
     }
     server.publish(msg.reply!, END);
   };
@@ -142,7 +172,7 @@ async function rawSide(run: string): Promise<Side> {
           else resolve(arrivals);
           return;
         }
-        sink(JSON.parse(decoder.decode(data)));
+        sink(format.read(data));
         got++;
         if (times) arrivals.push(performance.now());
       });
@@ -218,7 +248,8 @@ async function streamRate(
   shape: Shape,
   subject: Side,
   raw: Side,
-  target: Target,
+  target: Target | undefined,
+  baselineName = `raw nats.js: a publish per chunk to the requester's inbox`,
 ): Promise<void> {
   await ctx.rate({
     name: `${STREAMS} streams × ${CHUNKS} chunks, ${shape}${name}`,
@@ -226,7 +257,7 @@ async function streamRate(
     subject: async (n) => {
       for (let i = 0; i < n; i++) await subject.streams(shape, false);
     },
-    baselineName: `raw nats.js: a publish per chunk to the requester's inbox`,
+    baselineName,
     baseline: async (n) => {
       for (let i = 0; i < n; i++) await raw.streams(shape, false);
     },
@@ -244,12 +275,25 @@ async function p99Itl(side: Side, shape: Shape, rounds: number): Promise<number>
 
 async function measure(ctx: GroupContext, run: string): Promise<void> {
   const raw = await rawSide(run);
+  const rawEnvelopes = await rawSide(`${run}e`, envelopes());
   const bus = await llmwireSide(`${run}a`);
   const coalesced = await llmwireSide(`${run}c`, { coalesce: { maxDelayMs: COALESCE_MS } });
   try {
     await requestRows(ctx, bus, raw);
     await streamRate(ctx, '', 'burst', bus, raw, { on: 'ratio', min: 0.8 });
     await streamRate(ctx, '', 'paced', bus, raw, { on: 'ratio', min: 0.8 });
+    // The floor under the two rows above: the same publishes carrying llmwire's frame per chunk.
+    const framed = "raw nats.js: a publish per chunk carrying llmwire's inference.chunk frame";
+    await streamRate(
+      ctx,
+      ', raw nats.js carrying llmwire frames',
+      'burst',
+      rawEnvelopes,
+      raw,
+      undefined,
+    );
+    await streamRate(ctx, '', 'burst', bus, rawEnvelopes, undefined, framed);
+    await streamRate(ctx, '', 'paced', bus, rawEnvelopes, undefined, framed);
     await streamRate(ctx, `, coalescing ${COALESCE_MS} ms`, 'burst', coalesced, raw, {
       on: 'ratio',
       min: 0.8,
@@ -280,6 +324,7 @@ async function measure(ctx: GroupContext, run: string): Promise<void> {
   } finally {
     await coalesced.close();
     await bus.close();
+    await rawEnvelopes.close();
     await raw.close();
   }
 }
@@ -296,7 +341,13 @@ export const natsGroup: BenchGroup = {
     'control) then an empty end message; burst writes chunks back to back, paced yields a ' +
     'turn (setImmediate) between chunks as a model does. Coalesced rows use the Bus option ' +
     `\`coalesce: { maxDelayMs: ${COALESCE_MS} }\`. Inter-token latency is the gap between ` +
-    `consecutive chunks of one stream at the reader, p99 over ${ITL_ROUNDS} rounds.`,
+    `consecutive chunks of one stream at the reader, p99 over ${ITL_ROUNDS} rounds. ` +
+    'A third side is raw nats.js carrying the frame llmwire sends per chunk (an ' +
+    '`inference.chunk` envelope made by `codec.encode` and read by `codec.decode`, no flow ' +
+    'control): against bare raw it is the cost of the frame alone, and against it llmwire ' +
+    'shows what the bus adds on top (credit, stream state, ordering). Without coalescing every ' +
+    'token pays for a frame; that cost bounds the rows without coalescing, and coalescing is ' +
+    'how llmwire removes it.',
   async run(ctx) {
     const problem = await reachable();
     if (problem !== undefined) {

@@ -63,6 +63,8 @@ interface Broker {
   raw(run: string): Promise<RawQueue>;
   rawName: string;
   target: Target;
+  /** A second baseline with the broker features llmwire's queue uses (report only). */
+  like?: { name: string; raw(run: string): Promise<RawQueue> };
   /** Removes what the llmwire side left (streams, keys) beyond what its close removes. */
   cleanup(run: string): Promise<void>;
 }
@@ -114,6 +116,12 @@ const rabbit: Broker = {
   raw: (run) => rawAmqp(AMQP_URL, `bench-raw-${run}`, shape, 32),
   rawName: 'raw amqplib: persistent sendToQueue on a confirm channel, manual acks, prefetch 32',
   target: { on: 'ratio', min: 0.85 },
+  // llmwire's queue is a priority queue (x-max-priority 9) so that `prio` orders delivery;
+  // RabbitMQ keeps a sub-queue per level, which costs the broker on every message.
+  like: {
+    name: 'raw amqplib, same, on a priority queue (x-max-priority 9) as llmwire declares',
+    raw: (run) => rawAmqp(AMQP_URL, `bench-rawp-${run}`, shape, 32, 9),
+  },
   cleanup: () => Promise.resolve(),
 };
 
@@ -174,6 +182,19 @@ async function measure(ctx: GroupContext, broker: Broker): Promise<void> {
       roundScale: 4,
       target: broker.target,
     });
+    if (broker.like !== undefined) {
+      await raw.close();
+      raw = await broker.like.raw(run);
+      await ctx.rate({
+        name: `${broker.name}: durable publish + consume, ${BODY_BYTES}-byte bodies`,
+        unit: 'msgs/s',
+        subject: llmwireWork(transport.queue(`bench-${run}`)),
+        baselineName: broker.like.name,
+        baseline: raw.work,
+        minN: PRODUCERS * WINDOW,
+        roundScale: 4,
+      });
+    }
   } finally {
     await raw?.close();
     await transport.close();
@@ -190,7 +211,10 @@ export const brokersQueueGroup: BenchGroup = {
     `up to ${RECEIVE_MAX}, ack. Baselines, same broker and run, names of their own: JetStream ` +
     '(file stream, PubAck per publish with a msgID, durable pull consumer via consume(), ' +
     'ackAck); RabbitMQ (durable queue, persistent messages on a confirm channel, manual acks, ' +
-    `prefetch 32, as the adapter's default); Redis (BullMQ 6 Queue.add and a Worker with ` +
+    `prefetch 32, as the adapter's default; a second RabbitMQ row puts the same raw client on ` +
+    'a priority queue, x-max-priority 9, which is what the adapter declares so that `prio` ' +
+    'orders delivery, and RabbitMQ keeps a sub-queue per level (the row shows what that ' +
+    `costs); Redis (BullMQ 6 Queue.add and a Worker with ` +
     `concurrency ${RECEIVE_MAX}, completed jobs removed). A broker that does not answer is ` +
     'skipped with a printed line. Rounds are four times the usual length.',
   async run(ctx) {

@@ -123,17 +123,24 @@ export async function rawJetStream(url: string, name: string, shape: Shape): Pro
   };
 }
 
-/** RabbitMQ: a durable queue, persistent messages on a confirm channel, manual acks. */
+/**
+ * RabbitMQ: a durable queue, persistent messages on a confirm channel, manual acks; with
+ * `maxPriority`, a priority queue (x-max-priority) like the one llmwire declares.
+ */
 export async function rawAmqp(
   url: string,
   name: string,
   shape: Shape,
   prefetch: number,
+  maxPriority?: number,
 ): Promise<RawQueue> {
   const conn = await amqp.connect(url);
   const pub = await conn.createConfirmChannel();
   const sub = await conn.createChannel();
-  await pub.assertQueue(name, { durable: true });
+  await pub.assertQueue(name, {
+    durable: true,
+    ...(maxPriority === undefined ? {} : { arguments: { 'x-max-priority': maxPriority } }),
+  });
   await sub.prefetch(prefetch);
   const counter = new Counter();
   await sub.consume(

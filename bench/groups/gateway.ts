@@ -97,6 +97,7 @@ async function unpaced(ctx: GroupContext, client: LoadClient): Promise<void> {
         name: `non-stream requests/s, ${CALLS} in flight, ${SEQ_TOKENS} tokens each`,
         unit: 'requests/s',
         baseline: BASELINE,
+        target: { on: 'ratio', min: 0.6 },
       },
       plain,
       (r) => (r.completed * 1000) / r.elapsedMs,

@@ -69,20 +69,22 @@ export function plan(load: Load, costs: Costs, limits: Limits): Plan {
       ? Math.min(load.tokensPerSecond, 1000 / load.coalesceMs)
       : load.tokensPerSecond;
   const messagesPerSecond = load.streams * messagesPerStream;
-  const cores = (c: { perToken: number; perRequest: number }) =>
-    (messagesPerSecond * c.perToken + requestsPerSecond * c.perRequest) / 1e6;
-  const gatewayCores = cores(costs.gateway);
+  const cores = (c: { perToken: number; perRequest: number }, perSecond: number) =>
+    (perSecond * c.perToken + requestsPerSecond * c.perRequest) / 1e6;
+  // The gateway still writes every token to its client as an SSE event, coalesced or not: it
+  // is charged per token. The broker and the workers' bus see one message per coalesced group.
+  const gatewayCores = cores(costs.gateway, tokensPerSecond);
   const gatewaysForCpu = Math.ceil(gatewayCores / limits.utilization);
   const perGatewayStreams = Math.floor(
     (limits.gatewayRssBytes - costs.idleBytes) / costs.bytesPerStream,
   );
   const gatewaysForMemory = Math.ceil(load.streams / perGatewayStreams);
-  const natsCores = cores(costs.nats) * limits.natsHops;
+  const natsCores = cores(costs.nats, messagesPerSecond) * limits.natsHops;
   const natsServers = Math.max(
     3,
     Math.ceil(natsCores / limits.utilization / limits.natsCoresPerServer),
   );
-  const workerCores = cores(costs.worker);
+  const workerCores = cores(costs.worker, messagesPerSecond);
   const gateways = Math.max(gatewaysForCpu, gatewaysForMemory);
   const bound = gatewaysForMemory > gatewaysForCpu ? 'gateway memory' : 'gateway CPU';
   return {
@@ -196,7 +198,7 @@ function main(): void {
       `| tokens/s (${f(load.tokensPerSecond)} per stream) | ${f(p.tokensPerSecond)} |`,
       `| stream messages/s (coalescing ${load.coalesceMs} ms) | ${f(p.messagesPerSecond)} |`,
       `| requests/s (${f(load.answerTokens)}-token answers) | ${f(p.requestsPerSecond)} |`,
-      `| gateway CPU (${f(costs.gateway.perToken, 1)} µs/message, ${f(costs.gateway.perRequest)} µs/request) | ${f(p.gatewayCores, 1)} cores |`,
+      `| gateway CPU (${f(costs.gateway.perToken, 1)} µs/token, ${f(costs.gateway.perRequest)} µs/request) | ${f(p.gatewayCores, 1)} cores |`,
       `| gateways for CPU (one core each at ${f(limits.utilization * 100)}%) | ${f(p.gatewaysForCpu)} |`,
       `| gateways for memory (${f(costs.bytesPerStream / 1024)} KB/stream, ${f(limits.gatewayRssBytes / 2 ** 20)} MB each) | ${f(p.gatewaysForMemory)} |`,
       `| **gateways** (bound by ${p.bound}) | **${f(p.gateways)}** |`,

@@ -93,26 +93,28 @@ function notes(points: Point[]): string {
   const b = peak((p) => p.bare.tokens);
   const last = points[points.length - 1]!;
   const knee = kneeOf(points, (p) => p.gateway.p99, 4);
-  const share = (p: Point) => `${Math.round(p.serverShare * 100)}%`;
+  const ratios = points.map((p) => p.gateway.tokens / p.bare.tokens);
+  const shares = points.map((p) => Math.round(p.serverShare * 100));
+  // A closed loop at a fixed rate: each of N streams waits for the others' tokens first.
+  const queued = (last.streams * TOKENS * 1000) / last.gateway.tokens;
   const lines = [
-    `The gateway's tokens/s rises until ${g.streams} concurrent streams ` +
-      `(${fig(g.gateway.tokens)} tokens/s, ${share(g)} of a core for both servers' process over ` +
-      `that level) and is ${fig(last.gateway.tokens)} at ${last.streams}; the bare server peaks ` +
-      `at ${b.streams} (${fig(b.bare.tokens)} tokens/s). At ${last.streams} streams the gateway ` +
-      `gives ${fig(last.gateway.tokens / last.bare.tokens, 2)}x the baseline's tokens/s.`,
+    `Tokens/s is highest at ${g.streams} stream${g.streams === 1 ? '' : 's'} for the gateway ` +
+      `(${fig(g.gateway.tokens)}) and at ${b.streams} for the bare server ` +
+      `(${fig(b.bare.tokens)}); past that, more streams add no tokens/s to either. The ` +
+      `gateway gives ${fig(Math.min(...ratios), 2)}x to ${fig(Math.max(...ratios), 2)}x the ` +
+      `baseline's tokens/s over the sweep (${fig(ratios[ratios.length - 1], 2)}x at ${last.streams}).`,
     knee === undefined
-      ? 'The p99 time to first token stays within 4x of its one-stream value over the sweep.'
-      : `The p99 time to first token leaves its one-stream value (${fig(points[0]!.gateway.p99)} ms) ` +
-        `from ${knee.streams} streams (${fig(knee.gateway.p99)} ms, 4x or more) and reaches ` +
-        `${fig(last.gateway.p99)} ms at ${last.streams} (bare: ${fig(last.bare.p99)} ms).`,
-    g.serverShare >= 0.85
-      ? `From the gateway's peak on, the servers' process runs at ${share(g)} or more of one ` +
-        'core (Node runs this JavaScript on one thread; the other core goes to the load ' +
-        'generator), so more streams cannot add tokens/s: they wait their turn, and the wait ' +
-        'is the time to first token that grows with the number of streams, on both servers.'
-      : `At the gateway's peak the servers' process got ${share(g)} of one core: the machine ` +
-        '(shared with the load generator and other work) rather than one saturated core set ' +
-        'the limit there.',
+      ? 'The gateway\u2019s p99 time to first token stays within 4x of its one-stream value.'
+      : `The gateway\u2019s p99 time to first token passes 4x its one-stream value ` +
+        `(${fig(points[0]!.gateway.p99)} ms) at ${knee.streams} streams (${fig(knee.gateway.p99)} ms) ` +
+        `and reaches ${fig(last.gateway.p99)} ms at ${last.streams} (bare: ${fig(last.bare.p99)} ms).`,
+    'Why it bends: once tokens/s stops rising, a closed loop of N streams can only queue; each ' +
+      `stream waits for the others\u2019 tokens, about N \u00d7 ${TOKENS} / (tokens/s): ` +
+      `${fig(queued)} ms at ${last.streams} streams for the gateway, against a measured TTFT ` +
+      `p50 of ${fig(last.gateway.p50)} ms. Tokens/s stops rising because the CPU is used up: ` +
+      `the servers\u2019 process got ${Math.min(...shares)}% to ${Math.max(...shares)}% of one ` +
+      'core per level (one JavaScript thread; it shares the two cores with the load generator ' +
+      'and, on a busy machine, with other work: see the load average above).',
   ];
   return lines.join(' ');
 }

@@ -40,7 +40,7 @@ interface Sweep {
 
 function budgetOf(ctx: GroupContext, s: QueueSubject): number {
   if (ctx.quick) return 30_000;
-  return s.maxDepth >= 10_000_000 ? 540_000 : 150_000;
+  return s.maxDepth >= 10_000_000 ? 540_000 : 360_000;
 }
 
 async function sweepOne(
@@ -69,8 +69,9 @@ async function sweepOne(
         const eta = rate === undefined ? 0 : (need / rate) * 1000;
         if (Date.now() + eta > budgetEnd) {
           sweep.stopped =
-            `stopped before ${target.toLocaleString('en')}: filling at ${fig(rate)} msgs/s ` +
-            `would take ${fig(eta / 1000)} s more than this run's fill budget`;
+            `stopped before ${target.toLocaleString('en')}: adding ${need.toLocaleString('en')} ` +
+            `at the last fill rate (${fig(rate)} msgs/s) would take about ${fig(eta / 1000)} s, ` +
+            `past this run's fill budget of ${budgetOf(ctx, subject) / 1000} s for this queue`;
           ctx.log(`${subject.name}: ${sweep.stopped}`);
           break;
         }
@@ -112,24 +113,40 @@ async function sweepOne(
   return sweep;
 }
 
+/** SQLite's page cache as the transport sets it (cache_size = -8000 in sqlite/schema.ts). */
+const SQLITE_CACHE_MB = 8;
+
 function describe(s: Sweep): string {
-  if (s.points.length === 0) return `${s.subject.name}: ${s.stopped ?? 'no points'}.`;
+  if (s.points.length === 0) return `**${s.subject.name}**: ${s.stopped ?? 'no points'}.`;
   const first = s.points[0]!;
   const last = s.points[s.points.length - 1]!;
+  const best = s.points.reduce((a, p) => (p.rate > a.rate ? p : a), first);
+  const halved = s.points.find((p) => p.depth > best.depth && p.rate < best.rate / 2);
+  const at = (p: Point) => p.depth.toLocaleString('en');
   const fills =
     s.fillRates.length > 0
-      ? `; filled at ${s.fillRates.map((r) => fig(r)).join(', ')} msgs/s per step`
+      ? ` Filling ran at ${s.fillRates.map((r) => fig(r)).join(', ')} msgs/s per step.`
       : '';
-  return (
-    `${s.subject.name}: ${fig(first.rate)} msgs/s empty, ${fig(last.rate)} at ` +
-    `${last.depth.toLocaleString('en')} ready (${fig(last.rate / first.rate, 2)}x); bench ` +
-    `process RSS ${fig(first.rss / MB)} → ${fig(last.rss / MB)} MB` +
-    (last.storeBytes === undefined
+  const file =
+    last.storeBytes === undefined
       ? ''
-      : `, database file and WAL ${fig(last.storeBytes / MB)} MB`) +
+      : ` The database file and WAL grew to ${fig(last.storeBytes / MB)} MB at ` +
+        `${at(last)}, against the ${SQLITE_CACHE_MB} MB page cache the transport gives SQLite` +
+        (halved === undefined
+          ? '.'
+          : ` (it was ${fig((halved.storeBytes ?? 0) / MB)} MB where the rate first fell below ` +
+            'half); this run does not show which pages the slower operations read.');
+  return (
+    `**${s.subject.name}**: ${fig(first.rate)} msgs/s empty, highest at ${at(best)} ` +
+    `(${fig(best.rate)}), ${fig(last.rate)} at ${at(last)} (${fig(last.rate / first.rate, 2)}x ` +
+    'the empty figure)' +
+    (halved === undefined
+      ? '; it never fell below half its best.'
+      : `; first below half its best at ${at(halved)} (${fig(halved.rate)}).`) +
+    ` Bench process RSS ${fig(first.rss / MB)} → ${fig(last.rss / MB)} MB.` +
+    file +
     fills +
-    (s.stopped === undefined ? '' : `; ${s.stopped}`) +
-    '.'
+    (s.stopped === undefined ? '' : ` Sweep ${s.stopped}.`)
   );
 }
 

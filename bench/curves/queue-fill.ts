@@ -7,7 +7,7 @@ import { textBody } from '../fixtures.js';
 
 export const BODY_BYTES = 256;
 /** Enqueues in flight while filling: SQLite commits them in one transaction per turn. */
-export const FILL_IN_FLIGHT = 4096;
+export const FILL_IN_FLIGHT = 8192;
 export const PRODUCERS = 4;
 export const WINDOW = 64;
 export const RECEIVE_MAX = 256;

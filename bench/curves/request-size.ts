@@ -4,6 +4,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createBus, type Bus } from '../../src/bus/index.js';
+import { createCodec } from '../../src/codec/codec.js';
+import { DEFAULT_COMPRESSION } from '../../src/codec/index.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
@@ -134,6 +136,19 @@ export async function requestSizeCurve(ctx: GroupContext): Promise<void> {
         false,
       ),
     );
+    // The same with the codec's body compression off, to show what it costs at each size.
+    sides.push(
+      await busSide(
+        'llmwire over NATS, compression off',
+        () =>
+          createNatsTransport({
+            servers: NATS_URL,
+            name: 'bench-size-plain',
+            codec: createCodec({ open: false, compression: false }),
+          }),
+        false,
+      ),
+    );
     sides.push(await rawSide());
   } else ctx.log(`NATS sides skipped: ${problem}`);
   sides.push(
@@ -253,5 +268,12 @@ function requestNotes(
         '.',
     );
   }
+  const threshold = DEFAULT_COMPRESSION.thresholdBytes;
+  parts.push(
+    `The codec gzips bodies of ${sizeText(threshold)} and more by default (level 6, in the ` +
+      'calling thread, on the way out and back on each side); the "compression off" line is ' +
+      'the same bus with that turned off, so the gap between the two llmwire lines is what ' +
+      'compression costs on a loopback link, where fewer bytes save almost nothing.',
+  );
   return parts.join(' ');
 }

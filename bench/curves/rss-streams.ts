@@ -23,6 +23,7 @@ interface Point {
   open: number;
   completed: number;
   errors: number;
+  firstError?: string;
   ttftP99: number;
   cpuShare: number;
 }
@@ -81,6 +82,7 @@ async function level(
     open: r.peakOpen,
     completed: r.completed,
     errors: r.errors,
+    ...(r.firstError === undefined ? {} : { firstError: r.firstError }),
     ttftP99: ttft[Math.max(0, Math.ceil(ttft.length * 0.99) - 1)] ?? NaN,
     cpuShare: (up.cpuMs() - cpu) / (Date.now() - t0),
   };
@@ -88,7 +90,8 @@ async function level(
 
 export async function rssCurve(ctx: GroupContext): Promise<void> {
   const levels = ctx.quick ? QUICK_LEVELS : LEVELS;
-  const holdMs = ctx.quick ? 4000 : 15_000;
+  // Long enough for the load generator to open every stream before the first ones end.
+  const holdFor = (streams: number) => (ctx.quick ? 4000 : Math.max(15_000, streams * 4));
   const points: Point[] = [];
   for (const streams of levels) {
     // A fresh process per level, so each level's growth is measured from its own idle start.
@@ -101,16 +104,18 @@ export async function rssCurve(ctx: GroupContext): Promise<void> {
         // Room beyond the streams for the bench's own /readyz polls.
         maxConnections: streams + 1000,
       },
-      (up, client) => level(up, client, streams, holdMs),
+      (up, client) => level(up, client, streams, holdFor(streams)),
     );
     points.push(p);
     ctx.log(
       `${streams} streams: idle ${fig(p.idle / MB)} MB, peak ${fig(p.peak / MB)} MB, ` +
-        `${p.open} open at once, ${p.completed} completed, ${p.errors} errors; ` +
+        `${p.open} open at once, ${p.completed} completed, ${p.errors} errors` +
+        `${p.firstError === undefined ? '' : ` (${p.firstError})`}; ` +
         `core share ${Math.round(p.cpuShare * 100)}%`,
     );
   }
-  const growth = points.map((p) => [p.streams, (p.peak - p.idle) / 1024] as const);
+  // Against the streams open at once (as the client saw them), not those asked for.
+  const growth = points.map((p) => [p.open, (p.peak - p.idle) / 1024] as const);
   const kbPerStream = slope(growth);
   const idle0 = points[0]!.idle;
   ctx.add({
@@ -124,40 +129,45 @@ export async function rssCurve(ctx: GroupContext): Promise<void> {
     baselineSpread: null,
     target: { on: 'value', max: TARGET_KB },
   });
-  const per = points.filter((p) => p.streams > 0).map((p) => (p.peak - p.idle) / 1024 / p.streams);
+  const per = points.filter((p) => p.open > 0).map((p) => (p.peak - p.idle) / 1024 / p.open);
   const top = points[points.length - 1]!;
   const notes = [
-    `Least-squares slope over the sweep: ${fig(kbPerStream)} KB of RSS per open stream against ` +
-      `a target of ${TARGET_KB} KB (${kbPerStream <= TARGET_KB ? 'met' : '**missed**'}). ` +
-      `Per level, (peak − idle) / streams was ${per.map((v) => `${fig(v)} KB`).join(', ')}: ` +
-      'small levels are dominated by the fixed cost of the first requests (code compiled, ' +
-      'buffers and pools grown once) and the slope by the large ones.',
-    `At ${top.streams.toLocaleString('en')} streams the process peaked at ${fig(top.peak / MB)} MB ` +
-      `(idle ${fig(top.idle / MB)} MB), ${top.open.toLocaleString('en')} were open at once, ` +
-      `${top.completed.toLocaleString('en')} ended with [DONE], ${top.errors} failed, and it used ` +
-      `${Math.round(top.cpuShare * 100)}% of a core over the level.`,
+    `Least-squares slope of peak − idle RSS over the streams open at once: ` +
+      `${fig(kbPerStream)} KB per open stream, against a target of ${TARGET_KB} KB ` +
+      `(${kbPerStream <= TARGET_KB ? 'met' : '**missed**'}). Per level, (peak − idle) / open ` +
+      `streams was ${per.map((v) => `${fig(v)} KB`).join(', ')}` +
+      (per.length > 1 && per[0]! > 2 * kbPerStream
+        ? `: the smallest level carries the fixed cost of the first requests (code compiled, ` +
+          'buffers and pools grown once), and the slope is set by the large ones.'
+        : '.'),
+    `At ${top.streams.toLocaleString('en')} streams sent the process peaked at ` +
+      `${fig(top.peak / MB)} MB (idle ${fig(top.idle / MB)} MB); ` +
+      `${top.open.toLocaleString('en')} were open at once, ` +
+      `${top.completed.toLocaleString('en')} ended with [DONE] and ${top.errors} failed` +
+      (top.firstError === undefined ? '' : ` (first error: ${top.firstError})`) +
+      `; the process used ${Math.round(top.cpuShare * 100)}% of a core over the level.`,
   ];
   publish(ctx, {
     name: 'rss-streams',
     chart: {
       title: 'RSS of llmwire up against open streams',
-      xLabel: `open streams (log scale; 0 at the left), paced sim (itl ${ITL_MS} ms)`,
+      xLabel: `streams open at once (log scale; 0 at the left), paced sim (itl ${ITL_MS} ms)`,
       yLabel: 'peak RSS, MB',
       series: [
-        { name: 'llmwire up, peak RSS', points: points.map((p) => [p.streams, p.peak / MB]) },
+        { name: 'llmwire up, peak RSS', points: points.map((p) => [p.open, p.peak / MB]) },
         {
           name: `target: idle + ${TARGET_KB} KB per open stream`,
-          points: points.map((p) => [p.streams, (idle0 + p.streams * TARGET_KB * 1024) / MB]),
+          points: points.map((p) => [p.open, (idle0 + p.open * TARGET_KB * 1024) / MB]),
           baseline: true,
         },
       ],
     },
     notes: notes.join(' '),
     head: [
-      'Open streams',
+      'Streams sent',
       'Idle RSS (MB)',
       'Peak RSS (MB)',
-      'Added per stream (KB)',
+      'Added per open stream (KB)',
       'Open at once',
       'Completed',
       'TTFT p99 (ms)',
@@ -167,7 +177,7 @@ export async function rssCurve(ctx: GroupContext): Promise<void> {
       p.streams.toLocaleString('en'),
       fig(p.idle / MB),
       fig(p.peak / MB),
-      p.streams === 0 ? '—' : fig((p.peak - p.idle) / 1024 / p.streams),
+      p.open === 0 ? '—' : fig((p.peak - p.idle) / 1024 / p.open),
       p.open.toLocaleString('en'),
       p.completed.toLocaleString('en'),
       fig(p.ttftP99),

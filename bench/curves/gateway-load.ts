@@ -37,7 +37,13 @@ function side(rs: LoadResult[]) {
   };
 }
 
-async function sweep(ctx: GroupContext, client: LoadClient): Promise<Point[]> {
+/** The points measured, and why the sweep stopped before its last level, if it did. */
+interface Sweep {
+  points: Point[];
+  stopped?: string;
+}
+
+async function sweep(ctx: GroupContext, client: LoadClient): Promise<Sweep> {
   const levels = ctx.quick ? QUICK_LEVELS : LEVELS;
   const max = levels[levels.length - 1]!;
   const sim = { ttftMs: 0, itlMs: 0 };
@@ -45,17 +51,26 @@ async function sweep(ctx: GroupContext, client: LoadClient): Promise<Point[]> {
   const bare = await startBareServer(createSimBackend({ ...sim, models: ['sim'] }));
   const body = APIS.chat.body({ prompt: PROMPT, maxTokens: TOKENS, stream: true });
   const points: Point[] = [];
+  let stopped: string | undefined;
   try {
     for (const streams of levels) {
       const job = { bodies: [body], concurrency: streams, durationMs: ctx.settings.roundMs };
       const cpu = process.cpuUsage();
       const t0 = performance.now();
-      const sides = await alternate(
-        ctx,
-        client,
-        { ...job, stream: true, url: `${stack.url}${APIS.chat.path}` },
-        { ...job, stream: true, url: `${bare.url}${APIS.chat.path}` },
-      );
+      let sides;
+      try {
+        sides = await alternate(
+          ctx,
+          client,
+          { ...job, stream: true, url: `${stack.url}${APIS.chat.path}` },
+          { ...job, stream: true, url: `${bare.url}${APIS.chat.path}` },
+        );
+      } catch (err) {
+        // A level where requests fail ends the sweep; the levels before it stand.
+        stopped = `at ${streams} streams (${(err as Error).message.replace(/^subject/, 'gateway').replace(/^baseline/, 'bare server')})`;
+        ctx.log(`sweep stopped ${stopped}`);
+        break;
+      }
       const used = process.cpuUsage(cpu);
       const p: Point = {
         streams,
@@ -77,7 +92,7 @@ async function sweep(ctx: GroupContext, client: LoadClient): Promise<Point[]> {
     await bare.close();
     if (errors > 0) ctx.log(`gateway bus reported ${errors} errors`);
   }
-  return points;
+  return stopped === undefined ? { points } : { points, stopped };
 }
 
 /** The first level whose p99 is over `factor` times the one-stream p99. */
@@ -86,7 +101,7 @@ function kneeOf(points: Point[], pick: (p: Point) => number, factor: number): Po
   return points.find((p) => pick(p) > first * factor);
 }
 
-function notes(points: Point[]): string {
+function notes({ points, stopped }: Sweep): string {
   const peak = (pick: (p: Point) => number) =>
     points.reduce((best, p) => (pick(p) > pick(best) ? p : best), points[0]!);
   const g = peak((p) => p.gateway.tokens);
@@ -116,17 +131,21 @@ function notes(points: Point[]): string {
       'core per level (one JavaScript thread; it shares the two cores with the load generator ' +
       'and, on a busy machine, with other work: see the load average above).',
   ];
+  if (stopped !== undefined) lines.push(`The sweep stopped ${stopped}.`);
   return lines.join(' ');
 }
 
 export async function gatewayCurve(ctx: GroupContext): Promise<void> {
   const client = await LoadClient.start();
-  let points: Point[];
+  let swept: Sweep;
   try {
-    points = await sweep(ctx, client);
+    swept = await sweep(ctx, client);
   } finally {
     await client.close();
   }
+  const points = swept.points;
+  if (points.length === 0)
+    throw new Error(`gateway sweep: no level measured, stopped ${swept.stopped}`);
   const series = (pick: (p: Point) => number) => points.map((p) => [p.streams, pick(p)] as const);
   const xLabel = `concurrent streams (log scale), ${TOKENS} tokens each, sim itl 0`;
   const head = [
@@ -149,7 +168,7 @@ export async function gatewayCurve(ctx: GroupContext): Promise<void> {
     `${Math.round(p.serverShare * 100)}%`,
     `${Math.round(p.gateway.client * 100)}% / ${Math.round(p.bare.client * 100)}%`,
   ]);
-  const text = notes(points);
+  const text = notes(swept);
   publish(ctx, {
     name: 'gateway-tokens',
     chart: {
@@ -164,6 +183,7 @@ export async function gatewayCurve(ctx: GroupContext): Promise<void> {
     notes: text,
     head,
     rows,
+    xTicks: String,
   });
   publish(ctx, {
     name: 'gateway-ttft',
@@ -185,5 +205,6 @@ export async function gatewayCurve(ctx: GroupContext): Promise<void> {
       fig(p.bare.p99),
       fig(p.gateway.p99 - p.bare.p99),
     ]),
+    xTicks: String,
   });
 }

@@ -27,10 +27,23 @@ export const curvesGroup: BenchGroup = {
     quick: { rounds: 1, roundMs: 300, warmupMs: 100 },
   },
   async run(ctx) {
-    await gatewayCurve(ctx);
-    await rssCurve(ctx);
-    await requestSizeCurve(ctx);
-    await queueDepthCurve(ctx);
+    // Each sweep on its own: one that fails leaves the others' charts standing.
+    const failed: string[] = [];
+    const curves = {
+      gateway: gatewayCurve,
+      rss: rssCurve,
+      'request size': requestSizeCurve,
+      'queue depth': queueDepthCurve,
+    };
+    for (const [name, curve] of Object.entries(curves)) {
+      try {
+        await curve(ctx);
+      } catch (err) {
+        console.error(err);
+        failed.push(`${name}: ${(err as Error).message}`);
+      }
+    }
+    if (failed.length > 0) throw new Error(failed.join('; '));
     return { rows: ctx.rows };
   },
 };

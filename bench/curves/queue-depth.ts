@@ -210,7 +210,9 @@ export async function queueDepthCurve(ctx: GroupContext): Promise<void> {
     notes:
       'The same runs as the chart above, read after each level, after a full garbage ' +
       'collection. SQLite runs in the bench process; the brokers run in ' +
-      'their own, so for them this is only the client side.',
+      'their own, so for them this is only the client side. This sweep runs last in the ' +
+      'group, so the first reading includes what the earlier sweeps left in the process: ' +
+      'read the change along a line, not its level.',
     head: ['Queue', 'Ready messages', 'Bench RSS (MB)'],
     rows: drawn.flatMap((s) =>
       s.points.map((p) => [s.subject.name, p.depth.toLocaleString('en'), fig(p.rss / MB)]),

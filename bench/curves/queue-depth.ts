@@ -75,8 +75,16 @@ async function sweepOne(
           ctx.log(`${subject.name}: ${sweep.stopped}`);
           break;
         }
-        sweep.fillRates.push(await fill(queue, need));
-        depth = target;
+        const filled = await fill(queue, need, budgetEnd);
+        sweep.fillRates.push(filled.rate);
+        depth += filled.added;
+        if (filled.added < need) {
+          sweep.stopped =
+            `stopped filling at ${depth.toLocaleString('en')} of ${target.toLocaleString('en')}: ` +
+            `the fill slowed to ${fig(filled.rate)} msgs/s and ran out of this run's fill budget ` +
+            `of ${budgetOf(ctx, subject) / 1000} s for this queue`;
+          ctx.log(`${subject.name}: ${sweep.stopped}`);
+        }
       }
       // Sized from the last rate seen so each measurement lasts about measureMs.
       const n = Math.max(
@@ -87,7 +95,7 @@ async function sweepOne(
       lastRate = rate;
       collect();
       const p: Point = {
-        depth: target,
+        depth,
         rate,
         n,
         rss: process.memoryUsage().rss,
@@ -95,13 +103,14 @@ async function sweepOne(
       };
       sweep.points.push(p);
       ctx.log(
-        `${subject.name} at ${target.toLocaleString('en')}: ${fig(rate)} msgs/s over ${n} ` +
+        `${subject.name} at ${depth.toLocaleString('en')}: ${fig(rate)} msgs/s over ${n} ` +
           `messages, RSS ${fig(p.rss / MB)} MB` +
           (p.storeBytes === undefined ? '' : `, file ${fig(p.storeBytes / MB)} MB`) +
           (sweep.fillRates.length > 0
             ? `; filled at ${fig(sweep.fillRates[sweep.fillRates.length - 1])} msgs/s`
             : ''),
       );
+      if (sweep.stopped !== undefined) break;
     }
   } catch (err) {
     sweep.stopped = `stopped: ${(err as Error).message}`;

@@ -32,17 +32,25 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
   }
 }
 
-/** Enqueues `count` messages, FILL_IN_FLIGHT at a time; returns msgs/s. */
-export async function fill(queue: DurableQueue, count: number): Promise<number> {
+/**
+ * Enqueues up to `count` messages, FILL_IN_FLIGHT at a time, stopping early once `deadline`
+ * (epoch ms) has passed; returns how many went in and at what rate.
+ */
+export async function fill(
+  queue: DurableQueue,
+  count: number,
+  deadline: number,
+): Promise<{ added: number; rate: number }> {
   const t0 = performance.now();
-  for (let done = 0; done < count;) {
+  let done = 0;
+  while (done < count && Date.now() < deadline) {
     const k = Math.min(FILL_IN_FLIGHT, count - done);
     const batch: Promise<unknown>[] = [];
     for (let i = 0; i < k; i++) batch.push(queue.enqueue(message(queue, done + i)));
     await within(Promise.all(batch), STALL_MS, 'a fill batch');
     done += k;
   }
-  return (count * 1000) / Math.max(1, performance.now() - t0);
+  return { added: done, rate: (done * 1000) / Math.max(1, performance.now() - t0) };
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   type Target,
 } from './harness.js';
 import { formatRatio, formatValue } from './format.js';
+import type { ChartRecord } from './results.js';
 
 export type GroupOutcome = { rows: Row[] } | { skipped: string };
 
@@ -21,11 +22,14 @@ export interface BenchGroup {
   readonly about: string;
   /** Round counts and lengths, when the group's work does not fit the shared FULL/QUICK ones. */
   readonly settings?: { readonly full: Settings; readonly quick: Settings };
+  /** Left out of a run without `--only` (a group that takes many minutes). */
+  readonly onlyWhenNamed?: boolean;
   run(ctx: GroupContext): Promise<GroupOutcome>;
 }
 
 export class GroupContext {
   readonly rows: Row[] = [];
+  readonly charts: ChartRecord[] = [];
 
   constructor(
     readonly group: string,

@@ -73,7 +73,7 @@ export interface LatencySpec {
 
 // Collecting garbage before each timed batch keeps one side's garbage from being paid by the
 // other. Exposing gc at run time spares users a node flag; without it timings are just noisier.
-const collect: () => void = (() => {
+export const collect: () => void = (() => {
   try {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as unknown;

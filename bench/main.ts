@@ -28,7 +28,10 @@ BENCHMARKS.md (sections of groups not run are kept from bench/results.json).
 
 options:
   --only NAME   run only this group; repeat it or separate names with commas
-                (groups: ${GROUPS.map((g) => g.name).join(', ')})
+                (groups: ${GROUPS.map((g) => g.name).join(', ')});
+                without it every group runs except ${GROUPS.filter((g) => g.onlyWhenNamed)
+                  .map((g) => g.name)
+                  .join(', ')}, which takes many minutes
   --json FILE   also write this run's figures to FILE as a JSON array
   --quick       fewer, shorter rounds: a smoke check, not a measurement
   --help        print this and exit`;
@@ -61,7 +64,7 @@ function parseOptions(argv: string[]): Options {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  let groups: readonly BenchGroup[] = GROUPS;
+  let groups: readonly BenchGroup[] = GROUPS.filter((g) => g.onlyWhenNamed !== true);
   if (values.only !== undefined) {
     const names = values.only.flatMap((v) => v.split(',')).map((v) => v.trim());
     const unknown = names.filter((n) => !GROUPS.some((g) => g.name === n));
@@ -102,10 +105,12 @@ async function runGroup(
     const outcome = await group.run(ctx);
     if ('skipped' in outcome) record.skipped = outcome.skipped;
     else record.rows = outcome.rows;
+    if (ctx.charts.length > 0) record.charts = ctx.charts;
   } catch (err) {
     // Keep what was measured before the failure, and say plainly that the group failed.
     console.error(err);
     record.rows = ctx.rows;
+    if (ctx.charts.length > 0) record.charts = ctx.charts;
     record.failed = (err as Error).message ?? String(err);
   }
   record.loadEnd = currentLoad();
@@ -129,6 +134,7 @@ function write(results: ResultsFile): void {
     renderReport(
       GROUPS.map((g) => g.name),
       kept,
+      GROUPS.filter((g) => g.onlyWhenNamed === true).map((g) => g.name),
     ),
   );
 }

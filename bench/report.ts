@@ -2,7 +2,7 @@
 // targets and one table per group, each figure beside its same-run baseline.
 import { targeted, type Row } from './harness.js';
 import { formatBytes, formatRatio, formatSpread, formatTarget, formatValue } from './format.js';
-import type { GroupRecord, Machine, ResultsFile } from './results.js';
+import type { ChartRecord, GroupRecord, Machine, ResultsFile } from './results.js';
 
 const HOW_TO_READ = `## How to read this
 
@@ -69,6 +69,18 @@ function table(rows: Row[]): string {
   return [head, ...lines].join('\n');
 }
 
+function chartSection(chart: ChartRecord): string {
+  const head = `| ${chart.head.map(cell).join(' | ')} |`;
+  const rule = `|${chart.head.map((_, i) => (i === 0 ? '---' : '--:')).join('|')}|`;
+  const rows = chart.rows.map((r) => `| ${r.map(cell).join(' | ')} |`);
+  return [
+    `### ${chart.title}`,
+    `![${chart.title}](${chart.file})`,
+    chart.notes,
+    [head, rule, ...rows].join('\n'),
+  ].join('\n\n');
+}
+
 function section(name: string, rec: GroupRecord | undefined): string {
   if (rec === undefined)
     return `## ${name}\n\nNot measured yet: run \`npm run bench -- --only ${name}\`.`;
@@ -85,6 +97,7 @@ function section(name: string, rec: GroupRecord | undefined): string {
   if (rec.skipped !== undefined) parts.push(`**Skipped:** ${rec.skipped}`);
   if (rec.failed !== undefined) parts.push(`**Failed:** ${rec.failed}`);
   if (rec.rows.length > 0) parts.push(table(rec.rows));
+  for (const chart of rec.charts ?? []) parts.push(chartSection(chart));
   return parts.join('\n\n');
 }
 
@@ -120,7 +133,15 @@ function summary(order: readonly string[], results: ResultsFile): string {
   return `## Targets\n\n${verdict}\n\n${lines.join('\n')}`;
 }
 
-export function renderReport(order: readonly string[], results: ResultsFile): string {
+/**
+ * `order` is every group in report order; `namedOnly` those a plain `npm run bench` leaves out
+ * (they run with `--only`).
+ */
+export function renderReport(
+  order: readonly string[],
+  results: ResultsFile,
+  namedOnly: readonly string[] = [],
+): string {
   const m = results.lastRun.machine;
   const machine = [
     '## Machine (last run)',
@@ -139,6 +160,11 @@ export function renderReport(order: readonly string[], results: ResultsFile): st
       'overwritten._',
     'Reproduce everything with `npm run bench` (builds first; about five minutes). One group: ' +
       '`npm run bench -- --only codec`; a smoke check: `npm run bench -- --quick`. ' +
+      (namedOnly.length === 0
+        ? ''
+        : `${namedOnly.map((n) => `\`${n}\``).join(', ')} ${namedOnly.length === 1 ? 'is' : 'are'} ` +
+          'left out of that full run because sweeping takes many minutes; run ' +
+          `${namedOnly.map((n) => `\`npm run bench -- --only ${n}\``).join(', ')}. `) +
       `The last run was \`${results.lastRun.command}\`.`,
     HOW_TO_READ,
     `${machine.slice(0, 2).join('\n\n')}\n${machine.slice(2).join('\n')}`,

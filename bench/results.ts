@@ -14,6 +14,17 @@ export interface Machine {
   load1: number;
 }
 
+/** A chart a group drew (bench/charts/*.svg), shown in its section with its points as a table. */
+export interface ChartRecord {
+  /** Path from the repository root, e.g. bench/charts/gateway-tokens.svg. */
+  file: string;
+  title: string;
+  /** What the curve showed: where it bends and what was measured beside it. */
+  notes: string;
+  head: string[];
+  rows: string[][];
+}
+
 export interface GroupRecord {
   ranAt: string;
   command: string;
@@ -22,6 +33,8 @@ export interface GroupRecord {
   machine: Machine;
   about: string;
   rows: Row[];
+  /** Charts drawn by sweeping groups (curves), in the order they appear. */
+  charts?: ChartRecord[];
   /** Why the group did not run (e.g. a transport not available). */
   skipped?: string;
   /** The error that stopped the group. */

@@ -6,6 +6,7 @@ import { batchGroup } from './batch.js';
 import { brokersQueueGroup } from './brokers-queue.js';
 import { busGroup } from './bus.js';
 import { codecGroup } from './codec.js';
+import { curvesGroup } from './curves.js';
 import { gatewayGroup } from './gateway.js';
 import { gatewayApisGroup } from './gateway-apis.js';
 import { instrumentationGroup } from './instrumentation.js';
@@ -33,4 +34,5 @@ export const GROUPS: readonly BenchGroup[] = [
   blobsGroup,
   scatterGroup,
   sizingGroup,
+  curvesGroup,
 ];

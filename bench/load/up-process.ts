@@ -132,6 +132,8 @@ export interface SimFleet {
   concurrency: number;
   ttftMs: number;
   itlMs: number;
+  /** The gateway's connection limit (`gateway.http.maxConnections`), when above its default. */
+  maxConnections?: number;
 }
 
 /**
@@ -151,6 +153,9 @@ export async function withSimUp<T>(
         concurrency: fleet.concurrency,
         backend: { kind: 'sim', models: ['sim'], ttftMs: fleet.ttftMs, itlMs: fleet.itlMs },
       },
+      ...(fleet.maxConnections === undefined
+        ? {}
+        : { gateway: { http: { maxConnections: fleet.maxConnections } } }),
     }),
   );
   const client = await LoadClient.start();

@@ -1,0 +1,143 @@
+// The durable queues the depth sweep fills: SQLite on a temporary file and the three brokers at
+// their local addresses, each with names of its own per run and a way to remove what it left.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as natsConnect } from '@nats-io/transport-node';
+import amqp from 'amqplib';
+import { Redis } from 'ioredis';
+import { createAmqpTransport } from '../../src/transport/amqp/index.js';
+import { createNatsTransport } from '../../src/transport/nats/index.js';
+import { createRedisTransport } from '../../src/transport/redis/index.js';
+import { createSqliteTransport } from '../../src/transport/sqlite/index.js';
+import type { Transport } from '../../src/transport/transport.js';
+import { AMQP_URL, NATS_URL, REDIS_URL } from '../../test/helpers/broker-urls.js';
+
+export interface QueueSubject {
+  name: string;
+  /** Deepest level of the full sweep. */
+  maxDepth: number;
+  /** Why it cannot be used here, or undefined when it answers. */
+  problem(): Promise<string | undefined>;
+  open(): Promise<OpenSubject>;
+}
+
+export interface OpenSubject {
+  transport: Transport;
+  cleanup(): Promise<void>;
+  /** Bytes the store takes on disk, where the bench can see it (the SQLite file and its WAL). */
+  storeBytes?(): number;
+}
+
+const first = (err: unknown) => (err as Error).message.split('\n')[0] ?? String(err);
+const run = () => randomBytes(4).toString('hex');
+
+export const sqlite: QueueSubject = {
+  name: 'SQLite',
+  maxDepth: 10_000_000,
+  problem: () => Promise.resolve(undefined),
+  open() {
+    const dir = mkdtempSync(join(tmpdir(), 'llmwire-bench-depth-'));
+    const transport = createSqliteTransport({ path: join(dir, 'queue.db') });
+    return Promise.resolve({
+      transport,
+      cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
+      storeBytes: () => readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0),
+    });
+  },
+};
+
+export const jetStream: QueueSubject = {
+  name: 'NATS JetStream',
+  maxDepth: 1_000_000,
+  async problem() {
+    try {
+      const nc = await natsConnect({ servers: NATS_URL, maxReconnectAttempts: 0, timeout: 2_000 });
+      await nc.close();
+      return undefined;
+    } catch (err) {
+      return `no NATS at ${NATS_URL} (${first(err)})`;
+    }
+  },
+  async open() {
+    const prefix = `DEPTH${run()}`;
+    const transport = await createNatsTransport({ servers: NATS_URL, streamPrefix: prefix });
+    return {
+      transport,
+      async cleanup() {
+        const { jetstreamManager } = await import('@nats-io/jetstream');
+        const nc = await natsConnect({ servers: NATS_URL });
+        const jsm = await jetstreamManager(nc);
+        for await (const name of jsm.streams.names()) {
+          if (name.startsWith(`${prefix}_`)) await jsm.streams.delete(name);
+        }
+        await nc.close();
+      },
+    };
+  },
+};
+
+export const redisStreams: QueueSubject = {
+  name: 'Redis Streams',
+  maxDepth: 1_000_000,
+  async problem() {
+    const r = new Redis(REDIS_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    r.on('error', () => undefined);
+    try {
+      await r.connect();
+      await r.ping();
+      return undefined;
+    } catch (err) {
+      return `no Redis at ${REDIS_URL} (${first(err)})`;
+    } finally {
+      r.disconnect();
+    }
+  },
+  open() {
+    const prefix = `bench-depth:${run()}:`;
+    const transport = createRedisTransport({ url: REDIS_URL, prefix });
+    return Promise.resolve({
+      transport,
+      async cleanup() {
+        const r = new Redis(REDIS_URL);
+        let cursor = '0';
+        do {
+          const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length > 0) await r.unlink(...keys);
+        } while (cursor !== '0');
+        r.disconnect();
+      },
+    });
+  },
+};
+
+export const rabbitMq: QueueSubject = {
+  name: 'RabbitMQ',
+  maxDepth: 1_000_000,
+  async problem() {
+    try {
+      const conn = await amqp.connect(AMQP_URL);
+      await conn.close();
+      return undefined;
+    } catch (err) {
+      return `no RabbitMQ at ${AMQP_URL} (${first(err)})`;
+    }
+  },
+  async open() {
+    const transport = createAmqpTransport({
+      url: AMQP_URL,
+      exchange: `bench-depth-${run()}`,
+      deleteOnClose: true,
+    });
+    await transport.ready;
+    return { transport, cleanup: () => Promise.resolve() };
+  },
+};
+
+export const QUEUE_SUBJECTS = [sqlite, jetStream, redisStreams, rabbitMq];

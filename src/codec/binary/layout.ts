@@ -34,6 +34,9 @@ function layout(members: [string, MemberType][], maskBytes: 1 | 2 | 3 | 4): Layo
   };
 }
 
+/** The code of `null` in an enumerated member (e.g. `finish_reason: null`). */
+const NULL_CODE = 0xff;
+
 const str = { t: 'str' } as const;
 const uint = { t: 'uint' } as const;
 const num = { t: 'num' } as const;
@@ -109,7 +112,7 @@ function fits(type: MemberType, value: unknown): boolean {
     case 'bool':
       return typeof value === 'boolean';
     case 'enum':
-      return typeof value === 'string' && type.values.includes(value);
+      return value === null || (typeof value === 'string' && type.values.includes(value));
     case 'list':
       return Array.isArray(value) && value.every(isRecord);
   }
@@ -168,7 +171,7 @@ function writeMember(w: ByteWriter, type: MemberType, value: unknown, depth: num
       w.u8(value === true ? 1 : 0);
       return;
     case 'enum':
-      w.u8(type.values.indexOf(value as string));
+      w.u8(value === null ? NULL_CODE : type.values.indexOf(value as string));
       return;
     case 'list': {
       const items = value as Record<string, unknown>[];
@@ -224,11 +227,8 @@ function readMember(r: ByteReader, type: MemberType): unknown {
       if (b > 1) throw new InvalidMessageError('a boolean must be 0 or 1');
       return b === 1;
     }
-    case 'enum': {
-      const value = type.values[r.u8()];
-      if (value === undefined) throw new InvalidMessageError('unknown code in a body layout');
-      return value;
-    }
+    case 'enum':
+      return readEnum(r, type.values);
     case 'list': {
       const n = r.varint();
       // Each item takes at least its mask: a count beyond the bytes left is a lie.
@@ -240,8 +240,10 @@ function readMember(r: ByteReader, type: MemberType): unknown {
   }
 }
 
-function readEnum(r: ByteReader, values: readonly string[]): string {
-  const value = values[r.u8()];
+function readEnum(r: ByteReader, values: readonly string[]): string | null {
+  const code = r.u8();
+  if (code === NULL_CODE) return null;
+  const value = values[code];
   if (value === undefined) throw new InvalidMessageError('unknown code in a body layout');
   return value;
 }
@@ -273,7 +275,7 @@ function readMessage(r: ByteReader): Record<string, unknown> {
   if (mask >= 1 << MESSAGE_LAYOUT.names.length) {
     throw new InvalidMessageError('body layout names a member this version does not define');
   }
-  const out: { role?: string; content?: string } & Record<string, unknown> = {};
+  const out: { role?: string | null; content?: string } & Record<string, unknown> = {};
   if ((mask & 1) !== 0) out.role = readEnum(r, ROLES);
   if ((mask & 2) !== 0) out.content = r.str();
   if ((mask & 4) !== 0) out.name = r.str();

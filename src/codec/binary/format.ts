@@ -33,6 +33,8 @@ export const Tag = {
   sig: 22,
   /** Header members without a field id, by name: a MessagePack map. */
   extra: 23,
+  /** No body: ends a frame that has neither body nor payload, so a cut frame is never valid. */
+  noBody: 31,
   /** The body as one MessagePack value. */
   body: 32,
   /** An `inference.request` body in its fixed layout. */

@@ -39,7 +39,7 @@ export function encodeBinaryFrame(env: Envelope): Uint8Array {
       w.u8(Tag.body);
       writeValue(w, body, 1);
     }
-  }
+  } else w.u8(Tag.noBody);
   return w.finish();
 }
 
@@ -58,9 +58,13 @@ export function decodeBinaryFrame(frame: Uint8Array): Record<string, unknown> {
   }
   const r = new ByteReader(frame, 2);
   const env = readHeader(r);
-  if (r.pos === r.end) return env;
+  // Every frame ends with its body field (or the no-body field): a frame cut between two
+  // header fields would otherwise read as a valid, shorter message.
+  if (r.pos === r.end) throw new InvalidMessageError('binary frame ends without a body field');
   const tag = r.u8();
   switch (tag) {
+    case Tag.noBody:
+      break;
     case Tag.body:
       env.body = readValue(r);
       break;

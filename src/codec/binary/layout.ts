@@ -248,6 +248,13 @@ function readEnum(r: ByteReader, values: readonly string[]): string | null {
   return value;
 }
 
+/**
+ * The last body of each hand-read layout, kept so that its shape outlives a full GC: V8 holds
+ * shapes of objects built field by field weakly, and drops the optimized reader when one goes
+ * (see KEEP_SHAPE in reader.ts).
+ */
+const lastShapes: { chunk?: object; message?: object } = {};
+
 const FINISH_REASONS = (CHUNK_LAYOUT.types[4] as { values: readonly string[] }).values;
 const ROLES = (MESSAGE_LAYOUT.types[0] as { values: readonly string[] }).values;
 
@@ -266,6 +273,7 @@ function readChunk(r: ByteReader): Record<string, unknown> {
   if ((mask & 4) !== 0) out.reasoning = r.str();
   if ((mask & 8) !== 0) out.refusal = r.str();
   if ((mask & 16) !== 0) out.finish_reason = readEnum(r, FINISH_REASONS);
+  lastShapes.chunk = out;
   return out;
 }
 
@@ -281,5 +289,6 @@ function readMessage(r: ByteReader): Record<string, unknown> {
   if ((mask & 4) !== 0) out.name = r.str();
   if ((mask & 8) !== 0) out.tool_call_id = r.str();
   if ((mask & 16) !== 0) out.reasoning = r.str();
+  lastShapes.message = out;
   return out;
 }

@@ -138,3 +138,11 @@ function shortAscii(b: Buffer, p: number, n: number): string {
       );
   }
 }
+
+/**
+ * One reader kept alive for the life of the process. V8 holds the shapes of objects built field
+ * by field only weakly: when a full GC finds no reader alive, it drops their shape and throws
+ * away the optimized code of every method that checks for it, and the next frames run slowly
+ * until it is compiled again (seen with --trace-deopt as "weak objects").
+ */
+export const KEEP_SHAPE = new ByteReader(Buffer.alloc(0));

@@ -79,6 +79,15 @@ test('binary - ids keep their exact text, compact or not', () => {
     assert.equal(back.id, id);
     assert.equal(back.corr, id);
   }
+  // The same 16 bytes as text and as a UUID, one after the other: a repeated field's memo must
+  // tell the forms apart.
+  for (const corr of [
+    '0123456789abcdef',
+    '30313233-3435-3637-3839-616263646566',
+    '0123456789abcdef',
+  ]) {
+    assert.equal(binary.decode(binary.encode(chunk({ text: '' }, { corr }))).corr, corr);
+  }
   const uuid = chunk({ text: '' }, { id: '019b76da-a800-7000-8000-000000000001' });
   const upper = chunk({ text: '' }, { id: '019B76DA-A800-7000-8000-000000000001' });
   assert.equal(binary.encode(upper).length - binary.encode(uuid).length, 36 - 16);

@@ -15,6 +15,7 @@ import {
   Tag,
 } from './format.js';
 import { readId, readTraceparent, writeId, writeTraceparent } from './ids.js';
+import { FieldMemo } from './memo.js';
 import type { ByteReader } from './reader.js';
 import { readMap, writeValue } from './value.js';
 import type { ByteWriter } from './writer.js';
@@ -58,6 +59,20 @@ const RANGE = {
 /** The structured fields, checked by the schema itself when a frame has any of them. */
 const STRUCTURED = ['headers', 'chunk', 'sum', 'enc', 'sig'] as const;
 const structuredCheck = TypeCompiler.Compile(Type.Pick(EnvelopeHeaderSchema, [...STRUCTURED]));
+
+const memo = {
+  subject: new FieldMemo(),
+  source: new FieldMemo(),
+  corr: { text: new FieldMemo(), uuid: new FieldMemo() },
+  replyTo: new FieldMemo(),
+  tenant: new FieldMemo(),
+};
+const utf8 = (r: ByteReader, n: number) => r.utf8(n);
+
+/** A `str` through a field's memo. */
+function memoStr(r: ByteReader, m: FieldMemo): string {
+  return m.read(r, r.varint(), utf8);
+}
 
 function fail(field: string, what: string): never {
   throw new InvalidMessageError(`invalid envelope field /${field}: ${what}`, {
@@ -243,7 +258,7 @@ export function readHeader(r: ByteReader): Record<string, unknown> {
     if (known === undefined) fail('kind', `unknown kind code ${code}`);
     kind = known;
   }
-  const subject = checkLength('subject', r.str(), LEN.subject);
+  const subject = checkLength('subject', memoStr(r, memo.subject), LEN.subject);
   const env: Record<string, unknown> = { v, id, kind, subject, ts };
 
   let last = 0;
@@ -258,13 +273,13 @@ export function readHeader(r: ByteReader): Record<string, unknown> {
     last = tag;
     switch (tag) {
       case Tag.source:
-        env.source = checkLength('source', r.str(), LEN.source);
+        env.source = checkLength('source', memoStr(r, memo.source), LEN.source);
         break;
       case Tag.corr:
-        env.corr = checkLength('corr', readId(r), LEN.corr);
+        env.corr = checkLength('corr', readId(r, memo.corr), LEN.corr);
         break;
       case Tag.replyTo:
-        env.replyTo = checkLength('replyTo', r.str(), LEN.replyTo);
+        env.replyTo = checkLength('replyTo', memoStr(r, memo.replyTo), LEN.replyTo);
         break;
       case Tag.deadline:
         env.deadline = checkRange('deadline', r.varint(), RANGE.deadline);
@@ -279,7 +294,7 @@ export function readHeader(r: ByteReader): Record<string, unknown> {
         env.attempt = checkRange('attempt', r.varint(), RANGE.attempt);
         break;
       case Tag.tenant:
-        env.tenant = checkLength('tenant', r.str(), LEN.tenant);
+        env.tenant = checkLength('tenant', memoStr(r, memo.tenant), LEN.tenant);
         break;
       case Tag.traceparent:
         env.traceparent = readTraceparent(r);

@@ -2,6 +2,7 @@
 // text form travels as its 16 bytes, a W3C traceparent as its 26. Only text that the bytes give
 // back exactly is packed, so a signature over the text (signing.ts) is the same either way.
 import { InvalidMessageError } from '../../protocol/index.js';
+import type { FieldMemo } from './memo.js';
 import type { ByteReader } from './reader.js';
 import type { ByteWriter } from './writer.js';
 import { TRACEPARENT_BYTES, UUID_BYTES } from './format.js';
@@ -80,9 +81,19 @@ export function writeId(w: ByteWriter, id: string): void {
   w.str(id);
 }
 
-export function readId(r: ByteReader): string {
+/**
+ * An id field; through `memo` when given (a field that repeats, such as `corr`), one memo per
+ * form so that 16 bytes of text are never taken for a UUID's bytes or the reverse.
+ */
+export function readId(r: ByteReader, memo?: { text: FieldMemo; uuid: FieldMemo }): string {
   const n = r.varint();
-  if (n !== 0) return r.utf8(n);
+  if (n !== 0) return memo === undefined ? r.utf8(n) : memo.text.read(r, n, utf8);
+  return memo === undefined ? readUuid(r) : memo.uuid.read(r, UUID_BYTES, readUuid);
+}
+
+const utf8 = (r: ByteReader, n: number) => r.utf8(n);
+
+function readUuid(r: ByteReader): string {
   if (r.remaining < UUID_BYTES) r.truncated();
   const b = r.buf;
   const at = r.pos;

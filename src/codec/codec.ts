@@ -24,7 +24,12 @@ import { isBinaryBody } from './binary-body.js';
 import { checksum, verifyChecksum } from './integrity.js';
 import { decodeJsonFrame, encodeJsonFrame, encodeJsonFrameWithBodyText } from './json.js';
 import { decodeMsgpackFrame, encodeMsgpackFrame, looksLikeMsgpackMap } from './msgpack.js';
-import { decodeBinaryFrame, encodeBinaryFrame, looksLikeBinaryFrame } from './binary/frame.js';
+import {
+  binaryFrameInfo,
+  decodeBinaryFrame,
+  encodeBinaryFrame,
+  looksLikeBinaryFrame,
+} from './binary/frame.js';
 import { checkVersion } from './version-check.js';
 import {
   copyFrameEncoding,
@@ -254,9 +259,22 @@ export function createCodec(options: CodecOptions = {}): Codec {
     let record: Record<string, unknown>;
     let read: Encoding;
     if (looksLikeBinaryFrame(first)) {
-      // The binary reader checks `v` and every header field as it reads them.
+      // The binary reader checks `v` and every header field as it reads them, and says whether
+      // the frame has a payload or transform fields, so an inline frame is finished here
+      // without looking into the record.
       record = decodeBinaryFrame(frame);
       read = 'binary';
+      if (!binaryFrameInfo.sealed) {
+        if (binaryFrameInfo.transforms) {
+          throw new InvalidMessageError('body transforms are set but the frame has no payload');
+        }
+        if (requireSignature)
+          throw new SignatureError('frame is not signed and this peer requires signatures');
+        if (requireEncryption)
+          throw new DecryptionError('frame is not encrypted and this peer requires encryption');
+        if (encoding !== 'binary') setFrameEncoding(record as unknown as Envelope, 'binary');
+        return record as unknown as Envelope;
+      }
     } else {
       if (first === 0x7b) {
         record = decodeJsonFrame(frame);

@@ -4,7 +4,7 @@
 // the frame on the way out and not at all on the way in.
 import { InvalidMessageError, type Envelope } from '../../protocol/index.js';
 import { BINARY_MARKER, BINARY_VERSION, Tag } from './format.js';
-import { readHeader, writeHeader } from './header.js';
+import { headerInfo, readHeader, writeHeader } from './header.js';
 import { CHUNK_LAYOUT, isRecord, readLayout, REQUEST_LAYOUT, writeLayout } from './layout.js';
 import { ByteReader, KEEP_SHAPE } from './reader.js';
 import { readValue, writeValue } from './value.js';
@@ -51,6 +51,14 @@ export function looksLikeBinaryFrame(first: number): boolean {
   return first === BINARY_MARKER;
 }
 
+/** What the last decodeBinaryFrame call found, beside the record it returned. */
+export const binaryFrameInfo = {
+  /** The frame has a payload. */
+  sealed: false,
+  /** The frame has any of `ct`, `zip`, `sum`, `enc`, `sig`. */
+  transforms: false,
+};
+
 /** Parses a binary frame into a checked header record with its body or payload. */
 export function decodeBinaryFrame(frame: Uint8Array): Record<string, unknown> {
   if (frame.byteLength < 2) throw new InvalidMessageError('binary frame is truncated at byte 1');
@@ -61,6 +69,8 @@ export function decodeBinaryFrame(frame: Uint8Array): Record<string, unknown> {
   }
   const r = new ByteReader(frame, 2);
   const env = readHeader(r);
+  binaryFrameInfo.sealed = false;
+  binaryFrameInfo.transforms = headerInfo.transforms;
   // Every frame ends with its body field (or the no-body field): a frame cut between two
   // header fields would otherwise read as a valid, shorter message.
   if (r.pos === r.end) throw new InvalidMessageError('binary frame ends without a body field');
@@ -84,6 +94,7 @@ export function decodeBinaryFrame(frame: Uint8Array): Record<string, unknown> {
         throw new InvalidMessageError('bytes follow the payload');
       }
       env.payload = r.take(n);
+      binaryFrameInfo.sealed = true;
       return env;
     }
     default:

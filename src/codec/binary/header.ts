@@ -239,6 +239,9 @@ function writeField(w: ByteWriter, tag: number, e: Record<string, unknown>): voi
 // ---------------------------------------------------------------------------------------------
 // Reading.
 
+/** Whether the header readHeader last read has any of `ct`, `zip`, `sum`, `enc`, `sig`. */
+export const headerInfo = { transforms: false };
+
 /**
  * Reads the header into a new record and returns it; the reader is left at the first body or
  * payload field id (or at the end). Every field is checked as the envelope schema checks it.
@@ -263,6 +266,7 @@ export function readHeader(r: ByteReader): Record<string, unknown> {
 
   let last = 0;
   let structured = false;
+  headerInfo.transforms = false;
   while (r.pos < r.end) {
     const tag = r.buf[r.pos]!;
     if (tag > Tag.extra) break;
@@ -370,6 +374,9 @@ export function readHeader(r: ByteReader): Record<string, unknown> {
       default:
         throw new InvalidMessageError(`unknown header field id ${tag}`);
     }
+  }
+  if (last >= Tag.ct && (env.ct ?? env.zip ?? env.sum ?? env.enc ?? env.sig) !== undefined) {
+    headerInfo.transforms = true;
   }
   if (structured && !structuredCheck.Check(env)) {
     const first = structuredCheck.Errors(env).First();

@@ -99,8 +99,11 @@ export const codecGroup: BenchGroup = {
     'included) of a 1 KiB `inference.request` envelope and an `inference.chunk` envelope with a ' +
     '24-byte body. The JSON codec is compared with bare `JSON.parse(JSON.stringify(...))` of the ' +
     "body (the issue's reading of the target) and of the whole envelope as a plain object; " +
-    'MessagePack is compared with the JSON codec; the transform rows compare a codec with that ' +
-    'transform on against the plain JSON codec (informational).',
+    'the binary encoding (and the MessagePack map of binary version 1, kept for older peers) is ' +
+    'compared with the JSON codec; a 1 MiB byte body goes once as a marked binary body in a ' +
+    'binary frame and once as a base64url payload in a JSON frame (compression off); the ' +
+    'transform rows compare a codec with that transform on against the plain JSON codec ' +
+    '(informational).',
   async run(ctx) {
     const request = makeRequest();
     const chunk = makeChunk();

@@ -6,7 +6,7 @@ import { InvalidMessageError, type Envelope } from '../../protocol/index.js';
 import { BINARY_MARKER, BINARY_VERSION, Tag } from './format.js';
 import { headerInfo, readHeader, writeHeader } from './header.js';
 import { CHUNK_LAYOUT, isRecord, readLayout, REQUEST_LAYOUT, writeLayout } from './layout.js';
-import { ByteReader, KEEP_SHAPE } from './reader.js';
+import { ByteReader } from './reader.js';
 import { readValue, writeValue } from './value.js';
 import { writer } from './writer.js';
 
@@ -42,9 +42,6 @@ export function encodeBinaryFrame(env: Envelope): Uint8Array {
   } else w.u8(Tag.noBody);
   return w.finish();
 }
-
-/** Read by nothing: referenced so that KEEP_SHAPE is part of the frame reader's module graph. */
-export const readerShape = KEEP_SHAPE;
 
 /** True when the first byte is the binary frame marker. */
 export function looksLikeBinaryFrame(first: number): boolean {

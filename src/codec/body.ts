@@ -1,16 +1,14 @@
 // Body bytes: the serialized body that compression, encryption, checksums and signatures act
 // on. `ct` says how to read them back (docs/protocol.md, "Body bytes").
 import { InvalidMessageError, type ContentType } from '../protocol/index.js';
+import type { Encoding } from './frame-encoding.js';
 import { assertPackable, packr } from './msgpack.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function serializeBody(
-  body: unknown,
-  preferred: 'json' | 'msgpack',
-): [Uint8Array, ContentType] {
+export function serializeBody(body: unknown, preferred: Encoding): [Uint8Array, ContentType] {
   if (body instanceof Uint8Array) return [body, 'raw'];
-  if (preferred === 'msgpack') {
+  if (preferred !== 'json') {
     assertPackable(body);
     return [packr.pack(body), 'msgpack'];
   }

@@ -6,9 +6,7 @@ import {
   envelopeHeaderCheck,
   InvalidMessageError,
   PayloadTooLargeError,
-  PROTOCOL_VERSION,
   SignatureError,
-  UnsupportedVersionError,
   DecryptionError,
   EnvelopeHeaderSchema,
   WireError,
@@ -26,6 +24,13 @@ import { isBinaryBody } from './binary-body.js';
 import { checksum, verifyChecksum } from './integrity.js';
 import { decodeJsonFrame, encodeJsonFrame, encodeJsonFrameWithBodyText } from './json.js';
 import { decodeMsgpackFrame, encodeMsgpackFrame, looksLikeMsgpackMap } from './msgpack.js';
+import {
+  binaryFrameInfo,
+  decodeBinaryFrame,
+  encodeBinaryFrame,
+  looksLikeBinaryFrame,
+} from './binary/frame.js';
+import { checkVersion } from './version-check.js';
 import {
   copyFrameEncoding,
   frameEncodingOf,
@@ -124,10 +129,22 @@ function headerOf(env: Envelope, drop: Set<string>, keep?: Set<string>): Envelop
   return out as unknown as Envelope;
 }
 
+/** The envelope schema check of JSON and MessagePack frames. */
+function checkHeader(record: Record<string, unknown>): void {
+  if (envelopeHeaderCheck.Check(record)) return;
+  const first = envelopeHeaderCheck.Errors(record).First();
+  throw new InvalidMessageError(
+    `invalid envelope field ${first?.path ?? ''}: ${first?.message ?? 'bad header'}`,
+    { details: { path: first?.path } },
+  );
+}
+
 export function createCodec(options: CodecOptions = {}): Codec {
   const encoding = options.encoding ?? 'json';
-  if (encoding !== 'json' && encoding !== 'msgpack') {
-    throw new ConfigError(`codec encoding must be 'json' or 'msgpack', got '${String(encoding)}'`);
+  if (encoding !== 'json' && encoding !== 'binary' && encoding !== 'msgpack') {
+    throw new ConfigError(
+      `codec encoding must be 'json', 'binary' or 'msgpack', got '${String(encoding)}'`,
+    );
   }
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
@@ -149,7 +166,10 @@ export function createCodec(options: CodecOptions = {}): Codec {
   const requireSignature = options.requireSignature ?? options.signing !== undefined;
   const alwaysSeal = integrity || keyring !== undefined || signer !== undefined;
   const openAll = options.open ?? true;
-  const writerOf = (enc: Encoding) => (enc === 'json' ? encodeJsonFrame : encodeMsgpackFrame);
+  const writerOf = (enc: Encoding) =>
+    enc === 'json' ? encodeJsonFrame : enc === 'binary' ? encodeBinaryFrame : encodeMsgpackFrame;
+  // Marked bulk bytes go in a binary frame (no base64), or in MessagePack if this codec writes it.
+  const binaryBodyEncoding: Encoding = encoding === 'json' ? 'binary' : encoding;
 
   function checkSize(frame: Uint8Array): Uint8Array {
     if (frame.byteLength > maxFrameBytes) {
@@ -201,7 +221,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
   }
 
   function encodeUnchecked(env: Envelope): Uint8Array {
-    const as = frameEncodingOf(env) ?? (isBinaryBody(env.body) ? 'msgpack' : encoding);
+    const as = frameEncodingOf(env) ?? (isBinaryBody(env.body) ? binaryBodyEncoding : encoding);
     const writeFrame = writerOf(as);
     if (env.payload !== undefined) return checkSize(writeFrame(env)); // already sealed: forward as is
     const body = env.body;
@@ -219,9 +239,9 @@ export function createCodec(options: CodecOptions = {}): Codec {
       }
       return checkSize(writeFrame(seal(env, Buffer.from(text), 'json')));
     }
-    const frame = encodeMsgpackFrame(env);
+    const frame = writeFrame(env);
     if (frame.byteLength < compression.thresholdBytes) return checkSize(frame);
-    const [bytes, ct] = serializeBody(body, 'msgpack');
+    const [bytes, ct] = serializeBody(body, as);
     if (bytes.byteLength < compression.thresholdBytes) return checkSize(frame);
     return checkSize(writeFrame(seal(env, bytes, ct)));
   }
@@ -238,30 +258,34 @@ export function createCodec(options: CodecOptions = {}): Codec {
     const first = frame[0]!;
     let record: Record<string, unknown>;
     let read: Encoding;
-    if (first === 0x7b) {
-      record = decodeJsonFrame(frame);
-      read = 'json';
-    } else if (looksLikeMsgpackMap(first)) {
-      record = decodeMsgpackFrame(frame);
-      read = 'msgpack';
-    } else
-      throw new InvalidMessageError(`unknown frame format (first byte 0x${first.toString(16)})`);
-
-    if (record.v !== PROTOCOL_VERSION) {
-      if (typeof record.v === 'number' && Number.isInteger(record.v) && record.v > 0) {
-        throw new UnsupportedVersionError(
-          `protocol version ${record.v} is not supported; this peer speaks ${PROTOCOL_VERSION}`,
-          { details: { version: record.v, supported: [PROTOCOL_VERSION] } },
-        );
+    if (looksLikeBinaryFrame(first)) {
+      // The binary reader checks `v` and every header field as it reads them, and says whether
+      // the frame has a payload or transform fields, so an inline frame is finished here
+      // without looking into the record.
+      record = decodeBinaryFrame(frame);
+      read = 'binary';
+      if (!binaryFrameInfo.sealed) {
+        if (binaryFrameInfo.transforms) {
+          throw new InvalidMessageError('body transforms are set but the frame has no payload');
+        }
+        if (requireSignature)
+          throw new SignatureError('frame is not signed and this peer requires signatures');
+        if (requireEncryption)
+          throw new DecryptionError('frame is not encrypted and this peer requires encryption');
+        if (encoding !== 'binary') setFrameEncoding(record as unknown as Envelope, 'binary');
+        return record as unknown as Envelope;
       }
-      throw new InvalidMessageError('frame has no valid protocol version field "v"');
-    }
-    if (!envelopeHeaderCheck.Check(record)) {
-      const first = envelopeHeaderCheck.Errors(record).First();
-      throw new InvalidMessageError(
-        `invalid envelope field ${first?.path ?? ''}: ${first?.message ?? 'bad header'}`,
-        { details: { path: first?.path } },
-      );
+    } else {
+      if (first === 0x7b) {
+        record = decodeJsonFrame(frame);
+        read = 'json';
+      } else if (looksLikeMsgpackMap(first)) {
+        record = decodeMsgpackFrame(frame);
+        read = 'msgpack';
+      } else
+        throw new InvalidMessageError(`unknown frame format (first byte 0x${first.toString(16)})`);
+      checkVersion(record.v);
+      checkHeader(record);
     }
     const env = record as unknown as Envelope;
     // Only a frame in the other encoding is remembered: a WeakMap entry per message costs about

@@ -3,8 +3,11 @@
 // a peer that writes only JSON gets only JSON back.
 import type { Envelope } from '../protocol/index.js';
 
-/** How a frame's bytes are written: JSON text or MessagePack (docs/protocol.md, "Encodings"). */
-export type Encoding = 'json' | 'msgpack';
+/**
+ * How a frame's bytes are written (docs/protocol.md, "Encodings"): JSON text, the binary
+ * encoding (version 2), or a MessagePack map (binary version 1, kept for older peers).
+ */
+export type Encoding = 'json' | 'binary' | 'msgpack';
 
 const encodings = new WeakMap<object, Encoding>();
 

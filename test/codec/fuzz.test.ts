@@ -1,12 +1,13 @@
 // Property-based fuzzing of the decoders: random bytes, byte-level mutations of valid frames
-// (bit flips, truncation, insertion, swaps), and field-level rewrites of their headers, in both
-// encodings, plain and sealed. Whatever comes in, decode returns an envelope or throws a
+// (bit flips, truncation, insertion, swaps), and field-level rewrites of their headers, in every
+// encoding, plain and sealed. Whatever comes in, decode returns an envelope or throws a
 // WireError: any other throw is a bug a peer could trigger.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
+import { encodeBinaryFrame } from '../../src/codec/binary/frame.js';
 import { ChunkAssembler, splitIntoChunks } from '../../src/codec/chunking.js';
 import { createCodec, type Codec, type CodecOptions } from '../../src/codec/codec.js';
 import { FrameReader, writeFrame } from '../../src/codec/framing.js';
@@ -19,6 +20,7 @@ import {
   type Envelope,
 } from '../../src/protocol/index.js';
 
+const unopened = createCodec({ open: false });
 const packr = new Packr({ useRecords: false, variableMapSize: true, moreTypes: false });
 const seed = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 let framesTried = 0;
@@ -88,7 +90,7 @@ const SENDERS: CodecOptions[] = [
 
 function buildCorpus(): Uint8Array[] {
   const corpus: Uint8Array[] = [];
-  for (const encoding of ['json', 'msgpack'] as const) {
+  for (const encoding of ['json', 'binary', 'msgpack'] as const) {
     for (const options of SENDERS) {
       const codec = createCodec({ ...options, encoding });
       for (const [kind, body] of Object.entries(BODIES)) {
@@ -336,8 +338,13 @@ const rewrittenFrame = fc
   .map(([k, edits]): Uint8Array => {
     const frame = corpus[k]!;
     const json = frame[0] === 0x7b;
+    const binary = frame[0] === 0xc1;
     const record = (
-      json ? JSON.parse(Buffer.from(frame).toString()) : packr.unpack(frame)
+      json
+        ? JSON.parse(Buffer.from(frame).toString())
+        : binary
+          ? { ...unopened.decode(frame) }
+          : packr.unpack(frame)
     ) as Record<string, unknown>;
     for (const [field, sub, value] of edits) {
       const names = NESTED[field];
@@ -356,6 +363,14 @@ const rewrittenFrame = fc
           configurable: true,
           writable: true,
         });
+    }
+    if (binary) {
+      // Values the binary writer cannot hold go as a MessagePack map instead.
+      try {
+        return encodeBinaryFrame(record as unknown as Envelope);
+      } catch {
+        // fall through
+      }
     }
     if (!json) return Buffer.from(packr.pack(record));
     return Buffer.from(

@@ -1,0 +1,35 @@
+// The last value of a header field, kept with its bytes: the messages of one stream repeat their
+// subject, source, tenant and correlation id frame after frame, and comparing a few bytes costs
+// less than making the same string again.
+import type { ByteReader } from './reader.js';
+
+const MAX_BYTES = 128;
+
+export class FieldMemo {
+  private readonly bytes = new Uint8Array(MAX_BYTES);
+  private len = -1;
+  private value = '';
+
+  /** The string of the `n` bytes at the reader's position, made by `make` unless memoized. */
+  read(r: ByteReader, n: number, make: (r: ByteReader, n: number) => string): string {
+    if (n === this.len && r.remaining >= n) {
+      const buf = r.buf;
+      const at = r.pos;
+      const bytes = this.bytes;
+      let i = 0;
+      while (i < n && buf[at + i] === bytes[i]) i++;
+      if (i === n) {
+        r.pos = at + n;
+        return this.value;
+      }
+    }
+    const at = r.pos;
+    const value = make(r, n);
+    if (n <= MAX_BYTES) {
+      this.bytes.set(r.buf.subarray(at, at + n));
+      this.len = n;
+      this.value = value;
+    }
+    return value;
+  }
+}

@@ -52,6 +52,14 @@ export const PARAMS_ROLLOUTS_SUBJECT = 'llm.params.rollouts';
 /** The subject of background-response cancels between gateways (before any namespace). */
 export const RESPONSE_CANCEL_SUBJECT = 'llm.gateway.responses.cancel';
 
+/**
+ * The limit store (Transport.limits) where the gateways of a namespace keep tenant rate limits;
+ * one token of letters, digits and '-', as NATS bucket and Redis key names take.
+ */
+export function limitStoreName(namespace?: string): string {
+  return namespace === undefined ? 'tenants' : `${namespace}-tenants`;
+}
+
 // One subject token on every transport: NATS tokens, AMQP binding-key words and Redis channel
 // names all take these characters.
 const NAMESPACE_RE = /^[A-Za-z0-9_-]{1,64}$/;

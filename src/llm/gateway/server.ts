@@ -40,7 +40,7 @@ import {
   parseMessages,
 } from './messages/index.js';
 import type { TokenDelta } from '../backends/backend.js';
-import { llmSubjects } from '../subjects.js';
+import { limitStoreName, llmSubjects } from '../subjects.js';
 import { createObservability, logRegistry } from './observability.js';
 import type { GatewayOptions } from './options.js';
 import { listModels, listWorkers, readiness } from './info.js';
@@ -166,8 +166,13 @@ export class Gateway {
         ...(t.tokensPerMinute === undefined ? {} : { tokensPerMinute: t.tokensPerMinute }),
       };
     }
+    const limitStore =
+      options.limitStore === false
+        ? undefined
+        : (options.limitStore ?? options.bus.transport.limits?.(limitStoreName(options.namespace)));
     this.admission = new AdmissionController({
       tenants,
+      ...(limitStore === undefined ? {} : { limitStore, logger: this.log }),
       ...(options.queue?.maxLength === undefined
         ? {}
         : { maxQueueLength: options.queue.maxLength }),

@@ -31,4 +31,10 @@ export interface ServeOptions {
 export interface HandlerContext {
   /** Fires on cancellation by the requester, on the request's deadline, and on bus close. */
   readonly signal: AbortSignal;
+  /**
+   * Stops this call as a requester's cancel would: the signal fires, a stream stops (even one
+   * waiting for credit), and nothing more is sent. For a handler that learns its requester is
+   * gone by other means (llm/worker: the requesting gateway's heartbeats stopped).
+   */
+  cancel(reason: string): void;
 }

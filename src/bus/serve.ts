@@ -13,7 +13,7 @@ import { CoalesceClock, Coalescer, type ResolvedCoalesce } from './coalesce.js';
 import type { BusContext } from './context.js';
 import type { DeadlineHandle } from './deadlines.js';
 import { replyKindFor, type Message } from './message.js';
-import type { ServeOptions } from './options.js';
+import type { HandlerContext, ServeOptions } from './options.js';
 import { isAsyncIterable, STREAM_END, STREAM_OPEN } from './stream.js';
 
 /** A pump that has run this long without waiting lets timers and other streams in. */
@@ -61,6 +61,9 @@ export class StreamServer {
     const call = new HandlerCall(this, env);
     if (streaming) {
       const state: Served = { credit: env.credit!, wake: undefined, abort: call.controller() };
+      // A pump waiting for credit wakes on every abort (cancel, deadline, bus close), so a
+      // stream whose reader is gone ends at its deadline instead of holding its handler forever.
+      state.abort.signal.addEventListener('abort', () => state.wake?.(), { once: true });
       this.served.set(env.id, state);
       this.sendOpen(env);
       const finish = () => {
@@ -244,7 +247,7 @@ export class StreamServer {
  * (an AbortController and a deadline timer cost more than a whole in-process round trip), and
  * then fires on cancellation, on the request's deadline and on bus close.
  */
-class HandlerCall {
+class HandlerCall implements HandlerContext {
   private abort_: AbortController | undefined;
   private timer: DeadlineHandle | undefined;
   private finished = false;
@@ -283,6 +286,10 @@ class HandlerCall {
 
   abort(reason: unknown): void {
     this.controller().abort(reason);
+  }
+
+  cancel(reason: string): void {
+    this.abort(new CancelledError(reason));
   }
 
   done(): void {

@@ -41,6 +41,7 @@ import {
 } from './messages/index.js';
 import type { TokenDelta } from '../backends/backend.js';
 import { limitStoreName, llmSubjects } from '../subjects.js';
+import { GatewayPresence } from '../gateway-presence.js';
 import { createObservability, logRegistry } from './observability.js';
 import type { GatewayOptions } from './options.js';
 import { listModels, listWorkers, readiness } from './info.js';
@@ -90,6 +91,8 @@ export class Gateway {
   readonly rollouts: GatewayRollouts;
   readonly dispatcher: Dispatcher;
   readonly admission: AdmissionController;
+  /** This gateway's heartbeats, by which workers stop its generations if it dies. */
+  readonly presence: GatewayPresence;
   /** This gateway's metrics (its own prom-client Registry), when enabled. */
   readonly metrics: GatewayMetrics | undefined;
   readonly dashboard: Dashboard | undefined;
@@ -134,6 +137,7 @@ export class Gateway {
       );
     }
     this.registry = new WorkerRegistry(options.bus, 3, llmSubjects(options.namespace));
+    this.presence = new GatewayPresence(options.bus, llmSubjects(options.namespace));
     this.log = options.logger ?? silentLogger;
     logRegistry(this.registry, this.log);
     this.rollouts = new GatewayRollouts(options.bus, this.registry, options.namespace, this.log);
@@ -271,6 +275,7 @@ export class Gateway {
     await this.rollouts.start();
     await this.responses.start();
     await this.batches.start();
+    this.presence.start();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port, this.options.host, () => {
@@ -332,6 +337,7 @@ export class Gateway {
     this.registry.stop();
     this.server.closeIdleConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.presence.stop();
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -73,7 +73,8 @@ export class GatewayPresence {
 }
 
 interface Seen {
-  gateway: string;
+  /** Undefined until a heartbeat names this inbox (a generation may start before one comes). */
+  gateway: string | undefined;
   lastMs: number;
   intervalMs: number;
   /** Cancels of the generations streaming to this gateway's inbox. */
@@ -82,7 +83,8 @@ interface Seen {
 
 /**
  * The worker side: hears gateway heartbeats and stops the generations of a gateway that has gone
- * quiet. Generations to an inbox no heartbeat has named (a plain bus client) are left alone.
+ * quiet. Generations to an inbox no heartbeat has named (a plain bus client) are left alone;
+ * they are tied to the gateway if its heartbeat comes while they run.
  */
 export class GatewayWatch {
   private readonly seen = new Map<string, Seen>();
@@ -122,15 +124,24 @@ export class GatewayWatch {
    * goes away first. Returns the function that unties it when the generation ends.
    */
   track(inbox: string | undefined, cancel: (reason: string) => void): () => void {
-    const seen = inbox === undefined ? undefined : this.seen.get(inbox);
-    if (seen === undefined) return () => undefined;
-    seen.running.add(cancel);
-    return () => seen.running.delete(cancel);
+    if (inbox === undefined) return () => undefined;
+    let seen = this.seen.get(inbox);
+    if (seen === undefined) {
+      // Not announced (yet): a gateway's first heartbeat may come after its first request here.
+      seen = { gateway: undefined, lastMs: 0, intervalMs: 0, running: new Set() };
+      this.seen.set(inbox, seen);
+    }
+    const entry = seen;
+    entry.running.add(cancel);
+    return () => {
+      entry.running.delete(cancel);
+      if (entry.gateway === undefined && entry.running.size === 0) this.seen.delete(inbox);
+    };
   }
 
   private onBeat(beat: GatewayBeat): void {
     let seen = this.seen.get(beat.inbox);
-    if (seen !== undefined && seen.gateway !== beat.gateway) return;
+    if (seen !== undefined && seen.gateway !== undefined && seen.gateway !== beat.gateway) return;
     if (beat.status === 'stopped') {
       if (seen !== undefined) this.lose(beat.inbox, seen, 'requesting gateway stopped');
       return;
@@ -139,12 +150,14 @@ export class GatewayWatch {
       seen = { gateway: beat.gateway, lastMs: 0, intervalMs: 0, running: new Set() };
       this.seen.set(beat.inbox, seen);
     }
+    seen.gateway = beat.gateway;
     seen.lastMs = Date.now();
     seen.intervalMs = beat.intervalMs;
   }
 
   private sweep(now: number): void {
     for (const [inbox, seen] of this.seen) {
+      if (seen.gateway === undefined) continue; // a requester that never announced itself
       if (now - seen.lastMs > MISSED_BEATS * seen.intervalMs) {
         this.lose(inbox, seen, 'requesting gateway is gone (heartbeats stopped)');
       }
@@ -157,6 +170,6 @@ export class GatewayWatch {
     seen.running.clear();
     this.stopped += cancels.length;
     for (const cancel of cancels) cancel(reason);
-    this.onLost(seen.gateway, cancels.length);
+    this.onLost(seen.gateway ?? '', cancels.length);
   }
 }

@@ -8,6 +8,7 @@ import { busGroup } from './bus.js';
 import { codecGroup } from './codec.js';
 import { gatewayGroup } from './gateway.js';
 import { gatewayApisGroup } from './gateway-apis.js';
+import { gatewaysGroup } from './gateways.js';
 import { instrumentationGroup } from './instrumentation.js';
 import { natsGroup } from './nats.js';
 import { routingGroup } from './routing.js';
@@ -27,6 +28,7 @@ export const GROUPS: readonly BenchGroup[] = [
   batchGroup,
   routingGroup,
   natsGroup,
+  gatewaysGroup,
   securityGroup,
   brokersQueueGroup,
   blobsGroup,

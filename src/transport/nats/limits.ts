@@ -1,7 +1,8 @@
 // Limit stores of the NATS transport (transport/limits.ts): one JetStream KV bucket per store,
 // `<prefix>_LIM_<store>` (stream `KV_<prefix>_LIM_<store>`), one entry per key holding its
 // buckets as JSON. A change reads the entry and writes it back only if its revision is still
-// the last (compare-and-set); a writer that lost the race reads again. The time is this
+// the last (compare-and-set); a writer that lost the race reads again. Within one process the
+// changes to a key queue behind the write in flight and go in the next one together. The time is this
 // process's clock; a bucket never refills backwards, so a gateway whose clock is behind only
 // sees less refill. Entries expire (bucket max age) well after they would be full again.
 import { JetStreamApiError, StorageType, jetstream } from '@nats-io/jetstream';
@@ -41,6 +42,13 @@ function lostRace(err: unknown): boolean {
 
 type Stored = Record<string, BucketState>;
 
+interface Step {
+  readonly mode: 'take' | 'adjust';
+  readonly buckets: readonly LimitBucket[];
+  readonly resolve: (take: LimitTake) => void;
+  readonly reject: (err: unknown) => void;
+}
+
 function parse(value: Uint8Array | undefined): Stored {
   if (value === undefined || value.length === 0) return {};
   try {
@@ -59,6 +67,8 @@ function state(stored: Stored, name: string): BucketState | undefined {
 export class NatsLimits implements LimitStore {
   private readonly bucket: string;
   private opening: Promise<KV> | undefined;
+  /** Steps waiting for their key's write in flight, by key. */
+  private readonly lanes = new Map<string, Step[]>();
 
   constructor(
     private readonly ctx: NatsContext,
@@ -75,14 +85,46 @@ export class NatsLimits implements LimitStore {
     await this.step('adjust', key, buckets);
   }
 
-  private async step(
-    mode: 'take' | 'adjust',
+  /**
+   * Queues the step on its key's lane. One write per key is in flight from this process at a
+   * time, and the steps queued behind it go together in the next write: this process never
+   * races itself for a key, and a busy key costs a read and a write per batch, not per step.
+   */
+  private step(
+    mode: Step['mode'],
     key: string,
     buckets: readonly LimitBucket[],
   ): Promise<LimitTake> {
     checkBuckets(buckets);
+    return new Promise<LimitTake>((resolve, reject) => {
+      const op: Step = { mode, buckets, resolve, reject };
+      const lane = this.lanes.get(key);
+      if (lane !== undefined) {
+        lane.push(op);
+        return;
+      }
+      const fresh = [op];
+      this.lanes.set(key, fresh);
+      void this.drain(key, fresh);
+    });
+  }
+
+  private async drain(key: string, lane: Step[]): Promise<void> {
+    while (lane.length > 0) {
+      const batch = lane.splice(0);
+      try {
+        const answers = await this.apply(key, batch);
+        batch.forEach((op, i) => op.resolve(answers[i]!));
+      } catch (err) {
+        for (const op of batch) op.reject(err);
+      }
+    }
+    this.lanes.delete(key);
+  }
+
+  /** Runs a batch of steps on one key in order, in one compare-and-set write. */
+  private async apply(key: string, batch: readonly Step[]): Promise<LimitTake[]> {
     const kv = await this.kv();
-    const what = `write limit store '${this.name}'`;
     for (let race = 0; race < MAX_RACES; race++) {
       let entry;
       try {
@@ -90,24 +132,31 @@ export class NatsLimits implements LimitStore {
       } catch (err) {
         throw limitError(err, `read limit store '${this.name}'`);
       }
-      const stored = entry !== null && entry.operation === 'PUT' ? parse(entry.value) : {};
-      const { states, take } = stepBuckets(
-        buckets.map((b) => state(stored, b.name)),
-        buckets,
-        mode,
-        Date.now(),
-      );
-      // A refused take changes nothing worth a write: the refill is recomputed on the next step.
-      if (take.waitMs > 0) return take;
-      const next: Stored = { ...stored };
-      buckets.forEach((b, i) => (next[b.name] = states[i]!));
-      const value = new TextEncoder().encode(JSON.stringify(next));
+      const stored: Stored = entry !== null && entry.operation === 'PUT' ? parse(entry.value) : {};
+      const now = Date.now();
+      let changed = false;
+      const answers = batch.map((op) => {
+        const { states, take } = stepBuckets(
+          op.buckets.map((b) => state(stored, b.name)),
+          op.buckets,
+          op.mode,
+          now,
+        );
+        // A refused take changes nothing worth a write: the refill is recomputed next time.
+        if (take.waitMs === 0) {
+          op.buckets.forEach((b, i) => (stored[b.name] = states[i]!));
+          changed = true;
+        }
+        return take;
+      });
+      if (!changed) return answers;
+      const value = new TextEncoder().encode(JSON.stringify(stored));
       try {
         if (entry === null) await kv.create(key, value);
         else await kv.update(key, value, entry.revision);
-        return take;
+        return answers;
       } catch (err) {
-        if (!lostRace(err)) throw limitError(err, what);
+        if (!lostRace(err)) throw limitError(err, `write limit store '${this.name}'`);
       }
     }
     throw new UnavailableError(`limit store '${this.name}': too many writers racing on one key`);

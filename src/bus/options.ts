@@ -1,6 +1,6 @@
 // Options of the bus's calls: what publishing, requesting and serving take. Plain shapes over
 // the protocol's envelope fields, shared by the bus and the helpers that carry out each call.
-import type { EnvelopeInit } from '../protocol/index.js';
+import type { EnvelopeInit, WireError } from '../protocol/index.js';
 
 export type PublishOptions = Omit<EnvelopeInit, 'kind' | 'subject' | 'body'> & { kind?: string };
 
@@ -32,9 +32,10 @@ export interface HandlerContext {
   /** Fires on cancellation by the requester, on the request's deadline, and on bus close. */
   readonly signal: AbortSignal;
   /**
-   * Stops this call as a requester's cancel would: the signal fires, a stream stops (even one
-   * waiting for credit), and nothing more is sent. For a handler that learns its requester is
-   * gone by other means (llm/worker: the requesting gateway's heartbeats stopped).
+   * Stops this call with `error`: the signal fires with it as its reason, a stream stops (even
+   * one waiting for credit) and ends with `error` as its last message, as a deadline ends it.
+   * For a handler that learns by other means that its work is no longer wanted (llm/worker: the
+   * requesting gateway's heartbeats stopped); a requester that is in fact alive hears why.
    */
-  cancel(reason: string): void;
+  abort(error: WireError): void;
 }

@@ -26,6 +26,8 @@ const checkBeat = TypeCompiler.Compile(GatewayBeatSchema);
 
 /** Heartbeats missed before a gateway is taken to be gone. */
 const MISSED_BEATS = 3;
+/** How often a worker looks for gateways gone quiet. */
+const SWEEP_MS = 250;
 
 /** The gateway side: announces itself until stopped, then says so once. */
 export class GatewayPresence {
@@ -90,6 +92,7 @@ export class GatewayWatch {
   private readonly seen = new Map<string, Seen>();
   private sub: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private lastSweep = 0;
   /** Generations stopped because their gateway went away. */
   stopped = 0;
 
@@ -110,7 +113,8 @@ export class GatewayWatch {
       this.onBeat(beat);
     });
     await this.sub.ready;
-    this.timer = setInterval(() => this.sweep(Date.now()), 250);
+    this.lastSweep = Date.now();
+    this.timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
     this.timer.unref();
   }
 
@@ -120,8 +124,8 @@ export class GatewayWatch {
   }
 
   /**
-   * Ties a generation answering to `inbox` to that gateway's liveness; `cancel` is called if it
-   * goes away first. Returns the function that unties it when the generation ends.
+   * Ties a generation answering to `inbox` to that gateway's liveness; `cancel` is called with
+   * why if it goes away first. Returns the function that unties it when the generation ends.
    */
   track(inbox: string | undefined, cancel: (reason: string) => void): () => void {
     if (inbox === undefined) return () => undefined;
@@ -156,6 +160,14 @@ export class GatewayWatch {
   }
 
   private sweep(now: number): void {
+    const lag = now - this.lastSweep - SWEEP_MS;
+    this.lastSweep = now;
+    // When this process was too busy to run its timers, the heartbeats it missed may be sitting
+    // in its own queue: judge no gateway until the loop has caught up (as the worker registry).
+    if (lag > SWEEP_MS) {
+      for (const seen of this.seen.values()) seen.lastMs = Math.max(seen.lastMs, now - lag);
+      return;
+    }
     for (const [inbox, seen] of this.seen) {
       if (seen.gateway === undefined) continue; // a requester that never announced itself
       if (now - seen.lastMs > MISSED_BEATS * seen.intervalMs) {

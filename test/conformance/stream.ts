@@ -6,6 +6,7 @@ import {
   DeadlineExceededError,
   NoRespondersError,
   OverloadedError,
+  WorkerLostError,
 } from '../../src/protocol/index.js';
 import { createEnvelope } from '../../src/protocol/envelope.js';
 import { buses, eventually, sleep, unique, type TransportFactory } from './harness.js';
@@ -170,13 +171,13 @@ export function streamSuite(factory: TransportFactory): void {
       assert.ok(produced <= 3, `the writer stopped at its credit (produced ${produced})`);
     });
 
-    test('ctx.cancel stops a stream waiting for credit', async () => {
+    test('ctx.abort stops a stream waiting for credit and ends it with its error', async () => {
       await using env = await buses(factory);
       const subject = unique('stcx');
       let cancel: ((reason: string) => void) | undefined;
       let ended = false;
       const sub = env.b.serve(subject, async function* (_req, ctx) {
-        cancel = (reason) => ctx.cancel(reason);
+        cancel = (reason) => ctx.abort(new WorkerLostError(reason));
         try {
           for (let i = 0; ; i++) yield i;
         } finally {
@@ -190,7 +191,10 @@ export function streamSuite(factory: TransportFactory): void {
       await eventually(() => cancel !== undefined, 3000 + slack);
       cancel!('requester gone');
       await eventually(() => ended, 3000 + slack);
-      stream.cancel();
+      // What the window held, then the abort's error, long before the deadline.
+      await assert.rejects(async () => {
+        for (let step = await reader.next(); step.done !== true; step = await reader.next());
+      }, WorkerLostError);
     });
 
     test('a stream with nobody serving fails with NoRespondersError', async () => {

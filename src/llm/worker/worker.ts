@@ -22,6 +22,7 @@ import {
   OverloadedError,
   toWireError,
   UnavailableError,
+  WorkerLostError,
   type EmbeddingRequest,
   type Heartbeat,
   type InferenceRequest,
@@ -318,7 +319,11 @@ export class Worker {
     const signal = ctx.signal;
     const target = this.admit(request.model);
     this.stats.inflight++;
-    const untie = this.gateways.track(msg.envelope.replyTo, (reason) => ctx.cancel(reason));
+    // A gateway that went quiet is most likely dead; should it be alive after all, worker_lost
+    // has it move the stream to another worker as for any lost worker.
+    const untie = this.gateways.track(msg.envelope.replyTo, (reason) =>
+      ctx.abort(new WorkerLostError(`worker ${this.id} stopped the generation: ${reason}`)),
+    );
     const observe = this.observer?.request(this.id, request.model);
     let usage: InferenceResult['usage'] | undefined;
     const started = Date.now();

@@ -1,7 +1,7 @@
 // Gateway liveness (docs/protocol.md, "Gateway heartbeats"): each gateway announces itself every
 // second on `llm.gateway.heartbeat.<id>` with the inbox its requests are answered on; workers
 // tie each generation to the inbox it streams to and stop it when that gateway's heartbeats
-// stop (three missed) or it says it stopped. A gateway killed under load then frees the workers'
+// stop (five missed) or it says it stopped. A gateway killed under load then frees the workers'
 // slots within seconds instead of leaving them to compute answers nobody reads.
 import { randomBytes } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
@@ -24,8 +24,12 @@ export const GatewayBeatSchema = Type.Object({
 export type GatewayBeat = Static<typeof GatewayBeatSchema>;
 const checkBeat = TypeCompiler.Compile(GatewayBeatSchema);
 
-/** Heartbeats missed before a gateway is taken to be gone. */
-const MISSED_BEATS = 3;
+/**
+ * Heartbeats missed before a gateway is taken to be gone: more than the worker registry's three,
+ * since a gateway opening a thousand streams at once can go quiet for seconds while alive, and
+ * stopping a live gateway's generations costs it a failover of each.
+ */
+const MISSED_BEATS = 5;
 /** How often a worker looks for gateways gone quiet. */
 const SWEEP_MS = 250;
 

@@ -144,7 +144,8 @@ export async function gatewaysShared(broker: BrokerName): Promise<void> {
       );
       const cancelled = cancelledLines();
       assert.equal(cancelled.length, PER_GATEWAY, 'the worker ended them as cancelled');
-      for (const l of cancelled) assert.ok(Number(l.chunks) < TOKENS, `cut short at ${l.chunks}`);
+      for (const l of cancelled)
+        assert.ok(Number(l.chunks) < TOKENS, `cut short at ${String(l.chunks)}`);
 
       const results = await survivors;
       for (const [i, r] of results.entries()) {

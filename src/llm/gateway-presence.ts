@@ -51,6 +51,11 @@ export class GatewayPresence {
     this.timer.unref();
   }
 
+  /** One heartbeat now, e.g. for a worker that just joined and has not heard this gateway. */
+  announce(): void {
+    if (this.timer !== undefined) this.beat('ready');
+  }
+
   /** Stops the heartbeats and tells workers that whatever still streams to it may stop. */
   stop(): void {
     if (this.timer === undefined) return;

@@ -186,6 +186,11 @@ export class Gateway {
     });
     // Slots follow the registry: every join, loss, drain or change of a worker resets them.
     this.registry.on(() => this.refreshCapacity());
+    // A worker that joins hears this gateway at once, so the generations it runs for it are tied
+    // to its liveness even if it dies before its next heartbeat.
+    this.registry.on((e) => {
+      if (e.type === 'joined') this.presence.announce();
+    });
     const obs = createObservability(options, this.registry, this.admission);
     this.metrics = obs.metrics;
     this.dashboard = obs.dashboard;

@@ -9,6 +9,7 @@ import { codecGroup } from './codec.js';
 import { curvesGroup } from './curves.js';
 import { gatewayGroup } from './gateway.js';
 import { gatewayApisGroup } from './gateway-apis.js';
+import { gatewaysGroup } from './gateways.js';
 import { instrumentationGroup } from './instrumentation.js';
 import { natsGroup } from './nats.js';
 import { routingGroup } from './routing.js';
@@ -29,6 +30,7 @@ export const GROUPS: readonly BenchGroup[] = [
   batchGroup,
   routingGroup,
   natsGroup,
+  gatewaysGroup,
   securityGroup,
   brokersQueueGroup,
   blobsGroup,

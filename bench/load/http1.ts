@@ -46,6 +46,8 @@ export class Http1Connection {
   constructor(
     private readonly host: string,
     private readonly port: number,
+    /** Sent as `authorization: Bearer <key>` when given. */
+    private readonly apiKey?: string,
   ) {}
 
   /** Sends one request; the handler hears about its response. One request at a time. */
@@ -56,6 +58,7 @@ export class Http1Connection {
     const socket = this.open();
     socket.write(
       `POST ${path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\n` +
+        (this.apiKey === undefined ? '' : `authorization: Bearer ${this.apiKey}\r\n`) +
         `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   }

@@ -20,6 +20,8 @@ export interface LoadJob {
   /** Streaming (SSE) requests; otherwise plain JSON answers. */
   stream: boolean;
   seed?: number;
+  /** An API key sent with every request (its tenant's limits apply). */
+  apiKey?: string;
 }
 
 export interface LoadResult {

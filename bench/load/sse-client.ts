@@ -92,7 +92,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
   const limit = job.requests ?? Infinity;
   const slot = async () => {
     // One keep-alive connection per slot, as a pool of `concurrency` sockets would give.
-    const conn = new Http1Connection(url.hostname, Number(url.port));
+    const conn = new Http1Connection(url.hostname, Number(url.port), job.apiKey);
     try {
       while (result.requests < limit && performance.now() < until) {
         const seq = result.requests++;

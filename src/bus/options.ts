@@ -1,6 +1,6 @@
 // Options of the bus's calls: what publishing, requesting and serving take. Plain shapes over
 // the protocol's envelope fields, shared by the bus and the helpers that carry out each call.
-import type { EnvelopeInit } from '../protocol/index.js';
+import type { EnvelopeInit, WireError } from '../protocol/index.js';
 
 export type PublishOptions = Omit<EnvelopeInit, 'kind' | 'subject' | 'body'> & { kind?: string };
 
@@ -31,4 +31,11 @@ export interface ServeOptions {
 export interface HandlerContext {
   /** Fires on cancellation by the requester, on the request's deadline, and on bus close. */
   readonly signal: AbortSignal;
+  /**
+   * Stops this call with `error`: the signal fires with it as its reason, a stream stops (even
+   * one waiting for credit) and ends with `error` as its last message, as a deadline ends it.
+   * For a handler that learns by other means that its work is no longer wanted (llm/worker: the
+   * requesting gateway's heartbeats stopped); a requester that is in fact alive hears why.
+   */
+  abort(error: WireError): void;
 }

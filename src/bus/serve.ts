@@ -6,6 +6,7 @@ import {
   DeadlineExceededError,
   InvalidMessageError,
   toWireError,
+  WireError,
   type Envelope,
 } from '../protocol/index.js';
 import type { ServeHandler } from './api.js';
@@ -13,8 +14,16 @@ import { CoalesceClock, Coalescer, type ResolvedCoalesce } from './coalesce.js';
 import type { BusContext } from './context.js';
 import type { DeadlineHandle } from './deadlines.js';
 import { replyKindFor, type Message } from './message.js';
-import type { ServeOptions } from './options.js';
+import type { HandlerContext, ServeOptions } from './options.js';
 import { isAsyncIterable, STREAM_END, STREAM_OPEN } from './stream.js';
+
+/**
+ * An abort reason the requester is told about: a WireError other than a cancel (a deadline, a
+ * handler's own abort). A cancel came from the requester, a ClosedError from this bus closing.
+ */
+function answerable(reason: unknown): reason is WireError {
+  return reason instanceof WireError && !(reason instanceof CancelledError);
+}
 
 /** A pump that has run this long without waiting lets timers and other streams in. */
 const SLICE_MS = 4;
@@ -61,6 +70,9 @@ export class StreamServer {
     const call = new HandlerCall(this, env);
     if (streaming) {
       const state: Served = { credit: env.credit!, wake: undefined, abort: call.controller() };
+      // A pump waiting for credit wakes on every abort (cancel, deadline, bus close), so a
+      // stream whose reader is gone ends at its deadline instead of holding its handler forever.
+      state.abort.signal.addEventListener('abort', () => state.wake?.(), { once: true });
       this.served.set(env.id, state);
       this.sendOpen(env);
       const finish = () => {
@@ -154,7 +166,10 @@ export class StreamServer {
   }
 
   private sendError(msg: Message, err: unknown, streaming: boolean, signal: AbortSignal): void {
-    if (signal.aborted && signal.reason instanceof CancelledError) return; // requester is gone
+    if (signal.aborted) {
+      if (!answerable(signal.reason)) return; // the requester or the bus is gone
+      err = signal.reason; // what stopped the call says why, not what the handler threw then
+    }
     const env = msg.envelope;
     if (!streaming) {
       msg.respondError(err);
@@ -220,8 +235,7 @@ export class StreamServer {
         }
       }
       coalescer?.discard();
-      if (signal.reason instanceof DeadlineExceededError)
-        this.sendError(msg, signal.reason, true, signal);
+      if (answerable(signal.reason)) this.sendError(msg, signal.reason, true, signal);
     } catch (err) {
       // Items the handler produced before it failed still reach the reader, then the error.
       if (!signal.aborted) {
@@ -244,7 +258,7 @@ export class StreamServer {
  * (an AbortController and a deadline timer cost more than a whole in-process round trip), and
  * then fires on cancellation, on the request's deadline and on bus close.
  */
-class HandlerCall {
+class HandlerCall implements HandlerContext {
   private abort_: AbortController | undefined;
   private timer: DeadlineHandle | undefined;
   private finished = false;
@@ -258,12 +272,13 @@ class HandlerCall {
     return this.controller().signal;
   }
 
-  /** True once cancelled by the requester or the bus (a deadline still lets the error out). */
+  /**
+   * True once cancelled by the requester or the bus; an abort with a WireError (the deadline,
+   * the handler's own abort) still lets that error out.
+   */
   get cancelled(): boolean {
     const signal = this.abort_?.signal;
-    return (
-      signal !== undefined && signal.aborted && !(signal.reason instanceof DeadlineExceededError)
-    );
+    return signal !== undefined && signal.aborted && !answerable(signal.reason);
   }
 
   controller(): AbortController {

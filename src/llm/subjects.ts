@@ -36,6 +36,10 @@ export interface LlmSubjects {
   address(workerId: string): string;
   chat(workerId: string): string;
   embed(workerId: string): string;
+  /** The pattern workers listen on for gateways' heartbeats (gateway liveness). */
+  readonly gatewayHeartbeats: string;
+  /** Where gateway `id` announces that it is alive, and the inbox its requests answer to. */
+  gatewayHeartbeat(id: string): string;
   /** Where gateways hear that a background response one of them runs is to be cancelled. */
   readonly responseCancel: string;
   /** Params rollouts (llm/params): push a record (operators), list them, hear new ones. */
@@ -49,8 +53,19 @@ export const PARAMS_PUSH_SUBJECT = 'llm.params.push';
 export const PARAMS_LIST_SUBJECT = 'llm.params.list';
 export const PARAMS_ROLLOUTS_SUBJECT = 'llm.params.rollouts';
 
+/** Gateways' heartbeats, each on `<prefix>.<gateway id>` (before any namespace). */
+export const GATEWAY_HEARTBEAT_PREFIX = 'llm.gateway.heartbeat';
+
 /** The subject of background-response cancels between gateways (before any namespace). */
 export const RESPONSE_CANCEL_SUBJECT = 'llm.gateway.responses.cancel';
+
+/**
+ * The limit store (Transport.limits) where the gateways of a namespace keep tenant rate limits;
+ * one token of letters, digits and '-', as NATS bucket and Redis key names take.
+ */
+export function limitStoreName(namespace?: string): string {
+  return namespace === undefined ? 'tenants' : `${namespace}-tenants`;
+}
 
 // One subject token on every transport: NATS tokens, AMQP binding-key words and Redis channel
 // names all take these characters.
@@ -76,6 +91,8 @@ export function llmSubjects(namespace?: string): LlmSubjects {
       address: workerAddress,
       chat: chatSubject,
       embed: embedSubject,
+      gatewayHeartbeats: `${GATEWAY_HEARTBEAT_PREFIX}.*`,
+      gatewayHeartbeat: (id) => `${GATEWAY_HEARTBEAT_PREFIX}.${id}`,
       responseCancel: RESPONSE_CANCEL_SUBJECT,
       paramsPush: PARAMS_PUSH_SUBJECT,
       paramsList: PARAMS_LIST_SUBJECT,
@@ -90,6 +107,8 @@ export function llmSubjects(namespace?: string): LlmSubjects {
     address: (id) => prefix + workerAddress(id),
     chat: (id) => prefix + chatSubject(id),
     embed: (id) => prefix + embedSubject(id),
+    gatewayHeartbeats: `${prefix}${GATEWAY_HEARTBEAT_PREFIX}.*`,
+    gatewayHeartbeat: (id) => `${prefix}${GATEWAY_HEARTBEAT_PREFIX}.${id}`,
     responseCancel: prefix + RESPONSE_CANCEL_SUBJECT,
     paramsPush: prefix + PARAMS_PUSH_SUBJECT,
     paramsList: prefix + PARAMS_LIST_SUBJECT,

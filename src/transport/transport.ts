@@ -21,6 +21,7 @@ import type { Envelope, WireErrorBody } from '../protocol/index.js';
 import type { Clock } from './clock.js';
 import type { BlobStore } from './blobs.js';
 import type { RecordStore, RecordStoreOptions } from './records.js';
+import type { LimitStore } from './limits.js';
 
 export type TransportStatus =
   | { type: 'connecting' }
@@ -87,6 +88,13 @@ export interface Transport {
    * keyed store (amqp, the WebSocket client).
    */
   records?(name: string, options?: RecordStoreOptions): RecordStore;
+
+  /**
+   * Opens a store of token buckets on the broker (limits.ts), shared by every transport
+   * reaching the same broker. Absent where the transport has no shared store of its own
+   * (memory, sqlite, amqp, the WebSocket client): rate limits there stay per process.
+   */
+  limits?(name: string): LimitStore;
 
   /**
    * The transport's blob store (blobs.ts): the same store for every caller of one transport,

@@ -6,7 +6,9 @@ import {
   DeadlineExceededError,
   NoRespondersError,
   OverloadedError,
+  WorkerLostError,
 } from '../../src/protocol/index.js';
+import { createEnvelope } from '../../src/protocol/envelope.js';
 import { buses, eventually, sleep, unique, type TransportFactory } from './harness.js';
 
 export function streamSuite(factory: TransportFactory): void {
@@ -138,6 +140,61 @@ export function streamSuite(factory: TransportFactory): void {
         for await (const _ of env.a.stream(subject, {}, { timeoutMs: 100 + slack })) void _;
       }, DeadlineExceededError);
       await eventually(() => stopped, 3000 + slack);
+    });
+
+    test('a stream whose reader died ends at its deadline while waiting for credit', async () => {
+      await using env = await buses(factory);
+      const subject = unique('stgone');
+      let produced = 0;
+      let ended = false;
+      const sub = env.b.serve(subject, async function* () {
+        try {
+          for (;;) yield ++produced;
+        } finally {
+          ended = true;
+        }
+      });
+      await sub.ready;
+      // A requester that asked for a stream of 2 and died: no credit and no cancel ever come.
+      env.transport.publish(
+        createEnvelope({
+          kind: 'event',
+          subject,
+          body: {},
+          replyTo: unique('_INBOX.gone'),
+          credit: 2,
+          deadline: Date.now() + 300 + slack,
+        }),
+      );
+      await eventually(() => produced >= 2, 3000 + slack);
+      await eventually(() => ended, 3000 + slack);
+      assert.ok(produced <= 3, `the writer stopped at its credit (produced ${produced})`);
+    });
+
+    test('ctx.abort stops a stream waiting for credit and ends it with its error', async () => {
+      await using env = await buses(factory);
+      const subject = unique('stcx');
+      let cancel: ((reason: string) => void) | undefined;
+      let ended = false;
+      const sub = env.b.serve(subject, async function* (_req, ctx) {
+        cancel = (reason) => ctx.abort(new WorkerLostError(reason));
+        try {
+          for (let i = 0; ; i++) yield i;
+        } finally {
+          ended = true;
+        }
+      });
+      await sub.ready;
+      const stream = env.a.stream<number>(subject, {}, { credit: 2, timeoutMs: 10_000 });
+      const reader = stream[Symbol.asyncIterator]();
+      assert.equal((await reader.next()).value, 0);
+      await eventually(() => cancel !== undefined, 3000 + slack);
+      cancel!('requester gone');
+      await eventually(() => ended, 3000 + slack);
+      // What the window held, then the abort's error, long before the deadline.
+      await assert.rejects(async () => {
+        for (let step = await reader.next(); step.done !== true; step = await reader.next());
+      }, WorkerLostError);
     });
 
     test('a stream with nobody serving fails with NoRespondersError', async () => {

@@ -24,10 +24,14 @@ export function brokerAvailable(broker: BrokerName, what: string): Promise<boole
   return requires(what, NEEDS[broker]);
 }
 
-/** API keys of the gateway: an unlimited tenant, and one allowed 2 requests a minute. */
+/**
+ * API keys of the gateway: an unlimited tenant, one allowed 2 requests a minute, and one allowed
+ * 6 (for the several-gateway tests).
+ */
 export const KEYS = {
   main: 'sk-broker-main',
   limited: 'sk-broker-limited',
+  shared: 'sk-broker-shared',
   operator: 'op-broker-operator-0123',
 } as const;
 
@@ -44,12 +48,16 @@ export interface BrokerStack {
   /** The gateway's base URL, http://127.0.0.1:PORT. */
   readonly url: string;
   readonly gatewayProcess: WorkerProcess;
+  /** Every gateway's base URL and process, the first one's being `url` and `gatewayProcess`. */
+  readonly urls: readonly string[];
+  readonly gatewayProcesses: readonly WorkerProcess[];
   readonly workers: Map<string, WorkerProcess>;
-  client(key?: string): OpenAI;
+  /** An SDK client of gateway `gateway` (default the first). */
+  client(key?: string, gateway?: number): OpenAI;
   /** Spawns `llmwire worker --connect URL --namespace NS --id ID ...args`; waits until the gateway lists it ready. */
   startWorker(id: string, args?: string[]): Promise<WorkerProcess>;
-  /** The gateway's /v1/llmwire/workers. */
-  listWorkers(): Promise<WorkerView[]>;
+  /** Gateway `gateway`'s /v1/llmwire/workers (default the first). */
+  listWorkers(gateway?: number): Promise<WorkerView[]>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -60,6 +68,8 @@ export interface BrokerStackOptions {
   workerArgs?: string[];
   /** Gateway settings merged into its config file (gateway.*). */
   gateway?: Record<string, unknown>;
+  /** Gateway processes on the same broker and namespace. Default 1. */
+  gateways?: number;
 }
 
 async function stopProcess(w: WorkerProcess): Promise<void> {
@@ -83,6 +93,7 @@ export async function startBrokerStack(
         apiKeys: {
           [KEYS.main]: { name: 'main' },
           [KEYS.limited]: { name: 'limited', requestsPerMinute: 2 },
+          [KEYS.shared]: { name: 'shared', requestsPerMinute: 6 },
         },
         ...options.gateway,
       },
@@ -90,23 +101,26 @@ export async function startBrokerStack(
   );
   const processes: WorkerProcess[] = [];
   const workers = new Map<string, WorkerProcess>();
-  const gatewayProcess = spawnProcess('gateway', CLI, [
-    'gateway',
-    '--transport',
-    brokerUrl,
-    '--namespace',
-    namespace,
-    '--port',
-    '0',
-    '--data-dir',
-    dir,
-    '--config',
-    config,
-  ]);
-  processes.push(gatewayProcess);
-  let url = '';
-  const listWorkers = async (): Promise<WorkerView[]> => {
-    const res = await fetch(`${url}/v1/llmwire/workers`, {
+  const gatewayProcesses = Array.from({ length: options.gateways ?? 1 }, (_, i) =>
+    spawnProcess(i === 0 ? 'gateway' : `gateway${i + 1}`, CLI, [
+      'gateway',
+      '--transport',
+      brokerUrl,
+      '--namespace',
+      namespace,
+      '--port',
+      '0',
+      '--data-dir',
+      i === 0 ? dir : mkdtempSync(join(dir, 'gateway-')),
+      '--config',
+      config,
+    ]),
+  );
+  const gatewayProcess = gatewayProcesses[0]!;
+  processes.push(...gatewayProcesses);
+  const urls: string[] = [];
+  const listWorkers = async (gateway = 0): Promise<WorkerView[]> => {
+    const res = await fetch(`${urls[gateway]!}/v1/llmwire/workers`, {
       headers: { authorization: `Bearer ${KEYS.operator}` },
     });
     assert.equal(res.status, 200, 'the gateway lists its workers');
@@ -126,22 +140,34 @@ export async function startBrokerStack(
     processes.push(w);
     workers.set(id, w);
     await w.waitForOutput(/^llmwire worker /m, 20_000);
-    await waitUntilAsync(
-      async () => (await listWorkers()).some((v) => v.id === id && v.status === 'ready'),
-      `worker ${id} to join the gateway`,
-    );
+    // Every gateway hears every worker's heartbeats: each lists it.
+    for (let g = 0; g < gatewayProcesses.length; g++) {
+      if (gatewayProcesses[g]!.child.exitCode !== null) continue;
+      if (gatewayProcesses[g]!.child.signalCode !== null) continue;
+      await waitUntilAsync(
+        async () => (await listWorkers(g)).some((v) => v.id === id && v.status === 'ready'),
+        `worker ${id} to join gateway ${g + 1}`,
+      );
+    }
     return w;
   };
   const stack: BrokerStack = {
     broker,
     namespace,
     get url() {
-      return url;
+      return urls[0] ?? '';
     },
+    urls,
     gatewayProcess,
+    gatewayProcesses,
     workers,
-    client: (key = KEYS.main) =>
-      new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0, timeout: 60_000 }),
+    client: (key = KEYS.main, gateway = 0) =>
+      new OpenAI({
+        baseURL: `${urls[gateway]!}/v1`,
+        apiKey: key,
+        maxRetries: 0,
+        timeout: 60_000,
+      }),
     startWorker,
     listWorkers,
     async [Symbol.asyncDispose]() {
@@ -150,10 +176,12 @@ export async function startBrokerStack(
     },
   };
   try {
-    await gatewayProcess.waitForOutput(/^ready;/m, 20_000);
-    const m = /gateway +(http:\/\/[^/\s]+)\/v1/.exec(gatewayProcess.output());
-    if (m === null) throw new Error(`gateway printed no URL:\n${gatewayProcess.output()}`);
-    url = m[1]!;
+    for (const g of gatewayProcesses) {
+      await g.waitForOutput(/^ready;/m, 20_000);
+      const m = /gateway +(http:\/\/[^/\s]+)\/v1/.exec(g.output());
+      if (m === null) throw new Error(`gateway printed no URL:\n${g.output()}`);
+      urls.push(m[1]!);
+    }
     await Promise.all(
       Array.from({ length: options.workers ?? 3 }, (_, i) =>
         startWorker(`w${i + 1}`, options.workerArgs),

@@ -111,7 +111,7 @@ if (await requires('nats isolation', NEEDS.natsServer)) {
     assert.match(authorization, /subscribe: \{ allow: \["_INBOX\.tenant-a\.>"\] \}/);
     assert.match(
       authorization,
-      /subscribe: \{ allow: \["llm\.worker\.gpu-1\.>", "llm\.params\.rollouts", "_INBOX\.gpu-1\.>"\] \}/,
+      /subscribe: \{ allow: \["llm\.worker\.gpu-1\.>", "llm\.params\.rollouts", "llm\.gateway\.heartbeat\.\*", "_INBOX\.gpu-1\.>"\] \}/,
     );
   });
 

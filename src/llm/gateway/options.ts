@@ -11,6 +11,7 @@ import type { HttpServerOptions } from './http-server.js';
 import type { ObservabilityOptions } from './observability.js';
 import type { ResponseRecords } from './responses/store.js';
 import type { RecordStore } from '../../transport/records.js';
+import type { LimitStore } from '../../transport/limits.js';
 import type { BatchOptions } from './batches/index.js';
 
 export interface GatewayOptions extends ObservabilityOptions {
@@ -35,6 +36,12 @@ export interface GatewayOptions extends ObservabilityOptions {
   defaultTimeoutMs?: number;
   /** Workers tried per request before giving up. Default 3. */
   maxAttempts?: number;
+  /**
+   * Where tenant rate limits are kept. Default: the bus transport's limit store when it has one
+   * (NATS, Redis), shared by every gateway of the namespace on that broker; else, or with
+   * `false`, this gateway's own buckets.
+   */
+  limitStore?: LimitStore | false;
   /** Queue limits of admission control: requests waiting per model, and how long. */
   queue?: { maxLength?: number; maxWaitMs?: number };
   /** Serves only the workers of this namespace (their subjects are `NAME.llm.*`; see subjects.ts). */

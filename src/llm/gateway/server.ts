@@ -40,7 +40,8 @@ import {
   parseMessages,
 } from './messages/index.js';
 import type { TokenDelta } from '../backends/backend.js';
-import { llmSubjects } from '../subjects.js';
+import { limitStoreName, llmSubjects } from '../subjects.js';
+import { GatewayPresence } from '../gateway-presence.js';
 import { createObservability, logRegistry } from './observability.js';
 import type { GatewayOptions } from './options.js';
 import { listModels, listWorkers, readiness } from './info.js';
@@ -90,6 +91,8 @@ export class Gateway {
   readonly rollouts: GatewayRollouts;
   readonly dispatcher: Dispatcher;
   readonly admission: AdmissionController;
+  /** This gateway's heartbeats, by which workers stop its generations if it dies. */
+  readonly presence: GatewayPresence;
   /** This gateway's metrics (its own prom-client Registry), when enabled. */
   readonly metrics: GatewayMetrics | undefined;
   readonly dashboard: Dashboard | undefined;
@@ -134,6 +137,7 @@ export class Gateway {
       );
     }
     this.registry = new WorkerRegistry(options.bus, 3, llmSubjects(options.namespace));
+    this.presence = new GatewayPresence(options.bus, llmSubjects(options.namespace));
     this.log = options.logger ?? silentLogger;
     logRegistry(this.registry, this.log);
     this.rollouts = new GatewayRollouts(options.bus, this.registry, options.namespace, this.log);
@@ -166,8 +170,13 @@ export class Gateway {
         ...(t.tokensPerMinute === undefined ? {} : { tokensPerMinute: t.tokensPerMinute }),
       };
     }
+    const limitStore =
+      options.limitStore === false
+        ? undefined
+        : (options.limitStore ?? options.bus.transport.limits?.(limitStoreName(options.namespace)));
     this.admission = new AdmissionController({
       tenants,
+      ...(limitStore === undefined ? {} : { limitStore, logger: this.log }),
       ...(options.queue?.maxLength === undefined
         ? {}
         : { maxQueueLength: options.queue.maxLength }),
@@ -177,6 +186,11 @@ export class Gateway {
     });
     // Slots follow the registry: every join, loss, drain or change of a worker resets them.
     this.registry.on(() => this.refreshCapacity());
+    // A worker that joins hears this gateway at once, so the generations it runs for it are tied
+    // to its liveness even if it dies before its next heartbeat.
+    this.registry.on((e) => {
+      if (e.type === 'joined') this.presence.announce();
+    });
     const obs = createObservability(options, this.registry, this.admission);
     this.metrics = obs.metrics;
     this.dashboard = obs.dashboard;
@@ -266,6 +280,7 @@ export class Gateway {
     await this.rollouts.start();
     await this.responses.start();
     await this.batches.start();
+    this.presence.start();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port, this.options.host, () => {
@@ -327,6 +342,7 @@ export class Gateway {
     this.registry.stop();
     this.server.closeIdleConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.presence.stop();
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -33,6 +33,9 @@ export const checkAdmissionOptions = optionsCheck(
       initialServiceMs: Type.Optional(Type.Number({ minimum: 0 })),
       // A clock may be a class instance, whose methods TypeBox's object check does not see.
       clock: Type.Optional(Type.Unknown()),
+      limitStore: Type.Optional(Type.Unknown()),
+      limitTimeoutMs: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 2 ** 31 })),
+      logger: Type.Optional(Type.Unknown()),
     },
     { additionalProperties: false },
   ),

@@ -1,5 +1,5 @@
 // Admission control, consulted by the gateway before dispatch: per-tenant rate limits (requests
-// and tokens per minute), then a per-model queue served by priority class and weighted fair
+// and tokens per minute; this process's own, or shared on the broker by every gateway), then a per-model queue served by priority class and weighted fair
 // share, bounded in length and in wait, that hands out a lease whenever a slot frees up.
 import { MinHeap } from '../../transport/heap.js';
 import {
@@ -14,6 +14,9 @@ import { checkAdmissionOptions } from './admission-options.js';
 import { priorityClass, type FairItem, type QueueEntry } from './fair-queue.js';
 import { ModelSlots } from './model-slots.js';
 import { TenantLimiter, type TenantLimits } from './tenant-limits.js';
+import { SharedTenantLimits, type TenantCharge } from './shared-limits.js';
+import type { LimitStore } from '../../transport/limits.js';
+import { silentLogger, type Logger } from '../../ops/index.js';
 
 export type { TenantLimits } from './tenant-limits.js';
 
@@ -44,6 +47,15 @@ export interface AdmissionOptions extends ModelQueueLimits {
   /** Service time assumed for retry hints before any request has finished. Default 1000. */
   initialServiceMs?: number;
   clock?: AdmissionClock;
+  /**
+   * Where tenant buckets live so that every gateway on the broker shares them
+   * (Transport.limits); unset, each gateway keeps its own.
+   */
+  limitStore?: LimitStore;
+  /** Longest a limit store call may take before this gateway's own limits answer. Default 1000. */
+  limitTimeoutMs?: number;
+  /** Where a limit store outage is reported. */
+  logger?: Logger;
 }
 
 export interface AdmissionTicket {
@@ -80,6 +92,7 @@ export interface ModelSnapshot {
 interface Waiter extends FairItem {
   readonly model: ModelSlots<Waiter>;
   readonly tokens: number;
+  readonly charge: TenantCharge;
   readonly deadline: number | undefined;
   readonly expiresAt: number;
   readonly signal: AbortSignal | undefined;
@@ -88,6 +101,11 @@ interface Waiter extends FairItem {
   entry: QueueEntry<Waiter> | undefined;
   onAbort: (() => void) | undefined;
   done: boolean;
+}
+
+/** Read through a call, so a check made before an await is not taken to still hold after it. */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }
 
 const realClock: AdmissionClock = {
@@ -102,6 +120,7 @@ const realClock: AdmissionClock = {
 export class AdmissionController {
   private readonly clock: AdmissionClock;
   private readonly limiter: TenantLimiter;
+  private readonly shared: SharedTenantLimits | undefined;
   private readonly models = new Map<string, ModelSlots<Waiter>>();
   /** Queued requests by expiry (deadline or longest wait); entries already done are skipped. */
   private readonly expiries = new MinHeap<Waiter>((w) => w.expiresAt);
@@ -119,6 +138,15 @@ export class AdmissionController {
       initialServiceMs: options.initialServiceMs ?? 1000,
     };
     this.limiter = new TenantLimiter(options.defaultTenantLimits, options.tenants);
+    this.shared =
+      options.limitStore === undefined
+        ? undefined
+        : new SharedTenantLimits(
+            options.limitStore,
+            this.limiter,
+            options.limitTimeoutMs ?? 1000,
+            options.logger ?? silentLogger,
+          );
   }
 
   /**
@@ -130,7 +158,7 @@ export class AdmissionController {
    */
   async admit(ticket: AdmissionTicket): Promise<Lease> {
     if (this.closed) throw new UnavailableError('not accepting requests: shutting down');
-    const now = this.clock.now();
+    let now = this.clock.now();
     this.expire(now);
     if (ticket.signal?.aborted === true) throw new CancelledError('request cancelled');
     if (ticket.deadline !== undefined && ticket.deadline <= now) {
@@ -138,11 +166,28 @@ export class AdmissionController {
     }
     const estimated = Number.isFinite(ticket.estimatedTokens) ? ticket.estimatedTokens : 0;
     const tokens = Math.max(0, Math.ceil(estimated));
-    this.limiter.check(ticket.tenant, tokens, now);
+    let charge: TenantCharge | undefined;
+    if (this.shared === undefined) this.limiter.check(ticket.tenant, tokens, now);
+    else charge = await this.shared.acquire(ticket.tenant, tokens, () => this.clock.now());
     const model = this.model(ticket.model);
     const priority = priorityClass(ticket.priority ?? Priority.normal);
-    this.checkQueue(model, model.queue.sizeAtOrAbove(priority), ticket.deadline, now);
-    this.limiter.charge(ticket.tenant, tokens, now);
+    try {
+      if (charge !== undefined) {
+        // The shared buckets answered after a round trip: what was checked before may not hold.
+        if (this.closed) throw new UnavailableError('not accepting requests: shutting down');
+        if (isAborted(ticket.signal)) throw new CancelledError('request cancelled');
+        now = this.clock.now();
+      }
+      this.checkQueue(model, model.queue.sizeAtOrAbove(priority), ticket.deadline, now);
+    } catch (err) {
+      charge?.refund();
+      throw err;
+    }
+    if (charge === undefined) {
+      this.limiter.charge(ticket.tenant, tokens, now);
+      charge = this.localCharge(ticket.tenant, tokens);
+    }
+    const taken = charge;
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = {
         tenant: ticket.tenant,
@@ -152,6 +197,7 @@ export class AdmissionController {
         enqueuedAt: now,
         model,
         tokens,
+        charge: taken,
         deadline: ticket.deadline,
         expiresAt: Math.min(ticket.deadline ?? Infinity, now + model.maxQueueWaitMs),
         signal: ticket.signal,
@@ -286,9 +332,7 @@ export class AdmissionController {
         m.inflight = Math.max(0, m.inflight - 1);
         m.observe(Math.max(0, now - grantedAt));
         const used = usage?.tokensUsed;
-        if (used !== undefined && Number.isFinite(used)) {
-          this.limiter.settle(w.tenant, w.tokens, Math.max(0, used), now);
-        }
+        if (used !== undefined && Number.isFinite(used)) w.charge.settle(Math.max(0, used));
         this.drain(m);
       },
     });
@@ -300,8 +344,16 @@ export class AdmissionController {
     w.done = true;
     if (w.entry !== undefined) w.model.queue.remove(w.entry);
     this.detach(w);
-    this.limiter.refund(w.tenant, w.tokens, this.clock.now());
+    w.charge.refund();
     w.reject(err);
+  }
+
+  /** A charge on this process's own buckets. */
+  private localCharge(tenant: string, tokens: number): TenantCharge {
+    return {
+      refund: () => this.limiter.refund(tenant, tokens, this.clock.now()),
+      settle: (used) => this.limiter.settle(tenant, tokens, used, this.clock.now()),
+    };
   }
 
   private detach(w: Waiter): void {

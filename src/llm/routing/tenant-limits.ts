@@ -73,6 +73,11 @@ export class TenantLimiter {
     state.tokens = rebucket(state.tokens, limits.tokensPerMinute, now);
   }
 
+  /** The limits that apply to a tenant: its own, else the defaults. */
+  limitsOf(tenant: string): TenantLimits {
+    return this.limits.get(tenant) ?? this.defaults;
+  }
+
   weight(tenant: string, now: number): number {
     return this.state(tenant, now).weight;
   }
@@ -113,7 +118,7 @@ export class TenantLimiter {
   private state(tenant: string, now: number): TenantState {
     let state = this.states.get(tenant);
     if (state === undefined) {
-      const limits = this.limits.get(tenant) ?? this.defaults;
+      const limits = this.limitsOf(tenant);
       const rpm = limits.requestsPerMinute;
       const tpm = limits.tokensPerMinute;
       state = {

@@ -12,7 +12,9 @@
 //   and the gateway may publish on the workers' inboxes;
 // - allow_responses: the NATS-level replies (large-message claims and parts) travel on reply
 //   subjects nats-server grants for a while;
-// - JetStream (`$JS.API.>`, durable queues): operators only, who get every subject;
+// - JetStream (`$JS.API.>`, durable queues): operators only, who get every subject; the
+//   gateway gets the KV buckets it keeps (stored responses, batches, params records, and the
+//   tenant rate limits all gateways share), and only the gateway announces gateway heartbeats;
 // - blobs (the `<prefix>_BLOBS` Object Store bucket): operators read and write, workers only
 //   read (to fetch weights and adapters); clients and observers get none of its subjects.
 import { BLOB_SERVICE_SUBJECTS } from '../../bus/blob-wire.js';
@@ -22,6 +24,7 @@ import {
   blobReadSubjects,
   blobWriteSubjects,
   DEFAULT_STREAM_PREFIX,
+  limitStoreSubjects,
   PULL_ROOT,
   queueNames,
   queueSubjects,
@@ -30,7 +33,7 @@ import {
 import { batchGrantNames } from '../gateway/batches/index.js';
 import { responseStoreName } from '../gateway/responses/store.js';
 import { paramsStoreName } from '../params/service.js';
-import { llmSubjects } from '../subjects.js';
+import { limitStoreName, llmSubjects } from '../subjects.js';
 import { peerIdentity, type Identity } from './roles.js';
 
 /** One credential holder of the deployment and its password on nats-server. */
@@ -135,6 +138,9 @@ export function natsAuthorization(input: NatsConfigInput): string {
             s.chat('*'),
             s.embed('*'),
             s.responseCancel,
+            // Its heartbeats (llm/gateway-presence.ts): only gateways may say a gateway is alive
+            // or stopped, since a stopped one has its generations cancelled.
+            s.gatewayHeartbeats,
             // The params rollout service (llmwire up and gateway run it): it announces records
             // and answers the operators and observers who push and list them, and itself.
             s.paramsList,
@@ -145,6 +151,8 @@ export function natsAuthorization(input: NatsConfigInput): string {
             ...workerInboxes,
             // Stored responses (the Responses API) in their JetStream KV bucket.
             ...recordStoreSubjects(prefix, responseStoreName(input.namespace)),
+            // Tenant rate limits shared by the gateways (transport/limits.ts), in theirs.
+            ...limitStoreSubjects(prefix, limitStoreName(input.namespace)),
             // Params rollout records, in theirs.
             ...recordStoreSubjects(prefix, paramsStoreName(input.namespace)),
             // The Files and Batch APIs: their records, queues and cancels, and the blob store.

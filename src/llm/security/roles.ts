@@ -50,10 +50,13 @@ export function roleDefaults(
     case 'worker': {
       const ids = options.workers ?? [];
       // Its own heartbeats, blob reads (weights, adapters, data; never blob writes), and params
-      // rollouts: it hears new records and asks for the current ones, but may not push one.
+      // rollouts: it hears new records and asks for the current ones, but may not push one. It
+      // hears gateways' heartbeats, to stop the generations of a gateway that died.
       return {
         publish: { allow: [...ids.map((id) => s.heartbeat(id)), BLOB_READ_SUBJECTS, s.paramsList] },
-        subscribe: { allow: [...ids.map((id) => `${s.address(id)}.>`), s.paramsRollouts] },
+        subscribe: {
+          allow: [...ids.map((id) => `${s.address(id)}.>`), s.paramsRollouts, s.gatewayHeartbeats],
+        },
         queues: none,
         allowResponses: true,
       };

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { Bus } from '../../bus/index.js';
 import type { Message } from '../../bus/message.js';
+import type { HandlerContext } from '../../bus/options.js';
 import type { Subscription } from '../../bus/subscription.js';
 import {
   contextOf,
@@ -21,6 +22,7 @@ import {
   OverloadedError,
   toWireError,
   UnavailableError,
+  WorkerLostError,
   type EmbeddingRequest,
   type Heartbeat,
   type InferenceRequest,
@@ -29,6 +31,7 @@ import {
 import type { Backend, ParamsUse, TokenDelta } from '../backends/backend.js';
 import { ParamsHolder } from '../params/holder.js';
 import { isValidWorkerId, llmSubjects, type LlmSubjects } from '../subjects.js';
+import { GatewayWatch } from '../gateway-presence.js';
 import { wholeAnswer } from './whole.js';
 
 export interface WorkerOptions {
@@ -100,6 +103,8 @@ export class Worker {
   private readonly tracer: Tracer | undefined;
   /** The params versions this worker holds; undefined when rollouts are off. */
   readonly params: ParamsHolder | undefined;
+  /** Gateways' liveness: generations of a gateway that went away are stopped. */
+  private readonly gateways: GatewayWatch;
   private subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private state_: WorkerState = 'stopped';
@@ -120,6 +125,9 @@ export class Worker {
     this.observer = options.observer;
     this.tracer = options.tracer;
     this.log = (options.logger ?? silentLogger).child({ worker: this.id });
+    this.gateways = new GatewayWatch(this.bus, this.subjects, (gateway, stopped) =>
+      this.log.warn({ gateway, stopped }, 'requesting gateway gone: its generations stopped'),
+    );
     this.params =
       options.params === false || this.backend.loadParams === undefined
         ? undefined
@@ -146,7 +154,7 @@ export class Worker {
       this.bus.serve(
         this.subjects.chat(this.id),
         (req, ctx) => {
-          const answer = this.chat(req as Message<InferenceRequest>, ctx.signal);
+          const answer = this.chat(req as Message<InferenceRequest>, ctx);
           // No `credit`: the requester asked for one `inference.result`, not a stream.
           return req.envelope.credit === undefined ? wholeAnswer(answer) : answer;
         },
@@ -162,7 +170,7 @@ export class Worker {
         },
       ),
     ];
-    await Promise.all(this.subs.map((s) => s.ready));
+    await Promise.all([...this.subs.map((s) => s.ready), this.gateways.start()]);
     await this.params?.start();
     this.beat();
     this.timer = setInterval(() => this.beat(), this.heartbeatMs);
@@ -198,6 +206,7 @@ export class Worker {
     if (this.state_ === 'stopped') return;
     this.state_ = 'stopped';
     clearInterval(this.timer);
+    this.gateways.stop();
     this.params?.stop();
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
@@ -304,11 +313,17 @@ export class Worker {
 
   private async *chat(
     msg: Message<InferenceRequest>,
-    signal: AbortSignal,
+    ctx: HandlerContext,
   ): AsyncGenerator<TokenDelta, InferenceResult> {
     const request = msg.body;
+    const signal = ctx.signal;
     const target = this.admit(request.model);
     this.stats.inflight++;
+    // A gateway that went quiet is most likely dead; should it be alive after all, worker_lost
+    // has it move the stream to another worker as for any lost worker.
+    const untie = this.gateways.track(msg.envelope.replyTo, (reason) =>
+      ctx.abort(new WorkerLostError(`worker ${this.id} stopped the generation: ${reason}`)),
+    );
     const observe = this.observer?.request(this.id, request.model);
     let usage: InferenceResult['usage'] | undefined;
     const started = Date.now();
@@ -358,6 +373,7 @@ export class Worker {
       failure = err;
       throw err;
     } finally {
+      untie();
       if (outcome !== 'completed' && signal.aborted) outcome = 'cancelled';
       this.done(outcome);
       observe?.end(outcome, usage);

@@ -10,6 +10,7 @@ import { contractBlobs } from '../blobs-contract.js';
 import { contractQueue } from '../queue-contract.js';
 import { contractRecords, resolveRecordOptions } from '../records-contract.js';
 import type { RecordStore, RecordStoreOptions } from '../records.js';
+import type { LimitStore } from '../limits.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { StatusFeed } from '../status.js';
 import type { ClientTlsOptions } from '../tls.js';
@@ -30,6 +31,7 @@ import { CONTROL_ROOT, DEFAULT_STREAM_PREFIX } from './names.js';
 import { NatsPubSub } from './pubsub.js';
 import { NatsQueue } from './queue.js';
 import { NatsRecords } from './records.js';
+import { NatsLimits } from './limits.js';
 
 export type { NatsCredentials } from './connect.js';
 export {
@@ -133,6 +135,7 @@ class NatsTransport implements Transport {
   private readonly queues = new Map<string, NatsQueue>();
   /** By name and ttlMs: the bucket is opened once per pair. */
   private readonly recordStores = new Map<string, NatsRecords>();
+  private readonly limitStores = new Map<string, LimitStore>();
   private blobStore: BlobStore | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -227,6 +230,16 @@ class NatsTransport implements Transport {
       this.recordStores.set(id, store);
     }
     return contractRecords(store, { isClosed: () => this.closed, what: 'nats transport' });
+  }
+
+  limits(name: string): LimitStore {
+    if (this.closed) throw new ClosedError('nats transport');
+    let store = this.limitStores.get(name);
+    if (store === undefined) {
+      store = new NatsLimits(this.ctx, name);
+      this.limitStores.set(name, store);
+    }
+    return store;
   }
 
   blobs(): BlobStore {

@@ -111,7 +111,21 @@ export function recordBucket(prefix: string, store: string): string {
  * MSG.GET serves buckets made without direct get; UPDATE, a store opened with another ttlMs.
  */
 export function recordStoreSubjects(prefix: string, store: string): string[] {
-  const bucket = recordBucket(prefix, store);
+  return kvBucketSubjects(recordBucket(prefix, store));
+}
+
+/** KV bucket of a limit store (limits.ts): stream `KV_<bucket>`, subjects `$KV.<bucket>.<key>`. */
+export function limitBucket(prefix: string, store: string): string {
+  return `${prefix}_LIM_${store}`;
+}
+
+/** The subjects a NATS user must be allowed to publish on to use limit store `store`. */
+export function limitStoreSubjects(prefix: string, store: string): string[] {
+  return kvBucketSubjects(limitBucket(prefix, store));
+}
+
+/** What opening, reading and writing a KV bucket publishes on (see recordStoreSubjects). */
+function kvBucketSubjects(bucket: string): string[] {
   const stream = `KV_${bucket}`;
   return [
     `$KV.${bucket}.>`,

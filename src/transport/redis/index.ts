@@ -12,6 +12,7 @@ import type { BlobStore } from '../blobs.js';
 import { contractBlobs } from '../blobs-contract.js';
 import { contractRecords, resolveRecordOptions } from '../records-contract.js';
 import type { RecordStore, RecordStoreOptions } from '../records.js';
+import type { LimitStore } from '../limits.js';
 import { resolveQueueOptions } from '../queue-policy.js';
 import { clientTlsOptions, type ClientTlsOptions } from '../tls.js';
 import type {
@@ -31,6 +32,7 @@ import { RedisPubSub } from './pubsub.js';
 import { RedisQueue, type QueueContext } from './queue.js';
 import { RedisBlobs } from './blobs.js';
 import { RedisRecords } from './records.js';
+import { RedisLimits } from './limits.js';
 import { defineQueueScripts, QueueStore, redisFailure } from './queue-store.js';
 
 export interface RedisTransportOptions {
@@ -86,6 +88,7 @@ class RedisTransport implements Transport {
   private readonly bells: Bells;
   private readonly ctx: QueueContext;
   private readonly stores = new Map<string, QueueStore>();
+  private readonly limitStores = new Map<string, LimitStore>();
   private blobStore: BlobStore | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -182,6 +185,16 @@ class RedisTransport implements Transport {
       this.keys,
     );
     return contractRecords(store, { isClosed: () => this.closed, what: 'redis transport' });
+  }
+
+  limits(name: string): LimitStore {
+    this.assertOpen();
+    let store = this.limitStores.get(name);
+    if (store === undefined) {
+      store = new RedisLimits(name, this.conns.cmd, this.keys);
+      this.limitStores.set(name, store);
+    }
+    return store;
   }
 
   blobs(): BlobStore {

@@ -63,6 +63,11 @@ export class KeyLayout {
     return `${this.prefix}r:{${store}}:`;
   }
 
+  /** The hash of one key of a limit store (limits.ts); one key, one cluster slot. */
+  limitKey(store: string, key: string): string {
+    return `${this.prefix}l:{${store}}:${key}`;
+  }
+
   /** Root of the blob store's keys (blobs.ts): `<root>{<blob name>}:...` and `<root>names`. */
   blobRoot(): string {
     return `${this.prefix}b:`;

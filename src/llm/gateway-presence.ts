@@ -1,0 +1,196 @@
+// Gateway liveness (docs/protocol.md, "Gateway heartbeats"): each gateway announces itself every
+// second on `llm.gateway.heartbeat.<id>` with the inbox its requests are answered on; workers
+// tie each generation to the inbox it streams to and stop it when that gateway's heartbeats
+// stop (five missed) or it says it stopped. A gateway killed under load then frees the workers'
+// slots within seconds instead of leaving them to compute answers nobody reads.
+import { randomBytes } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { Bus } from '../bus/index.js';
+import type { Subscription } from '../bus/subscription.js';
+import type { LlmSubjects } from './subjects.js';
+
+/** The event type of a gateway heartbeat (an `event` envelope's body.type). */
+export const GATEWAY_HEARTBEAT = 'gateway.heartbeat';
+
+/** What a gateway heartbeat carries in its event's `data`. */
+export const GatewayBeatSchema = Type.Object({
+  gateway: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
+  /** The inbox the gateway's requests name as `replyTo`. */
+  inbox: Type.String({ minLength: 1, maxLength: 256 }),
+  intervalMs: Type.Integer({ minimum: 10, maximum: 600_000 }),
+  status: Type.Union([Type.Literal('ready'), Type.Literal('stopped')]),
+});
+export type GatewayBeat = Static<typeof GatewayBeatSchema>;
+const checkBeat = TypeCompiler.Compile(GatewayBeatSchema);
+
+/**
+ * Heartbeats missed before a gateway is taken to be gone: more than the worker registry's three,
+ * since a gateway opening a thousand streams at once can go quiet for seconds while alive, and
+ * stopping a live gateway's generations costs it a failover of each.
+ */
+const MISSED_BEATS = 5;
+/** How often a worker looks for gateways gone quiet. */
+const SWEEP_MS = 250;
+
+/** The gateway side: announces itself until stopped, then says so once. */
+export class GatewayPresence {
+  readonly id = `g-${randomBytes(6).toString('hex')}`;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly subjects: LlmSubjects,
+    readonly intervalMs = 1000,
+  ) {}
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.beat('ready');
+    this.timer = setInterval(() => this.beat('ready'), this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** One heartbeat now, e.g. for a worker that just joined and has not heard this gateway. */
+  announce(): void {
+    if (this.timer !== undefined) this.beat('ready');
+  }
+
+  /** Stops the heartbeats and tells workers that whatever still streams to it may stop. */
+  stop(): void {
+    if (this.timer === undefined) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.beat('stopped');
+  }
+
+  private beat(status: GatewayBeat['status']): void {
+    const data: GatewayBeat = {
+      gateway: this.id,
+      inbox: this.bus.inbox,
+      intervalMs: this.intervalMs,
+      status,
+    };
+    try {
+      this.bus.publish(
+        this.subjects.gatewayHeartbeat(this.id),
+        { type: GATEWAY_HEARTBEAT, data },
+        { kind: 'event' },
+      );
+    } catch (err) {
+      this.bus.reportError(err);
+    }
+  }
+}
+
+interface Seen {
+  /** Undefined until a heartbeat names this inbox (a generation may start before one comes). */
+  gateway: string | undefined;
+  lastMs: number;
+  intervalMs: number;
+  /** Cancels of the generations streaming to this gateway's inbox. */
+  readonly running: Set<(reason: string) => void>;
+}
+
+/**
+ * The worker side: hears gateway heartbeats and stops the generations of a gateway that has gone
+ * quiet. Generations to an inbox no heartbeat has named (a plain bus client) are left alone;
+ * they are tied to the gateway if its heartbeat comes while they run.
+ */
+export class GatewayWatch {
+  private readonly seen = new Map<string, Seen>();
+  private sub: Subscription | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastSweep = 0;
+  /** Generations stopped because their gateway went away. */
+  stopped = 0;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly subjects: LlmSubjects,
+    private readonly onLost: (gateway: string, stopped: number) => void = () => undefined,
+  ) {}
+
+  async start(): Promise<void> {
+    this.sub = this.bus.subscribe(this.subjects.gatewayHeartbeats, (msg) => {
+      const body = msg.body as { type?: unknown; data?: unknown } | undefined;
+      if (msg.kind !== 'event' || body?.type !== GATEWAY_HEARTBEAT) return;
+      if (!checkBeat.Check(body.data)) return;
+      const beat = body.data;
+      // A heartbeat names its own subject's id: one gateway cannot speak for another's inbox.
+      if (msg.subject !== this.subjects.gatewayHeartbeat(beat.gateway)) return;
+      this.onBeat(beat);
+    });
+    await this.sub.ready;
+    this.lastSweep = Date.now();
+    this.timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    clearInterval(this.timer);
+  }
+
+  /**
+   * Ties a generation answering to `inbox` to that gateway's liveness; `cancel` is called with
+   * why if it goes away first. Returns the function that unties it when the generation ends.
+   */
+  track(inbox: string | undefined, cancel: (reason: string) => void): () => void {
+    if (inbox === undefined) return () => undefined;
+    let seen = this.seen.get(inbox);
+    if (seen === undefined) {
+      // Not announced (yet): a gateway's first heartbeat may come after its first request here.
+      seen = { gateway: undefined, lastMs: 0, intervalMs: 0, running: new Set() };
+      this.seen.set(inbox, seen);
+    }
+    const entry = seen;
+    entry.running.add(cancel);
+    return () => {
+      entry.running.delete(cancel);
+      if (entry.gateway === undefined && entry.running.size === 0) this.seen.delete(inbox);
+    };
+  }
+
+  private onBeat(beat: GatewayBeat): void {
+    let seen = this.seen.get(beat.inbox);
+    if (seen !== undefined && seen.gateway !== undefined && seen.gateway !== beat.gateway) return;
+    if (beat.status === 'stopped') {
+      if (seen !== undefined) this.lose(beat.inbox, seen, 'requesting gateway stopped');
+      return;
+    }
+    if (seen === undefined) {
+      seen = { gateway: beat.gateway, lastMs: 0, intervalMs: 0, running: new Set() };
+      this.seen.set(beat.inbox, seen);
+    }
+    seen.gateway = beat.gateway;
+    seen.lastMs = Date.now();
+    seen.intervalMs = beat.intervalMs;
+  }
+
+  private sweep(now: number): void {
+    const lag = now - this.lastSweep - SWEEP_MS;
+    this.lastSweep = now;
+    // When this process was too busy to run its timers, the heartbeats it missed may be sitting
+    // in its own queue: judge no gateway until the loop has caught up (as the worker registry).
+    if (lag > SWEEP_MS) {
+      for (const seen of this.seen.values()) seen.lastMs = Math.max(seen.lastMs, now - lag);
+      return;
+    }
+    for (const [inbox, seen] of this.seen) {
+      if (seen.gateway === undefined) continue; // a requester that never announced itself
+      if (now - seen.lastMs > MISSED_BEATS * seen.intervalMs) {
+        this.lose(inbox, seen, 'requesting gateway is gone (heartbeats stopped)');
+      }
+    }
+  }
+
+  private lose(inbox: string, seen: Seen, reason: string): void {
+    this.seen.delete(inbox);
+    const cancels = [...seen.running];
+    seen.running.clear();
+    this.stopped += cancels.length;
+    for (const cancel of cancels) cancel(reason);
+    this.onLost(seen.gateway ?? '', cancels.length);
+  }
+}

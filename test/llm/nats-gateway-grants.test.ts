@@ -1,0 +1,141 @@
+// What the gateways of one deployment share on NATS, with the users `llmwire nats-config`
+// writes: a gateway confined to its user keeps tenant rate limits in their KV bucket and
+// announces its heartbeats, which a confined worker hears; a client's or a worker's NATS user
+// may neither touch the limit bucket nor speak as a gateway (a forged "stopped" heartbeat would
+// have workers cancel that gateway's generations).
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import OpenAI from 'openai';
+import { publishRefused, startConfinedNats } from './confined-nats.js';
+import { NEEDS, requires } from '../helpers/requires.js';
+import { NatsServerProcess, tempDir } from '../transport/fixtures/nats-server.js';
+import { spawnProcess, within, type WorkerProcess } from './process-stack.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+const KEYS = {
+  'tenant-a': 'tenant-a-key-0123456789',
+  'gpu-1': 'gpu-1-key-0123456789abc',
+  ops: 'ops-key-0123456789abcdef',
+  gateway: 'gateway-pass-0123456789',
+} as const;
+type User = keyof typeof KEYS;
+
+if (await requires('nats gateway grants', NEEDS.natsServer)) {
+  const dir = tempDir('llmwire-nats-gateways-');
+  let server: NatsServerProcess;
+  let port = 0;
+  const processes: WorkerProcess[] = [];
+  const open: NatsConnection[] = [];
+  const url = (user: User) => `nats://${user}:${KEYS[user]}@127.0.0.1:${port}`;
+  const identities = [
+    { name: 'tenant-a', role: 'client', key: KEYS['tenant-a'], requestsPerMinute: 2 },
+    { name: 'gpu-1', role: 'worker', key: KEYS['gpu-1'] },
+    { name: 'ops', role: 'operator', key: KEYS.ops },
+  ] as const;
+
+  before(async () => {
+    ({ server, port } = await startConfinedNats(
+      dir.path,
+      identities.map(({ name, role, key }) => ({ name, role, key })),
+      { user: 'gateway', password: KEYS.gateway },
+    ));
+  });
+
+  after(async () => {
+    await Promise.all(open.map((nc) => nc.close().catch(() => undefined)));
+    for (const p of processes) {
+      p.child.kill('SIGKILL');
+      await within(p.exited, `${p.id} to exit`, 5000).catch(() => undefined);
+    }
+    await server?.kill();
+    dir[Symbol.dispose]();
+  });
+
+  test(
+    'nats grants - a confined gateway keeps tenant limits on the broker and a confined worker hears its heartbeats',
+    { timeout: 60_000 },
+    async () => {
+      const config = join(dir.path, 'gateway.json');
+      writeFileSync(config, JSON.stringify({ identities }));
+      const gateway = spawnProcess('gateway', CLI, [
+        'gateway',
+        '--transport',
+        url('gateway'),
+        '--inbox-prefix',
+        '_INBOX.gateway',
+        '--port',
+        '0',
+        '--data-dir',
+        join(dir.path, 'gw'),
+        '--config',
+        config,
+      ]);
+      processes.push(gateway);
+      await gateway.waitForOutput(/^ready;/m, 20_000);
+      const base = /gateway +(http:\/\/[^/\s]+)\/v1/.exec(gateway.output())![1]!;
+      const worker = spawnProcess('gpu-1', CLI, [
+        'worker',
+        '--connect',
+        url('gpu-1'),
+        '--id',
+        'gpu-1',
+        '--inbox-prefix',
+        '_INBOX.gpu-1',
+      ]);
+      processes.push(worker);
+      await worker.waitForOutput(/^llmwire worker /m, 20_000);
+      const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: KEYS['tenant-a'], maxRetries: 0 });
+      const ask = () =>
+        client.chat.completions.create({
+          model: 'sim',
+          messages: [{ role: 'user', content: 'hi' }],
+          max_tokens: 2,
+        });
+      let ready = false;
+      for (let i = 0; i < 100 && !ready; i++) {
+        const res = await fetch(`${base}/readyz`);
+        ready = res.status === 200;
+        if (!ready) await new Promise((r) => setTimeout(r, 100));
+      }
+      await ask();
+      await ask();
+      await assert.rejects(ask(), (err: { status?: number }) => err.status === 429);
+      // Two heartbeat periods: the worker has subscribed and heard the gateway by now.
+      await new Promise((r) => setTimeout(r, 2000));
+      for (const p of [gateway, worker]) {
+        assert.doesNotMatch(p.output(), /Permissions Violation/i, p.output());
+      }
+      assert.doesNotMatch(gateway.output(), /shared rate limits unavailable/);
+    },
+  );
+
+  for (const user of ['tenant-a', 'gpu-1'] as const) {
+    test(`nats grants - ${user}'s user may not touch the limit bucket nor speak as a gateway`, async () => {
+      const nc = await connect({
+        servers: `127.0.0.1:${port}`,
+        user,
+        pass: KEYS[user],
+        inboxPrefix: `_INBOX.${user}`,
+      });
+      open.push(nc);
+      const errors: Error[] = [];
+      void (async () => {
+        for await (const s of nc.status()) if (s.type === 'error') errors.push(s.error);
+      })();
+      for (const subject of [
+        '$KV.LLMWIRE_LIM_tenants.t.dGVuYW50LWE',
+        '$JS.API.STREAM.INFO.KV_LLMWIRE_LIM_tenants',
+        '$JS.API.STREAM.CREATE.KV_LLMWIRE_LIM_tenants',
+        'llm.gateway.heartbeat.g-forged',
+      ]) {
+        nc.publish(subject, new Uint8Array([1]));
+        await publishRefused(errors, subject);
+      }
+    });
+  }
+}

@@ -10,6 +10,7 @@ import { gatewayGroup } from './gateway.js';
 import { gatewayApisGroup } from './gateway-apis.js';
 import { instrumentationGroup } from './instrumentation.js';
 import { natsGroup } from './nats.js';
+import { proxyGroup } from './proxy.js';
 import { routingGroup } from './routing.js';
 import { scaleGroup } from './scale.js';
 import { scatterGroup } from './scatter.js';
@@ -22,6 +23,7 @@ export const GROUPS: readonly BenchGroup[] = [
   sqliteQueueGroup,
   gatewayGroup,
   gatewayApisGroup,
+  proxyGroup,
   instrumentationGroup,
   scaleGroup,
   batchGroup,

@@ -81,7 +81,9 @@ export async function startUp(
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('LLMWIRE_')),
   );
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'up', ...args], {
+  // BENCH_UP_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles this process alone.
+  const nodeArgs = process.env['BENCH_UP_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, CLI, 'up', ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -138,20 +140,42 @@ export interface SimFleet {
  * Starts `llmwire up` with `fleet` (sim workers, a data dir of its own) and a load generator
  * process, runs `body`, and stops both and removes the dir whatever happens.
  */
-export async function withSimUp<T>(
+export function withSimUp<T>(
   fleet: SimFleet,
+  body: (up: UpProcess, client: LoadClient) => Promise<T>,
+): Promise<T> {
+  return withUp(
+    {
+      workers: fleet.workers,
+      concurrency: fleet.concurrency,
+      backend: { kind: 'sim', models: ['sim'], ttftMs: fleet.ttftMs, itlMs: fleet.itlMs },
+    },
+    body,
+  );
+}
+
+/** A `llmwire up` run by `withUp`: its in-process workers and their backend config. */
+export interface UpFleet {
+  workers: number;
+  /** Slots per worker. */
+  concurrency: number;
+  /** The config file's `workers.backend` (kind and that backend's options). */
+  backend: Record<string, unknown>;
+}
+
+/**
+ * Starts `llmwire up` with `fleet` (a data dir of its own, default transport) and a load
+ * generator process, runs `body`, and stops both and removes the dir whatever happens.
+ */
+export async function withUp<T>(
+  fleet: UpFleet,
   body: (up: UpProcess, client: LoadClient) => Promise<T>,
 ): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'llmwire-bench-up-'));
   const config = join(dir, 'config.json');
   writeFileSync(
     config,
-    JSON.stringify({
-      workers: {
-        concurrency: fleet.concurrency,
-        backend: { kind: 'sim', models: ['sim'], ttftMs: fleet.ttftMs, itlMs: fleet.itlMs },
-      },
-    }),
+    JSON.stringify({ workers: { concurrency: fleet.concurrency, backend: fleet.backend } }),
   );
   const client = await LoadClient.start();
   let up: UpProcess | undefined;

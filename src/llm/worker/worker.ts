@@ -146,9 +146,14 @@ export class Worker {
       this.bus.serve(
         this.subjects.chat(this.id),
         (req, ctx) => {
-          const answer = this.chat(req as Message<InferenceRequest>, ctx.signal);
+          const msg = req as Message<InferenceRequest>;
           // No `credit`: the requester asked for one `inference.result`, not a stream.
-          return req.envelope.credit === undefined ? wholeAnswer(answer) : answer;
+          const result = req.envelope.credit === undefined;
+          // Without `stream: true` the requester joins the chunks itself (the gateway does for
+          // a client that did not ask for a stream): the backend may answer in one piece.
+          const whole = result || msg.body.stream !== true;
+          const answer = this.chat(msg, ctx.signal, whole);
+          return result ? wholeAnswer(answer) : answer;
         },
         {
           kinds: ['inference.request'],
@@ -305,6 +310,7 @@ export class Worker {
   private async *chat(
     msg: Message<InferenceRequest>,
     signal: AbortSignal,
+    whole: boolean,
   ): AsyncGenerator<TokenDelta, InferenceResult> {
     const request = msg.body;
     const target = this.admit(request.model);
@@ -326,6 +332,7 @@ export class Worker {
           signal,
           trace: { context: span.context, tracer: this.tracer },
           ...(target.use === undefined ? {} : { params: target.use }),
+          whole,
         },
       );
       for (;;) {

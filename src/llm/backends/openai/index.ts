@@ -1,12 +1,11 @@
 // The OpenAI-compatible backend: relays requests to any server that speaks the OpenAI HTTP API
-// (vLLM, llama.cpp server, Ollama, OpenAI) with the official SDK, streaming the answer back.
+// (vLLM, llama.cpp server, Ollama, OpenAI) with the official SDK, streaming the answer back, or
+// asking for it whole when the client did not ask for a stream.
 // The caller's AbortSignal reaches the HTTP request, so a cancelled client frees the upstream.
 import OpenAI from 'openai';
 import type {
-  ToolCallDelta,
   EmbeddingRequest,
   EmbeddingResult,
-  FinishReason,
   InferenceRequest,
   Usage,
 } from '../../../protocol/index.js';
@@ -19,7 +18,9 @@ import { ParamsHook } from './params.js';
 import { ModelNames } from '../config.js';
 import { abortError, throwIfAborted } from '../signal.js';
 import { toUpstreamError } from './errors.js';
-import { type ContinuationMode, chatBody, completionBody } from './request.js';
+import { type ContinuationMode, chatBody, completionBody, wholeBody } from './request.js';
+import { chatAnswer, chatDelta, completionAnswer, completionDelta, type Ending } from './chunks.js';
+import { sseChunks } from './stream.js';
 
 export { CONTINUE_INSTRUCTION, type ContinuationMode } from './request.js';
 
@@ -67,16 +68,6 @@ const checkOptions = optionsCheck(
     { additionalProperties: false },
   ),
 );
-
-/** One normalised streamed chunk of either API. */
-interface Piece {
-  text: string;
-  toolCalls: ToolCallDelta[] | undefined;
-  reasoning?: string | undefined;
-  refusal?: string | undefined;
-  finish: string | null | undefined;
-  usage: OpenAI.CompletionUsage | null | undefined;
-}
 
 export class OpenAIBackend implements Backend {
   readonly kind = 'openai';
@@ -148,7 +139,7 @@ export class OpenAIBackend implements Backend {
 
   async *generate(
     asked: InferenceRequest,
-    { signal, trace, params }: GenerateOptions,
+    { signal, trace, params, whole }: GenerateOptions,
   ): AsyncGenerator<TokenDelta, GenerateEnd> {
     throwIfAborted(signal);
     const request =
@@ -156,44 +147,43 @@ export class OpenAIBackend implements Backend {
         ? asked
         : { ...asked, model: this.hook.upstreamModel(asked.model, params) };
     const idle = new IdleTimer(this.timeoutMs);
-    const upstreamSignal = AbortSignal.any([signal, idle.signal]);
+    // Aborted when the caller stops reading early, so the upstream connection is let go.
+    const stop = new AbortController();
+    const upstreamSignal = AbortSignal.any([signal, idle.signal, stop.signal]);
     const span = upstreamSpan(trace, request.messages === undefined ? 'completions' : 'chat');
+    const ending: Ending = { finish: undefined, usage: undefined };
     let text = '';
-    let finish: FinishReason | undefined;
-    let usage: OpenAI.CompletionUsage | undefined;
     let failure: unknown;
+    let finished = false;
     try {
-      for await (const piece of this.stream(request, {
-        signal: upstreamSignal,
-        ...headers(span),
-      })) {
+      const upstream = { signal: upstreamSignal, ...headers(span) };
+      const deltas =
+        whole === true
+          ? this.answer(request, upstream, ending)
+          : this.stream(request, upstream, ending);
+      // A whole answer is waited for under the request's deadline alone (see answer()).
+      if (whole === true) idle.stop();
+      for await (const delta of deltas) {
+        text += delta.text;
         idle.pause();
-        if (piece.usage) usage = piece.usage;
-        if (typeof piece.finish === 'string') finish = finishReason(piece.finish);
-        const delta: TokenDelta = { text: piece.text };
-        if (piece.toolCalls !== undefined && piece.toolCalls.length > 0) {
-          delta.tool_calls = piece.toolCalls;
-        }
-        if (piece.reasoning) delta.reasoning = piece.reasoning;
-        if (piece.refusal) delta.refusal = piece.refusal;
-        if (piece.text !== '' || Object.keys(delta).length > 1) {
-          text += piece.text;
-          yield delta;
-        }
+        yield delta;
         idle.restart();
       }
-      // The SDK ends a stream quietly when its signal fires; say why it ended.
       if (signal.aborted) throw abortError(signal);
       if (idle.timedOut) throw toUpstreamError(undefined, this.failure(signal, idle));
-      if (finish === undefined) throw new UpstreamError('upstream stream ended without finishing');
+      if (ending.finish === undefined) {
+        throw new UpstreamError('upstream stream ended without finishing');
+      }
+      finished = true;
     } catch (err) {
       failure = toUpstreamError(err, this.failure(signal, idle));
       throw failure;
     } finally {
-      idle.pause();
+      idle.stop();
+      if (!finished) stop.abort();
       span?.end(failure);
     }
-    return { finish_reason: finish, usage: this.usage(request, text, usage) };
+    return { finish_reason: ending.finish, usage: this.usage(request, text, ending.usage) };
   }
 
   async embed(
@@ -222,7 +212,7 @@ export class OpenAIBackend implements Backend {
       failure = toUpstreamError(err, this.failure(signal, idle));
       throw failure;
     } finally {
-      idle.pause();
+      idle.stop();
       span?.end(failure);
     }
   }
@@ -233,46 +223,86 @@ export class OpenAIBackend implements Backend {
     return { signal, timedOut: idle.timedOut, timeoutMs: this.timeoutMs };
   }
 
+  /** The upstream's SSE stream, read event by event into deltas. */
   private async *stream(
     request: InferenceRequest,
     options: UpstreamOptions,
-  ): AsyncGenerator<Piece> {
+    ending: Ending,
+  ): AsyncGenerator<TokenDelta> {
+    // The SDK makes the request (headers, status and connection errors); the body is read
+    // here, in one pass (sse.ts).
+    let response: Response;
+    let read: typeof chatDelta;
     if (request.messages !== undefined) {
       const body = chatBody(request, request.messages, this.continuation, this.streamUsage);
-      const stream = await this.client.chat.completions.create(
-        body as unknown as OpenAI.ChatCompletionCreateParamsStreaming,
-        options,
-      );
-      for await (const chunk of stream) {
-        const choice = (chunk.choices ?? []).find((c) => c.index === 0);
-        // Reasoning text is not in OpenAI's chat stream; vLLM and others send it as below.
-        const extra = choice?.delta as { reasoning_content?: unknown; reasoning?: unknown };
-        const reasoning = extra?.reasoning_content ?? extra?.reasoning;
-        yield {
-          text: choice?.delta?.content ?? '',
-          toolCalls: choice?.delta?.tool_calls,
-          reasoning: typeof reasoning === 'string' ? reasoning : undefined,
-          refusal: choice?.delta?.refusal ?? undefined,
-          finish: choice?.finish_reason,
-          usage: chunk.usage,
-        };
+      response = await this.client.chat.completions
+        .create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, options)
+        .asResponse();
+      read = chatDelta;
+    } else {
+      const body = completionBody(request, this.streamUsage);
+      response = await this.client.completions
+        .create(body as unknown as OpenAI.CompletionCreateParamsStreaming, options)
+        .asResponse();
+      read = completionDelta;
+    }
+    for await (const chunks of sseChunks(response)) {
+      for (const chunk of chunks) {
+        const delta = read(chunk, ending);
+        if (delta !== undefined) yield delta;
       }
-      return;
     }
-    const body = completionBody(request, this.streamUsage);
-    const stream = await this.client.completions.create(
-      body as unknown as OpenAI.CompletionCreateParamsStreaming,
-      options,
-    );
-    for await (const chunk of stream) {
-      const choice = (chunk.choices ?? []).find((c) => c.index === 0);
-      yield {
-        text: choice?.text ?? '',
-        toolCalls: undefined,
-        finish: choice?.finish_reason,
-        usage: chunk.usage,
-      };
+  }
+
+  /**
+   * The upstream's whole answer (the client did not ask for a stream), as one delta. Nothing
+   * comes until the upstream has generated all of it, so the wait is bounded by the request's
+   * deadline rather than by `timeoutMs`, and an empty delta goes out every KEEPALIVE_MS
+   * meanwhile: the gateway counts a worker that sends nothing for 30 s as lost.
+   */
+  private async *answer(
+    request: InferenceRequest,
+    options: UpstreamOptions,
+    ending: Ending,
+  ): AsyncGenerator<TokenDelta> {
+    const upstream = { ...options, timeout: MAX_TIMER_MS };
+    let pending: Promise<unknown>;
+    let read: typeof chatAnswer;
+    if (request.messages !== undefined) {
+      const body = wholeBody(chatBody(request, request.messages, this.continuation, false));
+      pending = this.client.chat.completions.create(
+        body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming,
+        upstream,
+      );
+      read = chatAnswer;
+    } else {
+      const body = wholeBody(completionBody(request, false));
+      pending = this.client.completions.create(
+        body as unknown as OpenAI.CompletionCreateParamsNonStreaming,
+        upstream,
+      );
+      read = completionAnswer;
     }
+    let answer: unknown = NOT_YET;
+    const settled = pending.then((a) => {
+      answer = a;
+    });
+    // Handled below; without this a rejection while a keep-alive is out would be unhandled.
+    settled.catch(() => {});
+    while (answer === NOT_YET) {
+      let timer: NodeJS.Timeout | undefined;
+      const tick = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, KEEPALIVE_MS);
+      });
+      try {
+        await Promise.race([settled, tick]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (answer === NOT_YET) yield { text: '' };
+    }
+    const delta = read(answer as Record<string, unknown>, ending);
+    if (delta !== undefined) yield delta;
   }
 
   /**
@@ -304,6 +334,12 @@ interface UpstreamOptions {
   headers?: Record<string, string>;
 }
 
+/** Between two empty deltas while a whole answer is being generated upstream. */
+const KEEPALIVE_MS = 10_000;
+/** The longest delay a Node timer takes: the SDK's timeout, when the deadline bounds the wait. */
+const MAX_TIMER_MS = 2_147_483_647;
+const NOT_YET = Symbol('not yet');
+
 /** The upstream call's span, under the worker's, when the worker passed its trace. */
 function upstreamSpan(trace: GenerateOptions['trace'], operation: string): TraceSpan | undefined {
   if (trace === undefined) return undefined;
@@ -318,45 +354,48 @@ function headers(span: TraceSpan | undefined): { headers?: Record<string, string
   return { headers: traceFields(span.context) };
 }
 
-/** Aborts when nothing arrives for `ms`; paused while the consumer holds a chunk. */
+/**
+ * Aborts when nothing arrives for `ms`; paused while the consumer holds a chunk. One timer per
+ * request, re-armed only when it fires, so a token costs a clock read rather than a new timer.
+ */
 class IdleTimer {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private last = Date.now();
+  private paused = false;
   timedOut = false;
 
   constructor(private readonly ms: number) {
-    this.restart();
+    this.arm(ms);
   }
 
   get signal(): AbortSignal {
     return this.controller.signal;
   }
 
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => this.check(), ms);
+  }
+
+  private check(): void {
+    if (this.paused) return this.arm(this.ms);
+    const left = this.last + this.ms - Date.now();
+    if (left > 0) return this.arm(left);
+    this.timedOut = true;
+    this.controller.abort();
+  }
+
   restart(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      this.controller.abort();
-    }, this.ms);
+    this.last = Date.now();
+    this.paused = false;
   }
 
   pause(): void {
-    clearTimeout(this.timer);
+    this.paused = true;
   }
-}
 
-function finishReason(value: string): FinishReason {
-  switch (value) {
-    case 'length':
-    case 'tool_calls':
-    case 'content_filter':
-    case 'stop':
-      return value;
-    case 'function_call':
-      return 'tool_calls';
-    default:
-      // Servers have their own words for a natural end ('eos', 'end_turn', ...).
-      return 'stop';
+  stop(): void {
+    clearTimeout(this.timer);
   }
 }
 

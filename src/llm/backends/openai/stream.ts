@@ -42,7 +42,7 @@ export async function* sseChunks(response: Response): AsyncGenerator<Json[]> {
           if (data !== null && typeof data === 'object' && data['error']) {
             // The chunks before it are the text so far: they go out first.
             if (chunks.length > 0) yield chunks;
-            throw new APIError(undefined, data['error'] as object, undefined, response.headers);
+            throw new APIError(undefined, data['error'], undefined, response.headers);
           }
           if (data !== null && typeof data === 'object') chunks.push(data);
         }

@@ -99,6 +99,11 @@ export async function startUp(
       found ??= GATEWAY_LINE.exec(output)?.[1];
       if (found !== undefined && output.includes('\nready')) {
         clearTimeout(timer);
+        // From here on the log is read and dropped: kept, and searched on every chunk, it cost
+        // the bench process time quadratic in the requests logged, and a slow reader makes
+        // the child's synchronous log writes wait on a full pipe.
+        child.stdout!.off('data', onText).resume();
+        child.stderr!.off('data', onText).resume();
         resolve(found);
       }
     };
@@ -161,6 +166,8 @@ export interface UpFleet {
   concurrency: number;
   /** The config file's `workers.backend` (kind and that backend's options). */
   backend: Record<string, unknown>;
+  /** `--transport`; default `up`'s own (SQLite). */
+  transport?: string;
 }
 
 /**
@@ -190,6 +197,7 @@ export async function withUp<T>(
         join(dir, 'data'),
         '--config',
         config,
+        ...(fleet.transport === undefined ? [] : ['--transport', fleet.transport]),
       ],
       fleet.workers,
     );

@@ -21,6 +21,7 @@ import { toUpstreamError } from './errors.js';
 import { type ContinuationMode, chatBody, completionBody, wholeBody } from './request.js';
 import { chatAnswer, chatDelta, completionAnswer, completionDelta, type Ending } from './chunks.js';
 import { sseChunks } from './stream.js';
+import { readAll, UpstreamHttp } from './http.js';
 
 export { CONTINUE_INSTRUCTION, type ContinuationMode } from './request.js';
 
@@ -71,7 +72,10 @@ const checkOptions = optionsCheck(
 
 export class OpenAIBackend implements Backend {
   readonly kind = 'openai';
+  /** Models and embeddings: the SDK. */
   private readonly client: OpenAI;
+  /** Chat and completions, the hot path: node:http (http.ts). */
+  private readonly http: UpstreamHttp;
   private readonly timeoutMs: number;
   private readonly continuation: ContinuationMode;
   private readonly streamUsage: boolean;
@@ -105,6 +109,10 @@ export class OpenAIBackend implements Backend {
       this.loadParams = (load) => hook.load(load);
       this.unloadParams = (p) => hook.unload(p);
     }
+    this.http = new UpstreamHttp(baseURL, {
+      authorization: `Bearer ${o.apiKey ?? 'none'}`,
+      ...o.headers,
+    });
     this.client = new OpenAI({
       baseURL,
       // The SDK insists on a key; servers without auth ignore it.
@@ -217,7 +225,9 @@ export class OpenAIBackend implements Backend {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.http.close();
+  }
 
   private failure(signal: AbortSignal, idle: IdleTimer) {
     return { signal, timedOut: idle.timedOut, timeoutMs: this.timeoutMs };
@@ -229,24 +239,16 @@ export class OpenAIBackend implements Backend {
     options: UpstreamOptions,
     ending: Ending,
   ): AsyncGenerator<TokenDelta> {
-    // The SDK makes the request (headers, status and connection errors); the body is read
-    // here, in one pass (sse.ts).
-    let response: Response;
-    let read: typeof chatDelta;
-    if (request.messages !== undefined) {
-      const body = chatBody(request, request.messages, this.continuation, this.streamUsage);
-      response = await this.client.chat.completions
-        .create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, options)
-        .asResponse();
-      read = chatDelta;
-    } else {
-      const body = completionBody(request, this.streamUsage);
-      response = await this.client.completions
-        .create(body as unknown as OpenAI.CompletionCreateParamsStreaming, options)
-        .asResponse();
-      read = completionDelta;
-    }
-    for await (const chunks of sseChunks(response)) {
+    const chat = request.messages !== undefined;
+    const res = chat
+      ? await this.http.post(
+          '/chat/completions',
+          chatBody(request, request.messages!, this.continuation, this.streamUsage),
+          options,
+        )
+      : await this.http.post('/completions', completionBody(request, this.streamUsage), options);
+    const read = chat ? chatDelta : completionDelta;
+    for await (const chunks of sseChunks(res)) {
       for (const chunk of chunks) {
         const delta = read(chunk, ending);
         if (delta !== undefined) yield delta;
@@ -265,24 +267,18 @@ export class OpenAIBackend implements Backend {
     options: UpstreamOptions,
     ending: Ending,
   ): AsyncGenerator<TokenDelta> {
-    const upstream = { ...options, timeout: MAX_TIMER_MS };
-    let pending: Promise<unknown>;
-    let read: typeof chatAnswer;
-    if (request.messages !== undefined) {
-      const body = wholeBody(chatBody(request, request.messages, this.continuation, false));
-      pending = this.client.chat.completions.create(
-        body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming,
-        upstream,
-      );
-      read = chatAnswer;
-    } else {
-      const body = wholeBody(completionBody(request, false));
-      pending = this.client.completions.create(
-        body as unknown as OpenAI.CompletionCreateParamsNonStreaming,
-        upstream,
-      );
-      read = completionAnswer;
-    }
+    const chat = request.messages !== undefined;
+    const pending = (
+      chat
+        ? this.http.post(
+            '/chat/completions',
+            wholeBody(chatBody(request, request.messages!, this.continuation, false)),
+            options,
+          )
+        : this.http.post('/completions', wholeBody(completionBody(request, false)), options)
+    )
+      .then(readAll)
+      .then((text) => JSON.parse(text) as unknown);
     let answer: unknown = NOT_YET;
     const settled = pending.then((a) => {
       answer = a;
@@ -301,7 +297,10 @@ export class OpenAIBackend implements Backend {
       }
       if (answer === NOT_YET) yield { text: '' };
     }
-    const delta = read(answer as Record<string, unknown>, ending);
+    if (typeof answer !== 'object' || answer === null) {
+      throw new UpstreamError('upstream answered with something other than a JSON object');
+    }
+    const delta = (chat ? chatAnswer : completionAnswer)(answer as Record<string, unknown>, ending);
     if (delta !== undefined) yield delta;
   }
 
@@ -336,8 +335,6 @@ interface UpstreamOptions {
 
 /** Between two empty deltas while a whole answer is being generated upstream. */
 const KEEPALIVE_MS = 10_000;
-/** The longest delay a Node timer takes: the SDK's timeout, when the deadline bounds the wait. */
-const MAX_TIMER_MS = 2_147_483_647;
 const NOT_YET = Symbol('not yet');
 
 /** The upstream call's span, under the worker's, when the worker passed its trace. */

@@ -18,9 +18,11 @@ const STREAM_TOKENS = 128;
 const PACED_ITL_MS = 20;
 const PACED_TOKENS = 32;
 const OPEN_STREAMS = 1000;
+/** Pace of the held streams: slow enough that llmwire opens all of them before any ends. */
+const HELD_ITL_MS = 200;
 const SAMPLE_MS = 50;
 /** How long each of the held streams lasts. */
-const OPEN_MS = 4000;
+const OPEN_MS = 8000;
 const MB = 1024 * 1024;
 const PATH = '/v1/chat/completions';
 const BASELINE = 'the same upstream, direct';
@@ -40,6 +42,28 @@ interface Sides {
   client: LoadClient;
 }
 
+/**
+ * `alternate` over llmwire and the upstream, logging the `llmwire up` process's CPU time per
+ * `unit` over the measured rounds (it is idle in the direct ones).
+ */
+async function compare(
+  ctx: GroupContext,
+  s: Sides,
+  job: { subject: LoadJob; baseline: LoadJob },
+  unit: 'token' | 'request',
+) {
+  let cpu = 0;
+  const sides = await alternate(ctx, s.client, job.subject, job.baseline, () => {
+    cpu = s.up.cpuMs();
+  });
+  const used = s.up.cpuMs() - cpu;
+  const count = sides.subject.reduce((n, r) => n + (unit === 'token' ? r.tokens : r.completed), 0);
+  if (Number.isFinite(used) && count > 0) {
+    ctx.log(`  llmwire up process: ${((used * 1000) / count).toFixed(1)} \u00b5s CPU per ${unit}`);
+  }
+  return sides;
+}
+
 /** The same job against llmwire (subject) and the upstream (baseline), rounds alternating. */
 function jobs(s: Sides, job: Omit<LoadJob, 'url'>) {
   return {
@@ -57,7 +81,7 @@ async function unpaced(ctx: GroupContext, s: Sides): Promise<void> {
     durationMs: ms,
     stream: true,
   });
-  const ttft = await alternate(ctx, s.client, seq.subject, seq.baseline);
+  const ttft = await compare(ctx, s, seq, 'request');
   const name = 'time to first token, sequential streams, upstream unpaced';
   latencyRow(
     ctx,
@@ -72,7 +96,7 @@ async function unpaced(ctx: GroupContext, s: Sides): Promise<void> {
     durationMs: ms,
     stream: true,
   });
-  const streams = await alternate(ctx, s.client, many.subject, many.baseline);
+  const streams = await compare(ctx, s, many, 'token');
   rateRow(
     ctx,
     {
@@ -91,7 +115,7 @@ async function unpaced(ctx: GroupContext, s: Sides): Promise<void> {
     durationMs: ms,
     stream: false,
   });
-  const plain = await alternate(ctx, s.client, calls.subject, calls.baseline);
+  const plain = await compare(ctx, s, calls, 'request');
   rateRow(
     ctx,
     {
@@ -113,7 +137,7 @@ async function paced(ctx: GroupContext, s: Sides): Promise<void> {
     durationMs: ctx.settings.roundMs * 1.5,
     stream: true,
   });
-  const streams = await alternate(ctx, s.client, many.subject, many.baseline);
+  const streams = await compare(ctx, s, many, 'token');
   rateRow(
     ctx,
     {
@@ -131,7 +155,7 @@ async function paced(ctx: GroupContext, s: Sides): Promise<void> {
 async function held(ctx: GroupContext, s: Sides): Promise<void> {
   const idle = s.up.rss();
   // Streams last about `openMs`, long enough for all to be open at once and sampled.
-  const tokens = Math.round((ctx.quick ? 2000 : OPEN_MS) / PACED_ITL_MS);
+  const tokens = Math.round((ctx.quick ? 4000 : OPEN_MS) / HELD_ITL_MS);
   let peak = idle;
   const timer = setInterval(() => {
     peak = Math.max(peak, s.up.rss());
@@ -142,7 +166,7 @@ async function held(ctx: GroupContext, s: Sides): Promise<void> {
   try {
     r = await s.client.run({
       url: `${s.up.url}${PATH}`,
-      bodies: [body(pacedModel(PACED_ITL_MS), tokens, true)],
+      bodies: [body(pacedModel(HELD_ITL_MS), tokens, true)],
       concurrency: OPEN_STREAMS,
       requests: OPEN_STREAMS,
       stream: true,
@@ -193,7 +217,7 @@ export const proxyGroup: BenchGroup = {
     `${PACED_TOKENS}; non-stream requests for ${SEQ_TOKENS}. The RSS row holds ` +
     `${OPEN_STREAMS.toLocaleString('en')} paced streams open at once through llmwire and ` +
     'samples the `llmwire up` process\u2019s VmRSS every ' +
-    `${SAMPLE_MS} ms, after the other rows ran (its heap is warm). The three processes share ` +
+    `${SAMPLE_MS} ms; they ask for a token every ${HELD_ITL_MS} ms for ${OPEN_MS / 1000} s, and it runs first, on the process as started (the baseline is its RSS then). The three processes share ` +
     'the machine\u2019s cores; the core share below is the `llmwire up` process\u2019s during ' +
     'the RSS row.',
   settings: {
@@ -210,14 +234,16 @@ export const proxyGroup: BenchGroup = {
           backend: {
             kind: 'openai',
             baseURL: upstream.baseURL,
-            models: [pacedModel(0), pacedModel(PACED_ITL_MS)],
+            models: [pacedModel(0), pacedModel(PACED_ITL_MS), pacedModel(HELD_ITL_MS)],
           },
         },
         async (up, client) => {
           const s = { up, upstream, client };
+          // Memory first, on the fresh process, as the scale group measures it: the rows
+          // after it leave a heap grown by their own load.
+          await held(ctx, s);
           await unpaced(ctx, s);
           await paced(ctx, s);
-          await held(ctx, s);
         },
       );
     } finally {

@@ -2,6 +2,7 @@
 // (vLLM, llama.cpp server, Ollama, OpenAI) with the official SDK, streaming the answer back, or
 // asking for it whole when the client did not ask for a stream.
 // The caller's AbortSignal reaches the HTTP request, so a cancelled client frees the upstream.
+import type { IncomingMessage } from 'node:http';
 import OpenAI from 'openai';
 import type {
   EmbeddingRequest,
@@ -165,17 +166,28 @@ export class OpenAIBackend implements Backend {
     let finished = false;
     try {
       const upstream = { signal: upstreamSignal, ...headers(span) };
-      const deltas =
-        whole === true
-          ? this.answer(request, upstream, ending)
-          : this.stream(request, upstream, ending);
-      // A whole answer is waited for under the request's deadline alone (see answer()).
-      if (whole === true) idle.stop();
-      for await (const delta of deltas) {
-        text += delta.text;
-        idle.pause();
-        yield delta;
-        idle.restart();
+      if (whole === true) {
+        // A whole answer is waited for under the request's deadline alone (see answer()).
+        idle.stop();
+        for await (const delta of this.answer(request, upstream, ending)) {
+          text += delta.text;
+          yield delta;
+        }
+      } else {
+        // Chunks are read a body read at a time and yielded from here: one generator hop
+        // per token rather than two.
+        const res = await this.open(request, upstream);
+        const read = request.messages !== undefined ? chatDelta : completionDelta;
+        for await (const chunks of sseChunks(res)) {
+          for (const chunk of chunks) {
+            const delta = read(chunk, ending);
+            if (delta === undefined) continue;
+            text += delta.text;
+            idle.pause();
+            yield delta;
+            idle.restart();
+          }
+        }
       }
       if (signal.aborted) throw abortError(signal);
       if (idle.timedOut) throw toUpstreamError(undefined, this.failure(signal, idle));
@@ -233,27 +245,13 @@ export class OpenAIBackend implements Backend {
     return { signal, timedOut: idle.timedOut, timeoutMs: this.timeoutMs };
   }
 
-  /** The upstream's SSE stream, read event by event into deltas. */
-  private async *stream(
-    request: InferenceRequest,
-    options: UpstreamOptions,
-    ending: Ending,
-  ): AsyncGenerator<TokenDelta> {
-    const chat = request.messages !== undefined;
-    const res = chat
-      ? await this.http.post(
-          '/chat/completions',
-          chatBody(request, request.messages!, this.continuation, this.streamUsage),
-          options,
-        )
-      : await this.http.post('/completions', completionBody(request, this.streamUsage), options);
-    const read = chat ? chatDelta : completionDelta;
-    for await (const chunks of sseChunks(res)) {
-      for (const chunk of chunks) {
-        const delta = read(chunk, ending);
-        if (delta !== undefined) yield delta;
-      }
+  /** Asks the upstream for a streamed answer; resolves with the response, its body unread. */
+  private open(request: InferenceRequest, options: UpstreamOptions): Promise<IncomingMessage> {
+    if (request.messages !== undefined) {
+      const body = chatBody(request, request.messages, this.continuation, this.streamUsage);
+      return this.http.post('/chat/completions', body, options);
     }
+    return this.http.post('/completions', completionBody(request, this.streamUsage), options);
   }
 
   /**

@@ -356,10 +356,19 @@ export class Worker {
           }
           return result;
         }
-        this.stats.tokens++;
-        observe?.token();
-        if (tokens++ === 0) ttftMs = Date.now() - started;
-        yield step.value;
+        const d = step.value;
+        // An empty delta is a backend saying it is still at work on a whole answer: no token.
+        if (
+          d.text !== '' ||
+          d.tool_calls !== undefined ||
+          d.reasoning !== undefined ||
+          d.refusal !== undefined
+        ) {
+          this.stats.tokens++;
+          observe?.token();
+          if (tokens++ === 0) ttftMs = Date.now() - started;
+        }
+        yield d;
       }
     } catch (err) {
       failure = err;

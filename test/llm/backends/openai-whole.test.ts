@@ -7,8 +7,12 @@ import type { TokenDelta } from '../../../src/llm/backends/backend.js';
 import { createOpenAIBackend } from '../../../src/llm/backends/openai/index.js';
 import { AnswerJoiner } from '../../../src/llm/answer.js';
 import { WireError, type InferenceRequest } from '../../../src/protocol/index.js';
+import { createBus } from '../../../src/bus/index.js';
+import { createGateway } from '../../../src/llm/gateway/server.js';
+import { createWorker } from '../../../src/llm/worker/worker.js';
+import { createMemoryTransport } from '../../../src/transport/memory/index.js';
 import { rejection } from './helpers.js';
-import { startUpstream } from './openai-upstream.js';
+import { echoScript, startUpstream } from './openai-upstream.js';
 
 const CHAT: InferenceRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 
@@ -148,4 +152,48 @@ test('openai whole - a cancelled request closes the upstream connection while it
   assert.ok(err instanceof WireError);
   assert.equal(err.code, 'cancelled');
   assert.equal(await upstream.calls[0]!.closed, true);
+});
+
+test('openai whole - through the gateway, a client without stream gets a whole upstream answer and a streaming one a stream', async () => {
+  await using upstream = await startUpstream(echoScript(['Hello', ' there']));
+  const transport = createMemoryTransport();
+  const bus = createBus({ transport, onError: () => undefined });
+  const gateway = createGateway({ bus, port: 0 });
+  const url = await gateway.listen();
+  const worker = createWorker({
+    bus,
+    id: 'whole-1',
+    heartbeatMs: 50,
+    backend: createOpenAIBackend({ baseURL: upstream.baseURL, models: ['m'] }),
+  });
+  await worker.start();
+  try {
+    const until = Date.now() + 5000;
+    while (gateway.registry.get('whole-1')?.status !== 'ready') {
+      if (Date.now() > until) throw new Error('worker did not join');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const ask = (stream: boolean) =>
+      fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream }),
+      });
+    const plain = (await (await ask(false)).json()) as {
+      choices: { message: { content: string }; finish_reason: string }[];
+      usage: { completion_tokens: number };
+    };
+    assert.equal(plain.choices[0]?.message.content, 'Hello there');
+    assert.equal(plain.choices[0]?.finish_reason, 'stop');
+    assert.equal(plain.usage.completion_tokens, 2);
+    assert.equal(upstream.calls[0]?.body['stream'], false);
+    const streamed = await (await ask(true)).text();
+    assert.match(streamed, /data: \[DONE\]/);
+    assert.equal(upstream.calls[1]?.body['stream'], true);
+  } finally {
+    await worker.stop();
+    await gateway.close();
+    await bus.close();
+    await transport.close();
+  }
 });

@@ -8,6 +8,15 @@ import { SseParser, type SseEvent } from './sse.js';
 
 type Json = Record<string, unknown>;
 
+/** What the events of one read held. */
+interface Batch {
+  chunks: Json[];
+  /** `data: [DONE]` was among them. */
+  ended: boolean;
+  /** A chunk that is not JSON or carries an `error`: thrown after the chunks before it. */
+  failure: Error | undefined;
+}
+
 /** Each body read's chunks; a read that completes no event yields nothing. */
 export async function* sseChunks(res: IncomingMessage): AsyncGenerator<Json[]> {
   const parser = new SseParser();
@@ -15,17 +24,22 @@ export async function* sseChunks(res: IncomingMessage): AsyncGenerator<Json[]> {
   let ended = false;
   let done = false;
   try {
-    const reads = res as AsyncIterable<Buffer>;
-    for await (const read of reads) {
+    for await (const read of res as AsyncIterable<Buffer>) {
       // What follows [DONE] is read to the end, as the SDK does, and dropped.
       if (ended) continue;
       parser.push(read, events);
-      ended = yield* chunksOf(events, res);
+      if (events.length === 0) continue;
+      const batch = chunksOf(events, res);
+      ended = batch.ended;
+      if (batch.chunks.length > 0) yield batch.chunks;
+      if (batch.failure !== undefined) throw batch.failure;
     }
     done = true;
     if (!ended) {
       parser.end(events);
-      yield* chunksOf(events, res);
+      const batch = chunksOf(events, res);
+      if (batch.chunks.length > 0) yield batch.chunks;
+      if (batch.failure !== undefined) throw batch.failure;
     }
   } finally {
     // Left early (the caller stopped, or a chunk was bad): the rest of the body is not wanted.
@@ -33,20 +47,12 @@ export async function* sseChunks(res: IncomingMessage): AsyncGenerator<Json[]> {
   }
 }
 
-/**
- * Hands on the parsed chunks of `events` (and empties it); true at `data: [DONE]`. A chunk that
- * is not JSON or carries an `error` is thrown, after the chunks before it are handed on.
- */
-async function* chunksOf(
-  events: SseEvent[],
-  res: IncomingMessage,
-): AsyncGenerator<Json[], boolean> {
-  const chunks: Json[] = [];
-  let ended = false;
-  let failure: Error | undefined;
+/** The parsed chunks of `events`, which it empties. */
+function chunksOf(events: SseEvent[], res: IncomingMessage): Batch {
+  const batch: Batch = { chunks: [], ended: false, failure: undefined };
   for (const e of events) {
     if (e.data.startsWith('[DONE]')) {
-      ended = true;
+      batch.ended = true;
       break;
     }
     // Assistants' `thread.*` events are not part of the chat or completions APIs.
@@ -55,19 +61,17 @@ async function* chunksOf(
     try {
       data = JSON.parse(e.data);
     } catch (err) {
-      failure = err instanceof Error ? err : new SyntaxError(String(err));
+      batch.failure = err instanceof Error ? err : new SyntaxError(String(err));
       break;
     }
     if (typeof data !== 'object' || data === null) continue;
     const error = (data as Json)['error'];
     if (error) {
-      failure = new APIError(undefined, error, undefined, toHeaders(res));
+      batch.failure = new APIError(undefined, error, undefined, toHeaders(res));
       break;
     }
-    chunks.push(data as Json);
+    batch.chunks.push(data as Json);
   }
   events.length = 0;
-  if (chunks.length > 0) yield chunks;
-  if (failure !== undefined) throw failure;
-  return ended;
+  return batch;
 }

@@ -56,3 +56,7 @@ test('openai sse - a whole stream in one read is read in one pass', () => {
   const out = parse([events]);
   assert.equal(out.length, n);
 });
+
+test('openai sse - a byte order mark before the first event is dropped', () => {
+  assert.deepEqual(parse(['\ufeffdata: a\n\n']), [{ event: null, data: 'a' }]);
+});

@@ -3,6 +3,7 @@
 // copies the rest of its buffer after every event, quadratic when a whole stream arrives at
 // once.) Lines end with LF, CRLF or CR; `data` lines join with LF; comments and other fields are
 // skipped (WHATWG HTML, "Server-sent events", 9.2.6 interpreting an event stream).
+import { StringDecoder } from 'node:string_decoder';
 
 /** One event: its `event` field (null when absent) and its joined `data` lines. */
 export interface SseEvent {
@@ -11,17 +12,24 @@ export interface SseEvent {
 }
 
 export class SseParser {
-  private readonly decoder = new TextDecoder();
+  // StringDecoder rather than TextDecoder: plain JS state, lighter to hold per open stream.
+  private readonly decoder = new StringDecoder('utf8');
   /** The start of a line the previous chunk cut off. */
   private rest = '';
   /** A chunk ended with CR: an LF that opens the next one belongs to that line end. */
   private skipLf = false;
+  /** Nothing read yet: a byte order mark there is dropped, as the standard says. */
+  private first = true;
   private event: string | null = null;
   private data: string | undefined;
 
   /** The events completed by `chunk`, in order. */
   push(chunk: Uint8Array, out: SseEvent[]): void {
-    let text = this.decoder.decode(chunk, { stream: true });
+    let text = this.decoder.write(chunk);
+    if (this.first && text !== '') {
+      this.first = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
     if (this.skipLf && text.charCodeAt(0) === 10) text = text.slice(1);
     this.skipLf = false;
     this.lines(text, out);
@@ -29,7 +37,7 @@ export class SseParser {
 
   /** The event the body's end completes, when its last line had no line end. */
   end(out: SseEvent[]): void {
-    const text = this.decoder.decode();
+    const text = this.decoder.end();
     this.lines(text, out);
     if (this.rest !== '') {
       this.line(this.rest, out);

@@ -5,9 +5,9 @@ import type { BenchGroup, GroupContext } from '../group.js';
 import { recordCpu } from '../harness.js';
 import type { LoadClient } from '../load/client.js';
 import { alternate, latencyRow, rateRow } from '../load/compare.js';
-import type { LoadJob } from '../load/job.js';
+import type { LoadJob, LoadResult } from '../load/job.js';
 import { pacedModel, startOpenAIUpstream, type UpstreamProcess } from '../load/openai-upstream.js';
-import { withUp, type UpProcess } from '../load/up-process.js';
+import { cpuMsOf, withUp, type UpProcess } from '../load/up-process.js';
 import { PROMPT } from './gateway.js';
 
 const WORKERS = 2;
@@ -43,23 +43,38 @@ interface Sides {
 }
 
 /**
- * `alternate` over llmwire and the upstream, logging the `llmwire up` process's CPU time per
- * `unit` over the measured rounds (it is idle in the direct ones).
+ * `alternate` over llmwire and the upstream, then one more direct round, and a row of CPU time
+ * per `unit`: the `llmwire up` process's over the llmwire rounds (it idles in the direct ones)
+ * beside the upstream process's over that direct round. The two say how many cores a ratio
+ * to direct would take.
  */
 async function compare(
   ctx: GroupContext,
   s: Sides,
   job: { subject: LoadJob; baseline: LoadJob },
   unit: 'token' | 'request',
+  what: string,
 ) {
   let cpu = 0;
   const sides = await alternate(ctx, s.client, job.subject, job.baseline, () => {
     cpu = s.up.cpuMs();
   });
   const used = s.up.cpuMs() - cpu;
-  const count = sides.subject.reduce((n, r) => n + (unit === 'token' ? r.tokens : r.completed), 0);
-  if (Number.isFinite(used) && count > 0) {
-    ctx.log(`  llmwire up process: ${((used * 1000) / count).toFixed(1)} \u00b5s CPU per ${unit}`);
+  const count = (r: LoadResult) => (unit === 'token' ? r.tokens : r.completed);
+  const served = sides.subject.reduce((n, r) => n + count(r), 0);
+  const upstreamBefore = cpuMsOf(s.upstream.pid);
+  const direct = await s.client.run(job.baseline);
+  const upstreamUsed = cpuMsOf(s.upstream.pid) - upstreamBefore;
+  if (Number.isFinite(used) && Number.isFinite(upstreamUsed) && served > 0 && count(direct) > 0) {
+    const mine = (used * 1000) / served;
+    const theirs = (upstreamUsed * 1000) / count(direct);
+    ctx.fixed(
+      `CPU of llmwire up per ${unit}, ${what}`,
+      mine,
+      '\u00b5s',
+      `CPU of the upstream per ${unit}, direct`,
+      theirs,
+    );
   }
   return sides;
 }
@@ -81,7 +96,7 @@ async function unpaced(ctx: GroupContext, s: Sides): Promise<void> {
     durationMs: ms,
     stream: true,
   });
-  const ttft = await compare(ctx, s, seq, 'request');
+  const ttft = await compare(ctx, s, seq, 'request', 'sequential streams');
   const name = 'time to first token, sequential streams, upstream unpaced';
   latencyRow(
     ctx,
@@ -96,7 +111,7 @@ async function unpaced(ctx: GroupContext, s: Sides): Promise<void> {
     durationMs: ms,
     stream: true,
   });
-  const streams = await compare(ctx, s, many, 'token');
+  const streams = await compare(ctx, s, many, 'token', `${STREAMS} streams, unpaced`);
   rateRow(
     ctx,
     {
@@ -115,7 +130,7 @@ async function unpaced(ctx: GroupContext, s: Sides): Promise<void> {
     durationMs: ms,
     stream: false,
   });
-  const plain = await compare(ctx, s, calls, 'request');
+  const plain = await compare(ctx, s, calls, 'request', `non-stream, ${CALLS} in flight`);
   rateRow(
     ctx,
     {
@@ -137,7 +152,13 @@ async function paced(ctx: GroupContext, s: Sides): Promise<void> {
     durationMs: ctx.settings.roundMs * 1.5,
     stream: true,
   });
-  const streams = await compare(ctx, s, many, 'token');
+  const streams = await compare(
+    ctx,
+    s,
+    many,
+    'token',
+    `${STREAMS} streams, ${PACED_ITL_MS} ms per token`,
+  );
   rateRow(
     ctx,
     {

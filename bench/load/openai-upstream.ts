@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export interface UpstreamProcess {
+  pid: number;
   /** API root, e.g. http://127.0.0.1:PORT/v1. */
   baseURL: string;
   /** Base URL without /v1, for the load generator's direct rounds. */
@@ -34,6 +35,7 @@ export async function startOpenAIUpstream(): Promise<UpstreamProcess> {
   });
   const url = `http://127.0.0.1:${port}`;
   return {
+    pid: child.pid!,
     url,
     baseURL: `${url}/v1`,
     async close() {

@@ -40,7 +40,7 @@ function rssOf(pid: number): number {
 
 let ticksPerSecond: number | undefined;
 
-function cpuMsOf(pid: number): number {
+export function cpuMsOf(pid: number): number {
   try {
     ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
     // Fields after the command name, which may hold spaces: utime and stime are 12th and 13th.

@@ -240,7 +240,28 @@ export const proxyGroup: BenchGroup = {
     'samples the `llmwire up` process\u2019s VmRSS every ' +
     `${SAMPLE_MS} ms; they ask for a token every ${HELD_ITL_MS} ms for ${OPEN_MS / 1000} s, and it runs first, on the process as started (the baseline is its RSS then). The three processes share ` +
     'the machine\u2019s cores; the core share below is the `llmwire up` process\u2019s during ' +
-    'the RSS row.',
+    'the RSS row. Each load row follows a row of CPU time per token or request: the ' +
+    '`llmwire up` process\u2019s over the llmwire rounds (/proc/PID/stat), beside the ' +
+    'upstream process\u2019s over one more direct round.\n\n' +
+    '**What the CPU rows say about the targets.** A ratio _r_ to direct takes ' +
+    '_r_ \u00d7 (direct rate) \u00d7 (llmwire CPU per unit) of llmwire\u2019s cores on top of the ' +
+    'upstream\u2019s and the load generator\u2019s. With the unpaced figures of the run below, ' +
+    '0.3x of direct tokens/s and 0.2x of direct non-stream requests/s each come to about two ' +
+    'cores for llmwire alone: the whole machine, which also runs the upstream and the load ' +
+    'generator. On this machine these two targets are out of reach by that arithmetic until ' +
+    'llmwire\u2019s own CPU per token and per request falls several-fold; most of it is now ' +
+    'outside the openai backend (the gateway, bus and worker path that the `gateway` group ' +
+    'measures with an in-process sim: 0.60x of a bare server there). The paced row needs ' +
+    'about one core for llmwire at the offered 12.8k tokens/s and is CPU-starved when the ' +
+    'machine is busy (load above the core count in the run below); the TTFT and RSS rows are ' +
+    'within 0.2 ms and 15 MB of their targets. What the openai backend itself changed: chat ' +
+    'and completions go over node:http with a keep-alive pool instead of the SDK\u2019s fetch, ' +
+    'the SSE body is read in one pass (sse.ts) instead of the SDK\u2019s reader that copies the ' +
+    'rest of its buffer after every event, and a client that did not ask for a stream gets a ' +
+    'whole answer from the upstream (`stream: false`) instead of a stream joined in the worker ' +
+    '(docs/backends.md). This group before those changes (the SDK path; load 2.3 at the start ' +
+    'of that run, the RSS row then last, with streams paced 20 ms and 901 of them open at ' +
+    'once): TTFT p50 +2.8 ms, 0.03x unpaced, 0.02x non-stream, 0.55x paced, 387 MB.',
   settings: {
     full: { rounds: 5, roundMs: 800, warmupMs: 400 },
     quick: { rounds: 2, roundMs: 200, warmupMs: 100 },

@@ -22,7 +22,7 @@ const OPEN_STREAMS = 1000;
 const HELD_ITL_MS = 200;
 const SAMPLE_MS = 50;
 /** How long each of the held streams lasts. */
-const OPEN_MS = 8000;
+const OPEN_MS = 12_000;
 const MB = 1024 * 1024;
 const PATH = '/v1/chat/completions';
 const BASELINE = 'the same upstream, direct';
@@ -247,14 +247,16 @@ export const proxyGroup: BenchGroup = {
     '_r_ \u00d7 (direct rate) \u00d7 (llmwire CPU per unit) of llmwire\u2019s cores on top of the ' +
     'upstream\u2019s and the load generator\u2019s. With the unpaced figures of the run below, ' +
     '0.3x of direct tokens/s and 0.2x of direct non-stream requests/s each come to about two ' +
-    'cores for llmwire alone: the whole machine, which also runs the upstream and the load ' +
+    'cores for llmwire alone (1.7 to 2.3 in the runs so far): the whole machine, which also runs the upstream and the load ' +
     'generator. On this machine these two targets are out of reach by that arithmetic until ' +
     'llmwire\u2019s own CPU per token and per request falls several-fold; most of it is now ' +
     'outside the openai backend (the gateway, bus and worker path that the `gateway` group ' +
-    'measures with an in-process sim: 0.60x of a bare server there). The paced row needs ' +
+    'measures with an in-process sim: 0.60x of a bare server there; the backend alone, driven ' +
+    'in-process against the same upstream, used about 6 \u00b5s of CPU per streamed token). The paced row needs ' +
     'about one core for llmwire at the offered 12.8k tokens/s and is CPU-starved when the ' +
-    'machine is busy (load above the core count in the run below); the TTFT and RSS rows are ' +
-    'within 0.2 ms and 15 MB of their targets. What the openai backend itself changed: chat ' +
+    'machine is busy (load above the core count in the run below). In three runs on this ' +
+    'machine after the changes below, the TTFT row was 0.1 to 0.4 ms and the RSS row 4 to 12 ' +
+    'MB over its target. What the openai backend itself changed: chat ' +
     'and completions go over node:http with a keep-alive pool instead of the SDK\u2019s fetch, ' +
     'the SSE body is read in one pass (sse.ts) instead of the SDK\u2019s reader that copies the ' +
     'rest of its buffer after every event, and a client that did not ask for a stream gets a ' +

@@ -254,9 +254,9 @@ export const proxyGroup: BenchGroup = {
     'measures with an in-process sim: 0.60x of a bare server there; the backend alone, driven ' +
     'in-process against the same upstream, used about 6 \u00b5s of CPU per streamed token). The paced row needs ' +
     'about one core for llmwire at the offered 12.8k tokens/s and is CPU-starved when the ' +
-    'machine is busy (load above the core count in the run below). In three runs on this ' +
-    'machine after the changes below, the TTFT row was 0.1 to 0.4 ms and the RSS row 4 to 12 ' +
-    'MB over its target. What the openai backend itself changed: chat ' +
+    'machine is busy (load above the core count in the run below). In the runs on this ' +
+    'machine after the changes below, the TTFT row was 0.1 to 0.4 ms over its target and ' +
+    'the RSS row 4 to 35 MB over (more when the streams are held longer). What the openai backend itself changed: chat ' +
     'and completions go over node:http with a keep-alive pool instead of the SDK\u2019s fetch, ' +
     'the SSE body is read in one pass (sse.ts) instead of the SDK\u2019s reader that copies the ' +
     'rest of its buffer after every event, and a client that did not ask for a stream gets a ' +

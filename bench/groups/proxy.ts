@@ -245,9 +245,10 @@ export const proxyGroup: BenchGroup = {
     'upstream process\u2019s over one more direct round.\n\n' +
     '**What the CPU rows say about the targets.** A ratio _r_ to direct takes ' +
     '_r_ \u00d7 (direct rate) \u00d7 (llmwire CPU per unit) of llmwire\u2019s cores on top of the ' +
-    'upstream\u2019s and the load generator\u2019s. With the unpaced figures of the run below, ' +
-    '0.3x of direct tokens/s and 0.2x of direct non-stream requests/s each come to about two ' +
-    'cores for llmwire alone (1.7 to 2.3 in the runs so far): the whole machine, which also runs the upstream and the load ' +
+    'upstream\u2019s and the load generator\u2019s. In the runs so far (this one among them), ' +
+    '0.3x of direct tokens/s came to about 1.7 to 2.3 cores for llmwire alone, and 0.2x of ' +
+    'direct non-stream requests/s to about 1.4 to 2.3: most or all of the machine, which also ' +
+    'runs the upstream and the load ' +
     'generator. On this machine these two targets are out of reach by that arithmetic until ' +
     'llmwire\u2019s own CPU per token and per request falls several-fold; most of it is now ' +
     'outside the openai backend (the gateway, bus and worker path that the `gateway` group ' +
@@ -255,8 +256,8 @@ export const proxyGroup: BenchGroup = {
     'in-process against the same upstream, used about 6 \u00b5s of CPU per streamed token). The paced row needs ' +
     'about one core for llmwire at the offered 12.8k tokens/s and is CPU-starved when the ' +
     'machine is busy (load above the core count in the run below). In the runs on this ' +
-    'machine after the changes below, the TTFT row was 0.1 to 0.4 ms over its target and ' +
-    'the RSS row 4 to 35 MB over (more when the streams are held longer). What the openai backend itself changed: chat ' +
+    'machine after the changes below, the TTFT row went from just under its target to 0.4 ms ' +
+    'over, and the RSS row was 4 to 35 MB over (more when the streams are held longer). What the openai backend itself changed: chat ' +
     'and completions go over node:http with a keep-alive pool instead of the SDK\u2019s fetch, ' +
     'the SSE body is read in one pass (sse.ts) instead of the SDK\u2019s reader that copies the ' +
     'rest of its buffer after every event, and a client that did not ask for a stream gets a ' +

@@ -246,8 +246,8 @@ export const proxyGroup: BenchGroup = {
     '**What the CPU rows say about the targets.** A ratio _r_ to direct takes ' +
     '_r_ \u00d7 (direct rate) \u00d7 (llmwire CPU per unit) of llmwire\u2019s cores on top of the ' +
     'upstream\u2019s and the load generator\u2019s. In the runs so far (this one among them), ' +
-    '0.3x of direct tokens/s came to about 1.7 to 2.3 cores for llmwire alone, and 0.2x of ' +
-    'direct non-stream requests/s to about 1.4 to 2.3: most or all of the machine, which also ' +
+    '0.3x of direct tokens/s came to 1.7 cores or more for llmwire alone (up to 3.2), and 0.2x ' +
+    'of direct non-stream requests/s to 1.4 or more (up to 2.3): most or all of the machine, which also ' +
     'runs the upstream and the load ' +
     'generator. On this machine these two targets are out of reach by that arithmetic until ' +
     'llmwire\u2019s own CPU per token and per request falls several-fold; most of it is now ' +

@@ -257,7 +257,7 @@ export const proxyGroup: BenchGroup = {
     'about one core for llmwire at the offered 12.8k tokens/s and is CPU-starved when the ' +
     'machine is busy (load above the core count in the run below). In the runs on this ' +
     'machine after the changes below, the TTFT row went from just under its target to 0.4 ms ' +
-    'over, and the RSS row was 4 to 35 MB over (more when the streams are held longer). What the openai backend itself changed: chat ' +
+    'over, and the RSS row was 4 to 37 MB over (more when the streams are held longer). What the openai backend itself changed: chat ' +
     'and completions go over node:http with a keep-alive pool instead of the SDK\u2019s fetch, ' +
     'the SSE body is read in one pass (sse.ts) instead of the SDK\u2019s reader that copies the ' +
     'rest of its buffer after every event, and a client that did not ask for a stream gets a ' +

@@ -12,6 +12,7 @@ import { gatewayApisGroup } from './gateway-apis.js';
 import { gatewaysGroup } from './gateways.js';
 import { instrumentationGroup } from './instrumentation.js';
 import { natsGroup } from './nats.js';
+import { proxyGroup } from './proxy.js';
 import { routingGroup } from './routing.js';
 import { scaleGroup } from './scale.js';
 import { scatterGroup } from './scatter.js';
@@ -25,6 +26,7 @@ export const GROUPS: readonly BenchGroup[] = [
   sqliteQueueGroup,
   gatewayGroup,
   gatewayApisGroup,
+  proxyGroup,
   instrumentationGroup,
   scaleGroup,
   batchGroup,

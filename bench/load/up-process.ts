@@ -81,7 +81,9 @@ export async function startUp(
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('LLMWIRE_')),
   );
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'up', ...args], {
+  // BENCH_UP_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles this process alone.
+  const nodeArgs = process.env['BENCH_UP_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, CLI, 'up', ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -97,6 +99,11 @@ export async function startUp(
       found ??= GATEWAY_LINE.exec(output)?.[1];
       if (found !== undefined && output.includes('\nready')) {
         clearTimeout(timer);
+        // From here on the log is read and dropped: kept, and searched on every chunk, it cost
+        // the bench process time quadratic in the requests logged, and a slow reader makes
+        // the child's synchronous log writes wait on a full pipe.
+        child.stdout!.off('data', onText).resume();
+        child.stderr!.off('data', onText).resume();
         resolve(found);
       }
     };
@@ -140,8 +147,40 @@ export interface SimFleet {
  * Starts `llmwire up` with `fleet` (sim workers, a data dir of its own) and a load generator
  * process, runs `body`, and stops both and removes the dir whatever happens.
  */
-export async function withSimUp<T>(
+export function withSimUp<T>(
   fleet: SimFleet,
+  body: (up: UpProcess, client: LoadClient) => Promise<T>,
+): Promise<T> {
+  return withUp(
+    {
+      workers: fleet.workers,
+      concurrency: fleet.concurrency,
+      backend: { kind: 'sim', models: ['sim'], ttftMs: fleet.ttftMs, itlMs: fleet.itlMs },
+      ...(fleet.maxConnections === undefined ? {} : { maxConnections: fleet.maxConnections }),
+    },
+    body,
+  );
+}
+
+/** A `llmwire up` run by `withUp`: its in-process workers and their backend config. */
+export interface UpFleet {
+  workers: number;
+  /** Slots per worker. */
+  concurrency: number;
+  /** The config file's `workers.backend` (kind and that backend's options). */
+  backend: Record<string, unknown>;
+  /** `--transport`; default `up`'s own (SQLite). */
+  transport?: string;
+  /** The gateway's connection limit (`gateway.http.maxConnections`), when above its default. */
+  maxConnections?: number;
+}
+
+/**
+ * Starts `llmwire up` with `fleet` (a data dir of its own, default transport) and a load
+ * generator process, runs `body`, and stops both and removes the dir whatever happens.
+ */
+export async function withUp<T>(
+  fleet: UpFleet,
   body: (up: UpProcess, client: LoadClient) => Promise<T>,
 ): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'llmwire-bench-up-'));
@@ -149,10 +188,7 @@ export async function withSimUp<T>(
   writeFileSync(
     config,
     JSON.stringify({
-      workers: {
-        concurrency: fleet.concurrency,
-        backend: { kind: 'sim', models: ['sim'], ttftMs: fleet.ttftMs, itlMs: fleet.itlMs },
-      },
+      workers: { concurrency: fleet.concurrency, backend: fleet.backend },
       ...(fleet.maxConnections === undefined
         ? {}
         : { gateway: { http: { maxConnections: fleet.maxConnections } } }),
@@ -171,6 +207,7 @@ export async function withSimUp<T>(
         join(dir, 'data'),
         '--config',
         config,
+        ...(fleet.transport === undefined ? [] : ['--transport', fleet.transport]),
       ],
       fleet.workers,
     );

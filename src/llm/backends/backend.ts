@@ -39,6 +39,11 @@ export interface GenerateOptions {
   trace?: { context: TraceContext; tracer: Tracer | undefined } | undefined;
   /** The loaded params version to answer with (llm/params), when the request names one. */
   params?: ParamsUse | undefined;
+  /**
+   * The caller joins the deltas into one answer (the client did not ask for a stream): a
+   * backend may then ask its model server for the whole answer and yield it as one delta.
+   */
+  whole?: boolean | undefined;
 }
 
 export interface Backend {

@@ -154,9 +154,14 @@ export class Worker {
       this.bus.serve(
         this.subjects.chat(this.id),
         (req, ctx) => {
-          const answer = this.chat(req as Message<InferenceRequest>, ctx);
+          const msg = req as Message<InferenceRequest>;
           // No `credit`: the requester asked for one `inference.result`, not a stream.
-          return req.envelope.credit === undefined ? wholeAnswer(answer) : answer;
+          const result = req.envelope.credit === undefined;
+          // Without `stream: true` the requester joins the chunks itself (the gateway does for
+          // a client that did not ask for a stream): the backend may answer in one piece.
+          const whole = result || msg.body.stream !== true;
+          const answer = this.chat(msg, ctx, whole);
+          return result ? wholeAnswer(answer) : answer;
         },
         {
           kinds: ['inference.request'],
@@ -314,6 +319,7 @@ export class Worker {
   private async *chat(
     msg: Message<InferenceRequest>,
     ctx: HandlerContext,
+    whole: boolean,
   ): AsyncGenerator<TokenDelta, InferenceResult> {
     const request = msg.body;
     const signal = ctx.signal;
@@ -341,6 +347,7 @@ export class Worker {
           signal,
           trace: { context: span.context, tracer: this.tracer },
           ...(target.use === undefined ? {} : { params: target.use }),
+          whole,
         },
       );
       for (;;) {
@@ -364,10 +371,19 @@ export class Worker {
           }
           return result;
         }
-        this.stats.tokens++;
-        observe?.token();
-        if (tokens++ === 0) ttftMs = Date.now() - started;
-        yield step.value;
+        const d = step.value;
+        // An empty delta is a backend saying it is still at work on a whole answer: no token.
+        if (
+          d.text !== '' ||
+          d.tool_calls !== undefined ||
+          d.reasoning !== undefined ||
+          d.refusal !== undefined
+        ) {
+          this.stats.tokens++;
+          observe?.token();
+          if (tokens++ === 0) ttftMs = Date.now() - started;
+        }
+        yield d;
       }
     } catch (err) {
       failure = err;

@@ -6,7 +6,10 @@ import { type IncomingHttpHeaders, type ServerResponse, createServer } from 'nod
 import type { AddressInfo } from 'node:net';
 
 export type Reply =
-  /** Streams `pieces`, then a finish reason, then usage when asked for, then [DONE]. */
+  /**
+   * Streams `pieces`, then a finish reason, then usage when asked for, then [DONE]; to a
+   * request without `stream: true`, one JSON answer of all the pieces (as a server does).
+   */
   | {
       kind: 'stream';
       pieces: string[];
@@ -121,7 +124,7 @@ async function answer(call: Call, reply: Reply, res: ServerResponse): Promise<vo
     case 'embeddings':
       return embeddings(call, res);
     case 'stream':
-      return stream(call, reply, res);
+      return call.body['stream'] === true ? stream(call, reply, res) : whole(call, reply, res);
   }
 }
 
@@ -174,6 +177,54 @@ async function stream(call: Call, reply: Extract<Reply, { kind: 'stream' }>, res
     });
   }
   res.end('data: [DONE]\n\n');
+}
+
+/** The same reply as one JSON answer: what a server sends to a request without `stream`. */
+async function whole(call: Call, reply: Extract<Reply, { kind: 'stream' }>, res: ServerResponse) {
+  const isChat = call.path.endsWith('/chat/completions');
+  const n = reply.pieces.length;
+  if (reply.hangAfter !== undefined && reply.hangAfter < n) return;
+  if (reply.delayMs !== undefined) await new Promise((r) => setTimeout(r, reply.delayMs! * n));
+  if (reply.dropAfter !== undefined && reply.dropAfter < n) {
+    res.socket?.destroy();
+    return;
+  }
+  if (reply.errorAfter !== undefined && reply.errorAfter < n) {
+    res.writeHead(500, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        error: { message: 'generation failed', type: 'server_error', code: 'engine_dead' },
+      }),
+    );
+    return;
+  }
+  const text = reply.pieces.join('');
+  const finish = reply.finish ?? 'stop';
+  const usage =
+    reply.usage === undefined
+      ? {}
+      : {
+          usage: {
+            prompt_tokens: reply.usage.prompt_tokens,
+            completion_tokens: reply.usage.completion_tokens,
+            total_tokens: reply.usage.prompt_tokens + reply.usage.completion_tokens,
+            ...(reply.usage.cached_tokens === undefined
+              ? {}
+              : { prompt_tokens_details: { cached_tokens: reply.usage.cached_tokens } }),
+          },
+        };
+  const choice = isChat
+    ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }
+    : { index: 0, text, finish_reason: finish };
+  res.writeHead(200, { 'content-type': 'application/json' }).end(
+    JSON.stringify({
+      id: 'cmpl-test',
+      object: isChat ? 'chat.completion' : 'text_completion',
+      created: 0,
+      model: String(call.body['model']),
+      choices: [choice],
+      ...usage,
+    }),
+  );
 }
 
 function embeddings(call: Call, res: ServerResponse): void {

@@ -1,12 +1,12 @@
 // The OpenAI-compatible backend: relays requests to any server that speaks the OpenAI HTTP API
-// (vLLM, llama.cpp server, Ollama, OpenAI) with the official SDK, streaming the answer back.
+// (vLLM, llama.cpp server, Ollama, OpenAI) with the official SDK, streaming the answer back, or
+// asking for it whole when the client did not ask for a stream.
 // The caller's AbortSignal reaches the HTTP request, so a cancelled client frees the upstream.
+import type { IncomingMessage } from 'node:http';
 import OpenAI from 'openai';
 import type {
-  ToolCallDelta,
   EmbeddingRequest,
   EmbeddingResult,
-  FinishReason,
   InferenceRequest,
   Usage,
 } from '../../../protocol/index.js';
@@ -19,7 +19,10 @@ import { ParamsHook } from './params.js';
 import { ModelNames } from '../config.js';
 import { abortError, throwIfAborted } from '../signal.js';
 import { toUpstreamError } from './errors.js';
-import { type ContinuationMode, chatBody, completionBody } from './request.js';
+import { type ContinuationMode, chatBody, completionBody, wholeBody } from './request.js';
+import { chatAnswer, chatDelta, completionAnswer, completionDelta, type Ending } from './chunks.js';
+import { sseChunks } from './stream.js';
+import { readAll, UpstreamHttp } from './http.js';
 
 export { CONTINUE_INSTRUCTION, type ContinuationMode } from './request.js';
 
@@ -68,19 +71,12 @@ const checkOptions = optionsCheck(
   ),
 );
 
-/** One normalised streamed chunk of either API. */
-interface Piece {
-  text: string;
-  toolCalls: ToolCallDelta[] | undefined;
-  reasoning?: string | undefined;
-  refusal?: string | undefined;
-  finish: string | null | undefined;
-  usage: OpenAI.CompletionUsage | null | undefined;
-}
-
 export class OpenAIBackend implements Backend {
   readonly kind = 'openai';
+  /** Models and embeddings: the SDK. */
   private readonly client: OpenAI;
+  /** Chat and completions, the hot path: node:http (http.ts). */
+  private readonly http: UpstreamHttp;
   private readonly timeoutMs: number;
   private readonly continuation: ContinuationMode;
   private readonly streamUsage: boolean;
@@ -114,6 +110,10 @@ export class OpenAIBackend implements Backend {
       this.loadParams = (load) => hook.load(load);
       this.unloadParams = (p) => hook.unload(p);
     }
+    this.http = new UpstreamHttp(baseURL, {
+      authorization: `Bearer ${o.apiKey ?? 'none'}`,
+      ...o.headers,
+    });
     this.client = new OpenAI({
       baseURL,
       // The SDK insists on a key; servers without auth ignore it.
@@ -148,52 +148,66 @@ export class OpenAIBackend implements Backend {
 
   async *generate(
     asked: InferenceRequest,
-    { signal, trace, params }: GenerateOptions,
+    { signal, trace, params, whole }: GenerateOptions,
   ): AsyncGenerator<TokenDelta, GenerateEnd> {
     throwIfAborted(signal);
     const request =
       params === undefined || this.hook === undefined
         ? asked
         : { ...asked, model: this.hook.upstreamModel(asked.model, params) };
+    // One signal for the upstream request: the idle timer's, which the caller's signal and an
+    // early stop also fire (a listener costs less per request than AbortSignal.any).
     const idle = new IdleTimer(this.timeoutMs);
-    const upstreamSignal = AbortSignal.any([signal, idle.signal]);
+    const onAbort = () => idle.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const upstreamSignal = idle.signal;
     const span = upstreamSpan(trace, request.messages === undefined ? 'completions' : 'chat');
+    const ending: Ending = { finish: undefined, usage: undefined };
     let text = '';
-    let finish: FinishReason | undefined;
-    let usage: OpenAI.CompletionUsage | undefined;
     let failure: unknown;
+    let finished = false;
     try {
-      for await (const piece of this.stream(request, {
-        signal: upstreamSignal,
-        ...headers(span),
-      })) {
-        idle.pause();
-        if (piece.usage) usage = piece.usage;
-        if (typeof piece.finish === 'string') finish = finishReason(piece.finish);
-        const delta: TokenDelta = { text: piece.text };
-        if (piece.toolCalls !== undefined && piece.toolCalls.length > 0) {
-          delta.tool_calls = piece.toolCalls;
-        }
-        if (piece.reasoning) delta.reasoning = piece.reasoning;
-        if (piece.refusal) delta.refusal = piece.refusal;
-        if (piece.text !== '' || Object.keys(delta).length > 1) {
-          text += piece.text;
+      const upstream = { signal: upstreamSignal, ...headers(span) };
+      if (whole === true) {
+        // A whole answer is waited for under the request's deadline alone (see answer()).
+        idle.stop();
+        for await (const delta of this.answer(request, upstream, ending)) {
+          text += delta.text;
           yield delta;
         }
-        idle.restart();
+      } else {
+        // Chunks are read a body read at a time and yielded from here: one generator hop
+        // per token rather than two.
+        const res = await this.open(request, upstream);
+        const read = request.messages !== undefined ? chatDelta : completionDelta;
+        for await (const chunks of sseChunks(res)) {
+          for (const chunk of chunks) {
+            const delta = read(chunk, ending);
+            if (delta === undefined) continue;
+            text += delta.text;
+            idle.pause();
+            yield delta;
+            idle.restart();
+          }
+        }
       }
-      // The SDK ends a stream quietly when its signal fires; say why it ended.
       if (signal.aborted) throw abortError(signal);
       if (idle.timedOut) throw toUpstreamError(undefined, this.failure(signal, idle));
-      if (finish === undefined) throw new UpstreamError('upstream stream ended without finishing');
+      if (ending.finish === undefined) {
+        throw new UpstreamError('upstream stream ended without finishing');
+      }
+      finished = true;
     } catch (err) {
       failure = toUpstreamError(err, this.failure(signal, idle));
       throw failure;
     } finally {
-      idle.pause();
+      idle.stop();
+      signal.removeEventListener('abort', onAbort);
+      // The caller stopped reading early, or it failed: the upstream connection is let go.
+      if (!finished) idle.cancel();
       span?.end(failure);
     }
-    return { finish_reason: finish, usage: this.usage(request, text, usage) };
+    return { finish_reason: ending.finish, usage: this.usage(request, text, ending.usage) };
   }
 
   async embed(
@@ -222,57 +236,74 @@ export class OpenAIBackend implements Backend {
       failure = toUpstreamError(err, this.failure(signal, idle));
       throw failure;
     } finally {
-      idle.pause();
+      idle.stop();
       span?.end(failure);
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.http.close();
+  }
 
   private failure(signal: AbortSignal, idle: IdleTimer) {
     return { signal, timedOut: idle.timedOut, timeoutMs: this.timeoutMs };
   }
 
-  private async *stream(
-    request: InferenceRequest,
-    options: UpstreamOptions,
-  ): AsyncGenerator<Piece> {
+  /** Asks the upstream for a streamed answer; resolves with the response, its body unread. */
+  private open(request: InferenceRequest, options: UpstreamOptions): Promise<IncomingMessage> {
     if (request.messages !== undefined) {
       const body = chatBody(request, request.messages, this.continuation, this.streamUsage);
-      const stream = await this.client.chat.completions.create(
-        body as unknown as OpenAI.ChatCompletionCreateParamsStreaming,
-        options,
-      );
-      for await (const chunk of stream) {
-        const choice = (chunk.choices ?? []).find((c) => c.index === 0);
-        // Reasoning text is not in OpenAI's chat stream; vLLM and others send it as below.
-        const extra = choice?.delta as { reasoning_content?: unknown; reasoning?: unknown };
-        const reasoning = extra?.reasoning_content ?? extra?.reasoning;
-        yield {
-          text: choice?.delta?.content ?? '',
-          toolCalls: choice?.delta?.tool_calls,
-          reasoning: typeof reasoning === 'string' ? reasoning : undefined,
-          refusal: choice?.delta?.refusal ?? undefined,
-          finish: choice?.finish_reason,
-          usage: chunk.usage,
-        };
+      return this.http.post('/chat/completions', body, options);
+    }
+    return this.http.post('/completions', completionBody(request, this.streamUsage), options);
+  }
+
+  /**
+   * The upstream's whole answer (the client did not ask for a stream), as one delta. Nothing
+   * comes until the upstream has generated all of it, so the wait is bounded by the request's
+   * deadline rather than by `timeoutMs`, and an empty delta goes out every KEEPALIVE_MS
+   * meanwhile: the gateway counts a worker that sends nothing for 30 s as lost.
+   */
+  private async *answer(
+    request: InferenceRequest,
+    options: UpstreamOptions,
+    ending: Ending,
+  ): AsyncGenerator<TokenDelta> {
+    const chat = request.messages !== undefined;
+    const pending = (
+      chat
+        ? this.http.post(
+            '/chat/completions',
+            wholeBody(chatBody(request, request.messages!, this.continuation, false)),
+            options,
+          )
+        : this.http.post('/completions', wholeBody(completionBody(request, false)), options)
+    )
+      .then(readAll)
+      .then((text) => JSON.parse(text) as unknown);
+    let answer: unknown = NOT_YET;
+    const settled = pending.then((a) => {
+      answer = a;
+    });
+    // Handled below; without this a rejection while a keep-alive is out would be unhandled.
+    settled.catch(() => {});
+    while (answer === NOT_YET) {
+      let timer: NodeJS.Timeout | undefined;
+      const tick = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, KEEPALIVE_MS);
+      });
+      try {
+        await Promise.race([settled, tick]);
+      } finally {
+        clearTimeout(timer);
       }
-      return;
+      if (answer === NOT_YET) yield { text: '' };
     }
-    const body = completionBody(request, this.streamUsage);
-    const stream = await this.client.completions.create(
-      body as unknown as OpenAI.CompletionCreateParamsStreaming,
-      options,
-    );
-    for await (const chunk of stream) {
-      const choice = (chunk.choices ?? []).find((c) => c.index === 0);
-      yield {
-        text: choice?.text ?? '',
-        toolCalls: undefined,
-        finish: choice?.finish_reason,
-        usage: chunk.usage,
-      };
+    if (typeof answer !== 'object' || answer === null) {
+      throw new UpstreamError('upstream answered with something other than a JSON object');
     }
+    const delta = (chat ? chatAnswer : completionAnswer)(answer as Record<string, unknown>, ending);
+    if (delta !== undefined) yield delta;
   }
 
   /**
@@ -304,6 +335,10 @@ interface UpstreamOptions {
   headers?: Record<string, string>;
 }
 
+/** Between two empty deltas while a whole answer is being generated upstream. */
+const KEEPALIVE_MS = 10_000;
+const NOT_YET = Symbol('not yet');
+
 /** The upstream call's span, under the worker's, when the worker passed its trace. */
 function upstreamSpan(trace: GenerateOptions['trace'], operation: string): TraceSpan | undefined {
   if (trace === undefined) return undefined;
@@ -318,45 +353,54 @@ function headers(span: TraceSpan | undefined): { headers?: Record<string, string
   return { headers: traceFields(span.context) };
 }
 
-/** Aborts when nothing arrives for `ms`; paused while the consumer holds a chunk. */
+/**
+ * Aborts when nothing arrives for `ms`; paused while the consumer holds a chunk. One timer per
+ * request, re-armed only when it fires, so a token costs a clock read rather than a new timer.
+ */
 class IdleTimer {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private last = Date.now();
+  private paused = false;
   timedOut = false;
 
   constructor(private readonly ms: number) {
-    this.restart();
+    this.arm(ms);
   }
 
   get signal(): AbortSignal {
     return this.controller.signal;
   }
 
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => this.check(), ms);
+  }
+
+  private check(): void {
+    if (this.paused) return this.arm(this.ms);
+    const left = this.last + this.ms - Date.now();
+    if (left > 0) return this.arm(left);
+    this.timedOut = true;
+    this.controller.abort();
+  }
+
   restart(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      this.controller.abort();
-    }, this.ms);
+    this.last = Date.now();
+    this.paused = false;
   }
 
   pause(): void {
+    this.paused = true;
+  }
+
+  stop(): void {
     clearTimeout(this.timer);
   }
-}
 
-function finishReason(value: string): FinishReason {
-  switch (value) {
-    case 'length':
-    case 'tool_calls':
-    case 'content_filter':
-    case 'stop':
-      return value;
-    case 'function_call':
-      return 'tool_calls';
-    default:
-      // Servers have their own words for a natural end ('eos', 'end_turn', ...).
-      return 'stop';
+  /** Fires the signal for another reason than idleness. */
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.controller.abort();
   }
 }
 

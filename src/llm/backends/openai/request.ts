@@ -80,3 +80,9 @@ export function completionBody(request: InferenceRequest, includeUsage: boolean)
   body['prompt'] = text + (request.continue_from ?? '');
   return body;
 }
+
+/** A streaming body (above) as a request for the whole answer at once. */
+export function wholeBody(body: Body): Body {
+  const { stream_options: _streamOptions, ...rest } = body;
+  return { ...rest, stream: false };
+}

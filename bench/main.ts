@@ -1,6 +1,6 @@
 // The benchmark command (`npm run bench`): runs the chosen groups, then rewrites BENCHMARKS.md
 // and bench/results.json, and optionally writes this run's figures as JSON.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GroupContext, type BenchGroup } from './group.js';
@@ -19,6 +19,8 @@ import {
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const REPORT_PATH = `${ROOT}BENCHMARKS.md`;
 const RESULTS_PATH = `${ROOT}bench/results.json`;
+/** Written by hand: why each missed target is missed, from profiles and floors. */
+const MISSED_PATH = `${ROOT}bench/missed.md`;
 
 const USAGE = `usage: npm run bench -- [options]
        node dist/bench/main.js [options]
@@ -34,6 +36,7 @@ options:
                   .join(', ')}, which takes many minutes
   --json FILE   also write this run's figures to FILE as a JSON array
   --quick       fewer, shorter rounds: a smoke check, not a measurement
+  --report      run nothing: rewrite BENCHMARKS.md from bench/results.json and bench/missed.md
   --help        print this and exit`;
 
 class UsageError extends Error {
@@ -45,6 +48,7 @@ interface Options {
   json: string | undefined;
   quick: boolean;
   help: boolean;
+  report: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -58,6 +62,7 @@ function parseOptions(argv: string[]): Options {
         only: { type: 'string', multiple: true },
         json: { type: 'string' },
         quick: { type: 'boolean', default: false },
+        report: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -79,7 +84,16 @@ function parseOptions(argv: string[]): Options {
   if (values.json !== undefined && values.json.trim().length === 0) {
     throw new UsageError('--json needs a file name');
   }
-  return { groups, json: values.json, quick: values.quick, help: values.help };
+  if (values.report && (values.only !== undefined || values.quick || values.json !== undefined)) {
+    throw new UsageError('--report runs nothing: it takes no --only, --quick or --json');
+  }
+  return {
+    groups,
+    json: values.json,
+    quick: values.quick,
+    help: values.help,
+    report: values.report,
+  };
 }
 
 function commandLine(argv: string[]): string {
@@ -135,6 +149,7 @@ function write(results: ResultsFile): void {
       GROUPS.map((g) => g.name),
       kept,
       GROUPS.filter((g) => g.onlyWhenNamed === true).map((g) => g.name),
+      existsSync(MISSED_PATH) ? readFileSync(MISSED_PATH, 'utf8') : undefined,
     ),
   );
 }
@@ -150,6 +165,16 @@ async function main(argv: string[]): Promise<number> {
   }
   if (options.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (options.report) {
+    const saved = loadResults(RESULTS_PATH);
+    if (saved === undefined) {
+      console.error(`bench: no ${RESULTS_PATH} to report from; run npm run bench first`);
+      return 2;
+    }
+    write(saved);
+    console.log(`wrote ${REPORT_PATH}`);
     return 0;
   }
   const machine = machineFacts();

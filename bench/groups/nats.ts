@@ -6,7 +6,7 @@ import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createBus, type BusOptions } from '../../src/bus/index.js';
-import { createCodec } from '../../src/codec/index.js';
+import { createCodec, type Encoding } from '../../src/codec/index.js';
 import { createEnvelope } from '../../src/protocol/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
@@ -58,10 +58,18 @@ interface Side {
   close(): Promise<void>;
 }
 
-async function llmwireSide(run: string, options: Partial<BusOptions> = {}): Promise<Side> {
+async function llmwireSide(
+  run: string,
+  options: Partial<BusOptions> = {},
+  encoding: Encoding = 'json',
+): Promise<Side> {
   const transports: Transport[] = [];
   const open = async (name: string) => {
-    const t = await createNatsTransport({ servers: NATS_URL, name: `bench-${name}-${run}` });
+    const t = await createNatsTransport({
+      servers: NATS_URL,
+      name: `bench-${name}-${run}`,
+      codec: createCodec({ open: false, encoding }),
+    });
     transports.push(t);
     return t;
   };
@@ -278,6 +286,7 @@ async function measure(ctx: GroupContext, run: string): Promise<void> {
   const rawEnvelopes = await rawSide(`${run}e`, envelopes());
   const bus = await llmwireSide(`${run}a`);
   const coalesced = await llmwireSide(`${run}c`, { coalesce: { maxDelayMs: COALESCE_MS } });
+  const binary = await llmwireSide(`${run}b`, {}, 'binary');
   try {
     await requestRows(ctx, bus, raw);
     await streamRate(ctx, '', 'burst', bus, raw, { on: 'ratio', min: 0.8 });
@@ -294,6 +303,8 @@ async function measure(ctx: GroupContext, run: string): Promise<void> {
     );
     await streamRate(ctx, '', 'burst', bus, rawEnvelopes, undefined, framed);
     await streamRate(ctx, '', 'paced', bus, rawEnvelopes, undefined, framed);
+    await streamRate(ctx, ', binary frames', 'burst', binary, raw, undefined);
+    await streamRate(ctx, ', binary frames', 'paced', binary, raw, undefined);
     await streamRate(ctx, `, coalescing ${COALESCE_MS} ms`, 'burst', coalesced, raw, {
       on: 'ratio',
       min: 0.8,
@@ -322,6 +333,7 @@ async function measure(ctx: GroupContext, run: string): Promise<void> {
       { on: 'added', max: 2 },
     );
   } finally {
+    await binary.close();
     await coalesced.close();
     await bus.close();
     await rawEnvelopes.close();
@@ -347,7 +359,9 @@ export const natsGroup: BenchGroup = {
     'control): against bare raw it is the cost of the frame alone, and against it llmwire ' +
     'shows what the bus adds on top (credit, stream state, ordering). Without coalescing every ' +
     'token pays for a frame; that cost bounds the rows without coalescing, and coalescing is ' +
-    'how llmwire removes it.',
+    'how llmwire removes it. The binary-frame rows run the same bus with both transports ' +
+    "writing the binary encoding (`createCodec({ encoding: 'binary' })`), whose chunk frame " +
+    'is less than half the size of the JSON one.',
   async run(ctx) {
     const problem = await reachable();
     if (problem !== undefined) {

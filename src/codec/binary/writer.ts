@@ -48,19 +48,15 @@ export class ByteWriter {
   str(s: string): void {
     const n = s.length;
     if (n < 0x80) {
-      // Short strings are nearly always ASCII: written by hand, which beats a native call.
-      this.ensure(1 + n);
-      const buf = this.buf;
-      let p = this.pos + 1;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) break;
-        buf[p++] = c;
-      }
-      if (i === n) {
-        buf[this.pos] = n;
-        this.pos = p;
+      // Short strings are nearly always ASCII: written in place, with the length byte after.
+      // A native write, not a charCodeAt loop, which V8 slows down several times over in a
+      // process where any class extends String (ioredis declares one). One byte per character
+      // means ASCII; a lone surrogate would have become three bytes.
+      this.ensure(1 + 3 * n);
+      const written = this.buf.write(s, this.pos + 1, 'utf8');
+      if (written === n) {
+        this.buf[this.pos] = n;
+        this.pos += 1 + n;
         return;
       }
     }

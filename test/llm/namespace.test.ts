@@ -109,15 +109,21 @@ describe('namespaces', () => {
         [3, 3],
         'each worker served only its own gateway',
       );
-      // The plain gateway asks its own namespace for params rollouts; nothing else is there.
-      const prefixes = new Set(
-        seen.filter((s) => s !== 'llm.params.list').map((s) => s.split('.')[0]),
-      );
+      // The plain gateway asks its own namespace for params rollouts and heartbeats there as a
+      // gateway; nothing else is there.
+      const own = (s: string) => s === 'llm.params.list' || s.startsWith('llm.gateway.heartbeat.');
+      const prefixes = new Set(seen.filter((s) => !own(s)).map((s) => s.split('.')[0]));
       assert.ok(
         !prefixes.has('llm'),
         `no message on the default subjects: ${[...prefixes].join(', ')}`,
       );
       assert.ok(seen.includes('blue.llm.heartbeat.wb') && seen.includes('green.llm.heartbeat.wg'));
+      for (const ns of ['blue', 'green']) {
+        assert.ok(
+          seen.some((s) => s.startsWith(`${ns}.llm.gateway.heartbeat.`)),
+          `the ${ns} gateway heartbeats in its namespace`,
+        );
+      }
       assert.ok(
         seen.includes('blue.llm.worker.wb.chat') && seen.includes('green.llm.worker.wg.chat'),
       );

@@ -76,6 +76,28 @@ function queueWork(queue: DurableQueue): Work {
   };
 }
 
+/**
+ * Synchronous work of the raw sides: enqueues in transactions of PRODUCER_WINDOW, each followed
+ * by takes in transactions of up to RECEIVE_MAX until all made so far are taken.
+ */
+function batches(
+  enqueueBatch: (count: number, from: number) => void,
+  takeBatch: (max: number) => number,
+): Work {
+  return (n) => {
+    let made = 0;
+    let taken = 0;
+    while (taken < n) {
+      if (made < n) {
+        const count = Math.min(PRODUCER_WINDOW, n - made);
+        enqueueBatch(count, made);
+        made += count;
+      }
+      while (taken < made) taken += takeBatch(RECEIVE_MAX);
+    }
+  };
+}
+
 /** The least a SQLite-backed queue must do: insert each message, select a batch, delete it. */
 function rawSqlite(path: string): { work: Work; close: () => void } {
   const db = new Database(path);
@@ -95,19 +117,7 @@ function rawSqlite(path: string): { work: Work; close: () => void } {
     for (const row of rows) remove.run(row.seq);
     return rows.length;
   });
-  const work: Work = (n) => {
-    let made = 0;
-    let taken = 0;
-    while (taken < n) {
-      if (made < n) {
-        const count = Math.min(PRODUCER_WINDOW, n - made);
-        enqueueBatch(count, made);
-        made += count;
-      }
-      while (taken < made) taken += takeBatch(RECEIVE_MAX);
-    }
-  };
-  return { work, close: () => db.close() };
+  return { work: batches(enqueueBatch, takeBatch), close: () => db.close() };
 }
 
 /**
@@ -147,19 +157,7 @@ function queueSql(path: string): { work: Work; close: () => void } {
     for (const row of rows) st.ack.run(row.seq, row.attempts, now);
     return rows.length;
   });
-  const work: Work = (n) => {
-    let made = 0;
-    let taken = 0;
-    while (taken < n) {
-      if (made < n) {
-        const count = Math.min(PRODUCER_WINDOW, n - made);
-        enqueueBatch(count, made);
-        made += count;
-      }
-      while (taken < made) taken += takeBatch(RECEIVE_MAX);
-    }
-  };
-  return { work, close: () => db.close() };
+  return { work: batches(enqueueBatch, takeBatch), close: () => db.close() };
 }
 
 async function measure(ctx: GroupContext, create: CreateSqliteTransport, dir: string) {

@@ -4,14 +4,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as natsConnect } from '@nats-io/transport-node';
-import amqp from 'amqplib';
-import { Redis } from 'ioredis';
 import { createAmqpTransport } from '../../src/transport/amqp/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import { createRedisTransport } from '../../src/transport/redis/index.js';
 import { createSqliteTransport } from '../../src/transport/sqlite/index.js';
 import type { Transport } from '../../src/transport/transport.js';
+import {
+  amqpProblem,
+  deleteKeys,
+  deleteStreams,
+  natsProblem,
+  redisProblem,
+} from '../load/brokers.js';
 import { AMQP_URL, NATS_URL, REDIS_URL } from '../../test/helpers/broker-urls.js';
 
 export interface QueueSubject {
@@ -30,7 +34,6 @@ export interface OpenSubject {
   storeBytes?(): number;
 }
 
-const first = (err: unknown) => (err as Error).message.split('\n')[0] ?? String(err);
 const run = () => randomBytes(4).toString('hex');
 
 export const sqlite: QueueSubject = {
@@ -51,29 +54,13 @@ export const sqlite: QueueSubject = {
 export const jetStream: QueueSubject = {
   name: 'NATS JetStream',
   maxDepth: 1_000_000,
-  async problem() {
-    try {
-      const nc = await natsConnect({ servers: NATS_URL, maxReconnectAttempts: 0, timeout: 2_000 });
-      await nc.close();
-      return undefined;
-    } catch (err) {
-      return `no NATS at ${NATS_URL} (${first(err)})`;
-    }
-  },
+  problem: natsProblem,
   async open() {
     const prefix = `DEPTH${run()}`;
     const transport = await createNatsTransport({ servers: NATS_URL, streamPrefix: prefix });
     return {
       transport,
-      async cleanup() {
-        const { jetstreamManager } = await import('@nats-io/jetstream');
-        const nc = await natsConnect({ servers: NATS_URL });
-        const jsm = await jetstreamManager(nc);
-        for await (const name of jsm.streams.names()) {
-          if (name.startsWith(`${prefix}_`)) await jsm.streams.delete(name);
-        }
-        await nc.close();
-      },
+      cleanup: () => deleteStreams(`${prefix}_`),
     };
   },
 };
@@ -81,38 +68,13 @@ export const jetStream: QueueSubject = {
 export const redisStreams: QueueSubject = {
   name: 'Redis Streams',
   maxDepth: 1_000_000,
-  async problem() {
-    const r = new Redis(REDIS_URL, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    r.on('error', () => undefined);
-    try {
-      await r.connect();
-      await r.ping();
-      return undefined;
-    } catch (err) {
-      return `no Redis at ${REDIS_URL} (${first(err)})`;
-    } finally {
-      r.disconnect();
-    }
-  },
+  problem: redisProblem,
   open() {
     const prefix = `bench-depth:${run()}:`;
     const transport = createRedisTransport({ url: REDIS_URL, prefix });
     return Promise.resolve({
       transport,
-      async cleanup() {
-        const r = new Redis(REDIS_URL);
-        let cursor = '0';
-        do {
-          const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await r.unlink(...keys);
-        } while (cursor !== '0');
-        r.disconnect();
-      },
+      cleanup: () => deleteKeys(prefix),
     });
   },
 };
@@ -120,15 +82,7 @@ export const redisStreams: QueueSubject = {
 export const rabbitMq: QueueSubject = {
   name: 'RabbitMQ',
   maxDepth: 1_000_000,
-  async problem() {
-    try {
-      const conn = await amqp.connect(AMQP_URL);
-      await conn.close();
-      return undefined;
-    } catch (err) {
-      return `no RabbitMQ at ${AMQP_URL} (${first(err)})`;
-    }
-  },
+  problem: amqpProblem,
   async open() {
     const transport = createAmqpTransport({
       url: AMQP_URL,

@@ -1,6 +1,7 @@
 // Curve 4: request/reply latency against payload size, one request in flight: llmwire
 // `bus.request` over NATS beside raw nats.js request/reply, and over the embedded transport.
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+import { natsProblem } from '../load/brokers.js';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createBus, type Bus } from '../../src/bus/index.js';
@@ -92,18 +93,6 @@ async function rawSide(): Promise<Side> {
   };
 }
 
-async function natsUp(): Promise<string | undefined> {
-  let nc: NatsConnection | undefined;
-  try {
-    nc = await connect({ servers: NATS_URL, maxReconnectAttempts: 0, timeout: 2_000 });
-    return undefined;
-  } catch (err) {
-    return `no NATS at ${NATS_URL} (${(err as Error).message})`;
-  } finally {
-    await nc?.close();
-  }
-}
-
 export interface Cell {
   p50: number;
   p99: number;
@@ -129,7 +118,7 @@ export async function requestSizeCurve(ctx: GroupContext): Promise<void> {
   const rounds = ctx.quick ? 1 : 3;
   const roundMs = ctx.quick ? 150 : 600;
   const sides: Side[] = [];
-  const problem = await natsUp();
+  const problem = await natsProblem();
   if (problem === undefined) {
     sides.push(
       await busSide(

@@ -2,15 +2,19 @@
 // (JetStream, RabbitMQ, Redis Streams) against that broker's own client doing the same work in
 // the same run. Each side gets names of its own per run, removed afterwards.
 import { randomBytes } from 'node:crypto';
-import { connect as natsConnect } from '@nats-io/transport-node';
-import amqp from 'amqplib';
-import { Redis } from 'ioredis';
 import { createEnvelope } from '../../src/protocol/index.js';
 import { createAmqpTransport } from '../../src/transport/amqp/index.js';
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import { createRedisTransport } from '../../src/transport/redis/index.js';
 import type { DurableQueue, Transport } from '../../src/transport/transport.js';
 import { textBody } from '../fixtures.js';
+import {
+  amqpProblem,
+  deleteKeys,
+  deleteStreams,
+  natsProblem,
+  redisProblem,
+} from '../load/brokers.js';
 import type { BenchGroup, GroupContext } from '../group.js';
 import type { Target, Work } from '../harness.js';
 import { AMQP_URL, NATS_URL, REDIS_URL } from '../../test/helpers/broker-urls.js';
@@ -73,41 +77,17 @@ const message = (err: unknown) => (err as Error).message.split('\n')[0] ?? Strin
 
 const jetStream: Broker = {
   name: 'JetStream',
-  async problem() {
-    try {
-      const nc = await natsConnect({ servers: NATS_URL, maxReconnectAttempts: 0, timeout: 2_000 });
-      await nc.close();
-      return undefined;
-    } catch (err) {
-      return `no NATS at ${NATS_URL} (${message(err)})`;
-    }
-  },
+  problem: natsProblem,
   transport: (run) => createNatsTransport({ servers: NATS_URL, streamPrefix: `BENCH${run}` }),
   raw: (run) => rawJetStream(NATS_URL, `BENCHRAW${run}`, shape),
   rawName: 'raw @nats-io/jetstream: publish + PubAck, consume() + ackAck',
   target: { on: 'ratio', min: 0.85 },
-  async cleanup(run) {
-    const { jetstreamManager } = await import('@nats-io/jetstream');
-    const nc = await natsConnect({ servers: NATS_URL });
-    const jsm = await jetstreamManager(nc);
-    for await (const name of jsm.streams.names()) {
-      if (name.startsWith(`BENCH${run}_`)) await jsm.streams.delete(name);
-    }
-    await nc.close();
-  },
+  cleanup: (run) => deleteStreams(`BENCH${run}_`),
 };
 
 const rabbit: Broker = {
   name: 'RabbitMQ',
-  async problem() {
-    try {
-      const conn = await amqp.connect(AMQP_URL);
-      await conn.close();
-      return undefined;
-    } catch (err) {
-      return `no RabbitMQ at ${AMQP_URL} (${message(err)})`;
-    }
-  },
+  problem: amqpProblem,
   async transport(run) {
     const t = createAmqpTransport({ url: AMQP_URL, exchange: `bench-${run}`, deleteOnClose: true });
     await t.ready;
@@ -127,38 +107,13 @@ const rabbit: Broker = {
 
 const redisStreams: Broker = {
   name: 'Redis Streams',
-  async problem() {
-    const r = new Redis(REDIS_URL, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    r.on('error', () => undefined);
-    try {
-      await r.connect();
-      await r.ping();
-      return undefined;
-    } catch (err) {
-      return `no Redis at ${REDIS_URL} (${message(err)})`;
-    } finally {
-      r.disconnect();
-    }
-  },
+  problem: redisProblem,
   transport: (run) =>
     Promise.resolve(createRedisTransport({ url: REDIS_URL, prefix: `bench:${run}:` })),
   raw: (run) => rawBullmq(REDIS_URL, `bench-${run}`, shape, RECEIVE_MAX),
   rawName: `BullMQ: Queue.add, Worker (concurrency ${RECEIVE_MAX}) removing completed jobs`,
   target: { on: 'ratio', min: 1 },
-  async cleanup(run) {
-    const r = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `bench:${run}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
-  },
+  cleanup: (run) => deleteKeys(`bench:${run}:`),
 };
 
 async function measure(ctx: GroupContext, broker: Broker): Promise<void> {

@@ -2,7 +2,7 @@
 // against raw @nats-io/transport-node doing the same work on connections of its own in the same
 // run. Streams come in two shapes: burst (chunks written back to back) and paced (one chunk per
 // event-loop turn, as tokens leave a model), with and without chunk coalescing.
-import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type Msg } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createBus, type BusOptions } from '../../src/bus/index.js';
@@ -12,6 +12,7 @@ import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { chunkBodies, textBody } from '../fixtures.js';
 import type { BenchGroup, GroupContext } from '../group.js';
+import { natsProblem } from '../load/brokers.js';
 import { compareLatency, drive, percentile, sink, type Target } from '../harness.js';
 import { NATS_URL } from '../../test/helpers/broker-urls.js';
 
@@ -202,18 +203,6 @@ async function rawSide(run: string, format: ChunkFormat = bareJson): Promise<Sid
   };
 }
 
-async function reachable(): Promise<string | undefined> {
-  let nc: NatsConnection | undefined;
-  try {
-    nc = await connect({ servers: NATS_URL, maxReconnectAttempts: 0, timeout: 2_000 });
-    return undefined;
-  } catch (err) {
-    return `no NATS at ${NATS_URL} (${(err as Error).message})`;
-  } finally {
-    await nc?.close();
-  }
-}
-
 async function requestRows(ctx: GroupContext, bus: Side, raw: Side): Promise<void> {
   const lat = await compareLatency(
     {
@@ -363,7 +352,7 @@ export const natsGroup: BenchGroup = {
     "writing the binary encoding (`createCodec({ encoding: 'binary' })`), whose chunk frame " +
     'is less than half the size of the JSON one.',
   async run(ctx) {
-    const problem = await reachable();
+    const problem = await natsProblem();
     if (problem !== undefined) {
       ctx.log(`skipped: ${problem}`);
       return { skipped: problem };

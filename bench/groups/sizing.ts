@@ -1,14 +1,13 @@
 // The sizing group: what each component of a NATS deployment costs per request and per streamed
 // token, measured on real processes (`llmwire gateway`, `llmwire worker`, nats-server) from their
 // CPU time in /proc. bench/sizing/plan.ts turns these figures into a deployment plan.
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import { NATS_URL } from '../../test/helpers/broker-urls.js';
 import type { BenchGroup, GroupContext } from '../group.js';
 import { APIS } from '../load/apis.js';
+import { natsProblem } from '../load/brokers.js';
 import { startCli, type CliProcess } from '../load/cli-process.js';
 import { LoadClient } from '../load/client.js';
 import type { LoadResult } from '../load/job.js';
@@ -42,12 +41,8 @@ function natsServerPid(): number | undefined {
 }
 
 async function reachable(): Promise<string | undefined> {
-  try {
-    const nc = await connect({ servers: NATS_URL, maxReconnectAttempts: 0, timeout: 2_000 });
-    await nc.close();
-  } catch (err) {
-    return `no NATS at ${NATS_URL} (${(err as Error).message})`;
-  }
+  const problem = await natsProblem();
+  if (problem !== undefined) return problem;
   if (natsServerPid() === undefined) return `the nats-server of ${NATS_URL} is not on this machine`;
   return undefined;
 }

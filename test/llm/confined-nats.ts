@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PermissionViolationError } from '@nats-io/transport-node';
 import { freePort, NatsServerProcess, sleep } from '../transport/fixtures/nats-server.js';
+import { spawnProcess, type WorkerProcess } from './process-stack.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
@@ -75,4 +76,46 @@ export function publishRefused(errors: readonly unknown[], subject: string): Pro
       ),
     `a publish violation for ${subject}`,
   );
+}
+
+/**
+ * Starts `llmwire gateway` as the NATS user `gateway` (config `config`, data under `dataDir`) and
+ * one `llmwire worker` as the user `gpu-1`, each with its own inbox root, pushing both onto
+ * `processes` for the caller to stop; resolves with both and the gateway's base URL once up.
+ */
+export async function startConfinedPair(
+  url: (user: 'gateway' | 'gpu-1') => string,
+  config: string,
+  dataDir: string,
+  processes: WorkerProcess[],
+): Promise<{ base: string; gateway: WorkerProcess; worker: WorkerProcess }> {
+  const gateway = spawnProcess('gateway', CLI, [
+    'gateway',
+    '--transport',
+    url('gateway'),
+    '--inbox-prefix',
+    '_INBOX.gateway',
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+    '--config',
+    config,
+  ]);
+  processes.push(gateway);
+  await gateway.waitForOutput(/^ready;/m, 20_000);
+  const m = /gateway +(http:\/\/[^/\s]+)\/v1/.exec(gateway.output());
+  assert.ok(m, `the gateway prints its URL:\n${gateway.output()}`);
+  const worker = spawnProcess('gpu-1', CLI, [
+    'worker',
+    '--connect',
+    url('gpu-1'),
+    '--id',
+    'gpu-1',
+    '--inbox-prefix',
+    '_INBOX.gpu-1',
+  ]);
+  processes.push(worker);
+  await worker.waitForOutput(/^llmwire worker /m, 20_000);
+  return { base: m[1]!, gateway, worker };
 }

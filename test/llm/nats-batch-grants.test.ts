@@ -6,15 +6,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import OpenAI, { toFile } from 'openai';
-import { publishRefused, startConfinedNats } from './confined-nats.js';
+import { publishRefused, startConfinedNats, startConfinedPair } from './confined-nats.js';
 import { NEEDS, requires } from '../helpers/requires.js';
 import { NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
-import { spawnProcess, within, type WorkerProcess } from './process-stack.js';
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+import { within, type WorkerProcess } from './process-stack.js';
 
 const KEYS = {
   'tenant-a': 'tenant-a-key-0123456789',
@@ -69,33 +66,12 @@ if (await requires('nats batch grants', NEEDS.natsServer)) {
           gateway: { host: '127.0.0.1', port: 0, batches: { progressMs: 200 } },
         }),
       );
-      const gateway = spawnProcess('gateway', CLI, [
-        'gateway',
-        '--transport',
-        url('gateway'),
-        '--inbox-prefix',
-        '_INBOX.gateway',
-        '--port',
-        '0',
-        '--data-dir',
-        join(dir.path, 'gw'),
-        '--config',
+      const { base, gateway } = await startConfinedPair(
+        url,
         config,
-      ]);
-      processes.push(gateway);
-      await gateway.waitForOutput(/^ready;/m, 20_000);
-      const base = /gateway +(http:\/\/[^/\s]+)\/v1/.exec(gateway.output())![1]!;
-      const worker = spawnProcess('gpu-1', CLI, [
-        'worker',
-        '--connect',
-        url('gpu-1'),
-        '--id',
-        'gpu-1',
-        '--inbox-prefix',
-        '_INBOX.gpu-1',
-      ]);
-      processes.push(worker);
-      await worker.waitForOutput(/^llmwire worker /m, 20_000);
+        join(dir.path, 'gw'),
+        processes,
+      );
       const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: KEYS['tenant-a'], maxRetries: 0 });
       let lines = '';
       for (let i = 0; i < 20; i++) {

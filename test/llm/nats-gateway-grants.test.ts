@@ -7,15 +7,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import OpenAI from 'openai';
-import { publishRefused, startConfinedNats } from './confined-nats.js';
+import { publishRefused, startConfinedNats, startConfinedPair } from './confined-nats.js';
 import { NEEDS, requires } from '../helpers/requires.js';
 import { NatsServerProcess, tempDir } from '../transport/fixtures/nats-server.js';
-import { spawnProcess, within, type WorkerProcess } from './process-stack.js';
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+import { within, type WorkerProcess } from './process-stack.js';
 
 const KEYS = {
   'tenant-a': 'tenant-a-key-0123456789',
@@ -62,33 +59,12 @@ if (await requires('nats gateway grants', NEEDS.natsServer)) {
     async () => {
       const config = join(dir.path, 'gateway.json');
       writeFileSync(config, JSON.stringify({ identities }));
-      const gateway = spawnProcess('gateway', CLI, [
-        'gateway',
-        '--transport',
-        url('gateway'),
-        '--inbox-prefix',
-        '_INBOX.gateway',
-        '--port',
-        '0',
-        '--data-dir',
-        join(dir.path, 'gw'),
-        '--config',
+      const { base, gateway, worker } = await startConfinedPair(
+        url,
         config,
-      ]);
-      processes.push(gateway);
-      await gateway.waitForOutput(/^ready;/m, 20_000);
-      const base = /gateway +(http:\/\/[^/\s]+)\/v1/.exec(gateway.output())![1]!;
-      const worker = spawnProcess('gpu-1', CLI, [
-        'worker',
-        '--connect',
-        url('gpu-1'),
-        '--id',
-        'gpu-1',
-        '--inbox-prefix',
-        '_INBOX.gpu-1',
-      ]);
-      processes.push(worker);
-      await worker.waitForOutput(/^llmwire worker /m, 20_000);
+        join(dir.path, 'gw'),
+        processes,
+      );
       const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: KEYS['tenant-a'], maxRetries: 0 });
       const ask = () =>
         client.chat.completions.create({

@@ -11,10 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import OpenAI from 'openai';
-import { eventually, publishRefused, startConfinedNats } from './confined-nats.js';
+import {
+  eventually,
+  publishRefused,
+  startConfinedNats,
+  startConfinedPair,
+} from './confined-nats.js';
 import { NEEDS, requires } from '../helpers/requires.js';
 import { NatsServerProcess, sleep, tempDir } from '../transport/fixtures/nats-server.js';
-import { explain, spawnProcess, streamChat, within, type WorkerProcess } from './process-stack.js';
+import { explain, streamChat, within, type WorkerProcess } from './process-stack.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
@@ -188,35 +193,12 @@ if (await requires('nats isolation', NEEDS.natsServer)) {
         ],
       }),
     );
-    const gateway = spawnProcess('gateway', CLI, [
-      'gateway',
-      '--transport',
-      url('gateway'),
-      '--inbox-prefix',
-      '_INBOX.gateway',
-      '--port',
-      '0',
-      '--data-dir',
-      join(dir.path, 'gw'),
-      '--config',
+    const { base, gateway, worker } = await startConfinedPair(
+      url,
       config,
-    ]);
-    processes.push(gateway);
-    await gateway.waitForOutput(/^ready;/m, 20_000);
-    const m = /gateway +(http:\/\/[^/\s]+)\/v1/.exec(gateway.output());
-    assert.ok(m, `the gateway prints its URL:\n${gateway.output()}`);
-    const base = m[1]!;
-    const worker = spawnProcess('gpu-1', CLI, [
-      'worker',
-      '--connect',
-      url('gpu-1'),
-      '--id',
-      'gpu-1',
-      '--inbox-prefix',
-      '_INBOX.gpu-1',
-    ]);
-    processes.push(worker);
-    await worker.waitForOutput(/^llmwire worker /m, 20_000);
+      join(dir.path, 'gw'),
+      processes,
+    );
     const until = Date.now() + 20_000;
     for (;;) {
       const res = await fetch(`${base}/v1/llmwire/workers`, {

@@ -150,8 +150,9 @@ export const busGroup: BenchGroup = {
     'small chunk bodies; baseline is `EventEmitter` emit/on of the same objects. Request/reply: ' +
     `\`bus.serve\` echoes the body, ${IN_FLIGHT} \`bus.request\` calls in flight on a second ` +
     'bus; baseline is a Promise + EventEmitter round trip with a Map of pending ids. The ' +
-    'stream row reads whole streams through `bus.stream` with credit flow control ' +
-    '(informational).',
+    'stream row reads whole streams through `bus.stream` with credit flow control and the ' +
+    'default coalescing (the chunks a generator yields in one turn travel as one message; ' +
+    'informational).',
   async run(ctx) {
     const transport = createMemoryTransport();
     const errors: unknown[] = [];

@@ -273,9 +273,10 @@ async function p99Itl(side: Side, shape: Shape, rounds: number): Promise<number>
 async function measure(ctx: GroupContext, run: string): Promise<void> {
   const raw = await rawSide(run);
   const rawEnvelopes = await rawSide(`${run}e`, envelopes());
-  const bus = await llmwireSide(`${run}a`);
+  const bus = await llmwireSide(`${run}a`, { coalesce: false });
+  const turn = await llmwireSide(`${run}t`);
   const coalesced = await llmwireSide(`${run}c`, { coalesce: { maxDelayMs: COALESCE_MS } });
-  const binary = await llmwireSide(`${run}b`, {}, 'binary');
+  const binary = await llmwireSide(`${run}b`, { coalesce: false }, 'binary');
   try {
     await requestRows(ctx, bus, raw);
     await streamRate(ctx, '', 'burst', bus, raw, { on: 'ratio', min: 0.8 });
@@ -294,6 +295,9 @@ async function measure(ctx: GroupContext, run: string): Promise<void> {
     await streamRate(ctx, '', 'paced', bus, rawEnvelopes, undefined, framed);
     await streamRate(ctx, ', binary frames', 'burst', binary, raw, undefined);
     await streamRate(ctx, ', binary frames', 'paced', binary, raw, undefined);
+    // The bus as it comes: chunks written in one turn leave as one message, none held back.
+    await streamRate(ctx, ', default (same-turn coalescing)', 'burst', turn, raw, undefined);
+    await streamRate(ctx, ', default (same-turn coalescing)', 'paced', turn, raw, undefined);
     await streamRate(ctx, `, coalescing ${COALESCE_MS} ms`, 'burst', coalesced, raw, {
       on: 'ratio',
       min: 0.8,
@@ -324,6 +328,7 @@ async function measure(ctx: GroupContext, run: string): Promise<void> {
   } finally {
     await binary.close();
     await coalesced.close();
+    await turn.close();
     await bus.close();
     await rawEnvelopes.close();
     await raw.close();
@@ -340,7 +345,9 @@ export const natsGroup: BenchGroup = {
     `flight. Streams: ${STREAMS} concurrent streams of ${CHUNKS} chunks of ~24 bytes through ` +
     "`bus.stream` (credit 64) vs raw publishes of each chunk to the requester's inbox (no flow " +
     'control) then an empty end message; burst writes chunks back to back, paced yields a ' +
-    'turn (setImmediate) between chunks as a model does. Coalesced rows use the Bus option ' +
+    'turn (setImmediate) between chunks as a model does. Rows without coalescing set the Bus ' +
+    'option `coalesce: false`; the default rows leave it unset, so chunks written in one turn ' +
+    'leave as one message (burst: up to 64; paced: one, a turn apart); coalesced rows use ' +
     `\`coalesce: { maxDelayMs: ${COALESCE_MS} }\`. Inter-token latency is the gap between ` +
     `consecutive chunks of one stream at the reader, p99 over ${ITL_ROUNDS} rounds. ` +
     'A third side is raw nats.js carrying the frame llmwire sends per chunk (an ' +

@@ -29,9 +29,11 @@ export interface BusOptions {
   streamCredit?: number;
   /**
    * Stream items this bus serves that are written within `maxDelayMs` of each other go out as
-   * one message to readers that accept it (docs/protocol.md, "Coalesced items"). Off by default.
+   * one message to readers that accept it (docs/protocol.md, "Coalesced items"). By default
+   * (`maxDelayMs: 0`) only items written in the same turn of the event loop go together, which
+   * delays none of them; `false` sends one message per item.
    */
-  coalesce?: CoalesceOptions;
+  coalesce?: CoalesceOptions | false;
   /**
    * End-to-end checksums, signatures and encryption of the messages this bus sends and receives
    * (docs/protocol.md, "Sealed frames"). Messages that fail to open are dropped and reported

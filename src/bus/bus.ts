@@ -27,7 +27,16 @@ import { StreamServer } from './serve.js';
 import { fromExpected, StreamClient, type ResponseStream } from './stream.js';
 import { Subscription, type SubscriptionOptions } from './subscription.js';
 
-const checkOptions = optionsCheck(
+const checkCoalesce = optionsCheck('bus', Type.Object({ coalesce: CoalesceSchema }));
+
+function checkOptions(options: BusOptions): void {
+  checkBusOptions(options);
+  if (options.coalesce !== undefined && options.coalesce !== false) {
+    checkCoalesce({ coalesce: options.coalesce });
+  }
+}
+
+const checkBusOptions = optionsCheck(
   'bus',
   Type.Object(
     {
@@ -37,7 +46,8 @@ const checkOptions = optionsCheck(
       inboxPrefix: Type.Optional(Type.String()),
       defaultTimeoutMs: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
       streamCredit: Type.Optional(Type.Integer({ minimum: 1 })),
-      coalesce: Type.Optional(CoalesceSchema),
+      // `false`, or checked on its own below: a union's error would not name the bad field.
+      coalesce: Type.Optional(Type.Unknown()),
       security: Type.Optional(BusSecuritySchema),
       blobs: Type.Optional(Type.Object({})),
       onError: Type.Optional(Type.Function([Type.Unknown(), Type.Unknown()], Type.Unknown())),

@@ -8,7 +8,10 @@ import { MAX_BATCH_ITEMS, type Envelope } from '../protocol/index.js';
 import type { BusContext } from './context.js';
 
 export interface CoalesceOptions {
-  /** Longest an item waits for others to join it, ms (0 < maxDelayMs <= 1000). */
+  /**
+   * Longest an item waits for others to join it, ms (0 to 1000). 0 waits for nothing: the items
+   * a responder writes in one turn of the event loop leave together at its end.
+   */
   maxDelayMs: number;
   /** Most items in one message. Default and cap 64. */
   maxChunks?: number;
@@ -27,29 +30,56 @@ export const MAX_COALESCE_BYTES = 16 * 1024;
 /** The schema of CoalesceOptions (checked as the bus option `coalesce`). */
 export const CoalesceSchema = Type.Object(
   {
-    maxDelayMs: Type.Number({ exclusiveMinimum: 0, maximum: 1000 }),
+    maxDelayMs: Type.Number({ minimum: 0, maximum: 1000 }),
     maxChunks: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BATCH_ITEMS })),
     maxBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_COALESCE_BYTES })),
   },
   { additionalProperties: false },
 );
 
-/** Coalescing with its defaults filled in; the options were checked against CoalesceSchema. */
+/** What a bus does with no `coalesce` option: items written in one turn leave together. */
+export const DEFAULT_COALESCE: CoalesceOptions = { maxDelayMs: 0 };
+
+/**
+ * Coalescing with its defaults filled in (the options were checked against CoalesceSchema);
+ * undefined for `false`, one message per item.
+ */
 export function resolveCoalesce(
-  options: CoalesceOptions | undefined,
+  options: CoalesceOptions | false | undefined,
 ): ResolvedCoalesce | undefined {
-  if (options === undefined) return undefined;
-  const { maxDelayMs, maxChunks = MAX_BATCH_ITEMS, maxBytes = MAX_COALESCE_BYTES } = options;
+  if (options === false) return undefined;
+  const {
+    maxDelayMs,
+    maxChunks = MAX_BATCH_ITEMS,
+    maxBytes = MAX_COALESCE_BYTES,
+  } = options ?? DEFAULT_COALESCE;
   return { maxDelayMs, maxChunks, maxBytes };
 }
 
-/** Rough JSON size of an item: exact for strings and bytes, JSON.stringify otherwise. */
+/**
+ * Rough JSON size of an item, without serializing it: strings and bytes by length, a flat
+ * object (a token delta) by its keys and string values, anything deeper by JSON.stringify. Once
+ * per item, so it must cost far less than the item's own encoding.
+ */
 function sizeOf(body: unknown): number {
   if (typeof body === 'string') return body.length + 2;
   if (body instanceof Uint8Array) return body.byteLength;
-  if (body === undefined) return 0;
+  if (body === undefined || body === null) return 4;
+  if (typeof body !== 'object') return 24;
+  let size = 2;
+  for (const key in body) {
+    const value = (body as Record<string, unknown>)[key];
+    size += key.length + 4;
+    if (typeof value === 'string') size += value.length + 2;
+    else if (typeof value === 'number' || typeof value === 'boolean') size += 24;
+    else if (value !== undefined) size += stringifiedLength(value);
+  }
+  return size;
+}
+
+function stringifiedLength(value: unknown): number {
   try {
-    return JSON.stringify(body)?.length ?? 0;
+    return JSON.stringify(value)?.length ?? 0;
   } catch {
     return 0;
   }
@@ -69,8 +99,20 @@ export class CoalesceClock {
   /** Sends `c`'s items at `at` (ms, performance.now()) or a little sooner with others. */
   schedule(c: Coalescer, at: number): void {
     this.due.add(c);
-    if (this.timer === undefined || at < this.timerAt) this.arm(at);
+    if (this.maxDelayMs === 0) {
+      // The end of this turn: what the responders produce in it leaves together, no later.
+      if (!this.turnArmed) {
+        this.turnArmed = true;
+        setImmediate(this.fireTurn);
+      }
+    } else if (this.timer === undefined || at < this.timerAt) this.arm(at);
   }
+
+  private turnArmed = false;
+  private readonly fireTurn = () => {
+    this.turnArmed = false;
+    this.fire();
+  };
 
   cancel(c: Coalescer): void {
     this.due.delete(c);

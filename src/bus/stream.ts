@@ -26,6 +26,12 @@ export interface ResponseStream<C, R = unknown> extends AsyncIterable<C> {
   readonly result: Promise<R | undefined>;
   /** Stops the stream and tells the responder to stop. */
   cancel(reason?: string): void;
+  /**
+   * The items in the arrays they arrived in since the last read: one await per arrival instead
+   * of one per item (a coalesced message, or items that came in one turn). Read either this or
+   * the stream itself, not both.
+   */
+  batches(): AsyncIterable<C[]>;
 }
 
 /** True when a reply may be taken as coming from `from` (see RequestOptions.from). */
@@ -49,7 +55,7 @@ function isEvent(env: Envelope, type: string): boolean {
 class ClientStream<C, R> implements ResponseStream<C, R> {
   readonly id: string;
   /** Item bodies received and not yet read. */
-  private readonly buffer: unknown[] = [];
+  private buffer: unknown[] = [];
   private responder: string | undefined;
   private consumed = 0;
   private expectSeq = 1;
@@ -218,15 +224,32 @@ class ClientStream<C, R> implements ResponseStream<C, R> {
     });
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<C> {
+  [Symbol.asyncIterator](): AsyncIterator<C> {
+    // Credit for each item as it is read: the reader never holds more than the window.
+    return this.read(() => this.buffer.shift() as C);
+  }
+
+  batches(): AsyncIterable<C[]> {
+    // Credit for a batch as it is handed over; its reader reads it before asking for the next.
+    const take = () => {
+      const items = this.buffer as C[];
+      this.buffer = [];
+      return items;
+    };
+    return { [Symbol.asyncIterator]: () => this.read(take) };
+  }
+
+  /** Hands out what `take` removes from the buffer, waiting for more while it is empty. */
+  private async *read<T>(take: () => T): AsyncGenerator<T> {
     const half = Math.max(1, Math.ceil(this.window / 2));
     try {
       for (;;) {
-        if (this.buffer.length > 0) {
-          const next = this.buffer.shift();
-          this.consumed++;
+        const held = this.buffer.length;
+        if (held > 0) {
+          const value = take();
+          this.consumed += held - this.buffer.length;
           if (this.consumed >= half) this.grant();
-          yield next as C;
+          yield value;
           continue;
         }
         if (this.ended) {

@@ -51,7 +51,8 @@ Options (each also as an environment variable, e.g. LLMWIRE_CONNECT):
   --config FILE       YAML or JSON configuration, the format of 'llmwire up': its crypto
                       section (signing, encryption, integrity keys) is used
   --coalesce-ms N     send tokens produced within N ms of each other as one message to
-                      readers that accept it (1-1000; default 0: one message per token)
+                      readers that accept it (0-1000; default 0: only tokens produced in
+                      the same event-loop turn go together, which delays none)
 ${BROKER_HELP}${OBSERVE_HELP}  -h, --help          show this help
 `;
 
@@ -178,7 +179,7 @@ export async function worker(args: string[], out: (line: string) => void): Promi
     ...inbox,
     source: 'llmwire-worker',
     ...(security === undefined ? {} : { security }),
-    ...(coalesceMs > 0 ? { coalesce: { maxDelayMs: coalesceMs } } : {}),
+    coalesce: { maxDelayMs: coalesceMs },
     onError: (err, where) =>
       obs.logger.error({ ...where, reason: maskCredentials(String(err)) }, 'bus error'),
   });

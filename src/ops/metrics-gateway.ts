@@ -31,7 +31,8 @@ export interface RequestEnd {
 export interface RequestMetrics {
   admitted(queuedMs: number): void;
   attempt(worker: string): void;
-  token(): void;
+  /** `n` token deltas reached the gateway together. */
+  tokens(n: number): void;
   failover(worker: string, code: string): void;
   end(outcome: RequestEnd): void;
 }
@@ -255,16 +256,17 @@ export class GatewayMetrics {
         cell = this.streamed.get(id);
         if (cell === undefined) this.streamed.set(id, (cell = { n: 0 }));
       },
-      token: () => {
+      tokens: (n) => {
+        if (n <= 0) return;
         const now = performance.now();
-        if (cell !== undefined) cell.n++;
+        if (cell !== undefined) cell.n += n;
+        itl ??= this.itl.labels(model);
         if (last === 0) {
           ttft ??= this.ttft.labels(model, tenant);
           ttft.observe((now - startedAt) / 1000);
-        } else {
-          itl ??= this.itl.labels(model);
-          itl.observe((now - last) / 1000);
-        }
+        } else itl.observe((now - last) / 1000);
+        // Tokens that arrived together are apart by nothing the gateway could see.
+        if (n > 1) itl.observe(0, n - 1);
         last = now;
       },
       failover: (worker, code) =>

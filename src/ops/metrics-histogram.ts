@@ -6,7 +6,8 @@
 import type { Registry } from 'prom-client';
 
 export interface HistogramSeries {
-  observe(value: number): void;
+  /** Counts `value` once, or `times` times (observations that came together). */
+  observe(value: number, times?: number): void;
 }
 
 interface Series extends HistogramSeries {
@@ -55,12 +56,12 @@ export class SeriesHistogram {
         counts,
         sum: 0,
         count: 0,
-        observe(value: number) {
+        observe(value: number, times = 1) {
           let i = 0;
           while (i < bounds.length && value > bounds[i]!) i++;
-          counts[i]!++;
-          created.sum += value;
-          created.count++;
+          counts[i]! += times;
+          created.sum += value * times;
+          created.count += times;
         },
       };
       s = created;

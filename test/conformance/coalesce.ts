@@ -8,10 +8,18 @@ import { CancelledError, OverloadedError, type Envelope } from '../../src/protoc
 import { eventually, sleep, unique, type TransportFactory } from './harness.js';
 
 /** A reader bus and a responder bus that coalesces, on one transport; both see every message. */
-async function coalescingBuses(factory: TransportFactory, coalesce: CoalesceOptions) {
+async function coalescingBuses(
+  factory: TransportFactory,
+  coalesce: CoalesceOptions | false | undefined,
+) {
   const transport = await factory.create();
   const a = createBus({ transport, source: 'a', onError: () => undefined });
-  const b = createBus({ transport, source: 'b', onError: () => undefined, coalesce });
+  const b = createBus({
+    transport,
+    source: 'b',
+    onError: () => undefined,
+    ...(coalesce === undefined ? {} : { coalesce }),
+  });
   const wire: Envelope[] = [];
   // A second listener on the reader's inbox records what actually crossed the transport.
   const tap = transport.subscribe(a.inbox, (env) => wire.push(env));
@@ -65,6 +73,52 @@ export function coalesceSuite(factory: TransportFactory): void {
         assert.ok(Array.isArray(e.body) && e.body.length === e.items);
         assert.ok(e.items <= 32, 'no message carries more items than the credit window');
       }
+    });
+
+    test('by default the items of one turn leave as one message, and none waits for the next turn', async () => {
+      await using env = await coalescingBuses(factory, undefined);
+      const subject = unique('coturn');
+      const sub = env.b.serve(subject, async function* () {
+        for (let t = 0; t < 3; t++) {
+          for (let i = 0; i < 5; i++) yield `${t}.${i}`;
+          await sleep(30);
+        }
+      });
+      await sub.ready;
+      const stream = env.a.stream<string>(subject, {}, { credit: 64 });
+      const batches: string[][] = [];
+      for await (const batch of stream.batches()) batches.push(batch);
+      assert.deepEqual(
+        batches.flat(),
+        [0, 1, 2].flatMap((t) => [0, 1, 2, 3, 4].map((i) => `${t}.${i}`)),
+      );
+      const items = env.wire.filter((e) => e.corr === stream.id && e.seq !== 0 && e.eos !== true);
+      assert.deepEqual(
+        items.map((e) => e.items),
+        [5, 5, 5],
+        "one message per turn, each carrying that turn's five items",
+      );
+      // The reader is handed each message's items together, as they arrived.
+      assert.deepEqual(
+        batches.map((b) => b.length),
+        [5, 5, 5],
+      );
+    });
+
+    test('coalesce: false sends one message per item', async () => {
+      await using env = await coalescingBuses(factory, false);
+      const subject = unique('cooff');
+      const sub = env.b.serve(subject, async function* () {
+        for (let i = 0; i < 8; i++) yield i;
+      });
+      await sub.ready;
+      const stream = env.a.stream<number>(subject, {}, { credit: 64 });
+      const got: number[] = [];
+      for await (const item of stream) got.push(item);
+      assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6, 7]);
+      const items = env.wire.filter((e) => e.corr === stream.id && e.seq !== 0 && e.eos !== true);
+      assert.equal(items.length, 8);
+      assert.ok(items.every((e) => e.items === undefined));
     });
 
     test('a slow reader holds a coalescing writer to the credit window', async () => {

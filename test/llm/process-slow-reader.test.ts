@@ -17,15 +17,20 @@ import { explain, startProcessStack } from './process-stack.js';
 const messages = [{ role: 'user' as const, content: 'Tell the wire a long story.' }];
 
 async function read(
-  gen: AsyncGenerator<{ text: string }, unknown>,
+  gen: AsyncGenerator<{ text: string }[], unknown>,
   pause?: { afterDeltas: number; ms: number },
 ): Promise<{ text: string; error: unknown }> {
   let text = '';
   let deltas = 0;
+  let paused = false;
   try {
     for (let step = await gen.next(); step.done !== true; step = await gen.next()) {
-      text += step.value.text;
-      if (++deltas === pause?.afterDeltas) await new Promise((r) => setTimeout(r, pause.ms));
+      for (const delta of step.value) text += delta.text;
+      deltas += step.value.length;
+      if (pause !== undefined && !paused && deltas >= pause.afterDeltas) {
+        paused = true;
+        await new Promise((r) => setTimeout(r, pause.ms));
+      }
     }
     return { text, error: undefined };
   } catch (error) {

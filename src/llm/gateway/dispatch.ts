@@ -182,16 +182,23 @@ export class Dispatcher {
     );
   }
 
-  /** Streams a chat/completion answer; returns the whole result, every delta joined in. */
+  /**
+   * Streams a chat/completion answer in batches of deltas (those that arrived together);
+   * returns the whole result, every delta joined in.
+   */
   async *chat(
     asked: InferenceRequest,
     call: CallOptions,
-  ): AsyncGenerator<TokenDelta, InferenceResult> {
+  ): AsyncGenerator<TokenDelta[], InferenceResult> {
     const { bus, registry } = this.options;
     const request = this.routed(asked);
+    let hashes: string[] | undefined;
     const ctx: RouteContext = {
       request,
-      prefixHashes: prefixBlockHashes(promptText(request)),
+      // Hashed only for a policy that reads them (prefix affinity), once.
+      get prefixHashes() {
+        return (hashes ??= prefixBlockHashes(promptText(request)));
+      },
       sessionKey: call.sessionKey ?? request.user,
     };
     const excluded = new Set<string>();
@@ -233,27 +240,34 @@ export class Dispatcher {
         ...(worker.source === undefined ? {} : { from: worker.source }),
         ...traceFields(span.context),
       });
-      let idle: NodeJS.Timeout | undefined;
+      // The idle clock measures the worker, not the reader: it runs only while a batch of
+      // deltas is awaited, and stops while the client takes its time with one. One timer per
+      // attempt, re-armed for the rest of the idle time when it fires, not one per delta.
       const idleMs = this.options.idleTimeoutMs ?? 30_000;
-      const armIdle = () => {
-        clearTimeout(idle);
-        idle = setTimeout(() => {
-          lost = true;
-          registry.markLost(worker.id);
-          attemptAbort.abort();
-        }, idleMs);
-        idle.unref();
+      let awaiting = true;
+      let lastSeen = performance.now();
+      let idle: NodeJS.Timeout;
+      const onIdle = () => {
+        const quiet = awaiting ? performance.now() - lastSeen : 0;
+        if (quiet < idleMs) {
+          idle = setTimeout(onIdle, idleMs - quiet);
+          idle.unref();
+          return;
+        }
+        lost = true;
+        registry.markLost(worker.id);
+        attemptAbort.abort();
       };
+      idle = setTimeout(onIdle, idleMs);
+      idle.unref();
       try {
-        armIdle();
-        for await (const delta of stream) {
-          // The idle clock measures the worker, not the reader: it stops while the client
-          // takes its time with a delta and starts again when the next one is awaited.
-          clearTimeout(idle);
-          observe?.token();
-          sent.add(delta);
-          yield delta;
-          armIdle();
+        for await (const deltas of stream.batches()) {
+          awaiting = false;
+          for (const delta of deltas) sent.add(delta);
+          observe?.tokens(deltas.length);
+          yield deltas;
+          lastSeen = performance.now();
+          awaiting = true;
         }
         const result = await stream.result;
         if (result === undefined)

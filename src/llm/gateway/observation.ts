@@ -55,7 +55,7 @@ export interface RequestArrival {
 }
 
 /** The events dispatch reports per attempt (dispatch.ts). */
-export type AttemptEvents = Pick<RequestObserver, 'attempt' | 'token' | 'failover'>;
+export type AttemptEvents = Pick<RequestObserver, 'attempt' | 'tokens' | 'failover'>;
 
 export class RequestObservation implements AttemptEvents {
   readonly span: TraceSpan;
@@ -137,9 +137,9 @@ export class RequestObservation implements AttemptEvents {
     this.observed?.attempt(worker);
   }
 
-  /** A token delta reached the gateway. */
-  token(): void {
-    this.observed?.token();
+  /** `n` token deltas reached the gateway together. */
+  tokens(n: number): void {
+    this.observed?.tokens(n);
   }
 
   /** The worker failed with a code that lets another take over. */

@@ -17,8 +17,8 @@ export interface RequestObserver {
   admitted(queuedMs: number): void;
   /** A worker was picked (again after a failover). */
   attempt(worker: string): void;
-  /** A token delta reached the gateway. */
-  token(): void;
+  /** `n` token deltas reached the gateway together. */
+  tokens(n: number): void;
   /** The worker failed with a code that lets another take over. */
   failover(worker: string, code: string): void;
   end(outcome: RequestEnd): void;
@@ -42,7 +42,7 @@ export function combineObservers(
       return {
         admitted: (ms) => each.forEach((o) => o.admitted(ms)),
         attempt: (w) => each.forEach((o) => o.attempt(w)),
-        token: () => each.forEach((o) => o.token()),
+        tokens: (n) => each.forEach((o) => o.tokens(n)),
         failover: (w, c) => each.forEach((o) => o.failover(w, c)),
         end: (e) => each.forEach((o) => o.end(e)),
       };

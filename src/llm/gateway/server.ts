@@ -49,7 +49,7 @@ import { callOptions } from './headers.js';
 import { RequestObservation, type ObservationSinks } from './observation.js';
 import { WorkerRegistry } from './registry.js';
 import { GatewayRollouts } from './rollouts.js';
-import { SseWriter } from './sse.js';
+import { SSE_READY, SseWriter } from './sse.js';
 import { statusRoute } from './status.js';
 import { processResponseRecords, ResponsesApi } from './responses/index.js';
 import { BatchesApi, batchRoutes, processBatchRecords } from './batches/index.js';
@@ -452,14 +452,14 @@ export class Gateway {
 
   /**
    * Runs one inference request through admission and dispatch (failover included): the deltas
-   * as they come, and the whole result, every delta joined in. The admission lease is held until
-   * the generator ends.
+   * in the batches they arrived in, and the whole result, every delta joined in. The admission
+   * lease is held until the generator ends.
    */
   async *run(
     ctx: Ctx,
     request: InferenceRequest,
     call: CallOptions,
-  ): AsyncGenerator<TokenDelta, InferenceResult> {
+  ): AsyncGenerator<TokenDelta[], InferenceResult> {
     const lease = await this.admit(ctx, request, call);
     ctx.obs.admitted(lease.queuedMs);
     let tokensUsed: number | undefined;
@@ -507,7 +507,11 @@ export class Gateway {
       try {
         await out.start();
         while (step.done !== true) {
-          await out.delta(step.value);
+          for (const delta of step.value) {
+            // A face's delta resolves at once unless the socket is full or it has more to do.
+            const wrote = out.delta(delta);
+            if (wrote !== SSE_READY) await wrote;
+          }
           if (sse.isClosed) {
             ctx.obs.clientGone();
             return;

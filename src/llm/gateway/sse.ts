@@ -9,7 +9,8 @@ import type { ServerResponse } from 'node:http';
 
 /** Buffered event text past which a writer flushes at once instead of at the end of the turn. */
 const FLUSH_BYTES = 16 * 1024;
-const RESOLVED = Promise.resolve();
+/** What a write returns when the writer can take more at once. */
+export const SSE_READY = Promise.resolve();
 
 export class SseWriter {
   private closed = false;
@@ -37,12 +38,13 @@ export class SseWriter {
   }
 
   /**
-   * Queues one `data:` event of already-serialized JSON; the promise resolves when the writer
-   * can take more (at once, unless the socket is full).
+   * Queues one `data:` event of already-serialized JSON, which must be one line (JSON.stringify
+   * always writes one: it escapes CR and LF inside strings); the promise resolves when the
+   * writer can take more (at once, unless the socket is full).
    */
   data(json: string): Promise<void> {
-    if (this.isClosed) return RESOLVED;
-    return this.queue(`data: ${oneLine(json)}\n\n`);
+    if (this.isClosed) return SSE_READY;
+    return this.queue(`data: ${json}\n\n`);
   }
 
   /**
@@ -50,15 +52,15 @@ export class SseWriter {
    * them (Responses, Anthropic Messages); resolves as `data` does.
    */
   event(type: string, json: string): Promise<void> {
-    if (this.isClosed) return RESOLVED;
+    if (this.isClosed) return SSE_READY;
     if (!/^[a-z_.]+$/.test(type)) throw new Error('SSE event type must be [a-z_.]+');
-    return this.queue(`event: ${type}\ndata: ${oneLine(json)}\n\n`);
+    return this.queue(`event: ${type}\ndata: ${json}\n\n`);
   }
 
   /** Ends a failed stream with an error event carrying the API's error JSON. */
   async error(json: string): Promise<void> {
     if (this.isClosed) return;
-    this.pending += `event: error\ndata: ${oneLine(json)}\n\n`;
+    this.pending += `event: error\ndata: ${json}\n\n`;
     this.end();
   }
 
@@ -81,7 +83,7 @@ export class SseWriter {
       this.scheduled = true;
       setImmediate(this.flushLater);
     }
-    return this.blocked ?? RESOLVED;
+    return this.blocked ?? SSE_READY;
   }
 
   private readonly flushLater = () => {
@@ -111,13 +113,4 @@ export class SseWriter {
       this.res.on('close', done);
     });
   }
-}
-
-/**
- * JSON.stringify escapes CR and LF inside strings, so a serialized value never breaks the event
- * framing; refuse anything else that would.
- */
-function oneLine(json: string): string {
-  if (json.includes('\n') || json.includes('\r')) throw new Error('SSE data must be one line');
-  return json;
 }

@@ -35,7 +35,7 @@ export interface ResponsesHost {
     ctx: Ctx,
     request: InferenceRequest,
     call: CallOptions,
-  ): AsyncGenerator<TokenDelta, InferenceResult>;
+  ): AsyncGenerator<TokenDelta[], InferenceResult>;
   answer(ctx: Ctx, request: InferenceRequest, call: CallOptions, face: ApiFace): Promise<void>;
 }
 

@@ -3,7 +3,8 @@
 // reported as `unreachable` (exit 3), like a broker.
 import { maskCredentials } from '../ops/mask.js';
 import { ConfigError, UnavailableError } from '../protocol/index.js';
-import { createBackend, type Backend } from '../llm/backends/index.js';
+import type { Backend } from '../llm/backends/backend.js';
+import { createBackend } from '../llm/backends/create.js';
 import { UnreachableError } from './errors.js';
 
 /** Where the command takes the openai backend's upstream URL from, for the error. */

@@ -2,7 +2,7 @@
 // process on a memory bus with simulated workers — with a progress line while it runs and a
 // summary (throughput, tokens/s, time to first token, latency percentiles) at the end.
 import { createBus } from '../bus/index.js';
-import { createBackend } from '../llm/backends/index.js';
+import { createBackend } from '../llm/backends/create.js';
 import { createGateway } from '../llm/gateway/server.js';
 import { createWorker, type Worker } from '../llm/worker/worker.js';
 import { ConfigError } from '../protocol/index.js';

@@ -1,7 +1,7 @@
 // `llmwire up`: the whole path in one process — the bus (SQLite journal by default), the
 // OpenAI-compatible gateway with its WebSocket bus endpoint, and simulated workers.
 import { createBus, serveBlobs } from '../bus/index.js';
-import type { Backend } from '../llm/backends/index.js';
+import type { Backend } from '../llm/backends/backend.js';
 import { createGateway } from '../llm/gateway/server.js';
 import { createParamsService } from '../llm/params/service.js';
 import { validateNamespace } from '../llm/subjects.js';

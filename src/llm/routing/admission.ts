@@ -1,6 +1,8 @@
 // Admission control, consulted by the gateway before dispatch: per-tenant rate limits (requests
-// and tokens per minute; this process's own, or shared on the broker by every gateway), then a per-model queue served by priority class and weighted fair
-// share, bounded in length and in wait, that hands out a lease whenever a slot frees up.
+// and tokens per minute; this process's own, or shared on the broker by every gateway), then a
+// per-model queue served by priority class and weighted fair share, bounded in length and in
+// wait, that hands out a lease whenever one of this gateway's slots frees up (all of the
+// model's slots, or its share of them when other gateways want the model too: shared-slots.ts).
 import { MinHeap } from '../../transport/heap.js';
 import {
   CancelledError,
@@ -15,6 +17,16 @@ import { priorityClass, type FairItem, type QueueEntry } from './fair-queue.js';
 import { ModelSlots } from './model-slots.js';
 import { TenantLimiter, type TenantLimits } from './tenant-limits.js';
 import { SharedTenantLimits, type TenantCharge } from './shared-limits.js';
+import {
+  allocateSlots,
+  MAX_REPORTED_MODELS,
+  MAX_REPORTED_WEIGHT,
+  reportable,
+  rotationOffset,
+  type GatewayWant,
+  type ModelDemand,
+  type TenantWant,
+} from './shared-slots.js';
 import type { LimitStore } from '../../transport/limits.js';
 import { silentLogger, type Logger } from '../../ops/index.js';
 
@@ -25,6 +37,16 @@ export interface ModelQueueLimits {
   maxQueueLength?: number;
   /** Longest a request may wait for a slot. Default 30000. */
   maxQueueWaitMs?: number;
+}
+
+/** The other gateways on the broker, among which a model's slots are shared (shared-slots.ts). */
+export interface SlotSharing {
+  /** This gateway's id, as its heartbeats name it. */
+  readonly self: string;
+  /** What the other live gateways want of `model`, from their latest heartbeats. */
+  peers(model: string): readonly GatewayWant[];
+  /** This gateway's want of a model moved far from what it last reported (see demand()). */
+  wantMoved?(): void;
 }
 
 /** Time source and the one timer admission keeps (for the earliest queue expiry). */
@@ -56,6 +78,8 @@ export interface AdmissionOptions extends ModelQueueLimits {
   limitTimeoutMs?: number;
   /** Where a limit store outage is reported. */
   logger?: Logger;
+  /** Share each model's slots with these gateways; unset, this gateway holds all of them. */
+  sharing?: SlotSharing;
 }
 
 export interface AdmissionTicket {
@@ -75,12 +99,20 @@ export interface Lease {
   readonly model: string;
   /** Time spent waiting for the slot. */
   readonly queuedMs: number;
+  /**
+   * The latest the request may still wait for a worker (ms epoch): its deadline, or its arrival
+   * plus the queue's longest wait, whichever is first.
+   */
+  readonly waitUntil: number;
   /** Frees the slot and settles the tenant's tokens with the real usage. Idempotent. */
   release(usage?: { tokensUsed?: number }): void;
 }
 
 export interface ModelSnapshot {
+  /** Slots of the model's ready workers. */
   capacity: number;
+  /** The slots this gateway may hold: `capacity` unless other gateways want the model too. */
+  share: number;
   inflight: number;
   queued: number;
   /** Smoothed time from grant to release; undefined until a request has finished. */
@@ -171,6 +203,7 @@ export class AdmissionController {
     else charge = await this.shared.acquire(ticket.tenant, tokens, () => this.clock.now());
     const model = this.model(ticket.model);
     const priority = priorityClass(ticket.priority ?? Priority.normal);
+    let counted = false;
     try {
       if (charge !== undefined) {
         // The shared buckets answered after a round trip: what was checked before may not hold.
@@ -178,8 +211,13 @@ export class AdmissionController {
         if (isAborted(ticket.signal)) throw new CancelledError('request cancelled');
         now = this.clock.now();
       }
+      // This request counts in what the gateway wants of the model, and so in its share.
+      this.want(model, ticket.tenant, 1);
+      counted = true;
+      this.reshare(model);
       this.checkQueue(model, model.queue.sizeAtOrAbove(priority), ticket.deadline, now);
     } catch (err) {
+      if (counted) this.want(model, ticket.tenant, -1);
       charge?.refund();
       throw err;
     }
@@ -229,6 +267,29 @@ export class AdmissionController {
     this.drain(state);
   }
 
+  /** Computes this gateway's share of each model again (the peers' demand changed) and fills it. */
+  reshareAll(): void {
+    for (const m of this.models.values()) this.drain(m);
+  }
+
+  /**
+   * What this gateway wants of each model, for its heartbeat (docs/protocol.md, "Gateway
+   * heartbeats"): the models with requests inflight or queued, most wanted first, each with its
+   * tenants' wants (reportable()); at most MAX_REPORTED_MODELS models and names of 1-256
+   * characters. Marks these wants as reported.
+   */
+  demand(): ModelDemand[] {
+    const out: ModelDemand[] = [];
+    const wanted = [...this.models.values()]
+      .filter((m) => m.totalWant > 0 && m.name.length <= 256)
+      .sort((a, b) => b.totalWant - a.totalWant || (a.name < b.name ? -1 : 1));
+    for (const m of this.models.values()) m.reportedWant = m.totalWant;
+    for (const m of wanted.slice(0, MAX_REPORTED_MODELS)) {
+      out.push({ model: m.name, tenants: this.ownWants(m) });
+    }
+    return out;
+  }
+
   /** Replaces a tenant's limits; its buckets keep their level, trimmed to the new size. */
   setTenantLimits(tenant: string, limits: TenantLimits): void {
     this.limiter.setLimits(tenant, limits, this.clock.now());
@@ -239,15 +300,16 @@ export class AdmissionController {
     if (m === undefined) {
       return {
         capacity: 0,
+        share: 0,
         inflight: 0,
         queued: 0,
         serviceMs: undefined,
         oldestEnqueuedAt: undefined,
       };
     }
-    const { capacity, inflight, measuredServiceMs: serviceMs } = m;
+    const { capacity, share, inflight, measuredServiceMs: serviceMs } = m;
     const oldestEnqueuedAt = m.queue.oldestEnqueuedAt;
-    return { capacity, inflight, queued: m.queue.size, serviceMs, oldestEnqueuedAt };
+    return { capacity, share, inflight, queued: m.queue.size, serviceMs, oldestEnqueuedAt };
   }
 
   /** Models admission has seen (a request, or capacity from the registry), sorted. */
@@ -308,6 +370,7 @@ export class AdmissionController {
 
   private drain(m: ModelSlots<Waiter>): void {
     const now = this.clock.now();
+    this.reshare(m);
     while (m.hasFreeSlot) {
       const w = m.queue.pop(now);
       if (w === undefined) break;
@@ -325,11 +388,13 @@ export class AdmissionController {
       tenant: w.tenant,
       model: m.name,
       queuedMs: grantedAt - w.enqueuedAt,
+      waitUntil: w.expiresAt,
       release: (usage) => {
         if (released) return;
         released = true;
         const now = this.clock.now();
         m.inflight = Math.max(0, m.inflight - 1);
+        this.want(m, w.tenant, -1);
         m.observe(Math.max(0, now - grantedAt));
         const used = usage?.tokensUsed;
         if (used !== undefined && Number.isFinite(used)) w.charge.settle(Math.max(0, used));
@@ -343,9 +408,44 @@ export class AdmissionController {
     if (w.done) return;
     w.done = true;
     if (w.entry !== undefined) w.model.queue.remove(w.entry);
+    this.want(w.model, w.tenant, -1);
     this.detach(w);
     w.charge.refund();
     w.reject(err);
+  }
+
+  /** Counts a request in or out of this gateway's want of a model. */
+  private want(m: ModelSlots<Waiter>, tenant: string, delta: 1 | -1): void {
+    m.want(tenant, delta);
+    if (m.wantMoved) this.options.sharing?.wantMoved?.();
+  }
+
+  /** This gateway's tenants' wants of a model, as its heartbeat reports them. */
+  private ownWants(m: ModelSlots<Waiter>): TenantWant[] {
+    const now = this.clock.now();
+    const wants: TenantWant[] = [];
+    for (const [tenant, want] of m.wants) {
+      const weight = Math.min(MAX_REPORTED_WEIGHT, this.limiter.weight(tenant, now));
+      wants.push({ tenant, weight, want });
+    }
+    return reportable(wants);
+  }
+
+  /**
+   * This gateway's slots of a model: all of them when no other gateway wants it (as when it is
+   * alone), else its share from allocateSlots over the peers' last reported wants and its own
+   * current ones.
+   */
+  private reshare(m: ModelSlots<Waiter>): void {
+    const sharing = this.options.sharing;
+    const peers = sharing?.peers(m.name) ?? [];
+    if (sharing === undefined || peers.length === 0) {
+      m.share = m.capacity;
+      return;
+    }
+    const own: GatewayWant = { gateway: sharing.self, tenants: this.ownWants(m) };
+    const shares = allocateSlots(m.capacity, [own, ...peers], rotationOffset(this.clock.now()));
+    m.share = shares.get(sharing.self) ?? 0;
   }
 
   /** A charge on this process's own buckets. */

@@ -12,7 +12,7 @@ import {
   type GatewayWant,
 } from '../../../src/llm/routing/shared-slots.js';
 import { AdmissionController, type Lease } from '../../../src/llm/routing/admission.js';
-import { ManualClock, settle } from './helpers.js';
+import { lcg, ManualClock, settle } from './helpers.js';
 
 const gw = (gateway: string, ...tenants: [string, number, number][]): GatewayWant => ({
   gateway,
@@ -72,8 +72,7 @@ test('shared slots - slots nobody wants are split evenly over the gateways', () 
 });
 
 test('shared slots - whole shares, none negative, always sum to the capacity', () => {
-  let seed = 7;
-  const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) as number;
+  const rand = lcg(7);
   for (let round = 0; round < 500; round++) {
     const capacity = Math.floor(rand() * 40);
     const gateways = Array.from({ length: 1 + Math.floor(rand() * 5) }, (_, g) =>

@@ -14,6 +14,7 @@ import type { Logger } from '../ops/index.js';
 import {
   MAX_REPORTED_MODELS,
   MAX_REPORTED_TENANTS,
+  MAX_REPORTED_WANT,
   MAX_REPORTED_WEIGHT,
   PeerDemand,
   type ModelDemand,
@@ -42,7 +43,7 @@ export const GatewayDemandSchema = Type.Array(
           {
             tenant: Type.String({ minLength: 1, maxLength: 128 }),
             weight: Type.Number({ exclusiveMinimum: 0, maximum: MAX_REPORTED_WEIGHT }),
-            want: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+            want: Type.Integer({ minimum: 1, maximum: MAX_REPORTED_WANT }),
           },
           { additionalProperties: false },
         ),

@@ -34,10 +34,17 @@ export const ROTATION_MS = 1000;
 
 const GOLDEN = 0.6180339887498949;
 
-/** Sorted by want, largest first (ties by tenant), at most MAX_REPORTED_TENANTS. */
+/** Largest want a heartbeat carries; a larger one is reported as this. */
+export const MAX_REPORTED_WANT = 1_000_000;
+
+/**
+ * The wants a heartbeat reports: those above zero of tenants named in 1-128 characters, largest
+ * first (ties by tenant), at most MAX_REPORTED_TENANTS, each at most MAX_REPORTED_WANT.
+ */
 export function reportable(wants: readonly TenantWant[]): TenantWant[] {
-  return [...wants]
-    .filter((t) => t.want > 0)
+  return wants
+    .filter((t) => t.want > 0 && t.tenant !== '' && t.tenant.length <= 128)
+    .map((t) => (t.want > MAX_REPORTED_WANT ? { ...t, want: MAX_REPORTED_WANT } : t))
     .sort((a, b) => b.want - a.want || compare(a.tenant, b.tenant))
     .slice(0, MAX_REPORTED_TENANTS);
 }

@@ -18,35 +18,24 @@ import { ModelSlots } from './model-slots.js';
 import { TenantLimiter, type TenantLimits } from './tenant-limits.js';
 import { SharedTenantLimits, type TenantCharge } from './shared-limits.js';
 import {
-  allocateSlots,
   MAX_REPORTED_MODELS,
-  MAX_REPORTED_WEIGHT,
   reportable,
-  rotationOffset,
-  type GatewayWant,
+  shareOf,
   type ModelDemand,
+  type SlotSharing,
   type TenantWant,
 } from './shared-slots.js';
 import type { LimitStore } from '../../transport/limits.js';
 import { silentLogger, type Logger } from '../../ops/index.js';
 
 export type { TenantLimits } from './tenant-limits.js';
+export type { SlotSharing } from './shared-slots.js';
 
 export interface ModelQueueLimits {
   /** Requests waiting for this model at most; more are refused. Default 1000. */
   maxQueueLength?: number;
   /** Longest a request may wait for a slot. Default 30000. */
   maxQueueWaitMs?: number;
-}
-
-/** The other gateways on the broker, among which a model's slots are shared (shared-slots.ts). */
-export interface SlotSharing {
-  /** This gateway's id, as its heartbeats name it. */
-  readonly self: string;
-  /** What the other live gateways want of `model`, from their latest heartbeats. */
-  peers(model: string): readonly GatewayWant[];
-  /** This gateway's want of a model moved far from what it last reported (see demand()). */
-  wantMoved?(): void;
 }
 
 /** Time source and the one timer admission keeps (for the earliest queue expiry). */
@@ -423,29 +412,23 @@ export class AdmissionController {
   /** This gateway's tenants' wants of a model, as its heartbeat reports them. */
   private ownWants(m: ModelSlots<Waiter>): TenantWant[] {
     const now = this.clock.now();
-    const wants: TenantWant[] = [];
-    for (const [tenant, want] of m.wants) {
-      const weight = Math.min(MAX_REPORTED_WEIGHT, this.limiter.weight(tenant, now));
-      wants.push({ tenant, weight, want });
-    }
-    return reportable(wants);
+    return reportable(
+      [...m.wants].map(([tenant, want]) => ({
+        tenant,
+        want,
+        weight: this.limiter.weight(tenant, now),
+      })),
+    );
   }
 
-  /**
-   * This gateway's slots of a model: all of them when no other gateway wants it (as when it is
-   * alone), else its share from allocateSlots over the peers' last reported wants and its own
-   * current ones.
-   */
+  /** This gateway's share of a model's slots, from its own wants now and its peers' last ones. */
   private reshare(m: ModelSlots<Waiter>): void {
     const sharing = this.options.sharing;
     const peers = sharing?.peers(m.name) ?? [];
-    if (sharing === undefined || peers.length === 0) {
-      m.share = m.capacity;
-      return;
-    }
-    const own: GatewayWant = { gateway: sharing.self, tenants: this.ownWants(m) };
-    const shares = allocateSlots(m.capacity, [own, ...peers], rotationOffset(this.clock.now()));
-    m.share = shares.get(sharing.self) ?? 0;
+    m.share =
+      sharing === undefined || peers.length === 0
+        ? m.capacity
+        : shareOf(m.capacity, sharing.self, this.ownWants(m), peers, this.clock.now());
   }
 
   /** A charge on this process's own buckets. */

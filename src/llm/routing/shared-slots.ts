@@ -23,6 +23,16 @@ export interface ModelDemand {
   readonly tenants: readonly TenantWant[];
 }
 
+/** The other gateways on the broker, among which a model's slots are shared. */
+export interface SlotSharing {
+  /** This gateway's id, as its heartbeats name it. */
+  readonly self: string;
+  /** What the other live gateways want of `model`, from their latest heartbeats. */
+  peers(model: string): readonly GatewayWant[];
+  /** This gateway's want of a model moved far from what it last reported (an early heartbeat). */
+  wantMoved?(): void;
+}
+
 /** Most tenants a gateway reports for one model; the largest wants are reported. */
 export const MAX_REPORTED_TENANTS = 32;
 /** Most models a gateway reports; those it wants most are reported. */
@@ -39,12 +49,17 @@ export const MAX_REPORTED_WANT = 1_000_000;
 
 /**
  * The wants a heartbeat reports: those above zero of tenants named in 1-128 characters, largest
- * first (ties by tenant), at most MAX_REPORTED_TENANTS, each at most MAX_REPORTED_WANT.
+ * first (ties by tenant), at most MAX_REPORTED_TENANTS, wants and weights capped at
+ * MAX_REPORTED_WANT and MAX_REPORTED_WEIGHT.
  */
 export function reportable(wants: readonly TenantWant[]): TenantWant[] {
   return wants
     .filter((t) => t.want > 0 && t.tenant !== '' && t.tenant.length <= 128)
-    .map((t) => (t.want > MAX_REPORTED_WANT ? { ...t, want: MAX_REPORTED_WANT } : t))
+    .map((t) => ({
+      tenant: t.tenant,
+      weight: Math.min(t.weight, MAX_REPORTED_WEIGHT),
+      want: Math.min(t.want, MAX_REPORTED_WANT),
+    }))
     .sort((a, b) => b.want - a.want || compare(a.tenant, b.tenant))
     .slice(0, MAX_REPORTED_TENANTS);
 }
@@ -121,6 +136,25 @@ export function allocateSlots(
     edge = next;
   }
   return out;
+}
+
+/**
+ * This gateway's whole share of a model's `capacity` slots, from its own wants (reportable(), as
+ * its heartbeats carry them) and its live peers' last reported ones, rounded in the current period.
+ */
+export function shareOf(
+  capacity: number,
+  self: string,
+  own: readonly TenantWant[],
+  peers: readonly GatewayWant[],
+  now: number,
+): number {
+  const shares = allocateSlots(
+    capacity,
+    [{ gateway: self, tenants: own }, ...peers],
+    rotationOffset(now),
+  );
+  return shares.get(self) ?? 0;
 }
 
 /** Code-unit order, the same in every process (localeCompare is not). */

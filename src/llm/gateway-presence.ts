@@ -308,7 +308,7 @@ export class GatewayPeers {
     const body = msg.body as { type?: unknown; data?: { demand?: unknown } } | undefined;
     if (msg.kind !== 'event' || body?.type !== GATEWAY_HEARTBEAT) return;
     const beat = readBeat(msg, this.subjects);
-    if (beat === undefined) return this.warn(msg.subject, 'not a gateway heartbeat');
+    if (beat === undefined) return this.warn(msg.subject, 'malformed heartbeat, dropped');
     if (beat.gateway === this.self) return;
     if (beat.status === 'stopped') {
       if (this.demand.remove(beat.gateway).size > 0) this.onChange();
@@ -316,7 +316,7 @@ export class GatewayPeers {
     }
     const raw = body.data?.demand ?? [];
     const demand = checkDemand.Check(raw) ? raw : [];
-    if (demand !== raw) this.warn(msg.subject, 'bad demand');
+    if (demand !== raw) this.warn(msg.subject, 'malformed demand, taken as none');
     const changed = this.demand.update(beat.gateway, beat.intervalMs, demand, Date.now());
     if (changed.size > 0) this.onChange();
   }
@@ -337,7 +337,7 @@ export class GatewayPeers {
     this.lastWarning = now;
     this.log.warn(
       { subject, reason, code: 'invalid_message' },
-      'gateway heartbeat dropped (at most one warning a minute)',
+      'bad gateway heartbeat from the bus (at most one warning a minute)',
     );
   }
 }

@@ -93,12 +93,11 @@ test('gateway demand - a malformed demand is dropped with a warning; the gateway
     { kind: 'event' },
   );
   await until(
-    () =>
-      sink.lines.some((l) => l.msg?.toString().startsWith('gateway heartbeat dropped') === true),
+    () => sink.lines.some((l) => l.msg?.toString().startsWith('bad gateway heartbeat') === true),
     'a warning',
   );
   assert.equal(
-    sink.lines.filter((l) => String(l.msg).startsWith('gateway heartbeat dropped')).length,
+    sink.lines.filter((l) => String(l.msg).startsWith('bad gateway heartbeat')).length,
     1,
     'one warning, not one per heartbeat',
   );

@@ -268,15 +268,14 @@ export class AdmissionController {
    * characters. Marks these wants as reported.
    */
   demand(): ModelDemand[] {
-    const out: ModelDemand[] = [];
-    const wanted = [...this.models.values()]
-      .filter((m) => m.totalWant > 0 && m.name.length <= 256)
-      .sort((a, b) => b.totalWant - a.totalWant || (a.name < b.name ? -1 : 1));
     for (const m of this.models.values()) m.reportedWant = m.totalWant;
-    for (const m of wanted.slice(0, MAX_REPORTED_MODELS)) {
-      out.push({ model: m.name, tenants: this.ownWants(m) });
-    }
-    return out;
+    return [...this.models.values()]
+      .filter((m) => m.totalWant > 0 && m.name.length <= 256)
+      .map((m) => ({ model: m.name, tenants: this.ownWants(m), want: m.totalWant }))
+      .filter((d) => d.tenants.length > 0)
+      .sort((a, b) => b.want - a.want || (a.model < b.model ? -1 : 1))
+      .slice(0, MAX_REPORTED_MODELS)
+      .map(({ model, tenants }) => ({ model, tenants }));
   }
 
   /** Replaces a tenant's limits; its buckets keep their level, trimmed to the new size. */

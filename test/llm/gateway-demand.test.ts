@@ -54,7 +54,7 @@ test('gateway demand - a peer that wants a model takes its share of the slots, a
   const answer = await stack
     .client()
     .chat.completions.create({ model: 'sim', messages: [{ role: 'user', content: 'hi' }] });
-  assert.equal(answer.choices[0]?.finish_reason !== undefined, true);
+  assert.ok(answer.choices[0]!.message.content!.length > 0);
   beat(peer, 'g-peer', { status: 'stopped' });
   await until(() => share() === 4, 'the share to come back');
   await peer.close();

@@ -2,27 +2,77 @@
 // second on `llm.gateway.heartbeat.<id>` with the inbox its requests are answered on; workers
 // tie each generation to the inbox it streams to and stop it when that gateway's heartbeats
 // stop (five missed) or it says it stopped. A gateway killed under load then frees the workers'
-// slots within seconds instead of leaving them to compute answers nobody reads.
+// slots within seconds instead of leaving them to compute answers nobody reads. The heartbeats
+// also carry what the gateway's tenants want of each model, from which the gateways share each
+// model's slots (routing/shared-slots.ts); each gateway hears the others' (GatewayPeers).
 import { randomBytes } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { Bus } from '../bus/index.js';
+import type { Bus, Message } from '../bus/index.js';
 import type { Subscription } from '../bus/subscription.js';
+import type { Logger } from '../ops/index.js';
+import {
+  MAX_REPORTED_MODELS,
+  MAX_REPORTED_TENANTS,
+  MAX_REPORTED_WANT,
+  MAX_REPORTED_WEIGHT,
+  PeerDemand,
+  type ModelDemand,
+} from './routing/shared-slots.js';
 import type { LlmSubjects } from './subjects.js';
 
 /** The event type of a gateway heartbeat (an `event` envelope's body.type). */
 export const GATEWAY_HEARTBEAT = 'gateway.heartbeat';
 
-/** What a gateway heartbeat carries in its event's `data`. */
-export const GatewayBeatSchema = Type.Object({
+/** What a gateway heartbeat carries in its event's `data`, `demand` aside. */
+const BeatBaseSchema = Type.Object({
   gateway: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
   /** The inbox the gateway's requests name as `replyTo`. */
   inbox: Type.String({ minLength: 1, maxLength: 256 }),
   intervalMs: Type.Integer({ minimum: 10, maximum: 600_000 }),
   status: Type.Union([Type.Literal('ready'), Type.Literal('stopped')]),
 });
+
+/** What the gateway's tenants want of each model: requests inflight and queued there. */
+export const GatewayDemandSchema = Type.Array(
+  Type.Object(
+    {
+      model: Type.String({ minLength: 1, maxLength: 256 }),
+      tenants: Type.Array(
+        Type.Object(
+          {
+            tenant: Type.String({ minLength: 1, maxLength: 128 }),
+            weight: Type.Number({ exclusiveMinimum: 0, maximum: MAX_REPORTED_WEIGHT }),
+            want: Type.Integer({ minimum: 1, maximum: MAX_REPORTED_WANT }),
+          },
+          { additionalProperties: false },
+        ),
+        { minItems: 1, maxItems: MAX_REPORTED_TENANTS },
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  { maxItems: MAX_REPORTED_MODELS },
+);
+
+/** What a gateway heartbeat carries in its event's `data`. */
+export const GatewayBeatSchema = Type.Composite([
+  BeatBaseSchema,
+  Type.Object({ demand: Type.Optional(GatewayDemandSchema) }),
+]);
 export type GatewayBeat = Static<typeof GatewayBeatSchema>;
-const checkBeat = TypeCompiler.Compile(GatewayBeatSchema);
+// Workers read a beat without its demand: a peer's bad demand never hides its liveness.
+const checkBase = TypeCompiler.Compile(BeatBaseSchema);
+const checkDemand = TypeCompiler.Compile(GatewayDemandSchema);
+
+/** The gateway heartbeat `msg` carries, when it is one and names its own subject's id. */
+function readBeat(msg: Message, subjects: LlmSubjects): Static<typeof BeatBaseSchema> | undefined {
+  const body = msg.body as { type?: unknown; data?: unknown } | undefined;
+  if (msg.kind !== 'event' || body?.type !== GATEWAY_HEARTBEAT) return undefined;
+  if (!checkBase.Check(body.data)) return undefined;
+  // A heartbeat names its own subject's id: one gateway cannot speak for another.
+  return msg.subject === subjects.gatewayHeartbeat(body.data.gateway) ? body.data : undefined;
+}
 
 /**
  * Heartbeats missed before a gateway is taken to be gone: more than the worker registry's three,
@@ -32,16 +82,22 @@ const checkBeat = TypeCompiler.Compile(GatewayBeatSchema);
 const MISSED_BEATS = 5;
 /** How often a worker looks for gateways gone quiet. */
 const SWEEP_MS = 250;
+/** Shortest time between two heartbeats sent early because the demand moved (nudge). */
+const NUDGE_MS = 100;
 
-/** The gateway side: announces itself until stopped, then says so once. */
+/** The gateway side: announces itself (and its demand) until stopped, then says so once. */
 export class GatewayPresence {
   readonly id = `g-${randomBytes(6).toString('hex')}`;
   private timer: NodeJS.Timeout | undefined;
+  private nudgeTimer: NodeJS.Timeout | undefined;
+  private lastBeat = 0;
 
   constructor(
     private readonly bus: Bus,
     private readonly subjects: LlmSubjects,
     readonly intervalMs = 1000,
+    /** What this gateway wants of each model, carried in each heartbeat. */
+    private readonly demand: () => ModelDemand[] = () => [],
   ) {}
 
   start(): void {
@@ -56,20 +112,40 @@ export class GatewayPresence {
     if (this.timer !== undefined) this.beat('ready');
   }
 
+  /**
+   * A heartbeat soon, for peers to hear a demand that moved: now, or NUDGE_MS after the last
+   * one, so that a gateway whose demand churns sends at most ten a second.
+   */
+  nudge(): void {
+    if (this.timer === undefined || this.nudgeTimer !== undefined) return;
+    const wait = this.lastBeat + NUDGE_MS - Date.now();
+    if (wait <= 0) return this.beat('ready');
+    this.nudgeTimer = setTimeout(() => {
+      this.nudgeTimer = undefined;
+      if (this.timer !== undefined) this.beat('ready');
+    }, wait);
+    this.nudgeTimer.unref();
+  }
+
   /** Stops the heartbeats and tells workers that whatever still streams to it may stop. */
   stop(): void {
     if (this.timer === undefined) return;
     clearInterval(this.timer);
+    clearTimeout(this.nudgeTimer);
+    this.nudgeTimer = undefined;
     this.timer = undefined;
     this.beat('stopped');
   }
 
   private beat(status: GatewayBeat['status']): void {
-    const data: GatewayBeat = {
+    this.lastBeat = Date.now();
+    const demand = status === 'ready' ? this.demand() : [];
+    const data: Omit<GatewayBeat, 'demand'> & { demand?: readonly ModelDemand[] } = {
       gateway: this.id,
       inbox: this.bus.inbox,
       intervalMs: this.intervalMs,
       status,
+      ...(demand.length === 0 ? {} : { demand }),
     };
     try {
       this.bus.publish(
@@ -113,13 +189,8 @@ export class GatewayWatch {
 
   async start(): Promise<void> {
     this.sub = this.bus.subscribe(this.subjects.gatewayHeartbeats, (msg) => {
-      const body = msg.body as { type?: unknown; data?: unknown } | undefined;
-      if (msg.kind !== 'event' || body?.type !== GATEWAY_HEARTBEAT) return;
-      if (!checkBeat.Check(body.data)) return;
-      const beat = body.data;
-      // A heartbeat names its own subject's id: one gateway cannot speak for another's inbox.
-      if (msg.subject !== this.subjects.gatewayHeartbeat(beat.gateway)) return;
-      this.onBeat(beat);
+      const beat = readBeat(msg, this.subjects);
+      if (beat !== undefined) this.onBeat(beat);
     });
     await this.sub.ready;
     this.lastSweep = Date.now();
@@ -152,7 +223,7 @@ export class GatewayWatch {
     };
   }
 
-  private onBeat(beat: GatewayBeat): void {
+  private onBeat(beat: Static<typeof BeatBaseSchema>): void {
     let seen = this.seen.get(beat.inbox);
     if (seen !== undefined && seen.gateway !== undefined && seen.gateway !== beat.gateway) return;
     if (beat.status === 'stopped') {
@@ -192,5 +263,81 @@ export class GatewayWatch {
     this.stopped += cancels.length;
     for (const cancel of cancels) cancel(reason);
     this.onLost(seen.gateway ?? '', cancels.length);
+  }
+}
+
+/** Warnings about bad heartbeats from peers: at most one a minute. */
+const WARN_EVERY_MS = 60_000;
+
+/**
+ * The gateway side of the other gateways: hears their heartbeats and keeps the latest demand of
+ * each live one (dropped when it says it stopped or misses five beats), for admission to share
+ * the models' slots with them. `onChange` is called when their demand may have changed this
+ * gateway's shares: a beat with other wants, a gateway gone, and every SWEEP_MS while there are
+ * peers (the rounding of fractional shares turns each second: shared-slots.ts rotationOffset).
+ */
+export class GatewayPeers {
+  readonly demand = new PeerDemand(MISSED_BEATS);
+  private sub: Subscription | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastSweep = 0;
+  private lastWarning = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly subjects: LlmSubjects,
+    private readonly self: string,
+    private readonly log: Logger,
+    private readonly onChange: () => void,
+  ) {}
+
+  async start(): Promise<void> {
+    this.sub = this.bus.subscribe(this.subjects.gatewayHeartbeats, (msg) => this.onMessage(msg));
+    await this.sub.ready;
+    this.lastSweep = Date.now();
+    this.timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    clearInterval(this.timer);
+  }
+
+  private onMessage(msg: Message): void {
+    const body = msg.body as { type?: unknown; data?: { demand?: unknown } } | undefined;
+    if (msg.kind !== 'event' || body?.type !== GATEWAY_HEARTBEAT) return;
+    const beat = readBeat(msg, this.subjects);
+    if (beat === undefined) return this.warn(msg.subject, 'malformed heartbeat, dropped');
+    if (beat.gateway === this.self) return;
+    if (beat.status === 'stopped') {
+      if (this.demand.remove(beat.gateway).size > 0) this.onChange();
+      return;
+    }
+    const raw = body.data?.demand ?? [];
+    const demand = checkDemand.Check(raw) ? raw : [];
+    if (demand !== raw) this.warn(msg.subject, 'malformed demand, taken as none');
+    const changed = this.demand.update(beat.gateway, beat.intervalMs, demand, Date.now());
+    if (changed.size > 0) this.onChange();
+  }
+
+  private sweep(now: number): void {
+    const lag = now - this.lastSweep - SWEEP_MS;
+    this.lastSweep = now;
+    // As GatewayWatch: a loop too busy to run its timers judges no gateway until it caught up.
+    let dropped = 0;
+    if (lag > SWEEP_MS) this.demand.excuse(now, lag);
+    else dropped = this.demand.sweep(now).size;
+    if (dropped > 0 || this.demand.size > 0) this.onChange();
+  }
+
+  private warn(subject: string, reason: string): void {
+    const now = Date.now();
+    if (now - this.lastWarning < WARN_EVERY_MS) return;
+    this.lastWarning = now;
+    this.log.warn(
+      { subject, reason, code: 'invalid_message' },
+      'bad gateway heartbeat from the bus (at most one warning a minute)',
+    );
   }
 }

@@ -25,13 +25,15 @@ export function brokerAvailable(broker: BrokerName, what: string): Promise<boole
 }
 
 /**
- * API keys of the gateway: an unlimited tenant, one allowed 2 requests a minute, and one allowed
- * 6 (for the several-gateway tests).
+ * API keys of the gateway: an unlimited tenant, one allowed 2 requests a minute, one allowed 6,
+ * and two unlimited ones weighted 1 and 3 (for the several-gateway tests).
  */
 export const KEYS = {
   main: 'sk-broker-main',
   limited: 'sk-broker-limited',
   shared: 'sk-broker-shared',
+  light: 'sk-broker-light',
+  heavy: 'sk-broker-heavy',
   operator: 'op-broker-operator-0123',
 } as const;
 
@@ -94,6 +96,8 @@ export async function startBrokerStack(
           [KEYS.main]: { name: 'main' },
           [KEYS.limited]: { name: 'limited', requestsPerMinute: 2 },
           [KEYS.shared]: { name: 'shared', requestsPerMinute: 6 },
+          [KEYS.light]: { name: 'light', weight: 1 },
+          [KEYS.heavy]: { name: 'heavy', weight: 3 },
         },
         ...options.gateway,
       },

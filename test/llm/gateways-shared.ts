@@ -1,6 +1,7 @@
 // Several gateways on one broker acting as one, each a real `llmwire gateway` process: a tenant's
 // rate limit is one limit across them (the limit store on the broker), every gateway lists the
-// same workers (from the same heartbeats), and a gateway SIGKILLed under streaming load costs
+// same workers (from the same heartbeats), tenants' weights share a worker's slots across the
+// gateways (the demand in gateway heartbeats), and a gateway SIGKILLed under streaming load costs
 // the other gateways' clients nothing while the worker stops the dead gateway's generations.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -81,6 +82,57 @@ export async function gatewaysShared(broker: BrokerName): Promise<void> {
     assert.ok(total >= SHARED_RPM, `the limit is used up, not undercut (admitted ${total})`);
     assert.ok(refused[0]! > 0 && refused[1]! > 0, `each gateway refuses (${refused.join(', ')})`);
   });
+
+  test(
+    `${what} - tenants weighted 1 and 3 on two gateways share one worker about 1:3, and no client sees an error`,
+    { timeout: 120_000 },
+    async (t) => {
+      // One worker of 4 slots, 0.4 s a request; each tenant keeps 8 requests going through its
+      // own gateway, far more than its share, so both are backlogged throughout.
+      await using stack = await startBrokerStack(broker, {
+        gateways: 2,
+        workers: 1,
+        workerArgs: ['--concurrency', '4', '--sim-ttft-ms', '0', '--sim-itl-ms', '50'],
+      });
+      const CLIENTS = 8;
+      const WARMUP_MS = 3000;
+      const WINDOW_MS = 8000;
+      const began = Date.now();
+      const from = began + WARMUP_MS;
+      const until = from + WINDOW_MS;
+      const done = { light: 0, heavy: 0 };
+      const errors: string[] = [];
+      const load = (tenant: 'light' | 'heavy', gateway: number) => {
+        const client = stack.client(KEYS[tenant], gateway);
+        return Promise.all(
+          Array.from({ length: CLIENTS }, async (_, c) => {
+            for (let i = 0; Date.now() < until; i++) {
+              try {
+                await client.chat.completions.create({
+                  model: 'sim',
+                  messages: [{ role: 'user', content: `${tenant} ${c}.${i}` }],
+                  max_tokens: 8,
+                });
+                const at = Date.now();
+                if (at >= from && at < until) done[tenant]++;
+              } catch (err) {
+                errors.push(`${tenant}: ${errorCode(err) ?? String(err)}`);
+              }
+            }
+          }),
+        );
+      };
+      await Promise.all([load('light', 0), load('heavy', 1)]);
+      t.diagnostic(`completed in ${WINDOW_MS} ms: light ${done.light}, heavy ${done.heavy}`);
+      assert.deepEqual(errors, [], 'no client saw an error');
+      assert.ok(done.light > 0, 'the light tenant is served too');
+      const ratio = done.heavy / done.light;
+      assert.ok(
+        ratio >= 2 && ratio <= 5,
+        `heavy (weight 3) to light (weight 1) completions ${done.heavy}:${done.light} = ${ratio.toFixed(2)}, expected about 3`,
+      );
+    },
+  );
 
   test(
     `${what} - a gateway SIGKILLed under streaming load: the other's clients finish, the worker stops the dead one's generations`,

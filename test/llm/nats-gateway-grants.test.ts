@@ -2,7 +2,8 @@
 // writes: a gateway confined to its user keeps tenant rate limits in their KV bucket and
 // announces its heartbeats, which a confined worker hears; a client's or a worker's NATS user
 // may neither touch the limit bucket nor speak as a gateway (a forged "stopped" heartbeat would
-// have workers cancel that gateway's generations).
+// have workers cancel that gateway's generations, and a forged demand would take slots from the
+// gateways' tenants).
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ if (await requires('nats gateway grants', NEEDS.natsServer)) {
   let server: NatsServerProcess;
   let port = 0;
   const processes: WorkerProcess[] = [];
+  /** The confined gateway's base URL, once the first test has started it. */
+  let gatewayBase = '';
   const open: NatsConnection[] = [];
   const url = (user: User) => `nats://${user}:${KEYS[user]}@127.0.0.1:${port}`;
   const identities = [
@@ -65,6 +68,7 @@ if (await requires('nats gateway grants', NEEDS.natsServer)) {
         join(dir.path, 'gw'),
         processes,
       );
+      gatewayBase = base;
       const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: KEYS['tenant-a'], maxRetries: 0 });
       const ask = () =>
         client.chat.completions.create({
@@ -107,10 +111,27 @@ if (await requires('nats gateway grants', NEEDS.natsServer)) {
         '$KV.LLMWIRE_LIM_tenants.t.dGVuYW50LWE',
         '$JS.API.STREAM.INFO.KV_LLMWIRE_LIM_tenants',
         '$JS.API.STREAM.CREATE.KV_LLMWIRE_LIM_tenants',
-        'llm.gateway.heartbeat.g-forged',
       ]) {
         nc.publish(subject, new Uint8Array([1]));
         await publishRefused(errors, subject);
+      }
+      // A gateway heartbeat wanting every slot of the model for a heavy tenant.
+      const forged = 'llm.gateway.heartbeat.g-forged';
+      const demand = [{ model: 'sim', tenants: [{ tenant: user, weight: 1000, want: 1000 }] }];
+      const data = { gateway: 'g-forged', inbox: '_INBOX.x', intervalMs: 1000, status: 'ready' };
+      nc.publish(forged, JSON.stringify({ type: 'gateway.heartbeat', data: { ...data, demand } }));
+      await publishRefused(errors, forged);
+      if (gatewayBase !== '') {
+        // The confined gateway still holds every slot of the model: no peer's demand reached it.
+        const res = await fetch(`${gatewayBase}/v1/llmwire/status`, {
+          headers: { authorization: `Bearer ${KEYS.ops}` },
+        });
+        const status = (await res.json()) as {
+          queues: { model: string; capacity: number; share: number }[];
+        };
+        const sim = status.queues.find((q) => q.model === 'sim');
+        assert.ok(sim !== undefined && sim.capacity > 0, JSON.stringify(status.queues));
+        assert.equal(sim.share, sim.capacity);
       }
     });
   }

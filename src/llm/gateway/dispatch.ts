@@ -4,7 +4,8 @@
 // request's `continue_from`, `continue_reasoning` and `continue_tool_calls`), so the client sees
 // no duplicated and no missing text, reasoning or tool-call arguments; when no
 // worker can continue, the stream ends with `worker_lost` (retryable). A worker whose subject
-// has no responders is dropped from the registry at once.
+// has no responders is dropped from the registry at once. A request every worker refused as
+// `overloaded` before its first token is tried again after a pause, until `waitUntil`.
 import type { Bus } from '../../bus/index.js';
 import {
   SpanKind,
@@ -19,6 +20,7 @@ import {
   isParamsTarget,
   NoRouteError,
   NotFoundError,
+  OverloadedError,
   UnavailableError,
   WireError,
   WorkerLostError,
@@ -62,6 +64,43 @@ export interface CallOptions {
   log?: Logger | undefined;
   /** Sees workers picked, tokens and failovers of this request. */
   observe?: AttemptEvents | undefined;
+  /**
+   * When every worker refuses the request as `overloaded` before its first token, they are all
+   * tried again after a pause (50 ms, doubling up to 1 s) until this time (ms epoch), and then
+   * it fails with `overloaded`; unset, it fails at once with `worker_lost`. Their slots were
+   * counted free when the request was admitted: another gateway's requests, admitted on a view
+   * of the demand a heartbeat old, hold them (routing/shared-slots.ts).
+   */
+  waitUntil?: number | undefined;
+}
+
+/** The pause before trying a model's workers again, in `round` (0, 1, ...). */
+function pauseMs(round: number): number {
+  return Math.min(1000, 50 * 2 ** Math.min(round, 5));
+}
+
+/**
+ * Waits out the pause before round `round` + 1 of a request every worker refused as overloaded,
+ * or throws: OverloadedError when it would end past `waitUntil` (or none is set), CancelledError
+ * when the client goes away meanwhile.
+ */
+async function pauseForWorkers(model: string, round: number, call: CallOptions): Promise<void> {
+  const pause = pauseMs(round);
+  if (call.waitUntil === undefined || Date.now() + pause > call.waitUntil) {
+    throw new OverloadedError(`every worker of model '${model}' is at its concurrency limit`, {
+      details: { reason: 'workers_full', retryAfterMs: 1000 },
+    });
+  }
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      call.signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, pause);
+    call.signal.addEventListener('abort', done, { once: true });
+  });
+  if (call.signal.aborted) throw new CancelledError('client went away');
 }
 
 /**
@@ -204,103 +243,113 @@ export class Dispatcher {
     const excluded = new Set<string>();
     const sent = new AnswerJoiner();
     let lastError: unknown;
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      if (call.signal.aborted) throw new CancelledError('client went away');
-      let worker: WorkerEntry;
-      try {
-        worker = this.pick(request.model, ctx, excluded);
-      } catch (err) {
-        if (attempt === 0) throw err;
-        break;
-      }
-      const observe = call.observe;
-      observe?.attempt(worker.id);
-      const attemptAbort = new AbortController();
-      let lost = false;
-      const stopWatching = registry.on((e) => {
-        if (e.type === 'lost' && e.worker.id === worker.id) {
+    let yielded = false;
+    let onlyOverloaded = true;
+    for (let round = 0; ; round++) {
+      for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+        if (call.signal.aborted) throw new CancelledError('client went away');
+        let worker: WorkerEntry;
+        try {
+          worker = this.pick(request.model, ctx, excluded);
+        } catch (err) {
+          if (attempt === 0) throw err;
+          break;
+        }
+        const observe = call.observe;
+        observe?.attempt(worker.id);
+        const attemptAbort = new AbortController();
+        let lost = false;
+        const stopWatching = registry.on((e) => {
+          if (e.type === 'lost' && e.worker.id === worker.id) {
+            lost = true;
+            attemptAbort.abort();
+          }
+        });
+        const onClientAbort = () => attemptAbort.abort();
+        call.signal.addEventListener('abort', onClientAbort, { once: true });
+        registry.track(worker.id, +1);
+        const body = continuation(request, sent);
+        const span = this.span(worker, attempt, call);
+        // The address the worker announced (kept only under its own subjects), else its chat subject.
+        const subject = worker.address;
+        const stream = bus.stream<TokenDelta, InferenceResult>(subject, body, {
+          kind: 'inference.request',
+          deadline: call.deadline,
+          signal: attemptAbort.signal,
+          tenant: call.tenant,
+          prio: call.prio,
+          corr: call.requestId,
+          ...(worker.source === undefined ? {} : { from: worker.source }),
+          ...traceFields(span.context),
+        });
+        // The idle clock measures the worker, not the reader: it runs only while a batch of
+        // deltas is awaited, and stops while the client takes its time with one. One timer per
+        // attempt, re-armed for the rest of the idle time when it fires, not one per delta.
+        const idleMs = this.options.idleTimeoutMs ?? 30_000;
+        let awaiting = true;
+        let lastSeen = performance.now();
+        let idle: NodeJS.Timeout;
+        const onIdle = () => {
+          const quiet = awaiting ? performance.now() - lastSeen : 0;
+          if (quiet < idleMs) {
+            idle = setTimeout(onIdle, idleMs - quiet);
+            idle.unref();
+            return;
+          }
           lost = true;
+          registry.markLost(worker.id);
           attemptAbort.abort();
+        };
+        idle = setTimeout(onIdle, idleMs);
+        idle.unref();
+        try {
+          for await (const deltas of stream.batches()) {
+            awaiting = false;
+            for (const delta of deltas) sent.add(delta);
+            observe?.tokens(deltas.length);
+            yielded = true;
+            yield deltas;
+            lastSeen = performance.now();
+            awaiting = true;
+          }
+          const result = await stream.result;
+          if (result === undefined)
+            throw new WorkerLostError('worker ended the stream without a result');
+          span.end();
+          return sent.result(result);
+        } catch (err) {
+          if (call.signal.aborted) {
+            span.end(new CancelledError('client went away'));
+            throw new CancelledError('client went away');
+          }
+          const failed = lost ? new WorkerLostError(`worker ${worker.id} was lost`) : err;
+          span.end(failed);
+          if (isGone(failed)) registry.markLost(worker.id);
+          if (attempt > 0 && body !== request && isRefusedContinuation(failed)) {
+            // The request was fine; the worker that took over cannot carry on what a lost one
+            // began (a backend that cannot continue tool calls, say). The client may retry.
+            throw new WorkerLostError(
+              `a worker was lost mid-answer and ${worker.id} could not continue it: ${(failed as WireError).message}`,
+              { details: { sentChars: sent.text.length, cause: 'continuation_refused' } },
+            );
+          }
+          if (!isFailover(failed)) throw failed;
+          observe?.failover(worker.id, (failed as WireError).code);
+          if ((failed as WireError).code !== 'overloaded') onlyOverloaded = false;
+          lastError = failed;
+          excluded.add(worker.id);
+          this.logFailover(call, worker, attempt, failed, sent.text.length);
+        } finally {
+          clearTimeout(idle);
+          stopWatching();
+          call.signal.removeEventListener('abort', onClientAbort);
+          registry.track(worker.id, -1);
         }
-      });
-      const onClientAbort = () => attemptAbort.abort();
-      call.signal.addEventListener('abort', onClientAbort, { once: true });
-      registry.track(worker.id, +1);
-      const body = continuation(request, sent);
-      const span = this.span(worker, attempt, call);
-      // The address the worker announced (kept only under its own subjects), else its chat subject.
-      const subject = worker.address;
-      const stream = bus.stream<TokenDelta, InferenceResult>(subject, body, {
-        kind: 'inference.request',
-        deadline: call.deadline,
-        signal: attemptAbort.signal,
-        tenant: call.tenant,
-        prio: call.prio,
-        corr: call.requestId,
-        ...(worker.source === undefined ? {} : { from: worker.source }),
-        ...traceFields(span.context),
-      });
-      // The idle clock measures the worker, not the reader: it runs only while a batch of
-      // deltas is awaited, and stops while the client takes its time with one. One timer per
-      // attempt, re-armed for the rest of the idle time when it fires, not one per delta.
-      const idleMs = this.options.idleTimeoutMs ?? 30_000;
-      let awaiting = true;
-      let lastSeen = performance.now();
-      let idle: NodeJS.Timeout;
-      const onIdle = () => {
-        const quiet = awaiting ? performance.now() - lastSeen : 0;
-        if (quiet < idleMs) {
-          idle = setTimeout(onIdle, idleMs - quiet);
-          idle.unref();
-          return;
-        }
-        lost = true;
-        registry.markLost(worker.id);
-        attemptAbort.abort();
-      };
-      idle = setTimeout(onIdle, idleMs);
-      idle.unref();
-      try {
-        for await (const deltas of stream.batches()) {
-          awaiting = false;
-          for (const delta of deltas) sent.add(delta);
-          observe?.tokens(deltas.length);
-          yield deltas;
-          lastSeen = performance.now();
-          awaiting = true;
-        }
-        const result = await stream.result;
-        if (result === undefined)
-          throw new WorkerLostError('worker ended the stream without a result');
-        span.end();
-        return sent.result(result);
-      } catch (err) {
-        if (call.signal.aborted) {
-          span.end(new CancelledError('client went away'));
-          throw new CancelledError('client went away');
-        }
-        const failed = lost ? new WorkerLostError(`worker ${worker.id} was lost`) : err;
-        span.end(failed);
-        if (isGone(failed)) registry.markLost(worker.id);
-        if (attempt > 0 && body !== request && isRefusedContinuation(failed)) {
-          // The request was fine; the worker that took over cannot carry on what a lost one
-          // began (a backend that cannot continue tool calls, say). The client may retry.
-          throw new WorkerLostError(
-            `a worker was lost mid-answer and ${worker.id} could not continue it: ${(failed as WireError).message}`,
-            { details: { sentChars: sent.text.length, cause: 'continuation_refused' } },
-          );
-        }
-        if (!isFailover(failed)) throw failed;
-        observe?.failover(worker.id, (failed as WireError).code);
-        lastError = failed;
-        excluded.add(worker.id);
-        this.logFailover(call, worker, attempt, failed, sent.text.length);
-      } finally {
-        clearTimeout(idle);
-        stopWatching();
-        call.signal.removeEventListener('abort', onClientAbort);
-        registry.track(worker.id, -1);
       }
+      // Every worker refused it as overloaded before its first token: their slots will free.
+      if (yielded || !onlyOverloaded || call.waitUntil === undefined) break;
+      await pauseForWorkers(request.model, round, call);
+      excluded.clear();
     }
     throw new WorkerLostError('no worker could finish the request', {
       details: {
@@ -319,39 +368,52 @@ export class Dispatcher {
       sessionKey: undefined,
     };
     let lastError: unknown;
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const worker = this.pick(request.model, ctx, excluded, 'embeddings');
-      call.observe?.attempt(worker.id);
-      this.options.registry.track(worker.id, +1);
-      const span = this.span(worker, attempt, call);
-      try {
-        const reply = await this.options.bus.request<EmbeddingResult>(
-          this.options.registry.subjects.embed(worker.id),
-          request,
-          {
-            kind: 'embedding.request',
-            deadline: call.deadline,
-            signal: call.signal,
-            tenant: call.tenant,
-            prio: call.prio,
-            corr: call.requestId,
-            ...(worker.source === undefined ? {} : { from: worker.source }),
-            ...traceFields(span.context),
-          },
-        );
-        span.end();
-        return reply.body;
-      } catch (err) {
-        span.end(err);
-        if (isGone(err)) this.options.registry.markLost(worker.id);
-        if (!isFailover(err)) throw err;
-        call.observe?.failover(worker.id, (err as WireError).code);
-        lastError = err;
-        excluded.add(worker.id);
-        this.logFailover(call, worker, attempt, err, 0);
-      } finally {
-        this.options.registry.track(worker.id, -1);
+    let onlyOverloaded = true;
+    for (let round = 0; ; round++) {
+      for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+        let worker: WorkerEntry;
+        try {
+          worker = this.pick(request.model, ctx, excluded, 'embeddings');
+        } catch (err) {
+          if (attempt === 0) throw err;
+          break;
+        }
+        call.observe?.attempt(worker.id);
+        this.options.registry.track(worker.id, +1);
+        const span = this.span(worker, attempt, call);
+        try {
+          const reply = await this.options.bus.request<EmbeddingResult>(
+            this.options.registry.subjects.embed(worker.id),
+            request,
+            {
+              kind: 'embedding.request',
+              deadline: call.deadline,
+              signal: call.signal,
+              tenant: call.tenant,
+              prio: call.prio,
+              corr: call.requestId,
+              ...(worker.source === undefined ? {} : { from: worker.source }),
+              ...traceFields(span.context),
+            },
+          );
+          span.end();
+          return reply.body;
+        } catch (err) {
+          span.end(err);
+          if (isGone(err)) this.options.registry.markLost(worker.id);
+          if (!isFailover(err)) throw err;
+          call.observe?.failover(worker.id, (err as WireError).code);
+          if ((err as WireError).code !== 'overloaded') onlyOverloaded = false;
+          lastError = err;
+          excluded.add(worker.id);
+          this.logFailover(call, worker, attempt, err, 0);
+        } finally {
+          this.options.registry.track(worker.id, -1);
+        }
       }
+      if (!onlyOverloaded || call.waitUntil === undefined) break;
+      await pauseForWorkers(request.model, round, call);
+      excluded.clear();
     }
     throw lastError instanceof Error ? lastError : new WorkerLostError('no worker could answer');
   }

@@ -41,7 +41,7 @@ import {
 } from './messages/index.js';
 import type { TokenDelta } from '../backends/backend.js';
 import { limitStoreName, llmSubjects } from '../subjects.js';
-import { GatewayPresence } from '../gateway-presence.js';
+import { GatewayPeers, GatewayPresence } from '../gateway-presence.js';
 import { createObservability, logRegistry } from './observability.js';
 import type { GatewayOptions } from './options.js';
 import { listModels, listWorkers, readiness } from './info.js';
@@ -93,6 +93,8 @@ export class Gateway {
   readonly admission: AdmissionController;
   /** This gateway's heartbeats, by which workers stop its generations if it dies. */
   readonly presence: GatewayPresence;
+  /** The other gateways on the bus, whose demand shares the models' slots with this one. */
+  readonly peers: GatewayPeers;
   /** This gateway's metrics (its own prom-client Registry), when enabled. */
   readonly metrics: GatewayMetrics | undefined;
   readonly dashboard: Dashboard | undefined;
@@ -136,9 +138,13 @@ export class Gateway {
         `refusing to listen on ${host} without API keys: configure apiKeys or listen on 127.0.0.1`,
       );
     }
-    this.registry = new WorkerRegistry(options.bus, 3, llmSubjects(options.namespace));
-    this.presence = new GatewayPresence(options.bus, llmSubjects(options.namespace));
+    const subjects = llmSubjects(options.namespace);
+    this.registry = new WorkerRegistry(options.bus, 3, subjects);
+    this.presence = new GatewayPresence(options.bus, subjects, 1000, () => this.admission.demand());
     this.log = options.logger ?? silentLogger;
+    this.peers = new GatewayPeers(options.bus, subjects, this.presence.id, this.log, () =>
+      this.admission.reshareAll(),
+    );
     logRegistry(this.registry, this.log);
     this.rollouts = new GatewayRollouts(options.bus, this.registry, options.namespace, this.log);
     const defaultPolicy = options.routing?.policy ?? 'least-outstanding';
@@ -183,6 +189,14 @@ export class Gateway {
       ...(options.queue?.maxWaitMs === undefined
         ? {}
         : { maxQueueWaitMs: options.queue.maxWaitMs }),
+      // Each model's slots are shared with the other gateways by what their tenants want.
+      sharing: {
+        self: this.presence.id,
+        peers: (model) => this.peers.demand.wants(model),
+        wantMoved: () => {
+          if (this.peers.demand.size > 0) this.presence.nudge();
+        },
+      },
     });
     // Slots follow the registry: every join, loss, drain or change of a worker resets them.
     this.registry.on(() => this.refreshCapacity());
@@ -280,6 +294,7 @@ export class Gateway {
     await this.rollouts.start();
     await this.responses.start();
     await this.batches.start();
+    await this.peers.start();
     this.presence.start();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -342,6 +357,7 @@ export class Gateway {
     this.registry.stop();
     this.server.closeIdleConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.peers.stop();
     this.presence.stop();
   }
 
@@ -463,7 +479,7 @@ export class Gateway {
     const lease = await this.admit(ctx, request, call);
     ctx.obs.admitted(lease.queuedMs);
     let tokensUsed: number | undefined;
-    const gen = this.dispatcher.chat(request, call);
+    const gen = this.dispatcher.chat(request, { ...call, waitUntil: lease.waitUntil });
     try {
       let first = true;
       for (;;) {
@@ -544,7 +560,7 @@ export class Gateway {
     ctx.obs.admitted(lease.queuedMs);
     let result;
     try {
-      result = await this.dispatcher.embed(request, call);
+      result = await this.dispatcher.embed(request, { ...call, waitUntil: lease.waitUntil });
     } finally {
       lease.release();
     }

@@ -51,7 +51,10 @@ export interface QueueStatus {
   /** Requests waiting for a slot. */
   depth: number;
   inflight: number;
+  /** Slots of the model's ready workers. */
   capacity: number;
+  /** The slots this gateway may hold: `capacity` unless other gateways want the model too. */
+  share: number;
   oldestEnqueuedAt: number | null;
   oldestWaitMs: number | null;
   serviceMs: number | null;
@@ -107,6 +110,7 @@ export function statusRoute(sources: StatusSources, bus: Bus): Handler {
         depth: s.queued,
         inflight: s.inflight,
         capacity: s.capacity,
+        share: s.share,
         oldestEnqueuedAt: s.oldestEnqueuedAt ?? null,
         oldestWaitMs: s.oldestEnqueuedAt === undefined ? null : now - s.oldestEnqueuedAt,
         serviceMs: s.serviceMs === undefined ? null : Math.round(s.serviceMs),

@@ -36,6 +36,7 @@ export const checkAdmissionOptions = optionsCheck(
       limitStore: Type.Optional(Type.Unknown()),
       limitTimeoutMs: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 2 ** 31 })),
       logger: Type.Optional(Type.Unknown()),
+      sharing: Type.Optional(Type.Unknown()),
     },
     { additionalProperties: false },
   ),

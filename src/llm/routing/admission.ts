@@ -1,6 +1,8 @@
 // Admission control, consulted by the gateway before dispatch: per-tenant rate limits (requests
-// and tokens per minute; this process's own, or shared on the broker by every gateway), then a per-model queue served by priority class and weighted fair
-// share, bounded in length and in wait, that hands out a lease whenever a slot frees up.
+// and tokens per minute; this process's own, or shared on the broker by every gateway), then a
+// per-model queue served by priority class and weighted fair share, bounded in length and in
+// wait, that hands out a lease whenever one of this gateway's slots frees up (all of the
+// model's slots, or its share of them when other gateways want the model too: shared-slots.ts).
 import { MinHeap } from '../../transport/heap.js';
 import {
   CancelledError,
@@ -15,10 +17,19 @@ import { priorityClass, type FairItem, type QueueEntry } from './fair-queue.js';
 import { ModelSlots } from './model-slots.js';
 import { TenantLimiter, type TenantLimits } from './tenant-limits.js';
 import { SharedTenantLimits, type TenantCharge } from './shared-limits.js';
+import {
+  MAX_REPORTED_MODELS,
+  reportable,
+  shareOf,
+  type ModelDemand,
+  type SlotSharing,
+  type TenantWant,
+} from './shared-slots.js';
 import type { LimitStore } from '../../transport/limits.js';
 import { silentLogger, type Logger } from '../../ops/index.js';
 
 export type { TenantLimits } from './tenant-limits.js';
+export type { SlotSharing } from './shared-slots.js';
 
 export interface ModelQueueLimits {
   /** Requests waiting for this model at most; more are refused. Default 1000. */
@@ -56,6 +67,8 @@ export interface AdmissionOptions extends ModelQueueLimits {
   limitTimeoutMs?: number;
   /** Where a limit store outage is reported. */
   logger?: Logger;
+  /** Share each model's slots with these gateways; unset, this gateway holds all of them. */
+  sharing?: SlotSharing;
 }
 
 export interface AdmissionTicket {
@@ -75,12 +88,20 @@ export interface Lease {
   readonly model: string;
   /** Time spent waiting for the slot. */
   readonly queuedMs: number;
+  /**
+   * The latest the request may still wait for a worker (ms epoch): its deadline, or its arrival
+   * plus the queue's longest wait, whichever is first.
+   */
+  readonly waitUntil: number;
   /** Frees the slot and settles the tenant's tokens with the real usage. Idempotent. */
   release(usage?: { tokensUsed?: number }): void;
 }
 
 export interface ModelSnapshot {
+  /** Slots of the model's ready workers. */
   capacity: number;
+  /** The slots this gateway may hold: `capacity` unless other gateways want the model too. */
+  share: number;
   inflight: number;
   queued: number;
   /** Smoothed time from grant to release; undefined until a request has finished. */
@@ -171,6 +192,7 @@ export class AdmissionController {
     else charge = await this.shared.acquire(ticket.tenant, tokens, () => this.clock.now());
     const model = this.model(ticket.model);
     const priority = priorityClass(ticket.priority ?? Priority.normal);
+    let counted = false;
     try {
       if (charge !== undefined) {
         // The shared buckets answered after a round trip: what was checked before may not hold.
@@ -178,8 +200,13 @@ export class AdmissionController {
         if (isAborted(ticket.signal)) throw new CancelledError('request cancelled');
         now = this.clock.now();
       }
+      // This request counts in what the gateway wants of the model, and so in its share.
+      this.want(model, ticket.tenant, 1);
+      counted = true;
+      this.reshare(model);
       this.checkQueue(model, model.queue.sizeAtOrAbove(priority), ticket.deadline, now);
     } catch (err) {
+      if (counted) this.want(model, ticket.tenant, -1);
       charge?.refund();
       throw err;
     }
@@ -229,6 +256,28 @@ export class AdmissionController {
     this.drain(state);
   }
 
+  /** Computes this gateway's share of each model again (the peers' demand changed) and fills it. */
+  reshareAll(): void {
+    for (const m of this.models.values()) this.drain(m);
+  }
+
+  /**
+   * What this gateway wants of each model, for its heartbeat (docs/protocol.md, "Gateway
+   * heartbeats"): the models with requests inflight or queued, most wanted first, each with its
+   * tenants' wants (reportable()); at most MAX_REPORTED_MODELS models and names of 1-256
+   * characters. Marks these wants as reported.
+   */
+  demand(): ModelDemand[] {
+    for (const m of this.models.values()) m.reportedWant = m.totalWant;
+    return [...this.models.values()]
+      .filter((m) => m.totalWant > 0 && m.name.length <= 256)
+      .map((m) => ({ model: m.name, tenants: this.ownWants(m), want: m.totalWant }))
+      .filter((d) => d.tenants.length > 0)
+      .sort((a, b) => b.want - a.want || (a.model < b.model ? -1 : 1))
+      .slice(0, MAX_REPORTED_MODELS)
+      .map(({ model, tenants }) => ({ model, tenants }));
+  }
+
   /** Replaces a tenant's limits; its buckets keep their level, trimmed to the new size. */
   setTenantLimits(tenant: string, limits: TenantLimits): void {
     this.limiter.setLimits(tenant, limits, this.clock.now());
@@ -239,15 +288,16 @@ export class AdmissionController {
     if (m === undefined) {
       return {
         capacity: 0,
+        share: 0,
         inflight: 0,
         queued: 0,
         serviceMs: undefined,
         oldestEnqueuedAt: undefined,
       };
     }
-    const { capacity, inflight, measuredServiceMs: serviceMs } = m;
+    const { capacity, share, inflight, measuredServiceMs: serviceMs } = m;
     const oldestEnqueuedAt = m.queue.oldestEnqueuedAt;
-    return { capacity, inflight, queued: m.queue.size, serviceMs, oldestEnqueuedAt };
+    return { capacity, share, inflight, queued: m.queue.size, serviceMs, oldestEnqueuedAt };
   }
 
   /** Models admission has seen (a request, or capacity from the registry), sorted. */
@@ -308,6 +358,7 @@ export class AdmissionController {
 
   private drain(m: ModelSlots<Waiter>): void {
     const now = this.clock.now();
+    this.reshare(m);
     while (m.hasFreeSlot) {
       const w = m.queue.pop(now);
       if (w === undefined) break;
@@ -325,11 +376,13 @@ export class AdmissionController {
       tenant: w.tenant,
       model: m.name,
       queuedMs: grantedAt - w.enqueuedAt,
+      waitUntil: w.expiresAt,
       release: (usage) => {
         if (released) return;
         released = true;
         const now = this.clock.now();
         m.inflight = Math.max(0, m.inflight - 1);
+        this.want(m, w.tenant, -1);
         m.observe(Math.max(0, now - grantedAt));
         const used = usage?.tokensUsed;
         if (used !== undefined && Number.isFinite(used)) w.charge.settle(Math.max(0, used));
@@ -343,9 +396,38 @@ export class AdmissionController {
     if (w.done) return;
     w.done = true;
     if (w.entry !== undefined) w.model.queue.remove(w.entry);
+    this.want(w.model, w.tenant, -1);
     this.detach(w);
     w.charge.refund();
     w.reject(err);
+  }
+
+  /** Counts a request in or out of this gateway's want of a model. */
+  private want(m: ModelSlots<Waiter>, tenant: string, delta: 1 | -1): void {
+    m.want(tenant, delta);
+    if (m.wantMoved) this.options.sharing?.wantMoved?.();
+  }
+
+  /** This gateway's tenants' wants of a model, as its heartbeat reports them. */
+  private ownWants(m: ModelSlots<Waiter>): TenantWant[] {
+    const now = this.clock.now();
+    return reportable(
+      [...m.wants].map(([tenant, want]) => ({
+        tenant,
+        want,
+        weight: this.limiter.weight(tenant, now),
+      })),
+    );
+  }
+
+  /** This gateway's share of a model's slots, from its own wants now and its peers' last ones. */
+  private reshare(m: ModelSlots<Waiter>): void {
+    const sharing = this.options.sharing;
+    const peers = sharing?.peers(m.name) ?? [];
+    m.share =
+      sharing === undefined || peers.length === 0
+        ? m.capacity
+        : shareOf(m.capacity, sharing.self, this.ownWants(m), peers, this.clock.now());
   }
 
   /** A charge on this process's own buckets. */

@@ -24,8 +24,16 @@ export {
   type Lease,
   type ModelSnapshot,
   type ModelQueueLimits,
+  type SlotSharing,
   type TenantLimits,
 } from './admission.js';
+export {
+  allocateSlots,
+  PeerDemand,
+  type GatewayWant,
+  type ModelDemand,
+  type TenantWant,
+} from './shared-slots.js';
 export { priorityClass, type PriorityClass } from './fair-queue.js';
 export { estimateTokens } from './estimate.js';
 

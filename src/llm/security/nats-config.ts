@@ -14,7 +14,8 @@
 //   subjects nats-server grants for a while;
 // - JetStream (`$JS.API.>`, durable queues): operators only, who get every subject; the
 //   gateway gets the KV buckets it keeps (stored responses, batches, params records, and the
-//   tenant rate limits all gateways share), and only the gateway announces gateway heartbeats;
+//   tenant rate limits all gateways share), and only the gateway announces gateway heartbeats
+//   (which the other gateways hear: they carry the demand by which gateways share slots);
 // - blobs (the `<prefix>_BLOBS` Object Store bucket): operators read and write, workers only
 //   read (to fetch weights and adapters); clients and observers get none of its subjects.
 import { BLOB_SERVICE_SUBJECTS } from '../../bus/blob-wire.js';
@@ -163,6 +164,8 @@ export function natsAuthorization(input: NatsConfigInput): string {
         subscribe: {
           allow: [
             s.heartbeats,
+            // The other gateways' heartbeats: the demand by which they share each model's slots.
+            s.gatewayHeartbeats,
             s.responseCancel,
             s.paramsPush,
             s.paramsList,

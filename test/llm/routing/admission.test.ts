@@ -74,7 +74,7 @@ test('admission - grants at once while a slot is free', async () => {
   assert.equal(a.queuedMs, 0);
   assert.deepEqual(
     { ...admission.snapshot('m'), serviceMs: 0 },
-    { capacity: 2, inflight: 2, queued: 0, serviceMs: 0, oldestEnqueuedAt: undefined },
+    { capacity: 2, share: 2, inflight: 2, queued: 0, serviceMs: 0, oldestEnqueuedAt: undefined },
   );
   b.release();
   b.release(); // idempotent

@@ -102,6 +102,7 @@ async function attemptLine(host: ExecuteHost, job: Job): Promise<StoredResult> {
       prio: MIN_PRIORITY,
       deadline,
       signal: job.signal,
+      waitUntil: lease.waitUntil,
     };
     let tokensUsed: number | undefined;
     try {

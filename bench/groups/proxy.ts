@@ -252,12 +252,16 @@ export const proxyGroup: BenchGroup = {
     'generator. On this machine these two targets are out of reach by that arithmetic until ' +
     'llmwire\u2019s own CPU per token and per request falls several-fold; most of it is now ' +
     'outside the openai backend (the gateway, bus and worker path that the `gateway` group ' +
-    'measures with an in-process sim: 0.60x of a bare server there; the backend alone, driven ' +
-    'in-process against the same upstream, used about 6 \u00b5s of CPU per streamed token). The paced row needs ' +
-    'about one core for llmwire at the offered 12.8k tokens/s and is CPU-starved when the ' +
-    'machine is busy (load above the core count in the run below). In the runs on this ' +
-    'machine after the changes below, the TTFT row went from just under its target to 0.4 ms ' +
-    'over, and the RSS row was 4 to 37 MB over (more when the streams are held longer). What the openai backend itself changed: chat ' +
+    'measures with an in-process sim; the backend alone, driven in-process against the same ' +
+    'upstream, used about 6 \u00b5s of CPU per streamed token). Tokens the backend reads from one ' +
+    'upstream read now travel to the gateway as one bus message and reach its SSE writer as ' +
+    'one batch (same-turn coalescing), which took the unpaced CPU per token from 18.8 to about ' +
+    '12 \u00b5s; what is left is the worker taking each delta from the backend and the gateway ' +
+    'writing each as an SSE event, plus about 1 ms per request. The paced row needs ' +
+    'about one core for llmwire at the offered 12.8k tokens/s (one token per turn, so one bus ' +
+    'message each) and is CPU-starved when the machine is busy. The RSS row moves by tens of ' +
+    'MB between runs (219 and 226 MB in the last two), depending on when the collector runs. ' +
+    'What the openai backend itself changed: chat ' +
     'and completions go over node:http with a keep-alive pool instead of the SDK\u2019s fetch, ' +
     'the SSE body is read in one pass (sse.ts) instead of the SDK\u2019s reader that copies the ' +
     'rest of its buffer after every event, and a client that did not ask for a stream gets a ' +

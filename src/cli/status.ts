@@ -185,11 +185,12 @@ function printGateway(base: string, s: GatewayStatus, out: (line: string) => voi
   out('');
   table(
     [
-      ['MODEL', 'QUEUED', 'IN-FLIGHT', 'OLDEST WAIT', 'SERVICE'],
+      ['MODEL', 'QUEUED', 'IN-FLIGHT', 'SHARE', 'OLDEST WAIT', 'SERVICE'],
       ...s.queues.map((q) => [
         q.model,
         String(q.depth),
         `${q.inflight}/${q.capacity}`,
+        String(q.share),
         q.oldestWaitMs === null ? '-' : duration(q.oldestWaitMs),
         q.serviceMs === null ? '-' : duration(q.serviceMs),
       ]),

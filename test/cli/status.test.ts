@@ -22,8 +22,9 @@ describe('cli status', () => {
     assert.match(r.stdout, /WORKER\s+STATE\s+MODELS\s+LOAD\s+HEARTBEAT\s+HEALTH/);
     assert.match(r.stdout, /w1\s+ready\s+sim\s+0\/64\s+\S+ ago\s+ok/);
     assert.match(r.stdout, /w2\s+ready\s+sim/);
-    assert.match(r.stdout, /MODEL\s+QUEUED\s+IN-FLIGHT\s+OLDEST WAIT/);
-    assert.match(r.stdout, /sim\s+0\s+0\/128\s+-/);
+    assert.match(r.stdout, /MODEL\s+QUEUED\s+IN-FLIGHT\s+SHARE\s+OLDEST WAIT/);
+    // One gateway alone: its share is every slot.
+    assert.match(r.stdout, /sim\s+0\s+0\/128\s+128\s+-/);
     const json = await llmwire(['status', '--gateway', stack.url, '--json']);
     const body = JSON.parse(json.stdout) as GatewayStatus;
     assert.deepEqual(
@@ -62,7 +63,7 @@ describe('cli status', () => {
       assert.ok(queue?.oldestEnqueuedAt !== null && queue?.oldestEnqueuedAt !== undefined);
       assert.ok((queue?.oldestWaitMs ?? -1) >= 0);
       const table = await llmwire(['status', '--url', stack.url]);
-      assert.match(table.stdout, /sim\s+2\s+1\/1\s+\d/);
+      assert.match(table.stdout, /sim\s+2\s+1\/1\s+1\s+\d/);
     } finally {
       abort.abort();
       await Promise.all(calls);

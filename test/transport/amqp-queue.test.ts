@@ -144,8 +144,10 @@ await withBroker('amqp transport durable queues', () => {
         const sent = Date.now();
         const stats = await q.stats();
         if (delayMs > 500) assert.equal(stats.delayed, 1, 'counted as delayed while on the ladder');
-        // A 45 ms hop may be over before the stats come back: then it is ready, not lost.
-        else assert.equal(stats.delayed + stats.ready, 1, 'on the ladder or back, exactly once');
+        // A 45 ms hop may be over before the stats come back, or between two levels of the
+        // ladder (dead-lettered, counted by neither queue) when they are read: never counted
+        // twice. That it is not lost is the receive below.
+        else assert.ok(stats.delayed + stats.ready <= 1, 'never on the ladder and back at once');
         [d] = await q.receive({ max: 1, waitMs: delayMs + 3000 });
         const back = Date.now();
         t.diagnostic(`asked ${delayMs} ms, came back ${back - sent} ms after the nack resolved`);

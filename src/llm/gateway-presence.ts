@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Bus, Message } from '../bus/index.js';
-import type { Subscription } from '../bus/subscription.js';
 import type { Logger } from '../ops/index.js';
+import { HeartbeatListener } from './heartbeat-listener.js';
 import {
   MAX_REPORTED_MODELS,
   MAX_REPORTED_TENANTS,
@@ -175,32 +175,33 @@ interface Seen {
  */
 export class GatewayWatch {
   private readonly seen = new Map<string, Seen>();
-  private sub: Subscription | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private lastSweep = 0;
+  private readonly listener: HeartbeatListener;
   /** Generations stopped because their gateway went away. */
   stopped = 0;
 
   constructor(
-    private readonly bus: Bus,
+    bus: Bus,
     private readonly subjects: LlmSubjects,
     private readonly onLost: (gateway: string, stopped: number) => void = () => undefined,
-  ) {}
+  ) {
+    this.listener = new HeartbeatListener(
+      bus,
+      subjects.gatewayHeartbeats,
+      SWEEP_MS,
+      (msg) => {
+        const beat = readBeat(msg, this.subjects);
+        if (beat !== undefined) this.onBeat(beat);
+      },
+      (now, behindMs) => this.sweep(now, behindMs),
+    );
+  }
 
-  async start(): Promise<void> {
-    this.sub = this.bus.subscribe(this.subjects.gatewayHeartbeats, (msg) => {
-      const beat = readBeat(msg, this.subjects);
-      if (beat !== undefined) this.onBeat(beat);
-    });
-    await this.sub.ready;
-    this.lastSweep = Date.now();
-    this.timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
-    this.timer.unref();
+  start(): Promise<void> {
+    return this.listener.start();
   }
 
   stop(): void {
-    this.sub?.unsubscribe();
-    clearInterval(this.timer);
+    this.listener.stop();
   }
 
   /**
@@ -239,13 +240,10 @@ export class GatewayWatch {
     seen.intervalMs = beat.intervalMs;
   }
 
-  private sweep(now: number): void {
-    const lag = now - this.lastSweep - SWEEP_MS;
-    this.lastSweep = now;
-    // When this process was too busy to run its timers, the heartbeats it missed may be sitting
-    // in its own queue: judge no gateway until the loop has caught up (as the worker registry).
-    if (lag > SWEEP_MS) {
-      for (const seen of this.seen.values()) seen.lastMs = Math.max(seen.lastMs, now - lag);
+  private sweep(now: number, behindMs: number): void {
+    // A loop too busy to run its timers judges no gateway until it has caught up.
+    if (behindMs > 0) {
+      for (const seen of this.seen.values()) seen.lastMs = Math.max(seen.lastMs, now - behindMs);
       return;
     }
     for (const [inbox, seen] of this.seen) {
@@ -278,30 +276,31 @@ const WARN_EVERY_MS = 60_000;
  */
 export class GatewayPeers {
   readonly demand = new PeerDemand(MISSED_BEATS);
-  private sub: Subscription | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private lastSweep = 0;
+  private readonly listener: HeartbeatListener;
   private lastWarning = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly bus: Bus,
+    bus: Bus,
     private readonly subjects: LlmSubjects,
     private readonly self: string,
     private readonly log: Logger,
     private readonly onChange: () => void,
-  ) {}
+  ) {
+    this.listener = new HeartbeatListener(
+      bus,
+      subjects.gatewayHeartbeats,
+      SWEEP_MS,
+      (msg) => this.onMessage(msg),
+      (now, behindMs) => this.sweep(now, behindMs),
+    );
+  }
 
-  async start(): Promise<void> {
-    this.sub = this.bus.subscribe(this.subjects.gatewayHeartbeats, (msg) => this.onMessage(msg));
-    await this.sub.ready;
-    this.lastSweep = Date.now();
-    this.timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
-    this.timer.unref();
+  start(): Promise<void> {
+    return this.listener.start();
   }
 
   stop(): void {
-    this.sub?.unsubscribe();
-    clearInterval(this.timer);
+    this.listener.stop();
   }
 
   private onMessage(msg: Message): void {
@@ -321,12 +320,10 @@ export class GatewayPeers {
     if (changed.size > 0) this.onChange();
   }
 
-  private sweep(now: number): void {
-    const lag = now - this.lastSweep - SWEEP_MS;
-    this.lastSweep = now;
+  private sweep(now: number, behindMs: number): void {
     // As GatewayWatch: a loop too busy to run its timers judges no gateway until it caught up.
     let dropped = 0;
-    if (lag > SWEEP_MS) this.demand.excuse(now, lag);
+    if (behindMs > 0) this.demand.excuse(now, behindMs);
     else dropped = this.demand.sweep(now).size;
     if (dropped > 0 || this.demand.size > 0) this.onChange();
   }

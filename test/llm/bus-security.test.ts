@@ -16,19 +16,7 @@ import { Background } from '../cli/helpers.js';
 import { RawPeer } from '../transport/ws-harness.js';
 import { explain, streamChat } from './process-stack.js';
 import { referenceText } from './stack.js';
-
-/** Waits until `check` (sync or async) holds. */
-async function waitUntil(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitUntil } from '../wait.js';
 
 const KEYS = {
   a: 'sk-tenant-a-0123456789',
@@ -113,7 +101,7 @@ describe('bus security: attacks on a running llmwire up', () => {
     );
     process.env.TEST_TENANT_B_KEY = KEYS.b;
     up = new Background(['up', '--port', '0', '--data-dir', dir, '--config', config]);
-    await waitUntil(() => /ready/.test(up.stdout), 20_000, 'llmwire up to be ready');
+    await waitUntil(() => /ready/.test(up.stdout), 'llmwire up to be ready', 20_000);
     const m = /gateway\s+(http:\/\/[\d.:]+)\/v1/.exec(up.stdout);
     assert.ok(m, up.stdout);
     url = m[1]!;
@@ -159,7 +147,7 @@ describe('bus security: attacks on a running llmwire up', () => {
       );
     }
     await b.transport.flush();
-    await waitUntil(() => b.errors.length >= 3, 5000, 'three refusals');
+    await waitUntil(() => b.errors.length >= 3, 'three refusals', 5000);
     assert.ok(
       b.errors.every((e) => e.code === 'forbidden'),
       JSON.stringify(b.errors),
@@ -179,7 +167,7 @@ describe('bus security: attacks on a running llmwire up', () => {
       await assert.rejects(sub.ready, ForbiddenError, 'listening for cancels');
       peer.bus.publish('llm.gateway.responses.cancel', { id: 'resp_0' }, { kind: 'event' });
       await peer.transport.flush();
-      await waitUntil(() => peer.errors.length >= 1, 5000, 'the refusal');
+      await waitUntil(() => peer.errors.length >= 1, 'the refusal', 5000);
       assert.ok(
         peer.errors.every((e) => e.code === 'forbidden'),
         JSON.stringify(peer.errors),
@@ -203,7 +191,7 @@ describe('bus security: attacks on a running llmwire up', () => {
     );
     w.bus.publish('_INBOX.guessed', { text: 'forged' }, { kind: 'inference.chunk', corr: 'x' });
     await w.transport.flush();
-    await waitUntil(() => w.errors.length >= 2, 5000, 'two refusals');
+    await waitUntil(() => w.errors.length >= 2, 'two refusals', 5000);
     assert.ok(
       w.errors.every((e) => e.code === 'forbidden'),
       JSON.stringify(w.errors),
@@ -238,10 +226,10 @@ describe('bus security: attacks on a running llmwire up', () => {
       });
       return ((await res.json()) as { workers: { id: string }[] }).workers.map((w) => w.id);
     };
-    await waitUntil(async () => (await workers()).includes('gpu-1'), 10_000, 'gpu-1 to join');
+    await waitUntil(async () => (await workers()).includes('gpu-1'), 'gpu-1 to join', 10_000);
     await new Promise((r) => setTimeout(r, 500));
     assert.ok(!(await workers()).includes('sneaky'), 'a client key registered no worker');
-    await waitUntil(() => /forbidden/.test(bad.stdout + bad.stderr), 10_000, 'the refusal logged');
+    await waitUntil(() => /forbidden/.test(bad.stdout + bad.stderr), 'the refusal logged', 10_000);
     // Traffic reaches gpu-1 as well as the local workers.
     const served = new Set<string>();
     const openai = client(KEYS.a);

@@ -11,16 +11,9 @@ import { llmSubjects } from '../../src/llm/subjects.js';
 import { createLogger } from '../../src/ops/index.js';
 import { logSink } from '../ops/otlp-receiver.js';
 import { startStack } from './stack.js';
+import { waitUntil } from '../wait.js';
 
 const subjects = llmSubjects();
-
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Publishes a heartbeat as gateway `id` would, with `data` over the usual fields. */
 function beat(
@@ -49,14 +42,14 @@ test('gateway demand - a peer that wants a model takes its share of the slots, a
   beat(peer, 'g-peer', {
     demand: [{ model: 'sim', tenants: [{ tenant: 'b', weight: 3, want: 3 }] }],
   });
-  await until(() => share() <= 1, 'the share to shrink');
+  await waitUntil(() => share() <= 1, 'the share to shrink');
   // Requests still run here: this gateway's own want counts at once.
   const answer = await stack
     .client()
     .chat.completions.create({ model: 'sim', messages: [{ role: 'user', content: 'hi' }] });
   assert.ok(answer.choices[0]!.message.content!.length > 0);
   beat(peer, 'g-peer', { status: 'stopped' });
-  await until(() => share() === 4, 'the share to come back');
+  await waitUntil(() => share() === 4, 'the share to come back');
   await peer.close();
 });
 
@@ -92,7 +85,7 @@ test('gateway demand - a malformed demand is dropped with a warning; the gateway
     },
     { kind: 'event' },
   );
-  await until(
+  await waitUntil(
     () => sink.lines.some((l) => l.msg?.toString().startsWith('bad gateway heartbeat') === true),
     'a warning',
   );
@@ -133,7 +126,7 @@ test('gateway demand - a request every worker refuses as overloaded waits for a 
       // cancelled below
     }
   })();
-  await until(() => chunks > 0, 'the other stream to hold the slot');
+  await waitUntil(() => chunks > 0, 'the other stream to hold the slot');
   const asked = stack.client().chat.completions.create({
     model: 'sim',
     messages: [{ role: 'user', content: 'hi' }],

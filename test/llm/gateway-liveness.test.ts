@@ -9,16 +9,9 @@ import { GatewayPresence } from '../../src/llm/gateway-presence.js';
 import { llmSubjects } from '../../src/llm/subjects.js';
 import { createWorker } from '../../src/llm/worker/worker.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
+import { waitUntil } from '../wait.js';
 
 const subjects = llmSubjects();
-
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Opens a chat stream from `bus` to worker w1 that runs long; reads it in the background. */
 function longStream(bus: Bus): { chunks: () => number } {
@@ -54,14 +47,14 @@ test('gateway liveness - the worker stops a stopped gateway’s generations, not
     // The stream starts before the worker has heard the gateway: it is tied on the first beat.
     const fromGateway = longStream(gatewayBus);
     const fromClient = longStream(clientBus);
-    await until(() => fromGateway.chunks() > 0 && fromClient.chunks() > 0, 'both streams');
+    await waitUntil(() => fromGateway.chunks() > 0 && fromClient.chunks() > 0, 'both streams');
     presence.start();
     await new Promise((r) => setTimeout(r, 120));
     presence.stop();
-    await until(() => worker.stats.cancelled === 1, 'the gateway’s generation to stop');
+    await waitUntil(() => worker.stats.cancelled === 1, 'the gateway’s generation to stop');
     assert.equal(worker.stats.inflight, 1, 'the plain client’s stream goes on');
     const seen = fromClient.chunks();
-    await until(() => fromClient.chunks() > seen, 'more chunks for the plain client');
+    await waitUntil(() => fromClient.chunks() > seen, 'more chunks for the plain client');
   } finally {
     await worker.stop();
     await Promise.all(buses.map((b) => b.close()));
@@ -85,10 +78,10 @@ test('gateway liveness - the worker stops the generations of a gateway whose hea
     presence.start();
     await new Promise((r) => setTimeout(r, 60));
     const streams = [longStream(gatewayBus), longStream(gatewayBus)];
-    await until(() => streams.every((s) => s.chunks() > 0), 'the streams');
+    await waitUntil(() => streams.every((s) => s.chunks() > 0), 'the streams');
     // Silence without a goodbye, as a killed process: the heartbeat timer just stops.
     clearInterval((presence as unknown as { timer: NodeJS.Timeout }).timer);
-    await until(() => worker.stats.cancelled === 2, 'both generations to stop');
+    await waitUntil(() => worker.stats.cancelled === 2, 'both generations to stop');
     assert.equal(worker.stats.inflight, 0);
   } finally {
     await worker.stop();

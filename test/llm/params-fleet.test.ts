@@ -17,6 +17,7 @@ import type { GatewayStatus } from '../../src/llm/gateway/status.js';
 import { ForbiddenError, type RolloutRecord, type WireError } from '../../src/protocol/index.js';
 import { createWebSocketTransport } from '../../src/transport/ws/index.js';
 import { Background, llmwire } from '../cli/helpers.js';
+import { waitUntil } from '../wait.js';
 
 const KEYS = {
   tenant: 'sk-tenant-a-0123456789',
@@ -26,18 +27,6 @@ const KEYS = {
   rogue: 'wk-rogue-0123456789abc',
   prom: 'ob-prom-0123456789abcd',
 };
-
-async function waitUntil(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('params: an adapter pushed to a fleet of worker processes', () => {
   let up: Background;
@@ -80,7 +69,7 @@ describe('params: an adapter pushed to a fleet of worker processes', () => {
       '--config',
       config,
     ]);
-    await waitUntil(() => /ready/.test(up.stdout), 20_000, 'llmwire up to be ready');
+    await waitUntil(() => /ready/.test(up.stdout), 'llmwire up to be ready', 20_000);
     const m = /gateway\s+(http:\/\/[\d.:]+)\/v1/.exec(up.stdout);
     assert.ok(m, up.stdout);
     url = m[1]!;
@@ -101,8 +90,8 @@ describe('params: an adapter pushed to a fleet of worker processes', () => {
     workers.push(new Background(['worker', ...common, '--token', KEYS.plain, '--no-params']));
     await waitUntil(
       async () => (await status()).workers.length === 4,
-      20_000,
       'four workers to join',
+      20_000,
     );
   });
 
@@ -136,8 +125,8 @@ describe('params: an adapter pushed to a fleet of worker processes', () => {
 
     await waitUntil(
       async () => (await status()).rollouts?.[0]?.loaded === 3,
-      20_000,
       'the three workers to load sim@fr:v1',
+      20_000,
     );
     const s = await status();
     assert.deepEqual(
@@ -246,7 +235,7 @@ describe('params: an adapter pushed to a fleet of worker processes', () => {
         { kind: 'heartbeat' },
       );
     }
-    await waitUntil(() => errors.length >= 2, 5000, 'two refusals');
+    await waitUntil(() => errors.length >= 2, 'two refusals', 5000);
     assert.ok(
       errors.every((e) => e.code === 'forbidden'),
       JSON.stringify(errors),

@@ -15,14 +15,7 @@ import { createParamsService } from '../../src/llm/params/service.js';
 import { createWorker } from '../../src/llm/worker/worker.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
 import { startUpstream, type Call } from './backends/openai-upstream.js';
-
-async function waitFor(check: () => boolean, what: string): Promise<void> {
-  const until = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { waitUntil } from '../wait.js';
 
 describe('params - openai backend hook', () => {
   test('a pushed adapter is announced to the hook and requests for it ask the upstream for the name the hook gave', async () => {
@@ -60,7 +53,7 @@ describe('params - openai backend hook', () => {
         adapter: 'fr',
         version: 'v2',
       });
-      await waitFor(
+      await waitUntil(
         () => gateway.registry.get('up-1')?.params[0]?.state === 'loaded',
         'the adapter to load',
       );
@@ -100,7 +93,7 @@ describe('params - openai backend hook', () => {
         adapter: 'fr',
         version: 'v3',
       });
-      await waitFor(
+      await waitUntil(
         () =>
           gateway.registry
             .get('up-1')

@@ -17,14 +17,7 @@ import { createWorker, type Worker } from '../../src/llm/worker/worker.js';
 import { ConfigError, ForbiddenError, NotFoundError } from '../../src/protocol/index.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
 import type { BlobStore } from '../../src/transport/blobs.js';
-
-async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { waitUntil } from '../wait.js';
 
 interface Fleet {
   bus: Bus;
@@ -60,7 +53,7 @@ async function startFleet(blobs?: (store: BlobStore) => BlobStore): Promise<Flee
     await w.start();
     workers.push(w);
   }
-  await waitFor(() => gateway.registry.all().length === 4, 'four workers');
+  await waitUntil(() => gateway.registry.all().length === 4, 'four workers');
   return {
     bus,
     gateway,
@@ -79,7 +72,7 @@ async function startFleet(blobs?: (store: BlobStore) => BlobStore): Promise<Flee
 
 /** Waits until every one of `ids` announces `version` of `adapter` as loaded. */
 async function announced(fleet: Fleet, ids: string[], adapter: string, version: string) {
-  await waitFor(
+  await waitUntil(
     () =>
       ids.every((id) =>
         fleet.gateway.registry
@@ -178,7 +171,7 @@ describe('params - rollouts to a fleet', () => {
     assert.equal(v2.previous, 'v1');
     await announced(fleet, ['w1', 'w2', 'w3'], 'fr', 'v2');
     // Both versions stay loaded (keepVersions 2), so either may be picked on any holder.
-    await waitFor(
+    await waitUntil(
       () => fleet.gateway.rollouts.status()[0]?.share === 0.25,
       'the gateway to hear v2',
     );
@@ -192,7 +185,7 @@ describe('params - rollouts to a fleet', () => {
     // Promoted: all unpinned traffic goes to v2.
     const promoted = await params.publish({ ...v2, share: 1, createdAt: Date.now() });
     assert.equal(promoted.previous, 'v1', 'promoting keeps the version it replaced');
-    await waitFor(() => fleet.gateway.rollouts.status()[0]?.share === 1, 'the promotion');
+    await waitUntil(() => fleet.gateway.rollouts.status()[0]?.share === 1, 'the promotion');
     for (let i = 0; i < 5; i++) assert.equal((await chat(fleet, 'sim@fr', i)).model, 'sim@fr:v2');
 
     const [status] = fleet.gateway.rollouts.status();
@@ -221,7 +214,7 @@ describe('params - rollouts to a fleet', () => {
       await params.push(randomBytes(500), { model: 'sim', adapter: 'fr', version: v });
       await announced(fleet, ['w1'], 'fr', v);
     }
-    await waitFor(
+    await waitUntil(
       () =>
         fleet.gateway.registry
           .get('w1')

@@ -1,7 +1,6 @@
 // The worker registry: live workers from their heartbeats. A worker that misses three
 // heartbeats (or says it stopped) is dropped, and whoever waits on it is told it was lost.
 import type { Bus } from '../../bus/index.js';
-import type { Subscription } from '../../bus/subscription.js';
 import {
   InvalidMessageError,
   isParamsTarget,
@@ -13,6 +12,7 @@ import {
   type ParamsTarget,
 } from '../../protocol/index.js';
 import { isValidSubject } from '../../transport/subject.js';
+import { HeartbeatListener } from '../heartbeat-listener.js';
 import type { WorkerView } from '../routing/policy.js';
 import { isValidWorkerId, llmSubjects, type LlmSubjects } from '../subjects.js';
 
@@ -71,30 +71,29 @@ export type RegistryEvent = {
 export class WorkerRegistry {
   private readonly workers = new Map<string, WorkerEntry>();
   private readonly listeners = new Set<(e: RegistryEvent) => void>();
-  private sub: Subscription | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private lastSweep = 0;
+  private readonly listener: HeartbeatListener;
 
   constructor(
     private readonly bus: Bus,
     private readonly missedBeats = 3,
     /** The namespace's subjects: only its workers' heartbeats are heard. */
     readonly subjects: LlmSubjects = llmSubjects(),
-  ) {}
-
-  async start(): Promise<void> {
-    this.sub = this.bus.subscribe(this.subjects.heartbeats, (msg) =>
-      this.onHeartbeat(msg.envelope),
+  ) {
+    this.listener = new HeartbeatListener(
+      bus,
+      subjects.heartbeats,
+      SWEEP_MS,
+      (msg) => this.onHeartbeat(msg.envelope),
+      (now, behindMs) => this.sweep(now, behindMs),
     );
-    await this.sub.ready;
-    this.lastSweep = Date.now();
-    this.timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS);
-    this.timer.unref();
+  }
+
+  start(): Promise<void> {
+    return this.listener.start();
   }
 
   stop(): void {
-    this.sub?.unsubscribe();
-    clearInterval(this.timer);
+    this.listener.stop();
   }
 
   on(listener: (e: RegistryEvent) => void): () => void {
@@ -221,13 +220,11 @@ export class WorkerRegistry {
       this.emit({ type: 'changed', worker: entry });
   }
 
-  private sweep(now: number): void {
-    const lag = now - this.lastSweep - SWEEP_MS;
-    this.lastSweep = now;
+  private sweep(now: number, behindMs: number): void {
     // When this process was too busy to run its timers, the heartbeats it missed may be sitting
     // in its own queue: judge nobody until the loop has caught up.
-    if (lag > SWEEP_MS) {
-      for (const w of this.workers.values()) w.lastSeen = Math.max(w.lastSeen, now - lag);
+    if (behindMs > 0) {
+      for (const w of this.workers.values()) w.lastSeen = Math.max(w.lastSeen, now - behindMs);
       return;
     }
     for (const w of [...this.workers.values()]) {

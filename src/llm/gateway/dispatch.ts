@@ -6,7 +6,7 @@
 // worker can continue, the stream ends with `worker_lost` (retryable). A worker whose subject
 // has no responders is dropped from the registry at once. A request every worker refused as
 // `overloaded` before its first token is tried again after a pause, until `waitUntil`.
-import type { Bus } from '../../bus/index.js';
+import type { Bus, RequestOptions } from '../../bus/index.js';
 import {
   SpanKind,
   traceFields,
@@ -33,8 +33,29 @@ import { AnswerJoiner } from '../answer.js';
 import type { TokenDelta } from '../backends/backend.js';
 import type { RoutingPolicy, RouteContext } from '../routing/policy.js';
 import { prefixBlockHashes, promptText } from '../routing/prefix.js';
+import { IdleClock } from './idle-clock.js';
 import type { AttemptEvents } from './observation.js';
 import type { WorkerEntry, WorkerRegistry } from './registry.js';
+
+/** The bus options of one attempt: the call's deadline, tenant, priority, id and trace. */
+function attemptOptions(
+  kind: 'inference.request' | 'embedding.request',
+  call: CallOptions,
+  worker: WorkerEntry,
+  span: TraceSpan,
+  signal: AbortSignal,
+): RequestOptions {
+  return {
+    kind,
+    deadline: call.deadline,
+    signal,
+    tenant: call.tenant,
+    prio: call.prio,
+    corr: call.requestId,
+    ...(worker.source === undefined ? {} : { from: worker.source }),
+    ...traceFields(span.context),
+  };
+}
 
 export interface DispatchOptions {
   bus: Bus;
@@ -272,45 +293,24 @@ export class Dispatcher {
         const span = this.span(worker, attempt, call);
         // The address the worker announced (kept only under its own subjects), else its chat subject.
         const subject = worker.address;
-        const stream = bus.stream<TokenDelta, InferenceResult>(subject, body, {
-          kind: 'inference.request',
-          deadline: call.deadline,
-          signal: attemptAbort.signal,
-          tenant: call.tenant,
-          prio: call.prio,
-          corr: call.requestId,
-          ...(worker.source === undefined ? {} : { from: worker.source }),
-          ...traceFields(span.context),
-        });
-        // The idle clock measures the worker, not the reader: it runs only while a batch of
-        // deltas is awaited, and stops while the client takes its time with one. One timer per
-        // attempt, re-armed for the rest of the idle time when it fires, not one per delta.
-        const idleMs = this.options.idleTimeoutMs ?? 30_000;
-        let awaiting = true;
-        let lastSeen = performance.now();
-        let idle: NodeJS.Timeout;
-        const onIdle = () => {
-          const quiet = awaiting ? performance.now() - lastSeen : 0;
-          if (quiet < idleMs) {
-            idle = setTimeout(onIdle, idleMs - quiet);
-            idle.unref();
-            return;
-          }
+        const stream = bus.stream<TokenDelta, InferenceResult>(
+          subject,
+          body,
+          attemptOptions('inference.request', call, worker, span, attemptAbort.signal),
+        );
+        const idle = new IdleClock(this.options.idleTimeoutMs ?? 30_000, () => {
           lost = true;
           registry.markLost(worker.id);
           attemptAbort.abort();
-        };
-        idle = setTimeout(onIdle, idleMs);
-        idle.unref();
+        });
         try {
           for await (const deltas of stream.batches()) {
-            awaiting = false;
+            idle.pause();
             for (const delta of deltas) sent.add(delta);
             observe?.tokens(deltas.length);
             yielded = true;
             yield deltas;
-            lastSeen = performance.now();
-            awaiting = true;
+            idle.resume();
           }
           const result = await stream.result;
           if (result === undefined)
@@ -340,7 +340,7 @@ export class Dispatcher {
           excluded.add(worker.id);
           this.logFailover(call, worker, attempt, failed, sent.text.length);
         } finally {
-          clearTimeout(idle);
+          idle.stop();
           stopWatching();
           call.signal.removeEventListener('abort', onClientAbort);
           registry.track(worker.id, -1);
@@ -385,16 +385,7 @@ export class Dispatcher {
           const reply = await this.options.bus.request<EmbeddingResult>(
             this.options.registry.subjects.embed(worker.id),
             request,
-            {
-              kind: 'embedding.request',
-              deadline: call.deadline,
-              signal: call.signal,
-              tenant: call.tenant,
-              prio: call.prio,
-              corr: call.requestId,
-              ...(worker.source === undefined ? {} : { from: worker.source }),
-              ...traceFields(span.context),
-            },
+            attemptOptions('embedding.request', call, worker, span, call.signal),
           );
           span.end();
           return reply.body;

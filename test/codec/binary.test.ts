@@ -8,6 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { markBinaryBody } from '../../src/codec/binary-body.js';
+import { HEADER_TAGS, REQUIRED_FIELDS } from '../../src/codec/binary/format.js';
+import { tagOf } from '../../src/codec/binary/header.js';
 import { createCodec } from '../../src/codec/codec.js';
 import { frameEncodingOf } from '../../src/codec/frame-encoding.js';
 import { createSigning, signingInput } from '../../src/codec/security/signing.js';
@@ -174,4 +176,55 @@ test('binary - a frame with an unknown field id or a bad length is refused, neve
   );
   refusedAsInvalid(() => binary.decode(payload.subarray(0, payload.length - 1)));
   refusedAsInvalid(() => binary.decode(Buffer.concat([payload, Buffer.from([0])])));
+});
+
+test('binary - fields repeated along a stream are written from memory only while they repeat', () => {
+  // The writer keeps the last subject, source, corr, replyTo and tenant with their bytes; each
+  // frame must still carry its own values, byte for byte as written with nothing remembered
+  // (after a decoy frame whose every repeated field differs).
+  const decoy = chunk(
+    { text: '' },
+    { corr: 'decoy', subject: 'decoy', source: 'decoy', tenant: 'decoy', replyTo: 'decoy' },
+  );
+  const cold = (env: Envelope) => {
+    binary.encode(decoy);
+    return Buffer.from(binary.encode(env));
+  };
+  const frames: Envelope[] = [];
+  for (const [i, corr] of [
+    '019b76da-a800-7000-8000-000000000001',
+    '019b76da-a800-7000-8000-000000000001',
+    'req-1',
+    'req-1',
+    '019b76da-a800-7000-8000-000000000002',
+  ].entries()) {
+    frames.push(
+      chunk(
+        { text: `t${i}` },
+        {
+          corr,
+          subject: i < 2 ? 'reply.1' : 'reply.2',
+          source: i % 2 === 0 ? 'w1' : 'w2',
+          tenant: 'acme',
+          replyTo: i < 3 ? 'inbox.a' : 'inbox.é',
+        },
+      ),
+    );
+  }
+  for (const env of frames) {
+    const bytes = binary.encode(env); // right after the previous frame of the list
+    assert.ok(Buffer.from(bytes).equals(cold(env)), `frame of ${env.corr} as written cold`);
+    const back = binary.decode(bytes);
+    for (const field of ['corr', 'subject', 'source', 'tenant', 'replyTo'] as const) {
+      assert.equal(back[field], env[field], field);
+    }
+  }
+});
+
+test('binary - the field id of each header member matches the format tables', () => {
+  for (const [name, tag] of HEADER_TAGS) assert.equal(tagOf(name), tag, name);
+  for (const name of [...REQUIRED_FIELDS, 'body', 'payload']) assert.ok(tagOf(name) < 0, name);
+  for (const name of ['extraMember', '__proto__', 'constructor', '']) {
+    assert.equal(tagOf(name), 0, name);
+  }
 });

@@ -15,7 +15,7 @@ import {
   Tag,
 } from './format.js';
 import { readId, readTraceparent, writeId, writeTraceparent } from './ids.js';
-import { FieldMemo } from './memo.js';
+import { FieldMemo, WriteMemo } from './memo.js';
 import type { ByteReader } from './reader.js';
 import { readMap, writeValue } from './value.js';
 import type { ByteWriter } from './writer.js';
@@ -68,6 +68,16 @@ const memo = {
   tenant: new FieldMemo(),
 };
 const utf8 = (r: ByteReader, n: number) => r.utf8(n);
+
+/** The writing side's memos, for the fields that repeat along a stream. */
+const written = {
+  subject: new WriteMemo(),
+  source: new WriteMemo(),
+  corr: new WriteMemo(),
+  replyTo: new WriteMemo(),
+  tenant: new WriteMemo(),
+};
+const str = (w: ByteWriter, s: string) => w.str(s);
 
 /** A `str` through a field's memo. */
 function memoStr(r: ByteReader, m: FieldMemo): string {
@@ -128,6 +138,75 @@ function writeCode(w: ByteWriter, field: string, codes: readonly string[], value
   w.u8(code);
 }
 
+/** `tagOf` of a member without a field id: it goes in the `extra` map. */
+const NO_TAG = 0;
+/** `tagOf` of a member written elsewhere: a required field, the body or the payload. */
+const ELSEWHERE = -1;
+
+/**
+ * The field id of header member `key`. A switch over the names, which V8 compiles to compares
+ * of interned strings, costs less per member than a Map lookup (this runs for every member of
+ * every frame); test/codec/binary.test.ts checks it against HEADER_TAGS and REQUIRED_FIELDS.
+ */
+export function tagOf(key: string): number {
+  switch (key) {
+    case 'v':
+    case 'id':
+    case 'kind':
+    case 'subject':
+    case 'ts':
+    case 'body':
+    case 'payload':
+      return ELSEWHERE;
+    case 'source':
+      return Tag.source;
+    case 'corr':
+      return Tag.corr;
+    case 'replyTo':
+      return Tag.replyTo;
+    case 'deadline':
+      return Tag.deadline;
+    case 'prio':
+      return Tag.prio;
+    case 'key':
+      return Tag.key;
+    case 'attempt':
+      return Tag.attempt;
+    case 'tenant':
+      return Tag.tenant;
+    case 'traceparent':
+      return Tag.traceparent;
+    case 'tracestate':
+      return Tag.tracestate;
+    case 'seq':
+      return Tag.seq;
+    case 'eos':
+      return Tag.eos;
+    case 'credit':
+      return Tag.credit;
+    case 'batch':
+      return Tag.batch;
+    case 'items':
+      return Tag.items;
+    case 'headers':
+      return Tag.headers;
+    case 'chunk':
+      return Tag.chunk;
+    case 'ct':
+      return Tag.ct;
+    case 'zip':
+      return Tag.zip;
+    case 'sum':
+      return Tag.sum;
+    case 'enc':
+      return Tag.enc;
+    case 'sig':
+      return Tag.sig;
+    default:
+      return NO_TAG;
+  }
+}
+
 export function writeHeader(w: ByteWriter, env: Envelope): void {
   const record = env as unknown as Record<string, unknown>;
   const v = env.v;
@@ -142,18 +221,16 @@ export function writeHeader(w: ByteWriter, env: Envelope): void {
     w.u8(0);
     w.str(kind);
   }
-  w.str(asString('subject', env.subject));
+  written.subject.write(w, asString('subject', env.subject), str);
 
   let present = 0;
   let extra: Record<string, unknown> | undefined;
   for (const key in record) {
     const value = record[key];
     if (value === undefined) continue;
-    const tag = HEADER_TAGS.get(key);
-    if (tag !== undefined) present |= 1 << tag;
-    else if (!REQUIRED_FIELDS.has(key) && key !== 'body' && key !== 'payload') {
-      (extra ??= {})[key] = value;
-    }
+    const tag = tagOf(key);
+    if (tag > 0) present |= 1 << tag;
+    else if (tag === NO_TAG) (extra ??= {})[key] = value;
   }
   for (let tag = 1; present !== 0 && tag < Tag.extra; tag++) {
     if ((present & (1 << tag)) === 0) continue;
@@ -170,11 +247,11 @@ export function writeHeader(w: ByteWriter, env: Envelope): void {
 function writeField(w: ByteWriter, tag: number, e: Record<string, unknown>): void {
   switch (tag) {
     case Tag.source:
-      return w.str(asString('source', e.source));
+      return written.source.write(w, asString('source', e.source), str);
     case Tag.corr:
-      return writeId(w, asString('corr', e.corr));
+      return written.corr.write(w, asString('corr', e.corr), writeId);
     case Tag.replyTo:
-      return w.str(asString('replyTo', e.replyTo));
+      return written.replyTo.write(w, asString('replyTo', e.replyTo), str);
     case Tag.deadline:
       return w.varint(asUint('deadline', e.deadline));
     case Tag.prio:
@@ -184,7 +261,7 @@ function writeField(w: ByteWriter, tag: number, e: Record<string, unknown>): voi
     case Tag.attempt:
       return w.varint(asUint('attempt', e.attempt));
     case Tag.tenant:
-      return w.str(asString('tenant', e.tenant));
+      return written.tenant.write(w, asString('tenant', e.tenant), str);
     case Tag.traceparent:
       return writeTraceparent(w, asString('traceparent', e.traceparent));
     case Tag.tracestate:

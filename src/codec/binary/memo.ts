@@ -2,6 +2,7 @@
 // subject, source, tenant and correlation id frame after frame, and comparing a few bytes costs
 // less than making the same string again.
 import type { ByteReader } from './reader.js';
+import type { ByteWriter } from './writer.js';
 
 const MAX_BYTES = 128;
 
@@ -31,5 +32,38 @@ export class FieldMemo {
       this.value = value;
     }
     return value;
+  }
+}
+
+/**
+ * The writing side: the last value of a field with the bytes it was written as, copied again
+ * while the field repeats instead of being encoded again (a UUID parsed from hex, a subject
+ * through a native UTF-8 write).
+ */
+export class WriteMemo {
+  private readonly bytes = new Uint8Array(MAX_BYTES);
+  private len = -1;
+  private value = '';
+
+  /** Writes `s` with `write` unless it is the last value written, whose bytes are copied. */
+  write(w: ByteWriter, s: string, write: (w: ByteWriter, s: string) => void): void {
+    if (s === this.value && this.len >= 0) {
+      const n = this.len;
+      w.ensure(n);
+      const buf = w.buf;
+      const bytes = this.bytes;
+      const at = w.pos;
+      for (let i = 0; i < n; i++) buf[at + i] = bytes[i]!;
+      w.pos = at + n;
+      return;
+    }
+    const at = w.pos;
+    write(w, s);
+    const n = w.pos - at;
+    if (n <= MAX_BYTES) {
+      this.bytes.set(w.buf.subarray(at, at + n));
+      this.len = n;
+      this.value = s;
+    } else this.len = -1;
   }
 }

@@ -28,7 +28,17 @@ async function peakRss<T>(up: UpProcess, during: Promise<T>): Promise<{ peak: nu
   }
 }
 
-async function measure(ctx: GroupContext, up: UpProcess, client: LoadClient): Promise<void> {
+/** One pass: the streams held open by one `llmwire up` process. */
+interface Held {
+  idle: number;
+  peak: number;
+  /** CPU of the process while the streams ran, and how long they ran. */
+  cpuMs: number;
+  wallMs: number;
+  r: LoadResult;
+}
+
+async function hold(ctx: GroupContext, up: UpProcess, client: LoadClient): Promise<Held> {
   // Idle: started, workers joined, nothing served yet.
   await new Promise((r) => setTimeout(r, 500));
   const idle = up.rss();
@@ -52,11 +62,16 @@ async function measure(ctx: GroupContext, up: UpProcess, client: LoadClient): Pr
       stream: true,
     }),
   );
-  // The report's core share is the gateway process's: whether holding the streams saturated it.
-  const used = up.cpuMs() - cpu;
-  if (Number.isFinite(used)) recordCpu({ user: used * 1000, system: 0 }, performance.now() - start);
+  const cpuMs = up.cpuMs() - cpu;
   report(ctx, r, maxTokens);
+  ctx.log(`after the streams ended: RSS ${(up.rss() / MB).toFixed(0)} MB`);
+  return { idle, peak, cpuMs, wallMs: performance.now() - start, r };
+}
 
+function measure(ctx: GroupContext, held: Held): void {
+  const { idle, peak, r } = held;
+  // The report's core share is the gateway process's: whether holding the streams saturated it.
+  if (Number.isFinite(held.cpuMs)) recordCpu({ user: held.cpuMs * 1000, system: 0 }, held.wallMs);
   const baseline = `same process idle before load (${(idle / MB).toFixed(0)} MB)`;
   ctx.add({
     name: `peak RSS of llmwire up with ${STREAMS.toLocaleString('en')} streams open`,
@@ -85,7 +100,38 @@ async function measure(ctx: GroupContext, up: UpProcess, client: LoadClient): Pr
     on: 'value',
     min: STREAMS,
   });
-  ctx.log(`after the streams ended: RSS ${(up.rss() / MB).toFixed(0)} MB`);
+}
+
+/**
+ * The same load on a process started with `node --optimize-for-size`: V8 then keeps a smaller
+ * young generation and collects sooner, which trades CPU for memory (informational rows).
+ */
+function lean(ctx: GroupContext, usual: Held, small: Held): void {
+  const all = small.r.peakOpen === STREAMS && small.r.completed === STREAMS;
+  ctx.add({
+    name:
+      `peak RSS of llmwire up with ${STREAMS.toLocaleString('en')} streams open, under ` +
+      `node --optimize-for-size${all ? '' : ` (only ${small.r.peakOpen} open at once)`}`,
+    value: small.peak / MB,
+    unit: 'MB',
+    baseline: 'the same under plain node (row above)',
+    baselineValue: usual.peak / MB,
+    ratio: small.peak / usual.peak,
+    spread: null,
+    baselineSpread: null,
+    target: null,
+  });
+  ctx.add({
+    name: 'CPU of llmwire up while it holds the streams, under node --optimize-for-size',
+    value: small.cpuMs,
+    unit: 'ms',
+    baseline: 'the same under plain node',
+    baselineValue: usual.cpuMs,
+    ratio: small.cpuMs / usual.cpuMs,
+    spread: null,
+    baselineSpread: null,
+    target: null,
+  });
 }
 
 function report(ctx: GroupContext, r: LoadResult, maxTokens: number): void {
@@ -112,17 +158,24 @@ export const scaleGroup: BenchGroup = {
     'baseline is the same process idle after start-up, before any request, so the ratio is ' +
     'the growth under load. Two check rows say whether every stream was open at the same ' +
     'time and ended with `data: [DONE]`; the core share below is the `llmwire up` ' +
-    'process\u2019s (from /proc/PID/stat) while the streams ran.',
+    'process\u2019s (from /proc/PID/stat) while the streams ran. The same load then runs ' +
+    'on a second process started with `node --optimize-for-size`; its rows compare its peak ' +
+    'RSS and the CPU it used holding the streams with the first process\u2019s.',
   settings: {
     // Long enough for V8 to run more than one full collection while the streams are open.
     full: { rounds: 1, roundMs: 10_000, warmupMs: 0 },
     quick: { rounds: 1, roundMs: 2000, warmupMs: 0 },
   },
   async run(ctx) {
-    await withSimUp(
-      { workers: WORKERS, concurrency: STREAMS, ttftMs: TTFT_MS, itlMs: ITL_MS },
-      (up, client) => measure(ctx, up, client),
+    const fleet = { workers: WORKERS, concurrency: STREAMS, ttftMs: TTFT_MS, itlMs: ITL_MS };
+    const usual = await withSimUp(fleet, (up, client) => hold(ctx, up, client));
+    measure(ctx, usual);
+    ctx.log('again under node --optimize-for-size:');
+    const small = await withSimUp(
+      { ...fleet, nodeOptions: ['--optimize-for-size'] },
+      (up, client) => hold(ctx, up, client),
     );
+    lean(ctx, usual, small);
     return { rows: ctx.rows };
   },
 };

@@ -76,6 +76,8 @@ export async function startUp(
   args: string[],
   workers: number,
   timeoutMs = 15_000,
+  /** Options for node itself, before the CLI (e.g. V8 flags). */
+  nodeOptions: string[] = [],
 ): Promise<UpProcess> {
   // LLMWIRE_* variables would override the flags given here.
   const env = Object.fromEntries(
@@ -83,10 +85,14 @@ export async function startUp(
   );
   // BENCH_UP_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles this process alone.
   const nodeArgs = process.env['BENCH_UP_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? [];
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, CLI, 'up', ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...nodeOptions, ...nodeArgs, CLI, 'up', ...args],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     let found: string | undefined;
@@ -141,6 +147,8 @@ export interface SimFleet {
   itlMs: number;
   /** The gateway's connection limit (`gateway.http.maxConnections`), when above its default. */
   maxConnections?: number;
+  /** Options for node itself (e.g. `--optimize-for-size`). */
+  nodeOptions?: string[];
 }
 
 /**
@@ -157,6 +165,7 @@ export function withSimUp<T>(
       concurrency: fleet.concurrency,
       backend: { kind: 'sim', models: ['sim'], ttftMs: fleet.ttftMs, itlMs: fleet.itlMs },
       ...(fleet.maxConnections === undefined ? {} : { maxConnections: fleet.maxConnections }),
+      ...(fleet.nodeOptions === undefined ? {} : { nodeOptions: fleet.nodeOptions }),
     },
     body,
   );
@@ -173,6 +182,8 @@ export interface UpFleet {
   transport?: string;
   /** The gateway's connection limit (`gateway.http.maxConnections`), when above its default. */
   maxConnections?: number;
+  /** Options for node itself (e.g. `--optimize-for-size`). */
+  nodeOptions?: string[];
 }
 
 /**
@@ -210,6 +221,8 @@ export async function withUp<T>(
         ...(fleet.transport === undefined ? [] : ['--transport', fleet.transport]),
       ],
       fleet.workers,
+      15_000,
+      fleet.nodeOptions,
     );
     return await body(up, client);
   } finally {

@@ -278,30 +278,28 @@ export class Dispatcher {
         }
         const observe = call.observe;
         observe?.attempt(worker.id);
-        const attemptAbort = new AbortController();
-        let lost = false;
-        const stopWatching = registry.on((e) => {
-          if (e.type === 'lost' && e.worker.id === worker.id) {
-            lost = true;
-            attemptAbort.abort();
-          }
-        });
-        const onClientAbort = () => attemptAbort.abort();
-        call.signal.addEventListener('abort', onClientAbort, { once: true });
         registry.track(worker.id, +1);
         const body = continuation(request, sent);
         const span = this.span(worker, attempt, call);
-        // The address the worker announced (kept only under its own subjects), else its chat subject.
-        const subject = worker.address;
+        // The address the worker announced (kept only under its own subjects), else its chat
+        // subject. The stream ends itself when the client goes away (call.signal), and is
+        // cancelled here when its worker is lost or goes quiet.
         const stream = bus.stream<TokenDelta, InferenceResult>(
-          subject,
+          worker.address,
           body,
-          attemptOptions('inference.request', call, worker, span, attemptAbort.signal),
+          attemptOptions('inference.request', call, worker, span, call.signal),
         );
-        const idle = new IdleClock(this.options.idleTimeoutMs ?? 30_000, () => {
+        let lost = false;
+        const abandon = (why: string) => {
           lost = true;
+          stream.cancel(why);
+        };
+        const stopWatching = registry.on((e) => {
+          if (e.type === 'lost' && e.worker.id === worker.id) abandon('worker lost');
+        });
+        const idle = new IdleClock(this.options.idleTimeoutMs ?? 30_000, () => {
           registry.markLost(worker.id);
-          attemptAbort.abort();
+          abandon('worker went quiet');
         });
         try {
           for await (const deltas of stream.batches()) {
@@ -342,7 +340,6 @@ export class Dispatcher {
         } finally {
           idle.stop();
           stopWatching();
-          call.signal.removeEventListener('abort', onClientAbort);
           registry.track(worker.id, -1);
         }
       }

@@ -81,17 +81,13 @@ export class BusCore implements BusContext {
 
   envelope<B>(subject: string, body: B, options?: PublishOptions): Envelope<B> {
     if (options === undefined) {
-      // The common case, built in one fixed shape: no spread, no key walk.
-      const env: Envelope<B> = {
-        v: PROTOCOL_VERSION,
-        id: createId(),
-        kind: 'event',
-        subject,
-        ts: Date.now(),
-        body,
-      };
-      if (this.source !== undefined) env.source = this.source;
-      return env;
+      // The common case, built in one of two fixed shapes: no spread, no key walk, no property
+      // added after the object was made.
+      const ts = Date.now();
+      const source = this.source;
+      return source === undefined
+        ? { v: PROTOCOL_VERSION, id: createId(ts), kind: 'event', subject, ts, body }
+        : { v: PROTOCOL_VERSION, id: createId(ts), kind: 'event', subject, ts, body, source };
     }
     const init: EnvelopeInit<B> = { ...options, kind: options.kind ?? 'event', subject, body };
     if (this.source !== undefined && init.source === undefined) init.source = this.source;
@@ -148,12 +144,13 @@ export class BusCore implements BusContext {
     body: unknown,
     extra?: Omit<Partial<EnvelopeInit>, 'kind' | 'subject' | 'body'>,
   ): Envelope {
+    const ts = Date.now();
     const env: Envelope = {
       v: PROTOCOL_VERSION,
-      id: createId(),
+      id: createId(ts),
       kind,
       subject: request.replyTo!,
-      ts: Date.now(),
+      ts,
       corr: request.id,
       body,
     };

@@ -17,6 +17,8 @@ export class SseWriter {
   private pending = '';
   private scheduled = false;
   private blocked: Promise<void> | undefined;
+  /** The last event type written, already checked. */
+  private lastType = '';
 
   constructor(
     private readonly res: ServerResponse,
@@ -53,7 +55,11 @@ export class SseWriter {
    */
   event(type: string, json: string): Promise<void> {
     if (this.isClosed) return SSE_READY;
-    if (!/^[a-z_.]+$/.test(type)) throw new Error('SSE event type must be [a-z_.]+');
+    if (type !== this.lastType) {
+      // Checked once per run of the same type: a stream's deltas are one type after another.
+      if (!/^[a-z_.]+$/.test(type)) throw new Error('SSE event type must be [a-z_.]+');
+      this.lastType = type;
+    }
     return this.queue(`event: ${type}\ndata: ${json}\n\n`);
   }
 

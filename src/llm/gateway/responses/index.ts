@@ -82,7 +82,9 @@ export class ResponsesApi {
   async create(ctx: Ctx): Promise<void> {
     const create = checkCreate(await readJson(ctx, this.bodyLimitBytes));
     checkServed(create);
-    const input = withIds(inputItems(create.input));
+    // Input items get ids for the stored record, which lists them; unstored, none is made.
+    const items = inputItems(create.input);
+    const input = create.store === false && create.background !== true ? items : withIds(items);
     const turn = itemsToMessages(input);
     const tenant = ctx.tenant.name;
     const history =

@@ -12,23 +12,56 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const REDACTED = '[redacted]';
 
-/** Fields that hold secrets, at the top level and one object down. */
+/** Fields that hold secrets, censored at the top level and one object down. */
 const SECRET_FIELDS = ['apiKey', 'token', 'authorization', 'password', 'secret'];
 /** Fields that hold what users said or were told. */
 export const BODY_FIELDS = ['body', 'messages', 'prompt', 'input', 'text', 'answer'];
 
-function paths(fields: readonly string[]): string[] {
-  return fields.flatMap((f) => [f, `*.${f}`]);
+const HEADER_FIELDS = ['authorization', 'x-api-key', 'cookie'];
+
+/**
+ * What pino's own redaction covers: the fields at the top level of a line, and `headers` there.
+ * Its wildcard paths (`*.token`) cost about 20 µs on every line, redacted or not, so the level
+ * below is done by `censorNested`, which costs nothing on a line with no object in it.
+ */
+function topPaths(fields: readonly string[]): string[] {
+  return [...fields, ...HEADER_FIELDS.map((h) => `headers[${JSON.stringify(h)}]`)];
 }
 
-const HEADER_PATHS = [
-  'headers.authorization',
-  'headers["x-api-key"]',
-  'headers.cookie',
-  '*.headers.authorization',
-  '*.headers["x-api-key"]',
-  '*.headers.cookie',
-];
+/** A copy of `headers` with its secret members censored, or `headers` when it has none. */
+function censorHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const h of HEADER_FIELDS) {
+    if (headers[h] !== undefined) (out ??= { ...headers })[h] = REDACTED;
+  }
+  return out ?? headers;
+}
+
+/**
+ * The level below the top of a line: in each object member, the censored fields and its
+ * `headers`' secrets, as the wildcard paths `*.token` and `*.headers.authorization` would. The
+ * line's own objects are never changed: a member with something to hide is copied first.
+ */
+function censorNested(line: Record<string, unknown>, fields: ReadonlySet<string>) {
+  let out: Record<string, unknown> | undefined;
+  for (const key in line) {
+    const value = line[key];
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) continue;
+    const member = value as Record<string, unknown>;
+    let copy: Record<string, unknown> | undefined;
+    for (const field in member) {
+      if (fields.has(field) && member[field] !== undefined)
+        (copy ??= { ...member })[field] = REDACTED;
+    }
+    const headers = member.headers;
+    if (typeof headers === 'object' && headers !== null && !Array.isArray(headers)) {
+      const censored = censorHeaders(headers as Record<string, unknown>);
+      if (censored !== headers) (copy ??= { ...member }).headers = censored;
+    }
+    if (copy !== undefined) (out ??= { ...line })[key] = copy;
+  }
+  return out ?? line;
+}
 
 const Level = Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)));
 /** One compiled check per place a level comes from (a flag, a variable, a config key). */
@@ -72,21 +105,30 @@ const checkOptions = optionsCheck(
 export function createLogger(options: LoggerOptions = {}): Logger {
   checkOptions(options);
   const level = options.level ?? 'info';
-  const redact = [
-    ...paths(SECRET_FIELDS),
-    ...HEADER_PATHS,
-    ...(options.logBodies === true ? [] : paths(BODY_FIELDS)),
-  ];
-  return pino(
+  const censored = [...SECRET_FIELDS, ...(options.logBodies === true ? [] : BODY_FIELDS)];
+  const nested = new Set(censored);
+  const logger = pino(
     {
       level,
       base: { pid: process.pid, ...options.base },
-      redact: { paths: redact, censor: REDACTED },
+      redact: { paths: topPaths(censored), censor: REDACTED },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (line) => censorNested(line, nested),
+        bindings: (bindings) => censorNested(bindings, nested),
+      },
     },
     options.destination ?? pino.destination({ dest: 2, sync: true }),
   );
+  // A child's bindings skip the formatters: they are censored on the way in. Children are made
+  // from their parent's prototype, so every descendant of this logger goes through here.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with its `this`
+  const pinoChild = logger.child;
+  logger.child = function (this: Logger, bindings: Record<string, unknown>, opts?: unknown) {
+    return pinoChild.call(this, censorNested(bindings, nested), opts as never);
+  } as Logger['child'];
+  return logger;
 }
 
 /** A logger that writes nothing: the default of components given none. */

@@ -97,6 +97,40 @@ describe('logs - redaction', () => {
     }
   });
 
+  test('secrets one object down, in headers and in child bindings are redacted; the logged objects are left as they were', () => {
+    for (const logBodies of [false, true]) {
+      const sink = logSink();
+      const log = createLogger({ destination: sink, logBodies });
+      const call = {
+        id: 'call-1',
+        password: KEY,
+        headers: { authorization: `Bearer ${KEY}`, cookie: KEY, accept: 'text/plain' },
+        text: PROMPT,
+      };
+      const before = JSON.stringify(call);
+      log
+        .child({ upstream: { secret: KEY, url: 'http://127.0.0.1:1' } })
+        .child({ peer: { token: KEY } })
+        .info({ call, n: 1 }, 'x');
+      const line = sink.lines.at(-1)!;
+      const text = sink.text();
+      assert.ok(!text.includes(KEY), `no key in: ${text}`);
+      assert.equal(JSON.stringify(call), before, 'the caller’s object is not changed');
+      const logged = line.call as Record<string, unknown>;
+      assert.equal(logged.id, 'call-1', 'the rest of the member is kept');
+      assert.equal(logged.password, REDACTED);
+      assert.deepEqual(logged.headers, {
+        authorization: REDACTED,
+        cookie: REDACTED,
+        accept: 'text/plain',
+      });
+      assert.equal((line.upstream as Record<string, unknown>).url, 'http://127.0.0.1:1');
+      assert.equal((line.upstream as Record<string, unknown>).secret, REDACTED);
+      assert.equal((line.peer as Record<string, unknown>).token, REDACTED, 'a child of a child');
+      assert.equal(text.includes(PROMPT), logBodies, `bodies logged: ${String(logBodies)}`);
+    }
+  });
+
   test('the gateway logs neither the API key nor the prompt unless logBodies', async () => {
     for (const logBodies of [false, true]) {
       const sink = logSink();

@@ -8,20 +8,21 @@ import type { TokenDelta } from './backends/backend.js';
 /** Text pieces kept before they are joined into one flat string. */
 const JOIN_EVERY = 64;
 
-export class AnswerJoiner {
-  reasoning = '';
-  refusal = '';
-  private calls: Map<number, ToolCall> | undefined;
-  /**
-   * The text so far, as a flat string and the pieces added since. A string grown by `+=` keeps
-   * a 32-byte rope node per piece for as long as the answer lives (the dispatcher holds one per
-   * open stream); joining every JOIN_EVERY pieces keeps about a byte per character instead.
-   */
+/**
+ * Text that grows a piece at a time, for as long as a stream runs. A string grown by `+=` keeps
+ * a 32-byte rope node per piece until it is read whole; this joins the pieces every JOIN_EVERY,
+ * so an answer held open costs about a byte per character.
+ */
+export class TextPieces {
   private joined = '';
   private pieces: string[] = [];
 
+  add(piece: string): void {
+    if (piece !== '' && this.pieces.push(piece) >= JOIN_EVERY) this.join();
+  }
+
   /** The text added so far. */
-  get text(): string {
+  get value(): string {
     this.join();
     return this.joined;
   }
@@ -31,9 +32,22 @@ export class AnswerJoiner {
     this.joined += this.pieces.join('');
     this.pieces = [];
   }
+}
+
+export class AnswerJoiner {
+  reasoning = '';
+  refusal = '';
+  private calls: Map<number, ToolCall> | undefined;
+  /** What a failed worker already sent, held by the dispatcher for each open stream. */
+  private readonly sentText = new TextPieces();
+
+  /** The text added so far. */
+  get text(): string {
+    return this.sentText.value;
+  }
 
   add(delta: TokenDelta): void {
-    if (delta.text !== '' && this.pieces.push(delta.text) >= JOIN_EVERY) this.join();
+    this.sentText.add(delta.text);
     if (delta.reasoning !== undefined) this.reasoning += delta.reasoning;
     if (delta.refusal !== undefined) this.refusal += delta.refusal;
     if (delta.tool_calls !== undefined) this.addCalls(delta.tool_calls);

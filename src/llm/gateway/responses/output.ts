@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { InferenceResult, Usage, WireError } from '../../../protocol/index.js';
 import type { TokenDelta } from '../../backends/backend.js';
+import { TextPieces } from '../../answer.js';
 import type { AnswerStream } from '../face.js';
 import type { SseWriter } from '../sse.js';
 import type { ResponseCreate } from './schema.js';
@@ -155,12 +156,12 @@ const LOGPROBS = ',"logprobs":[]';
 
 /** What an open output item is streaming. */
 type Open =
-  | { kind: 'reasoning'; index: number; id: string; text: string }
+  | { kind: 'reasoning'; index: number; id: string; text: TextPieces }
   | {
       kind: 'message';
       index: number;
       id: string;
-      text: string;
+      text: TextPieces;
       refusal: string;
       part: 'text' | 'refusal' | undefined;
       parts: number;
@@ -224,7 +225,7 @@ export class ResponsesStream implements AnswerStream {
       delta.refusal === undefined &&
       delta.tool_calls === undefined
     ) {
-      open.text += delta.text;
+      open.text.add(delta.text);
       return this.emitDelta('response.output_text.delta', open.fixed, delta.text, LOGPROBS);
     }
     return this.anyDelta(delta);
@@ -244,7 +245,12 @@ export class ResponsesStream implements AnswerStream {
     let open = this.open;
     if (open?.kind !== 'reasoning') {
       await this.closeOpen();
-      open = { kind: 'reasoning', index: this.items.length, id: newId('rs'), text: '' };
+      open = {
+        kind: 'reasoning',
+        index: this.items.length,
+        id: newId('rs'),
+        text: new TextPieces(),
+      };
       this.open = open;
       this.items.push({ id: open.id, type: 'reasoning' });
       const item = this.shape.summary
@@ -264,7 +270,7 @@ export class ResponsesStream implements AnswerStream {
             part: { type: 'reasoning_text', text: '' },
           }));
     }
-    open.text += text;
+    open.text.add(text);
     const at = `,"item_id":"${open.id}","output_index":${open.index}`;
     await (this.shape.summary
       ? this.emitDelta('response.reasoning_summary_text.delta', `${at},"summary_index":0`, text)
@@ -279,7 +285,7 @@ export class ResponsesStream implements AnswerStream {
         kind: 'message',
         index: this.items.length,
         id: newId('msg'),
-        text: '',
+        text: new TextPieces(),
         refusal: '',
         part: undefined,
         parts: 0,
@@ -312,7 +318,7 @@ export class ResponsesStream implements AnswerStream {
     }
     if (text === '') return;
     if (part === 'text') {
-      open.text += text;
+      open.text.add(text);
       await this.emitDelta('response.output_text.delta', open.fixed, text, LOGPROBS);
     } else {
       open.refusal += text;
@@ -358,7 +364,7 @@ export class ResponsesStream implements AnswerStream {
     if (open.part === undefined) return;
     if (open.part === 'text') {
       // The whole text is in both events: serialized once.
-      const text = JSON.stringify(open.text);
+      const text = JSON.stringify(open.text.value);
       await this.emitRaw('response.output_text.done', `${open.fixed},"text":${text}${LOGPROBS}`);
       await this.emitRaw(
         'response.content_part.done',
@@ -380,36 +386,37 @@ export class ResponsesStream implements AnswerStream {
     if (open === undefined) return;
     this.open = undefined;
     let item: Item;
+    const text = open.text.value;
     if (open.kind === 'reasoning') {
       const at = { item_id: open.id, output_index: open.index };
       if (this.shape.summary) {
         await this.emit('response.reasoning_summary_text.done', {
           ...at,
           summary_index: 0,
-          text: open.text,
+          text,
         });
         await this.emit('response.reasoning_summary_part.done', {
           ...at,
           summary_index: 0,
-          part: { type: 'summary_text', text: open.text },
+          part: { type: 'summary_text', text },
         });
       } else {
         await this.emit('response.reasoning_text.done', {
           ...at,
           content_index: 0,
-          text: open.text,
+          text,
         });
         await this.emit('response.content_part.done', {
           ...at,
           content_index: 0,
-          part: { type: 'reasoning_text', text: open.text },
+          part: { type: 'reasoning_text', text },
         });
       }
-      item = this.shape.reasoningItem(open.id, open.text);
+      item = this.shape.reasoningItem(open.id, text);
     } else {
       await this.closePart(open);
       const content: Record<string, unknown>[] = [];
-      if (open.text !== '') content.push(textPart(open.text));
+      if (text !== '') content.push(textPart(text));
       if (open.refusal !== '') content.push({ type: 'refusal', refusal: open.refusal });
       item = { id: open.id, type: 'message', status, role: 'assistant', content };
     }

@@ -8,10 +8,8 @@ import { checkVersion } from '../version-check.js';
 import {
   COMPRESSIONS,
   CONTENT_TYPES,
-  HEADER_TAGS,
   KIND_CODE,
   KIND_CODES,
-  REQUIRED_FIELDS,
   Tag,
 } from './format.js';
 import { readId, readTraceparent, writeId, writeTraceparent } from './ids.js';
@@ -475,7 +473,7 @@ function readCode(r: ByteReader, field: string, codes: readonly string[]): strin
 function readExtra(r: ByteReader, env: Record<string, unknown>): void {
   const extra = readMap(r, 'the extra header members');
   for (const key of Object.keys(extra)) {
-    if (HEADER_TAGS.has(key) || REQUIRED_FIELDS.has(key) || key === 'body' || key === 'payload') {
+    if (tagOf(key) !== NO_TAG) {
       throw new InvalidMessageError(`extra header member '${key}' has a field id of its own`);
     }
     env[key] = extra[key];

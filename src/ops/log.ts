@@ -28,13 +28,22 @@ function topPaths(fields: readonly string[]): string[] {
   return [...fields, ...HEADER_FIELDS.map((h) => `headers[${JSON.stringify(h)}]`)];
 }
 
-/** A copy of `headers` with its secret members censored, or `headers` when it has none. */
-function censorHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+const HEADER_SECRETS: ReadonlySet<string> = new Set(HEADER_FIELDS);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A copy of `obj` with its members named in `names` censored, or `obj` when it has none. */
+function censorMembers(
+  obj: Record<string, unknown>,
+  names: ReadonlySet<string>,
+): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;
-  for (const h of HEADER_FIELDS) {
-    if (headers[h] !== undefined) (out ??= { ...headers })[h] = REDACTED;
+  for (const key in obj) {
+    if (names.has(key) && obj[key] !== undefined) (out ??= { ...obj })[key] = REDACTED;
   }
-  return out ?? headers;
+  return out ?? obj;
 }
 
 /**
@@ -45,20 +54,18 @@ function censorHeaders(headers: Record<string, unknown>): Record<string, unknown
 function censorNested(line: Record<string, unknown>, fields: ReadonlySet<string>) {
   let out: Record<string, unknown> | undefined;
   for (const key in line) {
-    const value = line[key];
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) continue;
-    const member = value as Record<string, unknown>;
-    let copy: Record<string, unknown> | undefined;
-    for (const field in member) {
-      if (fields.has(field) && member[field] !== undefined)
-        (copy ??= { ...member })[field] = REDACTED;
-    }
+    const member = line[key];
+    if (!isRecord(member)) continue;
+    let copy = censorMembers(member, fields);
     const headers = member.headers;
-    if (typeof headers === 'object' && headers !== null && !Array.isArray(headers)) {
-      const censored = censorHeaders(headers as Record<string, unknown>);
-      if (censored !== headers) (copy ??= { ...member }).headers = censored;
+    if (isRecord(headers)) {
+      const censored = censorMembers(headers, HEADER_SECRETS);
+      if (censored !== headers) {
+        if (copy === member) copy = { ...member };
+        copy.headers = censored;
+      }
     }
-    if (copy !== undefined) (out ??= { ...line })[key] = copy;
+    if (copy !== member) (out ??= { ...line })[key] = copy;
   }
   return out ?? line;
 }

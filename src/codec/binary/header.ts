@@ -5,13 +5,7 @@ import { Type, type TString } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { EnvelopeHeaderSchema, InvalidMessageError, type Envelope } from '../../protocol/index.js';
 import { checkVersion } from '../version-check.js';
-import {
-  COMPRESSIONS,
-  CONTENT_TYPES,
-  KIND_CODE,
-  KIND_CODES,
-  Tag,
-} from './format.js';
+import { COMPRESSIONS, CONTENT_TYPES, KIND_CODE, KIND_CODES, Tag } from './format.js';
 import { readId, readTraceparent, writeId, writeTraceparent } from './ids.js';
 import { FieldMemo, WriteMemo } from './memo.js';
 import type { ByteReader } from './reader.js';

@@ -8,6 +8,7 @@ import {
   SpanStatusCode,
   trace,
   type Attributes,
+  type Context,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
@@ -34,22 +35,10 @@ export class TraceSpan {
     attributes?: SpanAttributes,
   ): TraceSpan {
     if (tracer === undefined) return new TraceSpan(childContext(parent), undefined);
-    const parentCtx =
-      parent === undefined
-        ? ROOT_CONTEXT
-        : trace.setSpanContext(ROOT_CONTEXT, {
-            traceId: parent.traceId,
-            spanId: parent.spanId,
-            traceFlags: parent.flags,
-            isRemote: true,
-            ...(parent.tracestate === undefined
-              ? {}
-              : { traceState: createTraceState(parent.tracestate) }),
-          });
     const span = tracer.startSpan(
       name,
       attributes === undefined ? { kind } : { kind, attributes },
-      parentCtx,
+      parentContext(parent),
     );
     const sc = span.spanContext();
     const tracestate = sc.traceState?.serialize() || parent?.tracestate;
@@ -62,6 +51,27 @@ export class TraceSpan {
       },
       span,
     );
+  }
+
+  /**
+   * Records a span that has already happened, from `startedAt` (a `performance.now()` time) to
+   * now, for a step whose span is only worth having once it is known how it went (a queue wait
+   * that did wait, or failed). Nothing is made without a tracer: its context goes nowhere.
+   */
+  static record(
+    tracer: Tracer | undefined,
+    name: string,
+    parent: TraceContext | undefined,
+    startedAt: number,
+    error?: unknown,
+  ): void {
+    if (tracer === undefined) return;
+    const span = tracer.startSpan(
+      name,
+      { kind: SpanKind.INTERNAL, startTime: startedAt },
+      parentContext(parent),
+    );
+    endSpan(span, error, performance.now());
   }
 
   get traceId(): string {
@@ -87,16 +97,31 @@ export class TraceSpan {
   end(error?: unknown): void {
     if (this.ended) return;
     this.ended = true;
-    const span = this.span;
-    if (span === undefined) return;
-    if (error !== undefined) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string') span.setAttribute('error.type', code);
-      span.setStatus({
-        code: SpanStatusCode.ERROR,
-        message: error instanceof Error ? error.message : 'failed',
-      });
-    }
-    span.end();
+    if (this.span !== undefined) endSpan(this.span, error);
   }
+}
+
+/** The OpenTelemetry context of a span's parent: the root when there is none. */
+function parentContext(parent: TraceContext | undefined): Context {
+  if (parent === undefined) return ROOT_CONTEXT;
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: parent.traceId,
+    spanId: parent.spanId,
+    traceFlags: parent.flags,
+    isRemote: true,
+    ...(parent.tracestate === undefined ? {} : { traceState: createTraceState(parent.tracestate) }),
+  });
+}
+
+/** Ends `span` at `endTime` (default now); an error marks it failed with its stable code. */
+function endSpan(span: Span, error: unknown, endTime?: number): void {
+  if (error !== undefined) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string') span.setAttribute('error.type', code);
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: error instanceof Error ? error.message : 'failed',
+    });
+  }
+  span.end(endTime);
 }

@@ -12,14 +12,19 @@ import { createLogger, parseTraceparent, setupTracing } from '../../src/ops/inde
 import type { Envelope } from '../../src/protocol/index.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
 import { logSink, startOtlpReceiver } from '../ops/otlp-receiver.js';
-import { echoScript, startUpstream } from './backends/openai-upstream.js';
+import { echoScript, startUpstream, type Script } from './backends/openai-upstream.js';
+import { waitUntil } from '../wait.js';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CALLER_SPAN = 'b7ad6b7169203331';
 const INCOMING = `00-${TRACE}-${CALLER_SPAN}-01`;
 const hello = [{ role: 'user' as const, content: 'hello' }];
 
-async function startTraced(endpoint: string, baseURL: string) {
+async function startTraced(
+  endpoint: string,
+  baseURL: string,
+  limits: { concurrency?: number; queueLength?: number } = {},
+) {
   const tracing = setupTracing({
     serviceName: 'llmwire-test',
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint },
@@ -33,13 +38,20 @@ async function startTraced(endpoint: string, baseURL: string) {
   await tap.ready;
   const bus = createBus({ transport, source: 'test' });
   await bus.ready;
-  const gateway = createGateway({ bus, port: 0, logger, tracer: tracing.tracer });
+  const gateway = createGateway({
+    bus,
+    port: 0,
+    logger,
+    tracer: tracing.tracer,
+    ...(limits.queueLength === undefined ? {} : { queue: { maxLength: limits.queueLength } }),
+  });
   const url = await gateway.listen();
   const worker = createWorker({
     bus,
     backend: createOpenAIBackend({ baseURL, models: ['m-one'] }),
     id: 'traced-1',
     heartbeatMs: 50,
+    ...(limits.concurrency === undefined ? {} : { concurrency: limits.concurrency }),
     logger,
     tracer: tracing.tracer,
   });
@@ -47,6 +59,7 @@ async function startTraced(endpoint: string, baseURL: string) {
   while (gateway.registry.forModel('m-one').length === 0)
     await new Promise((r) => setTimeout(r, 10));
   return {
+    gateway,
     tracing,
     logs,
     seen,
@@ -131,7 +144,8 @@ describe('tracing - one trace from the client to the upstream', () => {
     assert.equal(root.parentSpanId, CALLER_SPAN);
     assert.equal(root.spanId, gatewaySpan?.spanId);
     assert.equal(root.service, 'llmwire-test');
-    assert.equal(byName.get('queue wait')?.parentSpanId, root.spanId);
+    // Admitted at once: no queue wait span (its test is below).
+    assert.equal(byName.get('queue wait'), undefined);
     const dispatch = byName.get('dispatch')!;
     assert.equal(dispatch.parentSpanId, root.spanId);
     assert.equal(parseTraceparent(request.traceparent)?.spanId, dispatch.spanId);
@@ -141,6 +155,66 @@ describe('tracing - one trace from the client to the upstream', () => {
     assert.equal(up.parentSpanId, handle.spanId);
     assert.equal(upstreamParent?.spanId, up.spanId);
     assert.ok(receiver.contentTypes.every((t) => t.startsWith('application/json')));
+  });
+
+  test('a queue wait span when a request waited for a slot or was refused, none when it did not', async () => {
+    await using receiver = await startOtlpReceiver();
+    // One slot, held by the first request for about half a second.
+    const slow: Script = (call) => {
+      const reply = echoScript(['a', 'b', 'c', 'd', 'e'])(call);
+      return reply.kind === 'stream' ? { ...reply, delayMs: 100 } : reply;
+    };
+    await using upstream = await startUpstream(slow);
+    const stack = await startTraced(receiver.endpoint, upstream.baseURL, {
+      concurrency: 1,
+      queueLength: 1,
+    });
+    const traces = ['1', '2', '3'].map((d) => d.repeat(32));
+    const send = (trace: string) =>
+      stack.client.chat.completions.create(
+        { model: 'm-one', messages: hello },
+        { headers: { traceparent: `00-${trace}-${CALLER_SPAN}-01` } },
+      );
+    let refused: unknown;
+    try {
+      const first = send(traces[0]!);
+      await waitUntil(
+        () => upstream.calls.some((c) => c.path.endsWith('/chat/completions')),
+        'the first call upstream',
+      );
+      const second = send(traces[1]!);
+      await waitUntil(
+        () => stack.gateway.admission.snapshot('m-one').queued === 1,
+        'the second request queued',
+      );
+      refused = await send(traces[2]!).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await Promise.all([first, second]);
+    } finally {
+      await stack[Symbol.asyncDispose]();
+    }
+    assert.ok(refused instanceof OpenAI.APIError && refused.status === 429, String(refused));
+    const span = (trace: string, name: string) =>
+      receiver.spans.find((s) => s.traceId === trace && s.name === name);
+    const [admitted, waited, full] = traces.map((t) => ({
+      root: span(t, 'POST /v1/chat/completions'),
+      wait: span(t, 'queue wait'),
+    }));
+    // Granted a free slot at once: nothing worth a span.
+    assert.ok(admitted!.root);
+    assert.equal(admitted!.wait, undefined);
+    // Waited for the first to finish: a span under the request's, as long as the wait.
+    const wait = waited!.wait;
+    assert.ok(wait && waited!.root, 'the waiting request has its spans');
+    assert.equal(wait.parentSpanId, waited!.root.spanId);
+    assert.ok(wait.durationNs >= 100_000_000n, `waited ${wait.durationNs} ns`);
+    assert.equal(wait.status, 0);
+    // Refused with the queue full: a failed span.
+    assert.ok(full!.wait && full!.root, 'the refused request has its spans');
+    assert.equal(full!.wait.parentSpanId, full!.root.spanId);
+    assert.equal(full!.wait.status, 2);
   });
 
   test('an invalid traceparent is ignored and a new trace started', async () => {

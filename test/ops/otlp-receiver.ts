@@ -10,6 +10,10 @@ export interface ReceivedSpan {
   spanId: string;
   parentSpanId: string;
   kind: number;
+  /** Nanoseconds from start to end. */
+  durationNs: bigint;
+  /** OTLP status code: 0 unset, 1 ok, 2 error. */
+  status: number;
 }
 
 export interface OtlpReceiver {
@@ -31,6 +35,9 @@ interface OtlpJson {
         spanId: string;
         parentSpanId?: string;
         kind: number;
+        startTimeUnixNano: string;
+        endTimeUnixNano: string;
+        status?: { code?: number };
       }[];
     }[];
   }[];
@@ -62,6 +69,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               spanId: s.spanId,
               parentSpanId: s.parentSpanId ?? '',
               kind: s.kind,
+              durationNs: BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano),
+              status: s.status?.code ?? 0,
             });
           }
         }

@@ -180,9 +180,14 @@ export class RequestObservation implements AttemptEvents {
     this.code = 'cancelled';
   }
 
-  /** A child span of this request (queue wait, dispatch). */
+  /** A child span of this request (dispatch). */
   child(name: string, kind: SpanKind = SpanKind.INTERNAL): TraceSpan {
     return TraceSpan.start(this.sinks.tracer, name, this.span.context, kind);
+  }
+
+  /** A child span that has already happened, from `startedAt` (performance.now()) to now. */
+  pastChild(name: string, startedAt: number, error?: unknown): void {
+    TraceSpan.record(this.sinks.tracer, name, this.span.context, startedAt, error);
   }
 
   /**

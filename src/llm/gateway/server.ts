@@ -74,6 +74,8 @@ const ERROR_SHAPES: Record<string, ErrorShape> = {
 };
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Admission that took less than this (ms) leaves no "queue wait" span. */
+const QUEUE_SPAN_MIN_MS = 1;
 
 /** A path segment decoded; one with a malformed escape is kept as sent (it then matches nothing). */
 function decodeSegment(segment: string): string {
@@ -329,9 +331,10 @@ export class Gateway {
       // Known model, nobody ready (all draining): waiting in the queue would only time out.
       throw new UnavailableError(`no ready worker for model '${request.model}'`);
     }
-    const span = ctx.obs.child('queue wait');
+    const startedAt = performance.now();
+    let lease: Lease;
     try {
-      const lease = await this.admission.admit({
+      lease = await this.admission.admit({
         tenant: ctx.tenant.name,
         // Admission slots are per model: an adapter or a version shares its model's.
         model: this.registry.target(request.model).model,
@@ -340,12 +343,14 @@ export class Gateway {
         deadline: call.deadline,
         signal: ctx.signal,
       });
-      span.end();
-      return lease;
     } catch (err) {
-      span.end(err);
+      ctx.obs.pastChild('queue wait', startedAt, err);
       throw err;
     }
+    // A request granted a slot at once gets no span: one of zero length tells a trace nothing.
+    if (performance.now() - startedAt >= QUEUE_SPAN_MIN_MS)
+      ctx.obs.pastChild('queue wait', startedAt);
+    return lease;
   }
 
   async close(): Promise<void> {

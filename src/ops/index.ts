@@ -41,6 +41,7 @@ export { setupTracing, tracesEndpoint, type TracingOptions, type TracingSetup } 
 export {
   BODY_FIELDS,
   createLogger,
+  isoTimeMember,
   LOG_LEVELS,
   parseLogLevel,
   REDACTED,

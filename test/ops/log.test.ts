@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../src/protocol/index.js';
 import {
   createLogger,
+  isoTimeMember,
   LOG_LEVELS,
   maskCredentials,
   parseLogLevel,
@@ -36,6 +37,27 @@ describe('logs - levels', () => {
     );
     assert.equal(sink.lines[0]!.service, 't');
     assert.equal(typeof sink.lines[0]!.time, 'string');
+    const at = Date.parse(sink.lines[0]!.time as string);
+    assert.ok(Math.abs(at - Date.now()) < 5000, `time ${String(sink.lines[0]!.time)}`);
+  });
+
+  test('the time member is the ISO 8601 time of the line, to the millisecond', () => {
+    // Within one second, across a second, a minute, a year, and milliseconds of 1 to 3 digits.
+    const times = [
+      Date.UTC(2026, 11, 8, 1, 2, 3, 0),
+      Date.UTC(2026, 11, 8, 1, 2, 3, 7),
+      Date.UTC(2026, 11, 8, 1, 2, 3, 45),
+      Date.UTC(2026, 11, 8, 1, 2, 3, 999),
+      Date.UTC(2026, 11, 8, 1, 2, 4, 1),
+      Date.UTC(2026, 11, 8, 1, 59, 59, 500),
+      Date.UTC(2026, 11, 31, 23, 59, 59, 999),
+      Date.UTC(2027, 0, 1, 0, 0, 0, 0),
+      Date.UTC(2027, 0, 1, 0, 0, 0, 100),
+      Date.UTC(2026, 11, 8, 1, 2, 3, 500),
+    ];
+    for (const t of times) {
+      assert.equal(isoTimeMember(t), `,"time":"${new Date(t).toISOString()}"`);
+    }
   });
 
   test('silent writes nothing; every named level is accepted', () => {

@@ -68,6 +68,25 @@ export interface BucketState {
 const MINUTE_MS = 60_000;
 
 /**
+ * A bucket's level (units * 60000) refilled from `at` to `now` at `perMinute` units a minute,
+ * capped at a full bucket: one minute's worth. The one refill rule of every token bucket,
+ * local (llm/routing/token-bucket.ts) or shared.
+ */
+export function refillLevel(level: number, at: number, perMinute: number, now: number): number {
+  const refilled = now > at ? level + (now - at) * perMinute : level;
+  return Math.min(perMinute * MINUTE_MS, refilled);
+}
+
+/**
+ * Milliseconds until a bucket at `level` (units * 60000) can give `amount`; 0 when it can now.
+ * An amount larger than the bucket needs a full bucket, and leaves it in debt once taken.
+ */
+export function bucketWaitMs(level: number, amount: number, perMinute: number): number {
+  const need = Math.min(amount, perMinute) * MINUTE_MS;
+  return level >= need ? 0 : Math.ceil((need - level) / perMinute);
+}
+
+/**
  * The step every store runs on a key's buckets (the Redis script runs the same in Lua): refill
  * to `now`, then take (all or nothing) or adjust. Returns the new states and the answer.
  */
@@ -78,20 +97,14 @@ export function stepBuckets(
   now: number,
 ): { states: BucketState[]; take: LimitTake } {
   const levels = buckets.map((b, i) => {
-    const cap = b.perMinute * MINUTE_MS;
     const s = states[i];
-    if (s === undefined) return cap;
-    const refilled = now > s.a ? s.l + (now - s.a) * b.perMinute : s.l;
-    return Math.min(cap, refilled);
+    return s === undefined ? b.perMinute * MINUTE_MS : refillLevel(s.l, s.a, b.perMinute, now);
   });
   if (mode === 'take') {
     let waitMs = 0;
     let worst = -1;
     buckets.forEach((b, i) => {
-      const need = Math.min(b.amount, b.perMinute) * MINUTE_MS;
-      const level = levels[i]!;
-      if (level >= need) return;
-      const wait = Math.ceil((need - level) / b.perMinute);
+      const wait = bucketWaitMs(levels[i]!, b.amount, b.perMinute);
       if (wait > waitMs) {
         waitMs = wait;
         worst = i;

@@ -1,7 +1,10 @@
 // A token bucket refilled continuously at a per-minute rate and holding at most one minute's
 // worth. Kept in integer units of token-milliseconds-per-minute (tokens * 60000), so refills and
 // retry times are exact for whole-token amounts and a rate of N per minute gives back exactly
-// one token every 60000/N ms.
+// one token every 60000/N ms. The refill and wait rules are the shared buckets' own
+// (transport/limits.ts), so a tenant is limited alike by one gateway or by several.
+import { bucketWaitMs, refillLevel } from '../../transport/limits.js';
+
 const MINUTE_MS = 60_000;
 
 export class TokenBucket {
@@ -34,9 +37,7 @@ export class TokenBucket {
    */
   waitMs(amount: number, now: number): number {
     this.refill(now);
-    const need = Math.min(amount, this.perMinute) * MINUTE_MS;
-    if (this.level >= need) return 0;
-    return Math.ceil((need - this.level) / this.perMinute);
+    return bucketWaitMs(this.level, amount, this.perMinute);
   }
 
   take(amount: number, now: number): void {
@@ -59,10 +60,7 @@ export class TokenBucket {
 
   private refill(now: number): void {
     if (now <= this.at) return;
-    this.level = Math.min(
-      this.perMinute * MINUTE_MS,
-      this.level + (now - this.at) * this.perMinute,
-    );
+    this.level = refillLevel(this.level, this.at, this.perMinute, now);
     this.at = now;
   }
 }

@@ -3,7 +3,6 @@
 // per-model queue served by priority class and weighted fair share, bounded in length and in
 // wait, that hands out a lease whenever one of this gateway's slots frees up (all of the
 // model's slots, or its share of them when other gateways want the model too: shared-slots.ts).
-import { MinHeap } from '../../transport/heap.js';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -12,9 +11,14 @@ import {
   UnavailableError,
   type WireError,
 } from '../../protocol/index.js';
-import { checkAdmissionOptions } from './admission-options.js';
+import {
+  checkAdmissionOptions,
+  type AdmissionOptions,
+  type ModelQueueLimits,
+} from './admission-options.js';
 import { priorityClass, type FairItem, type QueueEntry } from './fair-queue.js';
 import { ModelSlots } from './model-slots.js';
+import { QueueExpiry, realClock, type AdmissionClock } from './queue-expiry.js';
 import { TenantLimiter, type TenantLimits } from './tenant-limits.js';
 import { SharedTenantLimits, type TenantCharge } from './shared-limits.js';
 import {
@@ -22,54 +26,14 @@ import {
   reportable,
   shareOf,
   type ModelDemand,
-  type SlotSharing,
   type TenantWant,
 } from './shared-slots.js';
-import type { LimitStore } from '../../transport/limits.js';
-import { silentLogger, type Logger } from '../../ops/index.js';
+import { silentLogger } from '../../ops/index.js';
 
+export type { AdmissionOptions, ModelQueueLimits } from './admission-options.js';
+export type { AdmissionClock } from './queue-expiry.js';
 export type { TenantLimits } from './tenant-limits.js';
 export type { SlotSharing } from './shared-slots.js';
-
-export interface ModelQueueLimits {
-  /** Requests waiting for this model at most; more are refused. Default 1000. */
-  maxQueueLength?: number;
-  /** Longest a request may wait for a slot. Default 30000. */
-  maxQueueWaitMs?: number;
-}
-
-/** Time source and the one timer admission keeps (for the earliest queue expiry). */
-export interface AdmissionClock {
-  now(): number;
-  /** Calls `fire` after `delayMs`; returns a function that cancels it. */
-  setTimer(delayMs: number, fire: () => void): () => void;
-}
-
-export interface AdmissionOptions extends ModelQueueLimits {
-  /** Limits by tenant id; tenants not listed get `defaultTenantLimits`. */
-  tenants?: Readonly<Record<string, TenantLimits>>;
-  defaultTenantLimits?: TenantLimits;
-  /** Per-model overrides of the queue limits. */
-  models?: Readonly<Record<string, ModelQueueLimits>>;
-  /** Aging step for the priority classes (see PriorityFairQueue); unset, priority is strict. */
-  agingMs?: number;
-  /** What fair shares measure: estimated tokens (default) or requests. */
-  fairShareBy?: 'tokens' | 'requests';
-  /** Service time assumed for retry hints before any request has finished. Default 1000. */
-  initialServiceMs?: number;
-  clock?: AdmissionClock;
-  /**
-   * Where tenant buckets live so that every gateway on the broker shares them
-   * (Transport.limits); unset, each gateway keeps its own.
-   */
-  limitStore?: LimitStore;
-  /** Longest a limit store call may take before this gateway's own limits answer. Default 1000. */
-  limitTimeoutMs?: number;
-  /** Where a limit store outage is reported. */
-  logger?: Logger;
-  /** Share each model's slots with these gateways; unset, this gateway holds all of them. */
-  sharing?: SlotSharing;
-}
 
 export interface AdmissionTicket {
   readonly tenant: string;
@@ -129,30 +93,19 @@ function isAborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
 }
 
-const realClock: AdmissionClock = {
-  now: () => Date.now(),
-  setTimer(delayMs, fire) {
-    const timer = setTimeout(fire, delayMs);
-    timer.unref();
-    return () => clearTimeout(timer);
-  },
-};
-
 export class AdmissionController {
   private readonly clock: AdmissionClock;
   private readonly limiter: TenantLimiter;
   private readonly shared: SharedTenantLimits | undefined;
   private readonly models = new Map<string, ModelSlots<Waiter>>();
-  /** Queued requests by expiry (deadline or longest wait); entries already done are skipped. */
-  private readonly expiries = new MinHeap<Waiter>((w) => w.expiresAt);
+  private readonly expiries: QueueExpiry<Waiter>;
   private readonly defaults: Required<ModelQueueLimits> & { initialServiceMs: number };
-  private cancelTimer: (() => void) | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
   private closed = false;
 
   constructor(private readonly options: AdmissionOptions = {}) {
     checkAdmissionOptions(options);
     this.clock = options.clock ?? realClock;
+    this.expiries = new QueueExpiry(this.clock, (w, now) => this.expired(w, now));
     this.defaults = {
       maxQueueLength: options.maxQueueLength ?? 1000,
       maxQueueWaitMs: options.maxQueueWaitMs ?? 30_000,
@@ -180,7 +133,7 @@ export class AdmissionController {
   async admit(ticket: AdmissionTicket): Promise<Lease> {
     if (this.closed) throw new UnavailableError('not accepting requests: shutting down');
     let now = this.clock.now();
-    this.expire(now);
+    this.expiries.expire(now);
     if (ticket.signal?.aborted === true) throw new CancelledError('request cancelled');
     if (ticket.deadline !== undefined && ticket.deadline <= now) {
       throw new DeadlineExceededError('deadline passed before admission');
@@ -204,7 +157,7 @@ export class AdmissionController {
       this.want(model, ticket.tenant, 1);
       counted = true;
       this.reshare(model);
-      this.checkQueue(model, model.queue.sizeAtOrAbove(priority), ticket.deadline, now);
+      model.refuseIfOverloaded(model.queue.sizeAtOrAbove(priority), ticket.deadline, now);
     } catch (err) {
       if (counted) this.want(model, ticket.tenant, -1);
       charge?.refund();
@@ -241,8 +194,7 @@ export class AdmissionController {
         waiter.onAbort = () => this.fail(waiter, new CancelledError('request cancelled'));
         waiter.signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      this.expiries.push(waiter);
-      this.arm();
+      this.expiries.add(waiter);
     });
   }
 
@@ -308,51 +260,12 @@ export class AdmissionController {
   /** Refuses new requests and fails every queued one with UnavailableError. */
   close(): void {
     this.closed = true;
-    this.arm();
+    this.expiries.stop();
     const now = this.clock.now();
     for (const m of this.models.values()) {
       for (let w = m.queue.pop(now); w !== undefined; w = m.queue.pop(now)) {
         this.fail(w, new UnavailableError('not accepting requests: shutting down'));
       }
-    }
-  }
-
-  private checkQueue(
-    m: ModelSlots<Waiter>,
-    ahead: number,
-    deadline: number | undefined,
-    now: number,
-  ): void {
-    // The queue is only non-empty while every slot is taken, so a free slot means no wait.
-    if (m.hasFreeSlot) return;
-    if (m.queue.size >= m.maxQueueLength) {
-      throw new OverloadedError(`too many requests waiting for model '${m.name}'`, {
-        details: { reason: 'queue_full', retryAfterMs: m.departureMs() },
-      });
-    }
-    // Until a service time is measured, only the actual wait is bounded (by the expiry).
-    if (!m.canPredict) return;
-    const waitMs = m.estimateWaitMs(ahead);
-    if (waitMs > m.maxQueueWaitMs) {
-      throw new OverloadedError(`model '${m.name}' is overloaded`, {
-        details: {
-          reason: 'queue_wait',
-          estimatedWaitMs: Math.ceil(waitMs),
-          retryAfterMs: m.retryAfterMs(waitMs - m.maxQueueWaitMs),
-        },
-      });
-    }
-    // A deadline the queue cannot meet is shed now as overload rather than as
-    // deadline_exceeded: the deadline has not passed, the cause is load, and a retry once the
-    // queue drains (or with more time) can succeed, which is what 429 with a retry hint says.
-    if (deadline !== undefined && now + waitMs > deadline) {
-      throw new OverloadedError(`model '${m.name}' cannot answer before the deadline`, {
-        details: {
-          reason: 'deadline_unmeetable',
-          estimatedWaitMs: Math.ceil(waitMs),
-          retryAfterMs: m.retryAfterMs(now + waitMs - deadline),
-        },
-      });
     }
   }
 
@@ -443,47 +356,19 @@ export class AdmissionController {
     w.onAbort = undefined;
   }
 
-  private expire(now: number): void {
-    for (let w = this.expiries.peek(); w !== undefined; w = this.expiries.peek()) {
-      if (w.expiresAt > now) break;
-      this.expiries.pop();
-      if (w.done) continue;
-      if (w.deadline !== undefined && w.deadline <= now) {
-        this.fail(w, new DeadlineExceededError('deadline passed while waiting for a slot'));
-        continue;
-      }
-      const m = w.model;
-      const waitMs = m.canPredict ? m.estimateWaitMs(m.queue.size) : 0;
-      const details = {
-        reason: 'queue_wait',
-        retryAfterMs: m.retryAfterMs(waitMs - m.maxQueueWaitMs),
-      };
-      this.fail(w, new OverloadedError(`model '${m.name}' is overloaded`, { details }));
-    }
-  }
-
-  /** Keeps one timer, for the earliest expiry among queued requests. */
-  private arm(): void {
-    let head = this.expiries.peek();
-    while (head !== undefined && head.done) {
-      this.expiries.pop();
-      head = this.expiries.peek();
-    }
-    if (head === undefined || this.closed) {
-      this.cancelTimer?.();
-      this.cancelTimer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
+  /** A queued request ran out of time: its deadline passed, or the queue's longest wait. */
+  private expired(w: Waiter, now: number): void {
+    if (w.deadline !== undefined && w.deadline <= now) {
+      this.fail(w, new DeadlineExceededError('deadline passed while waiting for a slot'));
       return;
     }
-    if (this.timerAt <= head.expiresAt) return;
-    this.cancelTimer?.();
-    this.timerAt = head.expiresAt;
-    this.cancelTimer = this.clock.setTimer(Math.max(0, head.expiresAt - this.clock.now()), () => {
-      this.cancelTimer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-      this.expire(this.clock.now());
-      this.arm();
-    });
+    const m = w.model;
+    const waitMs = m.canPredict ? m.estimateWaitMs(m.queue.size) : 0;
+    const details = {
+      reason: 'queue_wait',
+      retryAfterMs: m.retryAfterMs(waitMs - m.maxQueueWaitMs),
+    };
+    this.fail(w, new OverloadedError(`model '${m.name}' is overloaded`, { details }));
   }
 
   private model(name: string): ModelSlots<Waiter> {

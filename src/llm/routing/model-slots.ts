@@ -1,6 +1,7 @@
 // One model's side of admission: the slots its workers offer and this gateway's share of them,
 // the requests holding them, the queue waiting for them, what each tenant wants of them, and the
 // observed service time from which waits are predicted.
+import { OverloadedError } from '../../protocol/index.js';
 import { PriorityFairQueue, type FairItem } from './fair-queue.js';
 
 const SERVICE_EWMA_WEIGHT = 0.2;
@@ -87,5 +88,44 @@ export class ModelSlots<T extends FairItem> {
   /** A retry hint: at least one departure, or long enough for the excess wait to drain. */
   retryAfterMs(excessMs: number): number {
     return Math.max(this.departureMs(), Math.ceil(excessMs));
+  }
+
+  /**
+   * Throws OverloadedError (with `details.reason` and `retryAfterMs`) when a newcomer with
+   * `ahead` requests queued before it should not wait: the queue is full, its predicted wait is
+   * over the queue's limit, or it would end past `deadline`.
+   */
+  refuseIfOverloaded(ahead: number, deadline: number | undefined, now: number): void {
+    // The queue is only non-empty while every slot is taken, so a free slot means no wait.
+    if (this.hasFreeSlot) return;
+    if (this.queue.size >= this.maxQueueLength) {
+      throw new OverloadedError(`too many requests waiting for model '${this.name}'`, {
+        details: { reason: 'queue_full', retryAfterMs: this.departureMs() },
+      });
+    }
+    // Until a service time is measured, only the actual wait is bounded (by the expiry).
+    if (!this.canPredict) return;
+    const waitMs = this.estimateWaitMs(ahead);
+    if (waitMs > this.maxQueueWaitMs) {
+      throw new OverloadedError(`model '${this.name}' is overloaded`, {
+        details: {
+          reason: 'queue_wait',
+          estimatedWaitMs: Math.ceil(waitMs),
+          retryAfterMs: this.retryAfterMs(waitMs - this.maxQueueWaitMs),
+        },
+      });
+    }
+    // A deadline the queue cannot meet is shed now as overload rather than as
+    // deadline_exceeded: the deadline has not passed, the cause is load, and a retry once the
+    // queue drains (or with more time) can succeed, which is what 429 with a retry hint says.
+    if (deadline !== undefined && now + waitMs > deadline) {
+      throw new OverloadedError(`model '${this.name}' cannot answer before the deadline`, {
+        details: {
+          reason: 'deadline_unmeetable',
+          estimatedWaitMs: Math.ceil(waitMs),
+          retryAfterMs: this.retryAfterMs(now + waitMs - deadline),
+        },
+      });
+    }
   }
 }

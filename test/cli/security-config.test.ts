@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { makeTlsFiles } from '../transport/fixtures/tls-certs.js';
 import { Background } from './helpers.js';
+import { waitUntil } from '../wait.js';
 
 const DOC = fileURLToPath(new URL('../../../docs/security.md', import.meta.url));
 const CLIENT = fileURLToPath(new URL('../llm/https-openai-client.js', import.meta.url));
@@ -26,13 +27,8 @@ function documentedConfig(): string {
   return m[1]!;
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const waitFor = (what: string, check: () => boolean, timeoutMs = 20_000) =>
+  waitUntil(check, what, timeoutMs, 25);
 
 describe('security config - the documented locked-down deployment', () => {
   test('runs as written: https, identities, signing; a worker joins with its credential', async () => {

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { createBus, type Bus } from '../../src/bus/index.js';
 import type { Transport } from '../../src/transport/transport.js';
+import { waitUntil } from '../wait.js';
 
 export interface TransportFactory {
   /** Label used in test names. */
@@ -65,9 +66,5 @@ export async function eventually(
   check: () => boolean | Promise<boolean>,
   timeoutMs = 5000,
 ): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await sleep(5);
-  }
+  return waitUntil(check, 'the condition', timeoutMs, 5);
 }

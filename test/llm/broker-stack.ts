@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { BROKER_URLS, NEEDS, requires, type BrokerName } from '../helpers/requires.js';
 import { spawnProcess, within, type WorkerProcess } from './process-stack.js';
+import { waitUntil } from '../wait.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -204,9 +205,5 @@ export async function waitUntilAsync(
   what: string,
   timeoutMs = 20_000,
 ): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return waitUntil(check, what, timeoutMs, 50);
 }

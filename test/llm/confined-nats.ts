@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PermissionViolationError } from '@nats-io/transport-node';
-import { freePort, NatsServerProcess, sleep } from '../transport/fixtures/nats-server.js';
+import { freePort, NatsServerProcess } from '../transport/fixtures/nats-server.js';
 import { spawnProcess, type WorkerProcess } from './process-stack.js';
+import { waitUntil } from '../wait.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
@@ -57,11 +58,7 @@ export async function startConfinedNats(
 
 /** Waits up to 5 s for `check` to hold, failing with `what` otherwise. */
 export async function eventually(check: () => boolean, what: string): Promise<void> {
-  const until = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+  return waitUntil(check, what, 5000, 20);
 }
 
 /** Waits for a connection's status errors to report a refused publish on `subject`. */

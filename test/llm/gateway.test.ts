@@ -12,18 +12,13 @@ import { createOpenAIBackend } from '../../src/llm/backends/openai/index.js';
 import { createSimBackend } from '../../src/llm/backends/sim/index.js';
 import type { Backend } from '../../src/llm/backends/backend.js';
 import { referenceText, startStack } from './stack.js';
+import { waitUntil } from '../wait.js';
 
 const run = promisify(execFile);
 const hello = [{ role: 'user' as const, content: 'Say hello to the wire.' }];
 
 /** Waits (up to 5 s) until `check` holds. */
-async function waitFor(check: () => boolean): Promise<void> {
-  const until = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in 5 s');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const waitFor = (check: () => boolean) => waitUntil(check, 'the condition', 5000, 5);
 describe('gateway - OpenAI API', () => {
   test('lists the models of live workers', async () => {
     await using stack = await startStack({ workers: 2 });

@@ -12,6 +12,7 @@ import { ERROR_TABLE, isErrorCode } from '../../src/protocol/index.js';
 import { createMemoryTransport } from '../../src/transport/memory/index.js';
 import { createBusHub, type BusHub } from '../../src/transport/ws/index.js';
 import type { Transport } from '../../src/transport/transport.js';
+import { waitUntil as pollUntil } from '../wait.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const CRASH_WORKER = fileURLToPath(new URL('./process-crash-worker.js', import.meta.url));
@@ -65,11 +66,7 @@ export async function waitUntil(
   what: string,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  return pollUntil(check, what, timeoutMs);
 }
 
 /** Rejects with `what` if `promise` has not settled within `timeoutMs`. */

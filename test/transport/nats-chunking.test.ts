@@ -15,16 +15,11 @@ import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { NEEDS, requires } from '../helpers/requires.js';
 import { freePort, NatsServerProcess, sleep, tempDir } from './fixtures/nats-server.js';
+import { waitUntil } from '../wait.js';
 
 const MIB = 1024 * 1024;
 
-async function eventually(check: () => boolean, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
+const eventually = (check: () => boolean, ms = 5000) => waitUntil(check, 'the condition', ms, 5);
 
 if (await requires('nats chunking', NEEDS.natsServer)) {
   describe('nats transport - payloads above max_payload', () => {

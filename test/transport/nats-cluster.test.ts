@@ -12,14 +12,10 @@ import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { Transport, TransportStatus } from '../../src/transport/transport.js';
 import { NEEDS, requires } from '../helpers/requires.js';
 import { sleep, startCluster, tempDir } from './fixtures/nats-server.js';
+import { waitUntil } from '../wait.js';
 
-async function eventually(check: () => boolean | Promise<boolean>, ms: number, what: string) {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const eventually = (check: () => boolean | Promise<boolean>, ms: number, what: string) =>
+  waitUntil(check, what, ms, 20);
 
 /** Retries `fn` until it resolves (cluster elections, interest still spreading over routes). */
 async function retry<T>(fn: () => Promise<T>, ms: number, what: string): Promise<T> {

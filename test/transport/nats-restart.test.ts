@@ -9,14 +9,10 @@ import { createNatsTransport } from '../../src/transport/nats/index.js';
 import type { TransportStatus } from '../../src/transport/transport.js';
 import { NEEDS, requires } from '../helpers/requires.js';
 import { freePort, NatsServerProcess, sleep, tempDir } from './fixtures/nats-server.js';
+import { waitUntil } from '../wait.js';
 
-async function eventually(check: () => boolean, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const eventually = (check: () => boolean, ms: number, what: string) =>
+  waitUntil(check, what, ms, 10);
 
 if (await requires('nats restart', NEEDS.natsServer)) {
   test('nats transport - a server killed and restarted loses no acknowledged enqueue; the client reconnects', async () => {

@@ -15,14 +15,9 @@ import {
 import { createNatsTransport } from '../../src/transport/nats/index.js';
 import { NATS_URL, NEEDS, requires } from '../helpers/requires.js';
 import { freePort, sleep } from './fixtures/nats-server.js';
+import { waitUntil } from '../wait.js';
 
-async function eventually(check: () => boolean, ms = 3000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
+const eventually = (check: () => boolean, ms = 3000) => waitUntil(check, 'the condition', ms, 5);
 
 describe('nats transport - without a broker', () => {
   test('rejects with UnavailableError when no server answers', async () => {

@@ -24,6 +24,7 @@ import {
 import { createMemoryTransport } from '../../../src/transport/memory/index.js';
 import { createSqliteTransport } from '../../../src/transport/sqlite/index.js';
 import type { Transport } from '../../../src/transport/transport.js';
+import { waitUntil } from '../../wait.js';
 
 interface Setup {
   bus: Bus;
@@ -308,10 +309,5 @@ for (const [name, setup] of Object.entries(TRANSPORTS)) {
   });
 }
 
-async function waitFor(check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) assert.fail('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (check: () => Promise<boolean>, ms = 5000) =>
+  waitUntil(check, 'the condition', ms, 20);

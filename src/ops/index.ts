@@ -50,4 +50,5 @@ export {
   type LoggerOptions,
   type LogLevel,
 } from './log.js';
+export { turnDestination } from './log-destination.js';
 export { maskCredentials } from './mask.js';

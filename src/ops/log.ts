@@ -4,6 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { optionsCheck, type OptionsCheck } from '../protocol/index.js';
+import { turnDestination } from './log-destination.js';
 
 export type { Logger };
 
@@ -91,7 +92,10 @@ export interface LoggerOptions {
   logBodies?: boolean;
   /** Fields on every line, e.g. { service: 'llmwire-gateway' }. */
   base?: Record<string, unknown>;
-  /** Where lines go. Default stderr (synchronous writes, so a crash loses no line). */
+  /**
+   * Where lines go. Default stderr, written once per event-loop turn and at exit
+   * (log-destination.ts).
+   */
   destination?: DestinationStream;
 }
 
@@ -144,7 +148,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         bindings: (bindings) => censorNested(bindings, nested),
       },
     },
-    options.destination ?? pino.destination({ dest: 2, sync: true }),
+    options.destination ?? turnDestination(2),
   );
   // A child's bindings skip the formatters: they are censored on the way in. Children are made
   // from their parent's prototype, so every descendant of this logger goes through here.

@@ -2,10 +2,10 @@
 // gateway stack runs twice side by side, once with every observability option switched on and
 // once with none, under the same load.
 import { devNull } from 'node:os';
-import { openSync } from 'node:fs';
+import { pino } from 'pino';
 import type { GatewayOptions } from '../../src/llm/gateway/server.js';
 import type { WorkerOptions } from '../../src/llm/worker/worker.js';
-import { createLogger, setupTracing, turnDestination, type Tracer } from '../../src/ops/index.js';
+import { createLogger, setupTracing, type Tracer } from '../../src/ops/index.js';
 import type { BenchGroup } from '../group.js';
 import { LoadClient } from '../load/client.js';
 import { rateRow, rotate } from '../load/compare.js';
@@ -22,8 +22,8 @@ const BASELINE = 'the same gateway with observability off';
 /**
  * Every observability option the gateway and workers offer, switched on. This is the one place
  * that says what "instrumentation on" means: an option added to either belongs here. Logs are
- * JSON at info (a line per request from the gateway and one from the worker, written to the
- * null device as the default destination writes: once per event-loop turn); spans go to
+ * JSON at info (a line per request from the gateway and one from the worker, written
+ * synchronously to the null device, as the default destination writes to stderr); spans go to
  * `tracer`, which exports over OTLP/HTTP.
  */
 export function instrumentationOn(tracer: Tracer | undefined): {
@@ -32,7 +32,7 @@ export function instrumentationOn(tracer: Tracer | undefined): {
 } {
   const logger = createLogger({
     level: 'info',
-    destination: turnDestination(openSync(devNull, 'w')),
+    destination: pino.destination({ dest: devNull, sync: true }),
   });
   const traced = tracer === undefined ? {} : { tracer };
   return {

@@ -50,5 +50,4 @@ export {
   type LoggerOptions,
   type LogLevel,
 } from './log.js';
-export { turnDestination } from './log-destination.js';
 export { maskCredentials } from './mask.js';

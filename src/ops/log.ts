@@ -4,7 +4,6 @@
 import { Type } from '@sinclair/typebox';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { optionsCheck, type OptionsCheck } from '../protocol/index.js';
-import { turnDestination } from './log-destination.js';
 
 export type { Logger };
 
@@ -92,10 +91,7 @@ export interface LoggerOptions {
   logBodies?: boolean;
   /** Fields on every line, e.g. { service: 'llmwire-gateway' }. */
   base?: Record<string, unknown>;
-  /**
-   * Where lines go. Default stderr, written once per event-loop turn and at exit
-   * (log-destination.ts).
-   */
+  /** Where lines go. Default stderr (synchronous writes, so a crash loses no line). */
   destination?: DestinationStream;
 }
 
@@ -148,7 +144,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         bindings: (bindings) => censorNested(bindings, nested),
       },
     },
-    options.destination ?? turnDestination(2),
+    options.destination ?? pino.destination({ dest: 2, sync: true }),
   );
   // A child's bindings skip the formatters: they are censored on the way in. Children are made
   // from their parent's prototype, so every descendant of this logger goes through here.

@@ -2,8 +2,6 @@
 // error for a bad --log-level.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../src/protocol/index.js';
@@ -14,10 +12,8 @@ import {
   maskCredentials,
   parseLogLevel,
   REDACTED,
-  turnDestination,
 } from '../../src/ops/index.js';
 import { startStack } from '../llm/stack.js';
-import { tempDir } from '../transport/fixtures/nats-server.js';
 import { logSink } from './otlp-receiver.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -103,69 +99,6 @@ describe('logs - levels', () => {
     assert.equal(env.status, 2, env.stderr);
     assert.match(env.stderr, /"chatty" \[config_invalid\]/);
   });
-});
-
-describe('logs - the default destination', () => {
-  const LOG = fileURLToPath(new URL('../../src/ops/index.js', import.meta.url));
-
-  test("a turn's lines leave together at its end, in order", async () => {
-    using dir = tempDir('llmwire-log-');
-    const file = join(dir.path, 'lines');
-    const fd = openSync(file, 'w');
-    try {
-      const log = createLogger({ destination: turnDestination(fd) });
-      log.info({ n: 1 }, 'first');
-      log.info({ n: 2 }, 'second');
-      // Still this turn: nothing written yet.
-      assert.equal(readFileSync(file, 'utf8'), '');
-      assert.equal(turnDestination(fd), turnDestination(fd), 'one destination per descriptor');
-      await new Promise((r) => setImmediate(r));
-      const lines = readFileSync(file, 'utf8').trim().split('\n');
-      assert.deepEqual(
-        lines.map((l) => (JSON.parse(l) as { msg: string }).msg),
-        ['first', 'second'],
-      );
-    } finally {
-      closeSync(fd);
-    }
-  });
-
-  test('a turn of more than 8 KB of lines is written before the turn ends', () => {
-    using dir = tempDir('llmwire-log-');
-    const file = join(dir.path, 'lines');
-    const fd = openSync(file, 'w');
-    try {
-      const log = createLogger({ destination: turnDestination(fd) });
-      for (let i = 0; i < 200; i++) log.info({ i, pad: 'x'.repeat(100) }, 'many');
-      assert.ok(readFileSync(file).length >= 8 * 1024);
-    } finally {
-      closeSync(fd);
-    }
-  });
-
-  // The last lines before a process dies are the ones most wanted: each way out that runs code
-  // writes what is pending.
-  for (const [how, end, code] of [
-    ['process.exit', 'process.exit(3);', 3],
-    ['an uncaught exception', "throw new Error('boom');", 1],
-  ] as const) {
-    test(`lines logged in the turn of ${how} are written to stderr`, () => {
-      const script =
-        `const { createLogger } = await import(${JSON.stringify(LOG)});` +
-        "const log = createLogger(); log.info('last words'); log.warn('and more');" +
-        end;
-      const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
-      assert.equal(run.status, code, run.stderr);
-      const msgs = run.stderr
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => (JSON.parse(l) as { msg: string }).msg);
-      assert.deepEqual(msgs, ['last words', 'and more']);
-    });
-  }
 });
 
 describe('logs - redaction', () => {

@@ -132,12 +132,14 @@ export type EnvelopeInit<B = unknown> = Omit<Partial<EnvelopeHeader>, 'v' | 'id'
 
 /** Makes a v1 envelope with a fresh id and timestamp. Optional fields left undefined are omitted. */
 export function createEnvelope<B>(init: EnvelopeInit<B>): Envelope<B> {
+  // One clock read for both, so a new id and its ts name the same millisecond.
+  const now = init.id === undefined || init.ts === undefined ? Date.now() : 0;
   const env: Envelope<B> = {
     v: PROTOCOL_VERSION,
-    id: init.id ?? createId(),
+    id: init.id ?? createId(now),
     kind: init.kind,
     subject: init.subject,
-    ts: init.ts ?? Date.now(),
+    ts: init.ts ?? now,
   };
   for (const k in init) {
     if (k === 'id' || k === 'ts' || k === 'kind' || k === 'subject') continue;

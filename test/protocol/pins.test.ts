@@ -10,6 +10,7 @@ import {
   ChunkMissingError,
   ClosedError,
   ConfigError,
+  createEnvelope,
   createId,
   createWireError,
   DeadlineExceededError,
@@ -235,4 +236,22 @@ test('ids - idTime returns the millisecond of creation', () => {
   assert.ok(t >= before && t <= after, `${t} within [${before}, ${after}]`);
   assert.equal(idTime('019b76da-a800-7000-8000-000000000001'), 1_767_225_600_000);
   assert.equal(new Date(idTime(id)).getTime(), t);
+});
+
+test("ids - a new envelope's id and ts name the same millisecond", () => {
+  // A clock that moves on every read, so two reads could never agree.
+  const realNow = Date.now;
+  let t = realNow();
+  Date.now = () => ++t;
+  let env;
+  try {
+    env = createEnvelope({ kind: 'event', subject: 'a.b', body: 0 });
+  } finally {
+    Date.now = realNow;
+  }
+  assert.equal(idTime(env.id), env.ts);
+  // Either given: it is kept, and the other made now.
+  const given = createEnvelope({ kind: 'event', subject: 'a.b', body: 0, ts: 5 });
+  assert.equal(given.ts, 5);
+  assert.ok(Math.abs(idTime(given.id) - Date.now()) < 5000);
 });

@@ -29,6 +29,46 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * The sleeps of one model call, one after another, each cut short when `signal` fires: one abort
+ * listener for the whole call instead of one per sleep (a paced stream sleeps once a token).
+ * `dispose()` when the call ends.
+ */
+export class CallSleeps {
+  private timer: NodeJS.Timeout | undefined;
+  private reject: ((err: WireError) => void) | undefined;
+  private readonly onAbort = () => {
+    const reject = this.reject;
+    if (reject === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.reject = undefined;
+    reject(abortError(this.signal));
+  };
+
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Resolves after `ms`; rejects with abortError(signal) the moment the signal fires. */
+  sleep(ms: number): Promise<void> {
+    if (this.signal.aborted) return Promise.reject(abortError(this.signal));
+    return new Promise((resolve, reject) => {
+      this.reject = reject;
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.reject = undefined;
+        resolve();
+      }, ms);
+    });
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.signal.removeEventListener('abort', this.onAbort);
+  }
+}
+
 /** Never resolves; rejects with abortError(signal) when the signal fires. */
 export function untilAborted(signal: AbortSignal): Promise<never> {
   if (signal.aborted) return Promise.reject(abortError(signal));

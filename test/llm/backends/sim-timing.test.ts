@@ -1,6 +1,7 @@
 // The simulated backend's timing and failures: prefix-cache prefill, cancellation, the
 // timer-free fast path, and injected crashes, errors and stalls.
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import { setTimeout as delay, setImmediate as nextMacrotask } from 'node:timers/promises';
 import {
@@ -117,6 +118,27 @@ describe('sim backend timing', () => {
     setTimeout(() => controller.abort(), 20);
     await assert.rejects(pending, CancelledError);
     assert.ok(Date.now() - started < 1000, 'rejected long before the next token was due');
+  });
+
+  test('sim - a paced stream adds one abort listener to its signal, and leaves none', async () => {
+    const sim = createSimBackend({ ttftMs: 1, itlMs: 1 });
+    for (const stopEarly of [false, true]) {
+      const controller = new AbortController();
+      const signal = controller.signal;
+      let added = 0;
+      const add = signal.addEventListener.bind(signal);
+      signal.addEventListener = (...args: Parameters<typeof add>) => {
+        added++;
+        add(...args);
+      };
+      let tokens = 0;
+      for await (const _ of sim.generate(chat('paced', { max_tokens: 20 }), { signal })) {
+        if (stopEarly && ++tokens === 5) break;
+      }
+      assert.equal(added, 1, 'one listener for the whole call, not one per sleep');
+      const left = getEventListeners(signal, 'abort').length;
+      assert.equal(left, 0, stopEarly ? 'after the consumer stopped' : 'after the end');
+    }
   });
 
   test('sim - aborting during time to first token stops with the deadline reason', async () => {

@@ -14,7 +14,7 @@ import {
 import { PREFIX_BLOCK_CHARS, prefixBlockHashes, promptText } from '../../routing/prefix.js';
 import type { Backend, GenerateEnd, GenerateOptions, ParamsLoad, TokenDelta } from '../backend.js';
 import { SimParams } from './params.js';
-import { sleep, throwIfAborted, untilAborted } from '../signal.js';
+import { CallSleeps, throwIfAborted, untilAborted } from '../signal.js';
 import { simEmbeddings } from './embed.js';
 import {
   type ResolvedSimOptions,
@@ -105,32 +105,37 @@ export class SimBackend implements Backend {
     const { prefill, hashes } = this.costPrefill(prompt, continueFrom);
     this.options.onPrefill?.(prefill);
     const delays = this.delays(request, prompt);
-    const ttft = delays.next(this.options.ttftMs) + prefill.prefillMs;
-    if (ttft > 0) await sleep(ttft, signal);
-    // The prompt's KV blocks exist once prefill is done, so concurrent requests with the same
-    // prefix can already share them.
-    this.cache.add(hashes);
-
+    const sleeps = new CallSleeps(signal);
     let sent = 0;
-    let first = true;
-    while (step.done !== true) {
-      if (!first) {
-        const itl = delays.next(this.options.itlMs);
-        if (itl > 0) await sleep(itl, signal);
+    try {
+      const ttft = delays.next(this.options.ttftMs) + prefill.prefillMs;
+      if (ttft > 0) await sleeps.sleep(ttft);
+      // The prompt's KV blocks exist once prefill is done, so concurrent requests with the same
+      // prefix can already share them.
+      this.cache.add(hashes);
+
+      let first = true;
+      while (step.done !== true) {
+        if (!first) {
+          const itl = delays.next(this.options.itlMs);
+          if (itl > 0) await sleeps.sleep(itl);
+        }
+        first = false;
+        throwIfAborted(signal);
+        if (
+          step.value.text !== '' ||
+          step.value.tool_calls !== undefined ||
+          step.value.reasoning !== undefined
+        ) {
+          if (sent === failure.crashAfterTokens) this.crash();
+          if (sent === failure.stallAfterTokens) await untilAborted(signal);
+          yield step.value;
+          sent++;
+        }
+        step = steps.next();
       }
-      first = false;
-      throwIfAborted(signal);
-      if (
-        step.value.text !== '' ||
-        step.value.tool_calls !== undefined ||
-        step.value.reasoning !== undefined
-      ) {
-        if (sent === failure.crashAfterTokens) this.crash();
-        if (sent === failure.stallAfterTokens) await untilAborted(signal);
-        yield step.value;
-        sent++;
-      }
-      step = steps.next();
+    } finally {
+      sleeps.dispose();
     }
 
     const promptTokens = Math.ceil(prompt.length / 4);

@@ -260,7 +260,7 @@ export const proxyGroup: BenchGroup = {
     'writing each as an SSE event, plus about 1 ms per request. The paced row needs ' +
     'about one core for llmwire at the offered 12.8k tokens/s (one token per turn, so one bus ' +
     'message each) and is CPU-starved when the machine is busy. The RSS row moves by tens of ' +
-    'MB between runs (219 to 231 MB in the runs so far), depending on when the collector runs. ' +
+    'MB between runs (219 to 257 MB in the runs so far), depending on when the collector runs. ' +
     'What the openai backend itself changed: chat ' +
     'and completions go over node:http with a keep-alive pool instead of the SDK\u2019s fetch, ' +
     'the SSE body is read in one pass (sse.ts) instead of the SDK\u2019s reader that copies the ' +

@@ -20,7 +20,6 @@ import {
   isParamsTarget,
   NoRouteError,
   NotFoundError,
-  OverloadedError,
   UnavailableError,
   WireError,
   WorkerLostError,
@@ -33,6 +32,13 @@ import { AnswerJoiner } from '../answer.js';
 import type { TokenDelta } from '../backends/backend.js';
 import type { RoutingPolicy, RouteContext } from '../routing/policy.js';
 import { prefixBlockHashes, promptText } from '../routing/prefix.js';
+import {
+  continuation,
+  isFailover,
+  isGone,
+  isRefusedContinuation,
+  pauseForWorkers,
+} from './failover.js';
 import { IdleClock } from './idle-clock.js';
 import type { AttemptEvents } from './observation.js';
 import type { WorkerEntry, WorkerRegistry } from './registry.js';
@@ -93,71 +99,6 @@ export interface CallOptions {
    * of the demand a heartbeat old, hold them (routing/shared-slots.ts).
    */
   waitUntil?: number | undefined;
-}
-
-/** The pause before trying a model's workers again, in `round` (0, 1, ...). */
-function pauseMs(round: number): number {
-  return Math.min(1000, 50 * 2 ** Math.min(round, 5));
-}
-
-/**
- * Waits out the pause before round `round` + 1 of a request every worker refused as overloaded,
- * or throws: OverloadedError when it would end past `waitUntil` (or none is set), CancelledError
- * when the client goes away meanwhile.
- */
-async function pauseForWorkers(model: string, round: number, call: CallOptions): Promise<void> {
-  const pause = pauseMs(round);
-  if (call.waitUntil === undefined || Date.now() + pause > call.waitUntil) {
-    throw new OverloadedError(`every worker of model '${model}' is at its concurrency limit`, {
-      details: { reason: 'workers_full', retryAfterMs: 1000 },
-    });
-  }
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      call.signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, pause);
-    call.signal.addEventListener('abort', done, { once: true });
-  });
-  if (call.signal.aborted) throw new CancelledError('client went away');
-}
-
-/**
- * `no_responders`: nothing listens on the worker's subject any more, so its process is gone
- * (its subscriptions went with its connection). It is dropped from the registry at once rather
- * than after its heartbeats stop, which also moves its other streams to other workers now.
- */
-function isGone(err: unknown): boolean {
-  return err instanceof WireError && err.code === 'no_responders';
-}
-
-/** Errors after which another worker may take the request. */
-function isFailover(err: unknown): boolean {
-  return (
-    err instanceof WireError &&
-    (err.code === 'worker_lost' ||
-      err.code === 'no_responders' ||
-      err.code === 'unavailable' ||
-      err.code === 'overloaded')
-  );
-}
-
-/** The request for another worker, carrying on from what the failed ones already sent. */
-function continuation(request: InferenceRequest, sent: AnswerJoiner): InferenceRequest {
-  const calls = sent.toolCalls();
-  if (sent.text === '' && sent.reasoning === '' && calls === undefined) return request;
-  const body: InferenceRequest = { ...request };
-  if (sent.text !== '') body.continue_from = sent.text;
-  if (sent.reasoning !== '') body.continue_reasoning = sent.reasoning;
-  if (calls !== undefined) body.continue_tool_calls = calls;
-  return body;
-}
-
-/** A worker's refusal of a continuation (`continue_*` it cannot honour). */
-function isRefusedContinuation(err: unknown): boolean {
-  return err instanceof WireError && err.code === 'invalid_message';
 }
 
 export class Dispatcher {

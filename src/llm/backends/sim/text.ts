@@ -48,40 +48,57 @@ export function* textSteps(plan: TextPlan): Generator<string, TextEnd, void> {
   const random = new SeededRandom('text', plan.model, plan.prompt, plan.seed);
   const { min, max } = plan.naturalTokens;
   const natural = min + random.below(max - min + 1);
-  const length = plan.maxTokens ?? natural;
+  const length_ = plan.maxTokens ?? natural;
   const endReason = plan.maxTokens === undefined ? 'stop' : 'length';
   const stops = plan.stop.filter((s) => s.length > 0);
   const longestStop = stops.reduce((n, s) => Math.max(n, s.length), 0);
   const sent = plan.continueFrom;
   const words = new WordSource(random);
 
-  let text = '';
+  // Only the text not yet released and the last characters a stop sequence could span are kept:
+  // slicing the whole answer each token would flatten it each time (quadratic in its length).
+  let length = 0;
   let released = sent.length;
-  for (let tokens = 1; tokens <= length; tokens++) {
-    const before = text.length;
-    text += words.next();
+  /** The answer from `released` to `length`: generated, not yet yielded. */
+  let held = '';
+  /** The answer's last longestStop - 1 characters before this token (stop search). */
+  let tail = '';
+  for (let tokens = 1; tokens <= length_; tokens++) {
+    const word = words.next();
+    const before = length;
+    length += word.length;
     if (before < sent.length) {
-      const end = Math.min(text.length, sent.length);
-      if (text.slice(before, end) !== sent.slice(before, end)) throw notAPrefix();
+      const end = Math.min(length, sent.length);
+      if (word.slice(0, end - before) !== sent.slice(before, end)) throw notAPrefix();
     }
-    const cut = stops.length === 0 ? -1 : firstStop(text, stops, before - longestStop + 1);
-    if (cut !== -1) {
+    if (length > released) held += before >= released ? word : word.slice(released - before);
+    // The stop search and hold-back look at the end of the answer: `window`, from `windowAt`.
+    const window = stops.length === 0 ? word : tail + word;
+    const windowAt = before - (window.length - word.length);
+    if (longestStop > 1) tail = window.slice(-(longestStop - 1));
+    const found = stops.length === 0 ? -1 : firstStop(window, stops, 0);
+    if (found !== -1) {
+      const cut = windowAt + found;
       if (cut < sent.length) throw notAPrefix();
-      if (text.length > sent.length) yield text.slice(released, cut);
-      const stopSequence = stops.find((stop) => text.startsWith(stop, cut));
+      if (length > sent.length) yield held.slice(0, Math.max(0, cut - released));
+      const stopSequence = stops.find((stop) => window.startsWith(stop, found));
       return stopSequence === undefined
         ? { finish: 'stop', tokens }
         : { finish: 'stop', tokens, stopSequence };
     }
-    if (tokens === length) {
-      if (text.length < sent.length) throw notAPrefix();
-      if (text.length > sent.length) yield text.slice(released);
+    if (tokens === length_) {
+      if (length < sent.length) throw notAPrefix();
+      if (length > sent.length) yield held;
       return { finish: endReason, tokens };
     }
-    if (text.length <= sent.length) continue;
-    const safe = text.length - heldBack(text, stops);
-    const piece = safe > released ? text.slice(released, safe) : '';
-    released = Math.max(released, safe);
+    if (length <= sent.length) continue;
+    const safe = length - (stops.length === 0 ? 0 : heldBack(window, stops));
+    let piece = '';
+    if (safe > released) {
+      piece = held.slice(0, safe - released);
+      held = held.slice(safe - released);
+      released = safe;
+    }
     yield piece;
   }
   // Only reached when length is 0, which validation rules out.

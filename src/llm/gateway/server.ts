@@ -74,8 +74,6 @@ const ERROR_SHAPES: Record<string, ErrorShape> = {
 };
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-/** Admission that took less than this (ms) leaves no "queue wait" span. */
-const QUEUE_SPAN_MIN_MS = 1;
 
 /** A path segment decoded; one with a malformed escape is kept as sent (it then matches nothing). */
 function decodeSegment(segment: string): string {
@@ -347,9 +345,8 @@ export class Gateway {
       ctx.obs.pastChild('queue wait', startedAt, err);
       throw err;
     }
-    // A request granted a slot at once gets no span: one of zero length tells a trace nothing.
-    if (performance.now() - startedAt >= QUEUE_SPAN_MIN_MS)
-      ctx.obs.pastChild('queue wait', startedAt);
+    // A request granted a free slot at once gets no span: one of no wait tells a trace nothing.
+    if (lease.queued) ctx.obs.pastChild('queue wait', startedAt);
     return lease;
   }
 

@@ -50,6 +50,8 @@ export interface AdmissionTicket {
 export interface Lease {
   readonly tenant: string;
   readonly model: string;
+  /** The request waited in the queue for its slot; false when one was free at once. */
+  readonly queued: boolean;
   /** Time spent waiting for the slot. */
   readonly queuedMs: number;
   /**
@@ -86,6 +88,8 @@ interface Waiter extends FairItem {
   entry: QueueEntry<Waiter> | undefined;
   onAbort: (() => void) | undefined;
   done: boolean;
+  /** Not granted within admit(): it waited in the queue. */
+  waited: boolean;
 }
 
 /** Read through a call, so a check made before an await is not taken to still hold after it. */
@@ -186,10 +190,12 @@ export class AdmissionController {
         entry: undefined,
         onAbort: undefined,
         done: false,
+        waited: false,
       };
       waiter.entry = model.queue.push(waiter);
       this.drain(model);
       if (waiter.done) return;
+      waiter.waited = true;
       if (waiter.signal !== undefined) {
         waiter.onAbort = () => this.fail(waiter, new CancelledError('request cancelled'));
         waiter.signal.addEventListener('abort', waiter.onAbort, { once: true });
@@ -288,6 +294,7 @@ export class AdmissionController {
     w.resolve({
       tenant: w.tenant,
       model: m.name,
+      queued: w.waited,
       queuedMs: grantedAt - w.enqueuedAt,
       waitUntil: w.expiresAt,
       release: (usage) => {

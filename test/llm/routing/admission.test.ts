@@ -72,6 +72,7 @@ test('admission - grants at once while a slot is free', async () => {
   const a = await admission.admit(ticket());
   const b = await admission.admit(ticket());
   assert.equal(a.queuedMs, 0);
+  assert.equal(a.queued, false);
   assert.deepEqual(
     { ...admission.snapshot('m'), serviceMs: 0 },
     { capacity: 2, share: 2, inflight: 2, queued: 0, serviceMs: 0, oldestEnqueuedAt: undefined },
@@ -79,6 +80,17 @@ test('admission - grants at once while a slot is free', async () => {
   b.release();
   b.release(); // idempotent
   assert.equal(admission.snapshot('m').inflight, 1);
+});
+
+test('admission - a lease says whether its request waited in the queue', async () => {
+  const { admission } = setup();
+  admission.setCapacity('m', 1);
+  const first = await admission.admit(ticket());
+  assert.equal(first.queued, false);
+  const second = admission.admit(ticket());
+  assert.equal(admission.snapshot('m').queued, 1);
+  first.release();
+  assert.equal((await second).queued, true);
 });
 
 test('admission - serves high before normal before low, whatever the arrival order', async () => {

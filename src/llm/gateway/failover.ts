@@ -8,7 +8,6 @@ import {
   type InferenceRequest,
 } from '../../protocol/index.js';
 import type { AnswerJoiner } from '../answer.js';
-import type { CallOptions } from './dispatch.js';
 
 /** The pause before trying a model's workers again, in `round` (0, 1, ...). */
 function pauseMs(round: number): number {
@@ -23,7 +22,7 @@ function pauseMs(round: number): number {
 export async function pauseForWorkers(
   model: string,
   round: number,
-  call: Pick<CallOptions, 'signal' | 'waitUntil'>,
+  call: { readonly signal: AbortSignal; readonly waitUntil?: number | undefined },
 ): Promise<void> {
   const pause = pauseMs(round);
   if (call.waitUntil === undefined || Date.now() + pause > call.waitUntil) {

@@ -15,18 +15,8 @@ export function throwIfAborted(signal: AbortSignal): void {
 
 /** Resolves after `ms`; rejects with abortError(signal) the moment the signal fires. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  const sleeps = new CallSleeps(signal);
+  return sleeps.sleep(ms).finally(() => sleeps.dispose());
 }
 
 /**

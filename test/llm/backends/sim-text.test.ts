@@ -1,9 +1,15 @@
 // The sim's answer text (textSteps) against a plain reference that keeps the whole answer and
-// slices it every token: the same pieces, the same end, and the same refusals, over many plans
-// with and without stop sequences and continue_from.
+// slices it every token (the same stop search and hold-back, run on the whole text): the same
+// pieces, the same end, and the same refusals, over many plans with and without stop sequences
+// and continue_from.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { textSteps, type TextPlan } from '../../../src/llm/backends/sim/text.js';
+import {
+  firstStop,
+  heldBack,
+  textSteps,
+  type TextPlan,
+} from '../../../src/llm/backends/sim/text.js';
 import { SeededRandom } from '../../../src/llm/backends/sim/random.js';
 
 /** The answer as textSteps gives it: its pieces and end, or the error it threw. */
@@ -43,11 +49,7 @@ function* reference(plan: TextPlan, words: string[]): Generator<string, unknown,
       const end = Math.min(text.length, sent.length);
       if (text.slice(before, end) !== sent.slice(before, end)) throw notAPrefix();
     }
-    let cut = -1;
-    for (const stop of stops) {
-      const at = text.indexOf(stop, Math.max(0, before - longest + 1));
-      if (at !== -1 && (cut === -1 || at < cut)) cut = at;
-    }
+    const cut = stops.length === 0 ? -1 : firstStop(text, stops, before - longest + 1);
     if (cut !== -1) {
       if (cut < sent.length) throw notAPrefix();
       if (text.length > sent.length) yield text.slice(released, cut);
@@ -60,15 +62,7 @@ function* reference(plan: TextPlan, words: string[]): Generator<string, unknown,
       return { finish: plan.maxTokens === undefined ? 'stop' : 'length', tokens };
     }
     if (text.length <= sent.length) continue;
-    let held = 0;
-    for (const stop of stops) {
-      for (let k = Math.min(stop.length - 1, text.length); k > held; k--) {
-        if (text.endsWith(stop.slice(0, k))) {
-          held = k;
-          break;
-        }
-      }
-    }
+    const held = heldBack(text, stops);
     const safe = text.length - held;
     const piece = safe > released ? text.slice(released, safe) : '';
     released = Math.max(released, safe);

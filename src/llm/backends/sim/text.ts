@@ -48,7 +48,7 @@ export function* textSteps(plan: TextPlan): Generator<string, TextEnd, void> {
   const random = new SeededRandom('text', plan.model, plan.prompt, plan.seed);
   const { min, max } = plan.naturalTokens;
   const natural = min + random.below(max - min + 1);
-  const length_ = plan.maxTokens ?? natural;
+  const answerTokens = plan.maxTokens ?? natural;
   const endReason = plan.maxTokens === undefined ? 'stop' : 'length';
   const stops = plan.stop.filter((s) => s.length > 0);
   const longestStop = stops.reduce((n, s) => Math.max(n, s.length), 0);
@@ -63,7 +63,7 @@ export function* textSteps(plan: TextPlan): Generator<string, TextEnd, void> {
   let held = '';
   /** The answer's last longestStop - 1 characters before this token (stop search). */
   let tail = '';
-  for (let tokens = 1; tokens <= length_; tokens++) {
+  for (let tokens = 1; tokens <= answerTokens; tokens++) {
     const word = words.next();
     const before = length;
     length += word.length;
@@ -86,7 +86,7 @@ export function* textSteps(plan: TextPlan): Generator<string, TextEnd, void> {
         ? { finish: 'stop', tokens }
         : { finish: 'stop', tokens, stopSequence };
     }
-    if (tokens === length_) {
+    if (tokens === answerTokens) {
       if (length < sent.length) throw notAPrefix();
       if (length > sent.length) yield held;
       return { finish: endReason, tokens };
@@ -131,7 +131,7 @@ class WordSource {
 }
 
 /** Index of the earliest stop sequence starting at or after `from`, or -1. */
-function firstStop(text: string, stops: readonly string[], from: number): number {
+export function firstStop(text: string, stops: readonly string[], from: number): number {
   let cut = -1;
   for (const stop of stops) {
     const at = text.indexOf(stop, Math.max(0, from));
@@ -141,7 +141,7 @@ function firstStop(text: string, stops: readonly string[], from: number): number
 }
 
 /** Length of the longest end of `text` that a stop sequence starts with (and is not all of). */
-function heldBack(text: string, stops: readonly string[]): number {
+export function heldBack(text: string, stops: readonly string[]): number {
   let held = 0;
   for (const stop of stops) {
     for (let k = Math.min(stop.length - 1, text.length); k > held; k--) {

@@ -346,7 +346,11 @@ const rewrittenFrame = fc
           ? { ...unopened.decode(frame) }
           : packr.unpack(frame)
     ) as Record<string, unknown>;
-    for (const [field, sub, value] of edits) {
+    for (const [field, sub, drawn] of edits) {
+      // fc.constantFrom hands out the same `[]` and `{}` each time: a copy, so that one edit
+      // cannot nest the object inside itself (a cycle no encoder can write) nor leave fields on
+      // the constant for later runs.
+      const value = typeof drawn === 'object' && drawn !== null ? structuredClone(drawn) : drawn;
       const names = NESTED[field];
       const target =
         names !== undefined &&
